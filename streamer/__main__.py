@@ -1,0 +1,5 @@
+"""Entry point for ``python -m streamer``."""
+
+from streamer.cli import main
+
+raise SystemExit(main())

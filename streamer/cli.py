@@ -1,0 +1,160 @@
+"""The ``streamer`` command line (I/O): composes the core and adapters for each subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from streamer.core.errors import RigError, StreamerError
+from streamer.core.rig import Rig, State
+from streamer.core.routing import router_for
+from streamer.settings import Settings
+
+log = logging.getLogger("streamer")
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be WIDTHxHEIGHT, got {text!r}") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise argparse.ArgumentTypeError(f"size {text!r} is out of range (16..8192 per side)")
+    return w, h
+
+
+def _coverage(rig: Rig, root: Path) -> list[str]:
+    cfg = rig.config
+    expr_seqs = [s for s in rig.sequences.values() if not s.is_pose_move]
+    pose_seqs = [s for s in rig.sequences.values() if s.is_pose_move]
+    have = {(s.start.expr, s.end.expr, s.start.pose) for s in expr_seqs}
+    full = sum(all((bp.start, bp.end, p) in have for p in cfg.poses) for bp in cfg.base_paths)
+    frames = len(rig.file_sizes)
+    mb = sum(rig.file_sizes.values()) / 1e6
+    start = State("neutral" if "neutral" in cfg.expressions else next(iter(cfg.expressions)), cfg.poses[0])
+    router = router_for(rig)
+    unreachable = [s for s in rig.endpoints if s != start and not _reachable(router, start, s)]
+    lines = [
+        f"rig {cfg.name!r} in {root}" + (f", {cfg.size[0]}x{cfg.size[1]}" if cfg.size else ""),
+        f"endpoints: {len(cfg.expressions)} expressions x {len(cfg.poses)} poses = {len(rig.endpoints)} endpoints, all present",
+        f"base paths: {full}/{len(cfg.base_paths)} at every pose ({len(expr_seqs)} expression sequences)",
+        f"head-pose sequences: {len(pose_seqs)}"
+        + (f" ({', '.join(sorted(s.id for s in pose_seqs))})" if pose_seqs else ""),
+        f"frames: {frames} files, {mb:.1f} MB",
+        f"routes: {len(rig.endpoints) - 1 - len(unreachable)}/{len(rig.endpoints) - 1} states reachable from {start.expr}@{start.pose}",
+    ]
+    lines += [f"warning: {w}" for w in rig.warnings]
+    lines += [f"warning: {s.expr}@{s.pose} is unreachable from {start.expr}@{start.pose}" for s in unreachable]
+    return lines
+
+
+def _reachable(router: Any, a: State, b: State) -> bool:
+    try:
+        router.route(a, b)
+    except StreamerError:
+        return False
+    return True
+
+
+def cmd_rig_check(args: argparse.Namespace) -> int:
+    from streamer.rigload import load_rig
+
+    try:
+        rig = load_rig(args.dir)
+    except RigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{args.dir}: {len(exc.problems)} problem(s)", file=sys.stderr)
+        return 1
+    for line in _coverage(rig, Path(args.dir)):
+        print(line)
+    print("ok")
+    return 0
+
+
+def cmd_rig_demo(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streamer.demo import write_demo_rig
+
+    out = Path(args.out)
+    with tqdm(total=0, unit="frame", desc=f"drawing {args.size[0]}x{args.size[1]} rig", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        write_demo_rig(out, size=args.size, progress=progress, overwrite=args.force)
+    print(f"wrote demo rig to {out}; check it with: streamer rig check {out}")
+    return 0
+
+
+def _load_timeline_file(path: str) -> Any:
+    from streamer.core.timeline import loads, parse_timeline
+
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise StreamerError(f"{path}: cannot read timeline: {exc.strerror or exc}") from exc
+    return parse_timeline(loads(text))
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from streamer.core.resolve import resolve
+    from streamer.rigload import load_rig
+
+    timeline = _load_timeline_file(args.timeline)
+    rig = load_rig(args.rig or Settings.from_env().frames_dir)
+    schedule = resolve(timeline, rig)
+    json.dump(schedule.to_json(args.fps), sys.stdout, indent=None if args.compact else 1)
+    sys.stdout.write("\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rig = sub.add_parser("rig", help="check or draw rigs").add_subparsers(dest="rig_command", required=True)
+    check = rig.add_parser("check", help="validate a rig folder and print its coverage")
+    check.add_argument("dir", help="rig folder (with rig.json or expressions.json)")
+    check.set_defaults(func=cmd_rig_check)
+    demo = rig.add_parser("demo", help="draw the demo character rig procedurally")
+    demo.add_argument("--out", required=True, help="folder to create")
+    demo.add_argument("--size", type=_size, default=(512, 768), help="WIDTHxHEIGHT (default 512x768)")
+    demo.add_argument("--force", action="store_true", help="replace the folder if it exists")
+    demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=cmd_rig_demo)
+
+    sched = sub.add_parser("schedule", help="resolve a timeline and print its frame schedule as JSON")
+    sched.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")
+    sched.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
+    sched.add_argument("--fps", help="also list the frame key of every frame index at this rate (e.g. 24, 30000/1001)")
+    sched.add_argument("--compact", action="store_true", help="one-line JSON")
+    sched.set_defaults(func=cmd_schedule)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args))
+    except RigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 1
+    except StreamerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

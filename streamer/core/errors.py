@@ -1,0 +1,45 @@
+"""The exception tree shared by every layer (pure, no I/O).
+
+::
+
+    StreamerError
+    ├── InvalidKey (ValueError)                    a frame key that is not a safe relative path
+    ├── RigError (ValueError)                      a rig that fails validation (all problems listed)
+    ├── TimelineError (ValueError)                 a timeline that fails parsing or validation
+    ├── UnreachableError (ValueError)              no route between two states of a rig
+    └── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
+
+Messages are lowercase and name the offending field and value.
+"""
+
+from __future__ import annotations
+
+
+class StreamerError(Exception):
+    """Root of every error this project raises on purpose."""
+
+
+class InvalidKey(StreamerError, ValueError):
+    """A frame key (or other stored path) is not a safe relative POSIX path."""
+
+
+class RigError(StreamerError, ValueError):
+    """A rig failed validation; ``problems`` lists every problem found, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        head = self.problems[0] if self.problems else "invalid rig"
+        more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        super().__init__(head + more)
+
+
+class TimelineError(StreamerError, ValueError):
+    """A timeline failed parsing or validation."""
+
+
+class UnreachableError(StreamerError, ValueError):
+    """No sequence route connects two states of the rig."""
+
+
+class NotFound(StreamerError, LookupError):
+    """A named thing (frame, timeline, audio, channel) does not exist."""

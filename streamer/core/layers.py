@@ -1,0 +1,143 @@
+"""Layer passes: combine emotion, speech, blink and pose tracks into target states (pure).
+
+The emotion sets the base expression, speech overrides the mouth axis, a blink overrides the
+eyes axis. When the rig has no expression with the combined axes, speech wins over emotion,
+and a blink only happens where the rig has a direct blink sequence from the current state.
+When several layers change at the same millisecond, the transition time is that of the most
+significant one: pose, then emotion, then speech, then blink.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from streamer.core.rig import BlinkSettings, Rig, State
+from streamer.core.routing import Router
+from streamer.core.timeline import Timeline
+
+
+@dataclass(frozen=True)
+class Target:
+    """From ``t_ms``, head for ``state`` and arrive ``transition_ms`` later."""
+
+    t_ms: int
+    state: State
+    transition_ms: int
+
+
+def idle_blinks(seed: int, duration_ms: int, settings: BlinkSettings) -> list[tuple[int, int]]:
+    """Deterministic ``(close_ms, closed_for_ms)`` idle blinks over ``[0, duration_ms)``."""
+    rng = random.Random(seed)
+    closed_for = settings.close_ms + settings.closed_ms
+    cycle = closed_for + settings.open_ms
+    out: list[tuple[int, int]] = []
+    t = rng.randint(settings.interval_min_ms // 2, settings.interval_max_ms // 2)
+    while t + cycle < duration_ms:
+        out.append((t, closed_for))
+        if rng.random() < settings.double_chance and t + 2 * cycle + 60 < duration_ms:
+            t += cycle + 60
+            out.append((t, closed_for))
+        t += cycle + rng.randint(settings.interval_min_ms, settings.interval_max_ms)
+    return out
+
+
+# Ranks order simultaneous points: releases before new onsets, more significant layers first.
+_POSE, _EMOTION, _SPEECH_OFF, _SPEECH_ON, _BLINK_OFF, _BLINK_ON = range(6)
+
+
+class _Combiner:
+    """Maps (emotion, viseme, blinking, pose) to a rig state, with memoisation."""
+
+    def __init__(self, rig: Rig, router: Router) -> None:
+        self.rig, self.router = rig, router
+        axes = rig.config.axes
+        self.mouth_axis = "mouth" if "mouth" in axes else None
+        self.blink_eyes = rig.config.blink.eyes if "eyes" in axes else None
+        self._memo: dict[tuple[str, str | None, bool, str], State] = {}
+
+    def state(self, emotion: str, viseme: str | None, blinking: bool, pose: str) -> State:
+        memo_key = (emotion, viseme, blinking, pose)
+        found = self._memo.get(memo_key)
+        if found is None:
+            found = self._memo[memo_key] = self._combine(emotion, viseme, blinking, pose)
+        return found
+
+    def _combine(self, emotion: str, viseme: str | None, blinking: bool, pose: str) -> State:
+        rig = self.rig
+        expr = emotion
+        if viseme is not None:
+            if self.mouth_axis is None:
+                expr = viseme
+            else:
+                axes = dict(rig.axes_of(emotion))
+                axes[self.mouth_axis] = rig.axes_of(viseme)[self.mouth_axis]
+                expr = rig.expression_with(axes) or viseme
+        if blinking and self.blink_eyes is not None:
+            axes = dict(rig.axes_of(expr))
+            axes["eyes"] = self.blink_eyes
+            closed = rig.expression_with(axes)
+            here = State(expr, pose)
+            if closed is not None and any(e.dst == State(closed, pose) for e in self.router.neighbours(here)):
+                expr = closed
+        return State(expr, pose)
+
+
+def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
+    """The timeline's layers combined into a time-ordered list of target states."""
+    speech_ms = rig.config.speech_transition_ms
+    blink = rig.config.blink
+    duration = timeline.duration_ms
+    points: list[tuple[int, int, int, str | None]] = []  # (t, rank, transition_ms, value)
+    points += [(k.t_ms, _POSE, k.transition_ms, k.pose) for k in timeline.pose]
+    points += [(k.t_ms, _EMOTION, k.transition_ms, k.expr) for k in timeline.emotion]
+    for cue in timeline.speech:
+        ms = speech_ms if cue.transition_ms is None else cue.transition_ms
+        points.append((cue.t_ms, _SPEECH_ON, ms, cue.viseme))
+        points.append((cue.end_ms, _SPEECH_OFF, speech_ms, None))
+    blinks = [(b.t_ms, b.duration_ms or blink.close_ms + blink.closed_ms) for b in timeline.blinks]
+    if timeline.idle_blink:
+        blinks = sorted(blinks + idle_blinks(timeline.seed, duration, blink))
+    free_from = 0
+    for t, closed_for in blinks:
+        if t >= free_from:  # overlapping blinks (explicit on top of idle) merge into the first
+            points.append((t, _BLINK_ON, blink.close_ms, None))
+            points.append((t + closed_for, _BLINK_OFF, blink.open_ms, None))
+            free_from = t + closed_for + blink.open_ms
+    points.sort(key=lambda p: (p[0], p[1]))
+
+    combiner = _Combiner(rig, router)
+    emotion, pose = timeline.start.expr, timeline.start.pose
+    viseme: str | None = None
+    blinking = False
+    current = timeline.start
+    out: list[Target] = []
+    i, n = 0, len(points)
+    while i < n:
+        t = points[i][0]
+        if t >= duration:
+            break
+        cause_ms, cause_rank = 0, -1
+        while i < n and points[i][0] == t:
+            _, rank, ms, value = points[i]
+            if rank == _POSE:
+                pose = value or pose
+            elif rank == _EMOTION:
+                emotion = value or emotion
+            elif rank == _SPEECH_ON:
+                viseme = value
+            elif rank == _SPEECH_OFF:
+                viseme = None
+            elif rank == _BLINK_ON:
+                blinking = True
+            else:
+                blinking = False
+            # A speech onset right at a release sets its own transition time.
+            if cause_rank < 0 or (cause_rank == _SPEECH_OFF and rank == _SPEECH_ON):
+                cause_ms, cause_rank = ms, rank
+            i += 1
+        state = combiner.state(emotion, viseme, blinking, pose)
+        if state != current:
+            out.append(Target(t, state, cause_ms))
+            current = state
+    return out
