@@ -1,13 +1,29 @@
-"""The one settings object: reads the environment (the only module that does) (I/O)."""
+"""The one settings object: reads the environment (the only module that does) (I/O).
+
+face_rig's variable names are kept (``USE_S3``, ``S3_*``, ``OPENAI_*``, ``ELEVENLABS_*``,
+``CORS_ORIGINS``, ``PORT``); ours are prefixed ``STREAMER_``. Every value is checked here, once:
+a bad one raises :class:`ConfigError` naming the variable and the value.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from streamer.core.errors import StreamerError
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(StreamerError, ValueError):
+    """A configuration value (environment variable or CLI flag) is invalid."""
 
 
 def default_frames_dir() -> Path:
@@ -18,19 +34,150 @@ def default_frames_dir() -> Path:
     return PACKAGE_ROOT / "frames"
 
 
+def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name}: must be in [{lo}, {hi}], got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name}: must be true or false, got {raw!r}")
+
+
+def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    raw = env.get(name, "").strip()
+    return raw or default
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    if not origins:
+        raise ConfigError(f"CORS_ORIGINS: must list at least one origin or '*', got {raw!r}")
+    for origin in origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ConfigError(f"CORS_ORIGINS: origin {origin!r} must start with http:// or https:// (or be '*')")
+    return origins
+
+
 @dataclass(frozen=True)
 class Settings:
-    """Configuration with face_rig's variable names kept; ours are prefixed ``STREAMER_``."""
+    """Configuration for the server and the CLI. Secrets are kept out of ``repr``."""
 
     frames_dir: Path
     data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token: str | None = field(default=None, repr=False)
+    cors_origins: tuple[str, ...] = ("*",)
+    max_upload_mb: int = 25
+    max_audio_s: int = 600
+    max_channels: int = 64
+    lookahead_ms: int = 1500
+    batch_ms: int = 250
+    viewer_queue: int = 256
+    client_dir: Path = PACKAGE_ROOT / "client"
+    examples_dir: Path = PACKAGE_ROOT / "examples"
+    # face_rig names, read and kept for the S3, OpenAI and ElevenLabs adapters.
+    use_s3: bool = False
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_prefix: str = "frames/"
+    s3_base_url: str | None = None
+    s3_endpoint_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    elevenlabs_api_key: str | None = field(default=None, repr=False)
+    elevenlabs_base_url: str | None = None
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, int, int, int]] = [
+            ("port", self.port, 0, 65535),
+            ("max_upload_mb", self.max_upload_mb, 1, 4096),
+            ("max_audio_s", self.max_audio_s, 1, 86_400),
+            ("max_channels", self.max_channels, 1, 100_000),
+            ("lookahead_ms", self.lookahead_ms, 100, 60_000),
+            ("batch_ms", self.batch_ms, 10, 10_000),
+            ("viewer_queue", self.viewer_queue, 1, 1_000_000),
+        ]
+        for name, value, lo, hi in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise ConfigError(f"{name}: must be an integer in [{lo}, {hi}], got {value!r}")
+        if not self.host:
+            raise ConfigError("host: must not be empty")
+        if self.token is not None and not self.token:
+            raise ConfigError("STREAMER_TOKEN: must not be empty when set")
+        if self.use_s3 and not self.s3_bucket:
+            raise ConfigError("S3_BUCKET: is required when USE_S3 is true")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def max_audio_ms(self) -> int:
+        return self.max_audio_s * 1000
+
+    @property
+    def allow_any_origin(self) -> bool:
+        return "*" in self.cors_origins
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` for bad values.
+
+        ``PORT`` (set by hosting platforms) wins over ``STREAMER_PORT``.
+        """
         env = os.environ if env is None else env
-        frames = env.get("STREAMER_FRAMES_DIR")
-        data = env.get("STREAMER_DATA_DIR")
+        frames = _str(env, "STREAMER_FRAMES_DIR")
+        data = _str(env, "STREAMER_DATA_DIR")
+        client = _str(env, "STREAMER_CLIENT_DIR")
+        examples = _str(env, "STREAMER_EXAMPLES_DIR")
+        port_name = "PORT" if _str(env, "PORT") else "STREAMER_PORT"
         return cls(
             frames_dir=Path(frames) if frames else default_frames_dir(),
             data_dir=Path(data) if data else Path.cwd() / "data",
+            host=_str(env, "STREAMER_HOST", "127.0.0.1") or "127.0.0.1",
+            port=_int(env, port_name, 8000, 0, 65535),
+            token=_str(env, "STREAMER_TOKEN"),
+            cors_origins=_origins(env.get("CORS_ORIGINS", "*") or "*"),
+            max_upload_mb=_int(env, "STREAMER_MAX_UPLOAD_MB", 25, 1, 4096),
+            max_audio_s=_int(env, "STREAMER_MAX_AUDIO_S", 600, 1, 86_400),
+            max_channels=_int(env, "STREAMER_MAX_CHANNELS", 64, 1, 100_000),
+            lookahead_ms=_int(env, "STREAMER_LOOKAHEAD_MS", 1500, 100, 60_000),
+            batch_ms=_int(env, "STREAMER_BATCH_MS", 250, 10, 10_000),
+            viewer_queue=_int(env, "STREAMER_VIEWER_QUEUE", 256, 1, 1_000_000),
+            client_dir=Path(client) if client else PACKAGE_ROOT / "client",
+            examples_dir=Path(examples) if examples else PACKAGE_ROOT / "examples",
+            use_s3=_bool(env, "USE_S3", False),
+            s3_bucket=_str(env, "S3_BUCKET"),
+            s3_region=_str(env, "S3_REGION", "us-east-1") or "us-east-1",
+            s3_prefix=env.get("S3_PREFIX", "frames/"),
+            s3_base_url=_str(env, "S3_BASE_URL"),
+            s3_endpoint_url=_str(env, "S3_ENDPOINT_URL"),
+            openai_api_key=_str(env, "OPENAI_API_KEY"),
+            openai_base_url=_str(env, "OPENAI_BASE_URL"),
+            elevenlabs_api_key=_str(env, "ELEVENLABS_API_KEY"),
+            elevenlabs_base_url=_str(env, "ELEVENLABS_BASE_URL"),
         )
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (and validated), for CLI flags and tests."""
+        try:
+            return dataclasses.replace(self, **changes)
+        except TypeError as exc:
+            raise ConfigError(f"settings: {exc}") from None

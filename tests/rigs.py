@@ -10,6 +10,9 @@ from streamer.core.rig import Rig, RigListing, build_rig, parse_rig_config
 
 REFERENCE = Path(__file__).resolve().parent.parent / "frames" / "rig.json"
 
+# face_rig's base path ids that are not simply "{start}_to_{end}".
+_PATH_IDS = {("neutral", "blink_closed"): "neutral_to_blink", ("speaking_ah", "surprised_ah"): "speaking_ah_to_surprised"}
+
 FACE_RIG_CONFIG: dict[str, Any] = {
     "axes": {
         "mouth": ["neutral", "smile_soft", "smile_big", "ah", "ee", "uw", "frown"],
@@ -30,7 +33,7 @@ FACE_RIG_CONFIG: dict[str, Any] = {
         "blink_closed": {"mouth": "neutral", "eyes": "blink_closed", "brows": "neutral"},
     },
     "base_paths": [
-        {"id": f"{a}_to_{b}" if b != "blink_closed" else "neutral_to_blink", "start": a, "end": b}
+        {"id": _PATH_IDS.get((a, b), f"{a}_to_{b}"), "start": a, "end": b}
         for a, b in [
             ("neutral", "speaking_ah"), ("neutral", "speaking_ee"), ("neutral", "speaking_uw"),
             ("neutral", "oh_round"), ("neutral", "happy_soft"), ("happy_soft", "happy_big"),

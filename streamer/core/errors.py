@@ -7,6 +7,7 @@
     ├── RigError (ValueError)                      a rig that fails validation (all problems listed)
     ├── TimelineError (ValueError)                 a timeline that fails parsing or validation
     ├── UnreachableError (ValueError)              no route between two states of a rig
+    ├── CommandError (ValueError)                  a live command with a bad field
     └── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
 
 Messages are lowercase and name the offending field and value.
@@ -39,6 +40,10 @@ class TimelineError(StreamerError, ValueError):
 
 class UnreachableError(StreamerError, ValueError):
     """No sequence route connects two states of the rig."""
+
+
+class CommandError(StreamerError, ValueError):
+    """A live channel command names something the rig lacks or has a bad field."""
 
 
 class NotFound(StreamerError, LookupError):

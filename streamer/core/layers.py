@@ -46,7 +46,7 @@ def idle_blinks(seed: int, duration_ms: int, settings: BlinkSettings) -> list[tu
 _POSE, _EMOTION, _SPEECH_OFF, _SPEECH_ON, _BLINK_OFF, _BLINK_ON = range(6)
 
 
-class _Combiner:
+class Combiner:
     """Maps (emotion, viseme, blinking, pose) to a rig state, with memoisation."""
 
     def __init__(self, rig: Rig, router: Router) -> None:
@@ -106,7 +106,7 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
             free_from = t + closed_for + blink.open_ms
     points.sort(key=lambda p: (p[0], p[1]))
 
-    combiner = _Combiner(rig, router)
+    combiner = Combiner(rig, router)
     emotion, pose = timeline.start.expr, timeline.start.pose
     viseme: str | None = None
     blinking = False

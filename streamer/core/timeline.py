@@ -6,6 +6,7 @@ value; nothing is silently fixed (unsorted or overlapping items are rejected, no
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from collections.abc import Mapping
@@ -111,7 +112,11 @@ def loads(text: str | bytes) -> object:
 
 
 class _Reader:
-    """Field access with errors that name the path of the offending value."""
+    """Field access with errors that name the path of the offending value.
+
+    The methods are named for the JSON type they read, so annotations in here spell the builtins
+    ``builtins.int`` / ``builtins.str`` (inside the class body the bare names are the methods).
+    """
 
     def __init__(self, obj: Mapping[str, Any], where: str) -> None:
         self.obj, self.where = obj, where
@@ -119,7 +124,13 @@ class _Reader:
     def _fail(self, key: str, what: str) -> TimelineError:
         return TimelineError(f"{self.where}.{key}: {what}" if self.where else f"{key}: {what}")
 
-    def int(self, key: str, default: int | None = None, lo: int = 0, hi: int = MAX_DURATION_MS) -> int:
+    def int(
+        self,
+        key: builtins.str,
+        default: builtins.int | None = None,
+        lo: builtins.int = 0,
+        hi: builtins.int = MAX_DURATION_MS,
+    ) -> builtins.int:
         value = self.obj.get(key, default)
         if value is None:
             raise self._fail(key, "is required")
@@ -131,10 +142,12 @@ class _Reader:
             raise self._fail(key, f"must be in [{lo}, {hi}], got {value}")
         return value
 
-    def opt_int(self, key: str, lo: int = 0, hi: int = MAX_DURATION_MS) -> int | None:
+    def opt_int(
+        self, key: builtins.str, lo: builtins.int = 0, hi: builtins.int = MAX_DURATION_MS
+    ) -> builtins.int | None:
         return None if self.obj.get(key) is None else self.int(key, lo=lo, hi=hi)
 
-    def str(self, key: str, default: str | None = None, max_len: int = 200) -> str:
+    def str(self, key: builtins.str, default: builtins.str | None = None, max_len: builtins.int = 200) -> builtins.str:
         value = self.obj.get(key, default)
         if value is None:
             raise self._fail(key, "is required")
@@ -142,7 +155,7 @@ class _Reader:
             raise self._fail(key, f"must be a non-empty string of at most {max_len} characters, got {value!r}")
         return value
 
-    def opt_str(self, key: str, max_len: int = 200) -> str | None:
+    def opt_str(self, key: builtins.str, max_len: builtins.int = 200) -> builtins.str | None:
         return None if self.obj.get(key) is None else self.str(key, max_len=max_len)
 
 
@@ -197,19 +210,19 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
     if unknown:
         raise TimelineError(f"tracks: unknown track {sorted(unknown)[0]!r} (known: emotion, speech, pose, words, blink)")
 
-    emotion = []
+    emotion: list[EmotionKey] = []
     for i, raw in enumerate(_list(tracks.obj.get("emotion"), "tracks.emotion")):
         r = _object(raw, f"tracks.emotion[{i}]")
         emotion.append(EmotionKey(r.int("t_ms"), r.str("expr"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)))
     _check_order([k.t_ms for k in emotion], "tracks.emotion", strict=True)
 
-    pose = []
+    pose: list[PoseKey] = []
     for i, raw in enumerate(_list(tracks.obj.get("pose"), "tracks.pose")):
         r = _object(raw, f"tracks.pose[{i}]")
         pose.append(PoseKey(r.int("t_ms"), r.str("pose"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)))
     _check_order([k.t_ms for k in pose], "tracks.pose", strict=True)
 
-    speech = []
+    speech: list[SpeechCue] = []
     for i, raw in enumerate(_list(tracks.obj.get("speech"), "tracks.speech")):
         r = _object(raw, f"tracks.speech[{i}]")
         cue = SpeechCue(
@@ -224,7 +237,7 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
             )
         speech.append(cue)
 
-    words = []
+    words: list[WordSpan] = []
     for i, raw in enumerate(_list(tracks.obj.get("words"), "tracks.words")):
         r = _object(raw, f"tracks.words[{i}]")
         word = WordSpan(r.int("t_ms"), r.int("end_ms"), r.str("text", max_len=500))
@@ -233,7 +246,7 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
         words.append(word)
     _check_order([w.t_ms for w in words], "tracks.words", strict=False)
 
-    blinks = []
+    blinks: list[BlinkCue] = []
     for i, raw in enumerate(_list(tracks.obj.get("blink"), "tracks.blink")):
         r = _object(raw, f"tracks.blink[{i}]")
         blinks.append(BlinkCue(r.int("t_ms"), r.opt_int("duration_ms", hi=10_000)))

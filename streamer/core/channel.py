@@ -1,0 +1,291 @@
+"""A live channel as a sans-I/O object: commands and clock ticks in, protocol messages out (pure).
+
+The channel owns a *plan*: absolute server-time ``(t_ms, frame_key)`` changes. Ticks top up
+every viewer's lookahead window from the plan; commands re-plan from "now + lead" and send a
+``frames`` message whose ``from_ms`` tells viewers to replace what they queued from then on.
+Idle time is planned in chunks (deterministic blinks, the state holds), programs are resolved
+schedules placed on the server clock, so live frames are the export's frames shifted in time.
+Messages are plain dicts following ``docs/protocol.md``; the server encodes and sends them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from streamer.core.layers import Combiner, idle_blinks
+from streamer.core.motion import Motion
+from streamer.core.errors import CommandError
+from streamer.core.rig import Rig, State, suggest
+from streamer.core.routing import router_for
+from streamer.core.schedule import Schedule
+
+PROTOCOL_VERSION = 1
+IDLE_CHUNK_MS = 20_000
+LEAD_IN_MS = 200  # route from the frame on screen to a program's first frame
+HOME_TRANSITION_MS = 300
+
+Message = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AudioCue:
+    url: str
+    offset_ms: int
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """A schedule placed on the server clock from ``start_ms``."""
+
+    id: str
+    timeline_id: str | None
+    start_ms: int
+    duration_ms: int
+    audio: AudioCue | None
+
+    @property
+    def end_ms(self) -> int:
+        return self.start_ms + self.duration_ms
+
+    def audio_message(self) -> Message | None:
+        if self.audio is None:
+            return None
+        return {
+            "type": "audio",
+            "program_id": self.id,
+            "url": self.audio.url,
+            "start_ms": self.start_ms + self.audio.offset_ms,
+            "duration_ms": self.audio.duration_ms,
+        }
+
+    def to_json(self) -> Message:
+        audio = self.audio_message()
+        return {
+            "id": self.id,
+            "timeline_id": self.timeline_id,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+            "duration_ms": self.duration_ms,
+            "audio": None if audio is None else {k: audio[k] for k in ("url", "start_ms", "duration_ms")},
+        }
+
+
+class Channel:
+    """One channel's plan and program. Times are server-clock milliseconds."""
+
+    def __init__(
+        self,
+        name: str,
+        rig: Rig,
+        *,
+        frame_url: Callable[[str], str],
+        now_ms: int = 0,
+        lookahead_ms: int = 1500,
+        batch_ms: int = 250,
+        lead_ms: int = 100,
+    ) -> None:
+        self.name = name
+        self.rig = rig
+        self.router = router_for(rig)
+        self.frame_url = frame_url
+        self.lookahead_ms = lookahead_ms
+        self.batch_ms = batch_ms
+        self.lead_ms = lead_ms
+        self._combiner = Combiner(rig, self.router)
+        expr = "neutral" if "neutral" in rig.expressions else next(iter(rig.expressions))
+        self.home = State(expr, rig.poses[0])
+        self.state = self.home  # where the plan ends up (the idle state after it)
+        self.program: Program | None = None
+        self._program_count = 0
+        self._times: list[int] = [now_ms]
+        self._keys: list[str] = [rig.endpoint_key(self.home)]
+        self._horizon = now_ms  # the plan is defined up to here
+        self._sent_until = now_ms
+        self._chunks = 0
+        self._seed = zlib.crc32(name.encode())
+
+    # -- plan helpers -------------------------------------------------------------------
+
+    def key_at(self, t_ms: int) -> str:
+        i = bisect_right(self._times, t_ms) - 1
+        return self._keys[max(i, 0)]
+
+    def _truncate(self, t_ms: int) -> str:
+        """Drop planned changes at or after ``t_ms``; return the key on screen at ``t_ms``."""
+        key = self.key_at(t_ms)
+        i = bisect_left(self._times, t_ms)
+        del self._times[i:], self._keys[i:]
+        self._horizon = t_ms
+        return key
+
+    def _append(self, changes: list[tuple[int, str]]) -> None:
+        times, keys = self._times, self._keys
+        for t, key in changes:
+            if key != keys[-1]:
+                times.append(t)
+                keys.append(key)
+
+    def _plan_idle(self, transition_ms: int = HOME_TRANSITION_MS) -> None:
+        """Plan one idle chunk from the horizon: go to ``self.state``, hold it, blink."""
+        start = self._horizon
+        motion = Motion(self.router, self._keys[-1], start)
+        motion.goto(start, self.state, transition_ms)
+        closed = self._combiner.state(self.state.expr, None, True, self.state.pose)
+        if closed != self.state:
+            blink = self.rig.config.blink
+            self._chunks += 1
+            for t, closed_for in idle_blinks(self._seed + self._chunks, IDLE_CHUNK_MS, blink):
+                motion.goto(start + t, closed, blink.close_ms)
+                motion.goto(start + t + closed_for, self.state, blink.open_ms)
+        self._append(motion.finish(start + IDLE_CHUNK_MS)[1:])
+        self._horizon = start + IDLE_CHUNK_MS
+
+    def _frames(self, from_ms: int, until_ms: int) -> Message:
+        """A ``frames`` message for ``[from_ms, until_ms)``; the first pair is the frame at ``from_ms``."""
+        i = bisect_right(self._times, from_ms)
+        j = bisect_left(self._times, until_ms)
+        url = self.frame_url
+        frames = [[from_ms, url(self._keys[max(i - 1, 0)])]]
+        frames += [[self._times[k], url(self._keys[k])] for k in range(i, j)]
+        return {"type": "frames", "from_ms": from_ms, "frames": frames}
+
+    def _replan_message(self, now_ms: int, from_ms: int) -> Message:
+        until = max(self._sent_until, now_ms + self.lookahead_ms)
+        while self._horizon < until:
+            self._plan_idle()
+        self._sent_until = until
+        return self._frames(from_ms, until)
+
+    def _end_program(self, reason: str, t_ms: int) -> list[Message]:
+        if self.program is None:
+            return []
+        ended = {"type": "program_end", "program_id": self.program.id, "reason": reason, "t_ms": t_ms}
+        self.program = None
+        return [ended]
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> list[Message]:
+        """Advance the clock: end a finished program and top up the lookahead window."""
+        out: list[Message] = []
+        if self.program is not None and now_ms >= self.program.end_ms:
+            out += self._end_program("finished", self.program.end_ms)
+        until = now_ms + self.lookahead_ms
+        if until - self._sent_until >= self.batch_ms:
+            while self._horizon < until:
+                self._plan_idle()
+            message = self._frames(self._sent_until, until)
+            self._sent_until = until
+            if len(message["frames"]) > 1:  # the first pair only repeats the frame on screen
+                message["frames"] = message["frames"][1:]
+                out.append(message)
+        # Keep the plan short: forget changes well before now (one stays for key_at).
+        cut = bisect_right(self._times, now_ms - 2 * self.lookahead_ms) - 1
+        if cut > 64:
+            del self._times[:cut], self._keys[:cut]
+        return out
+
+    def join(self, now_ms: int, role: str) -> list[Message]:
+        """Messages that bring a new viewer up to date: hello, frames from now, the program."""
+        size = self.rig.config.size
+        out: list[Message] = [
+            {
+                "type": "hello",
+                "protocol": PROTOCOL_VERSION,
+                "channel": self.name,
+                "role": role,
+                "server_time_ms": now_ms,
+                "frame_size": list(size) if size else None,
+                "lookahead_ms": self.lookahead_ms,
+                "batch_ms": self.batch_ms,
+                "state": {"expr": self.state.expr, "pose": self.state.pose},
+                "program": None if self.program is None else self.program.to_json(),
+                "rig": {"name": self.rig.config.name, "expressions": list(self.rig.expressions), "poses": list(self.rig.poses)},
+            }
+        ]
+        while self._horizon < max(self._sent_until, now_ms + 1):
+            self._plan_idle()
+        out.append(self._frames(now_ms, max(self._sent_until, now_ms + 1)))
+        if self.program is not None:
+            out.append({"type": "program_start", "program": self.program.to_json(), "server_time_ms": now_ms})
+            audio = self.program.audio_message()
+            if audio is not None:
+                out.append(audio)
+        return out
+
+    def set(self, now_ms: int, expr: str | None, pose: str | None, transition_ms: int) -> tuple[Message, list[Message]]:
+        """Head for ``expr``/``pose`` from now + lead; a running program ends (``replaced``)."""
+        if expr is not None and expr not in self.rig.expressions:
+            raise CommandError(f"expr: unknown expression {expr!r}{suggest(expr, self.rig.expressions)}")
+        if pose is not None and pose not in self.rig.poses:
+            raise CommandError(f"pose: unknown pose {pose!r}{suggest(pose, self.rig.poses)}")
+        target = State(expr or self.state.expr, pose or self.state.pose)
+        t = now_ms + self.lead_ms
+        self.router.leg_from_key(self.key_at(t), target)  # raises UnreachableError before any change
+        out = self._end_program("replaced", t)
+        self._truncate(t)
+        self.state = target
+        self._plan_idle(transition_ms)
+        out.append(self._replan_message(now_ms, t))
+        out.append({"type": "state", "expr": target.expr, "pose": target.pose, "t_ms": t + transition_ms})
+        return {"expr": target.expr, "pose": target.pose, "t_ms": t + transition_ms}, out
+
+    def play(
+        self,
+        now_ms: int,
+        schedule: Schedule,
+        *,
+        timeline_id: str | None = None,
+        audio: AudioCue | None = None,
+        at_ms: int | None = None,
+    ) -> tuple[Program, list[Message]]:
+        """Place ``schedule`` on the clock at ``at_ms`` (or as soon as possible) and plan it."""
+        t = max(now_ms + self.lead_ms, at_ms or 0)
+        out = self._end_program("replaced", t)
+        on_screen = self._truncate(t)
+        first_key = schedule.changes[0][1]
+        start = t
+        if on_screen != first_key:
+            first_state = self.rig.state_of_key(first_key)
+            if first_state is not None:
+                lead_in = Motion(self.router, on_screen, t)
+                lead_in.goto(t, first_state, LEAD_IN_MS)
+                self._append(lead_in.finish(t + LEAD_IN_MS)[1:])
+                start = t + LEAD_IN_MS
+        self._append([(start + ct, key) for ct, key in schedule.changes])
+        self._horizon = start + schedule.duration_ms
+        last = schedule.changes[-1][1]
+        found = self.rig.sequence_of_key(last)
+        self.state = self.rig.state_of_key(last) or (found[0].end if found else self.state)
+        self._program_count += 1
+        program = Program(
+            id=f"{self.name}-{self._program_count}",
+            timeline_id=timeline_id,
+            start_ms=start,
+            duration_ms=schedule.duration_ms,
+            audio=audio,
+        )
+        self.program = program
+        out.append(self._replan_message(now_ms, t))
+        out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
+        audio_message = program.audio_message()
+        if audio_message is not None:
+            out.append(audio_message)
+        return program, out
+
+    def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
+        """End the program (if any) and return to the home expression at the current pose."""
+        t = now_ms + self.lead_ms
+        stopped = self.program.id if self.program is not None else None
+        out = self._end_program("stopped", t)
+        if stopped is not None:
+            self._truncate(t)
+            self.state = State(self.home.expr, self.state.pose)
+            self._plan_idle()
+            out.append(self._replan_message(now_ms, t))
+        return {"stopped": stopped}, out

@@ -1,0 +1,378 @@
+"""Live channels over WebSocket and REST (I/O): moves the core channel's messages to viewers.
+
+Each channel has one clock loop with absolute deadlines (no drift from accumulated sleeps).
+Every outgoing message is JSON-encoded once per channel and the same string is queued for
+every viewer; each viewer has a bounded queue and its own writer task, so a viewer that cannot
+keep up is closed (4008) without delaying anyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from streamer.core.channel import AudioCue, Channel, Message
+from streamer.core.errors import CommandError, NotFound, StreamerError, TimelineError, UnreachableError
+from streamer.core.resolve import resolve
+from streamer.core.rig import Rig
+from streamer.core.timeline import Timeline, parse_timeline
+from streamer.server.security import origin_allowed, token_ok
+from streamer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+CLOSE_POLICY, CLOSE_RESTART = 1008, 1012
+CLOSE_UNAUTHORIZED, CLOSE_BAD_CHANNEL, CLOSE_TOO_SLOW, CLOSE_FLOOD = 4001, 4002, 4008, 4029
+RATE_PER_S, RATE_BURST = 20.0, 40.0
+MAX_TRANSITION_MS = 10_000
+
+
+class ChannelLimit(StreamerError, ValueError):
+    """A bad channel name, or too many channels."""
+
+
+class Viewer:
+    """One connection: a bounded queue of encoded messages and the task that writes them."""
+
+    def __init__(self, ws: WebSocket, role: str, max_queue: int) -> None:
+        self.ws, self.role = ws, role
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(max_queue)
+        self.closing = False
+        self.close_code = 1000
+        self.writer: asyncio.Task[None] | None = None
+
+    def push(self, text: str) -> bool:
+        """Queue ``text``; False (and start closing) when the viewer has fallen behind."""
+        if self.closing:
+            return False
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.close(CLOSE_TOO_SLOW)
+            return False
+        return True
+
+    def close(self, code: int) -> None:
+        if self.closing:
+            return
+        self.closing, self.close_code = True, code
+        # Wake the writer even if the queue is full: drop the backlog, then the sentinel.
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
+
+    async def write_loop(self) -> None:
+        try:
+            while True:
+                text = await self.queue.get()
+                if text is None:
+                    break
+                await self.ws.send_text(text)
+        except Exception:  # noqa: BLE001 - a dead socket ends this viewer only
+            self.closing = True
+            return
+        try:
+            await asyncio.wait_for(self.ws.close(self.close_code), timeout=2)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+class LiveChannel:
+    """A core :class:`Channel` plus its viewers and clock loop."""
+
+    def __init__(self, hub: ChannelHub, name: str) -> None:
+        self.hub, self.name = hub, name
+        s = hub.settings
+        self.core = Channel(
+            name, hub.rig, frame_url=hub.frame_url, now_ms=hub.now_ms(),
+            lookahead_ms=s.lookahead_ms, batch_ms=s.batch_ms,
+        )
+        self.viewers: set[Viewer] = set()
+        self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
+        self.lock = asyncio.Lock()
+
+    def broadcast(self, messages: list[Message]) -> None:
+        for message in messages:
+            text = json.dumps(message, separators=(",", ":"))
+            for viewer in list(self.viewers):
+                if not viewer.push(text):
+                    self.viewers.discard(viewer)
+                    if viewer.close_code == CLOSE_TOO_SLOW:
+                        log.warning("channel %s: viewer fell behind, closing it (4008)", self.name)
+
+    def send(self, viewer: Viewer, messages: list[Message]) -> None:
+        for message in messages:
+            viewer.push(json.dumps(message, separators=(",", ":")))
+
+    async def _run(self) -> None:
+        batch = self.core.batch_ms
+        deadline = self.hub.now_ms()
+        while True:
+            now = self.hub.now_ms()
+            self.broadcast(self.core.tick(now))
+            deadline = max(deadline + batch, now)
+            program = self.core.program
+            wake = min(deadline, program.end_ms) if program and program.end_ms > now else deadline
+            await asyncio.sleep(max(0, wake - self.hub.now_ms()) / 1000)
+
+
+class ChannelHub:
+    """Every live channel of this process, created on first use up to ``max_channels``."""
+
+    def __init__(
+        self,
+        *,
+        rig: Rig,
+        settings: Settings,
+        timelines: Any,
+        audio: Any,
+        frame_url: Callable[[str], str],
+        audio_url: Callable[[str], str],
+    ) -> None:
+        self.rig, self.settings = rig, settings
+        self.timelines, self.audio = timelines, audio
+        self.frame_url, self.audio_url = frame_url, audio_url
+        self.channels: dict[str, LiveChannel] = {}
+        self._t0 = time.monotonic()
+
+    def now_ms(self) -> int:
+        return int((time.monotonic() - self._t0) * 1000)
+
+    async def start(self) -> None:
+        self.channel("main")
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            channel.task.cancel()
+            for viewer in list(channel.viewers):
+                viewer.close(CLOSE_RESTART)
+        await asyncio.gather(*(c.task for c in self.channels.values()), return_exceptions=True)
+
+    def channel(self, name: str) -> LiveChannel:
+        found = self.channels.get(name)
+        if found is not None:
+            return found
+        if not CHANNEL_NAME.fullmatch(name):
+            raise ChannelLimit(f"invalid channel name {name[:80]!r} (use a-z, 0-9, '_' and '-', at most 64)")
+        if len(self.channels) >= self.settings.max_channels:
+            raise ChannelLimit(f"too many channels (limit {self.settings.max_channels}); cannot create {name!r}")
+        channel = self.channels[name] = LiveChannel(self, name)
+        log.info("channel %s created", name)
+        return channel
+
+    # -- commands (shared by WebSocket and REST) -----------------------------------------
+
+    async def _timeline(self, body: dict[str, Any]) -> tuple[Timeline, str | None]:
+        timeline_id = body.get("timeline_id")
+        if timeline_id is not None:
+            if not isinstance(timeline_id, str):
+                raise CommandError(f"timeline_id: must be a string, got {timeline_id!r}")
+            return await asyncio.to_thread(self.timelines.load, timeline_id), timeline_id
+        if "timeline" in body:
+            return parse_timeline(body["timeline"]), None
+        raise CommandError("play needs timeline_id or timeline")
+
+    async def play(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(name)
+        at_ms = body.get("at_ms")
+        if at_ms is not None and (isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0):
+            raise CommandError(f"at_ms: must be a non-negative integer server time, got {at_ms!r}")
+        timeline, timeline_id = await self._timeline(body)
+        schedule = await asyncio.to_thread(resolve, timeline, self.rig)
+        cue = None
+        if timeline.audio is not None:
+            info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
+            cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
+        async with channel.lock:
+            program, messages = channel.core.play(
+                self.now_ms(), schedule, timeline_id=timeline_id, audio=cue, at_ms=at_ms
+            )
+            channel.broadcast(messages)
+        log.info("channel %s: playing %s (%d ms)", name, timeline_id or "inline timeline", schedule.duration_ms)
+        return program.to_json()
+
+    async def stop(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(name)
+        async with channel.lock:
+            result, messages = channel.core.stop(self.now_ms())
+            channel.broadcast(messages)
+        return result
+
+    async def set(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        channel = self.channel(name)
+        expr, pose = body.get("expr"), body.get("pose")
+        ms = body.get("transition_ms", 300)
+        for field, value in (("expr", expr), ("pose", pose)):
+            if value is not None and not isinstance(value, str):
+                raise CommandError(f"{field}: must be a string, got {value!r}")
+        if expr is None and pose is None:
+            raise CommandError("set needs expr and/or pose")
+        if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
+            raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
+        async with channel.lock:
+            result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
+            channel.broadcast(messages)
+        return result
+
+    def describe(self, name: str) -> dict[str, Any]:
+        channel = self.channels.get(name)
+        if channel is None:
+            raise NotFound(f"no channel named {name[:80]!r}")
+        core = channel.core
+        return {
+            "channel": name,
+            "server_time_ms": self.now_ms(),
+            "state": {"expr": core.state.expr, "pose": core.state.pose},
+            "program": None if core.program is None else core.program.to_json(),
+            "viewers": len(channel.viewers),
+        }
+
+
+COMMANDS = ("play", "stop", "set")
+ERROR_CODES: list[tuple[type[Exception], str]] = [
+    (NotFound, "not_found"),
+    (TimelineError, "invalid_timeline"),
+    (UnreachableError, "invalid_timeline"),
+    (CommandError, "bad_message"),
+    (ChannelLimit, "bad_message"),
+]
+
+
+def _error(code: str, message: str, msg_id: Any = None) -> Message:
+    out: Message = {"type": "error", "code": code, "message": message}
+    if msg_id is not None:
+        out["id"] = msg_id
+    return out
+
+
+class _Bucket:
+    """Token bucket: ``RATE_PER_S`` messages a second with bursts of ``RATE_BURST``."""
+
+    def __init__(self) -> None:
+        self.tokens, self.at = RATE_BURST, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(RATE_BURST, self.tokens + (now - self.at) * RATE_PER_S)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def ws_endpoint(ws: WebSocket) -> None:
+    hub: ChannelHub = ws.app.state.hub
+    settings = hub.settings
+    if not origin_allowed(ws.headers.get("origin"), settings):
+        log.warning("websocket refused: origin %r not allowed", ws.headers.get("origin"))
+        await ws.close(CLOSE_POLICY)
+        return
+    role = ws.query_params.get("role", "viewer")
+    if role not in ("viewer", "controller"):
+        await ws.close(CLOSE_POLICY)
+        return
+    if role == "controller" and not token_ok(ws, settings):
+        log.warning("websocket refused: controller without a valid token")
+        await ws.close(CLOSE_UNAUTHORIZED)
+        return
+    try:
+        channel = hub.channel(ws.query_params.get("channel", "main"))
+    except ChannelLimit as exc:
+        log.warning("websocket refused: %s", exc)
+        await ws.close(CLOSE_BAD_CHANNEL, reason=str(exc)[:120])
+        return
+    await ws.accept()
+    viewer = Viewer(ws, role, settings.viewer_queue)
+    viewer.writer = asyncio.create_task(viewer.write_loop())
+    async with channel.lock:
+        channel.send(viewer, channel.core.join(hub.now_ms(), role))
+        channel.viewers.add(viewer)
+    log.info("channel %s: %s joined (%d watching)", channel.name, role, len(channel.viewers))
+    try:
+        await _read_loop(ws, hub, channel, viewer)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        channel.viewers.discard(viewer)
+        viewer.close(viewer.close_code)
+        await asyncio.wait([viewer.writer], timeout=3)
+        log.info("channel %s: %s left (%d watching)", channel.name, role, len(channel.viewers))
+
+
+async def _read_loop(ws: WebSocket, hub: ChannelHub, channel: LiveChannel, viewer: Viewer) -> None:
+    bucket = _Bucket()
+    while not viewer.closing:
+        text = await ws.receive_text()
+        if not bucket.take():
+            log.warning("channel %s: closing a flooding connection (4029)", channel.name)
+            viewer.close(CLOSE_FLOOD)
+            return
+        reply = await _handle(text, hub, channel, viewer)
+        if reply is not None:
+            channel.send(viewer, [reply])
+
+
+async def _handle(text: str, hub: ChannelHub, channel: LiveChannel, viewer: Viewer) -> Message | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return _error("bad_json", "message is not valid JSON")
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        return _error("bad_message", "message must be a JSON object with a string 'type'")
+    kind, msg_id = message["type"], message.get("id")
+    if kind == "ping":
+        return {"type": "pong", "id": msg_id, "client_time": message.get("client_time"), "server_time_ms": hub.now_ms()}
+    if kind not in COMMANDS:
+        return _error("unknown_type", f"unknown message type {kind[:40]!r}", msg_id)
+    if viewer.role != "controller":
+        return _error("forbidden", f"{kind!r} needs role=controller (and the control token)", msg_id)
+    try:
+        result = await getattr(hub, kind)(channel.name, message)
+    except StreamerError as exc:
+        code = next((c for cls, c in ERROR_CODES if isinstance(exc, cls)), "bad_message")
+        log.info("channel %s: %s rejected: %s", channel.name, kind, exc)
+        return _error(code, str(exc), msg_id)
+    return {"type": "ack", "id": msg_id, "ok": True, "result": result}
+
+
+async def _rest_command(request: Request) -> JSONResponse:
+    hub: ChannelHub = request.app.state.hub
+    if not token_ok(request, hub.settings):
+        return JSONResponse({"error": "this call needs the control token (Authorization: Bearer ...)"}, status_code=401)
+    name, command = request.path_params["name"], request.path_params["command"]
+    if command not in COMMANDS:
+        return JSONResponse({"error": f"unknown command {command[:40]!r} (play, stop, set)"}, status_code=404)
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw else {}
+    except ValueError:
+        return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+    if not isinstance(body, dict):
+        return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
+    result = await getattr(hub, command)(name, body)
+    return JSONResponse(result)
+
+
+async def _rest_describe(request: Request) -> JSONResponse:
+    hub: ChannelHub = request.app.state.hub
+    return JSONResponse(hub.describe(request.path_params["name"]))
+
+
+def live_routes() -> list[BaseRoute]:
+    return [
+        WebSocketRoute("/ws", ws_endpoint),
+        Route("/channels/{name}", _rest_describe, methods=["GET"]),
+        Route("/channels/{name}/{command}", _rest_command, methods=["POST"]),
+    ]

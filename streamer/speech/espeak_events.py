@@ -1,0 +1,158 @@
+"""Turn espeak-ng's synth events into word and phoneme timings, mnemonics into ARPAbet (pure, no I/O).
+
+espeak reports a word event where each word starts (its 1-based character position in the
+text and its length) and a phoneme event where each phoneme starts, both with a sample
+position. A phoneme lasts until the next event that comes later; a word lasts until the end
+of its last sounding phoneme. Several events that point into one word of the text (``123``
+is spoken as three words) are merged into that word.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from streamer.speech.model import Phoneme, Word
+
+# espeak_EVENT_TYPE values used here.
+EVENT_WORD = 1
+EVENT_END = 5
+EVENT_PHONEME = 7
+
+ARPABET_VOWELS = frozenset(
+    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+)
+
+# espeak's English phoneme mnemonics (phsource/ph_english*) to ARPAbet. r-coloured vowels map
+# to their vowel (the mouth shape), syllabic consonants to the consonant. Symbols not listed
+# are looked up again without their variant suffix (``t2`` -> ``t``, ``I#`` -> ``I``).
+MNEMONIC_TO_ARPABET: dict[str, str] = {
+    # vowels
+    "a": "AE", "a#": "AH", "a2": "AH", "aa": "AA", "A:": "AA", "A@": "AA", "A": "AA", "0": "AA",
+    "@": "AH", "@2": "AH", "@5": "AH", "@L": "AH", "V": "AH",
+    "3": "ER", "3:": "ER", "@r": "ER",
+    "E": "EH", "E2": "EH", "E#": "EH", "e@": "EH", "e": "EH",
+    "eI": "EY",
+    "i": "IY", "i:": "IY", "i@": "IY", "i@3": "IY",
+    "I": "IH", "I2": "IH", "I#": "IH", "I2#": "IH",
+    "O": "AO", "O:": "AO", "O@": "AO", "o@": "AO", "O2": "AO", "o": "OW",
+    "oU": "OW", "oU#": "OW", "@U": "OW",
+    "u:": "UW", "u": "UW", "U": "UH", "U@": "UH",
+    "aI": "AY", "aI@": "AY", "aI3": "AY", "aU": "AW", "aU@": "AW", "OI": "OY",
+    # consonants
+    "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "g": "G", "t#": "T", "d#": "D",
+    "f": "F", "v": "V", "T": "TH", "D": "DH", "s": "S", "z": "Z", "S": "SH", "Z": "ZH",
+    "h": "HH", "x": "HH", "C": "HH", "tS": "CH", "dZ": "JH",
+    "m": "M", "n": "N", "N": "NG", "m-": "M", "n-": "N",
+    "l": "L", "l/": "L", "l#": "L", "L": "L", "r": "R", "r-": "R", "r/": "R", "*": "R",
+    "w": "W", "W": "W", "j": "Y",
+}
+
+_STRESS_MARKS = {"'": "1", ",": "2"}
+_UNSTRESSED_MARKS = "%="
+_VARIANT_SUFFIX = re.compile(r"[0-9#/\-]+$")
+# A word of the text: letters and digits, joined by apostrophes or hyphens ("I'm", "well-known").
+_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
+
+
+class RawEvent(NamedTuple):
+    """One espeak event as read from the C struct; ``name`` is the phoneme mnemonic, else ``""``."""
+
+    kind: int
+    text_position: int
+    length: int
+    sample: int
+    name: str = ""
+
+
+def decode_mnemonic(raw: bytes) -> str:
+    """The phoneme name packed into an event's 8-byte ``id`` field (UTF-8, NUL padded)."""
+    return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace")
+
+
+def to_arpabet(symbol: str) -> str | None:
+    """``"'aI"`` -> ``"AY1"``, ``"t2"`` -> ``"T"``; ``None`` for pauses and unknown symbols."""
+    digit = "0"
+    while symbol and (symbol[0] in _STRESS_MARKS or symbol[0] in _UNSTRESSED_MARKS):
+        digit = _STRESS_MARKS.get(symbol[0], digit)
+        symbol = symbol[1:]
+    if not symbol or symbol.startswith(("_", "|")):
+        return None
+    arpabet = MNEMONIC_TO_ARPABET.get(symbol)
+    if arpabet is None:
+        base = _VARIANT_SUFFIX.sub("", symbol)
+        arpabet = MNEMONIC_TO_ARPABET.get(base) if base else None
+    if arpabet is None:
+        return None
+    return arpabet + digit if arpabet in ARPABET_VOWELS else arpabet
+
+
+def _is_pause(symbol: str) -> bool:
+    return not symbol or symbol.startswith(("_", "|"))
+
+
+def _word_text(text: str, starts: list[int], spans: list[tuple[int, int]], event: RawEvent) -> tuple[int, str]:
+    """The text word an event points into, as ``(token index or -1 - position, text)``."""
+    index = event.text_position - 1
+    i = bisect.bisect_right(starts, index) - 1
+    if i >= 0 and spans[i][0] <= index < spans[i][1]:
+        return i, text[spans[i][0] : spans[i][1]]
+    return -1 - index, text[index : index + max(event.length, 1)].strip()
+
+
+@dataclass
+class _OpenWord:
+    key: int
+    text: str
+    t_ms: int
+    sounding_end_ms: int | None = None
+
+
+def build_alignment(
+    text: str, events: Sequence[RawEvent], n_samples: int, sample_rate: int
+) -> tuple[list[Word], list[Phoneme]]:
+    """Words and phonemes, in milliseconds, from espeak's events for ``text``."""
+
+    def ms(sample: int) -> int:
+        return max(0, sample) * 1000 // sample_rate
+
+    total_ms = -(-n_samples * 1000 // sample_rate)
+    marks = [(i, ms(e.sample)) for i, e in enumerate(events) if e.kind in (EVENT_WORD, EVENT_PHONEME, EVENT_END)]
+    # For each mark, the first later mark with a greater time (events come in time order; a
+    # mark that is not followed by a later time gets an empty span and is dropped).
+    next_time: dict[int, int] = {}
+    later = total_ms
+    for k in range(len(marks) - 1, -1, -1):
+        i, t = marks[k]
+        next_time[i] = later if later > t else t
+        if k > 0 and marks[k - 1][1] < t:
+            later = t
+
+    spans = [m.span() for m in _TOKEN.finditer(text)]
+    starts = [s for s, _ in spans]
+    phonemes: list[Phoneme] = []
+    words: list[_OpenWord] = []
+    for i, e in enumerate(events):
+        if e.kind == EVENT_WORD:
+            key, word = _word_text(text, starts, spans, e)
+            if word and not (words and words[-1].key == key):  # "123" is three spoken words
+                words.append(_OpenWord(key, word, ms(e.sample)))
+        elif e.kind == EVENT_PHONEME:
+            t, end = ms(e.sample), next_time[i]
+            if end <= t:
+                continue
+            owner = None if _is_pause(e.name) or not words else words[-1]
+            phonemes.append(Phoneme(t, end, e.name, to_arpabet(e.name), None if owner is None else owner.text))
+            if owner is not None:
+                owner.sounding_end_ms = end
+
+    out: list[Word] = []
+    for k, w in enumerate(words):
+        end = w.t_ms if w.sounding_end_ms is None else w.sounding_end_ms
+        if k + 1 < len(words):
+            end = min(end, words[k + 1].t_ms)
+        out.append(Word(w.t_ms, max(w.t_ms, end), w.text))
+    return out, phonemes

@@ -1,0 +1,64 @@
+"""Speech values: synthesized audio with word and phoneme timings, and speech errors (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from streamer.core.errors import StreamerError
+
+
+class SpeechError(StreamerError):
+    """Speech synthesis or audio encoding failed (engine missing, library error)."""
+
+
+class SpeechInputError(SpeechError, ValueError):
+    """A bad argument to a speech call: empty text, unknown voice, rate or pitch out of range."""
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of the input text, spoken from ``t_ms`` to ``end_ms`` (milliseconds into the audio)."""
+
+    t_ms: int
+    end_ms: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Phoneme:
+    """A phoneme spoken from ``t_ms`` to ``end_ms``.
+
+    ``symbol`` is the engine's own name (an espeak mnemonic such as ``'aI``; pauses start with
+    ``_``). ``arpabet`` is its ARPAbet equivalent, vowels with a stress digit (``AY1``), or
+    ``None`` for pauses and sounds with no equivalent. ``word`` is the text of the word it
+    belongs to, ``None`` for pauses.
+    """
+
+    t_ms: int
+    end_ms: int
+    symbol: str
+    arpabet: str | None = None
+    word: str | None = None
+
+    @property
+    def is_pause(self) -> bool:
+        return self.symbol.startswith(("_", "|")) or not self.symbol
+
+
+@dataclass(frozen=True, eq=False)
+class Speech:
+    """Mono 16-bit audio and the timings of its words and phonemes (both sorted by ``t_ms``)."""
+
+    samples: npt.NDArray[np.int16]
+    sample_rate: int
+    words: list[Word] = field(default_factory=list)
+    phonemes: list[Phoneme] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def duration_ms(self) -> int:
+        """Length of the audio in whole milliseconds, rounded up."""
+        return -(-len(self.samples) * 1000 // self.sample_rate)

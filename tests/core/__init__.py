@@ -1,0 +1,1 @@
+"""Plain unit tests for the pure core (no event loop, no I/O beyond reading test data)."""

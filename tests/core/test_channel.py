@@ -1,0 +1,167 @@
+"""The live channel as a plain object: commands and ticks in, messages out (no sockets)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from streamer.core.channel import AudioCue, Channel
+from streamer.core.errors import CommandError
+from streamer.core.resolve import resolve
+from streamer.core.timeline import parse_timeline
+from tests.rigs import make_rig
+
+RIG = make_rig()
+
+
+def url(key: str) -> str:
+    return "/frames/" + key
+
+
+def channel(now: int = 1000) -> Channel:
+    return Channel("main", RIG, frame_url=url, now_ms=now, lookahead_ms=1500, batch_ms=250, lead_ms=100)
+
+
+def frames_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [m for m in messages if m["type"] == "frames"]
+
+
+class Queue:
+    """A viewer's frame queue with the protocol's replace-from-time rule."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[int, str]] = []
+
+    def apply(self, message: dict[str, Any]) -> None:
+        if message["type"] != "frames":
+            return
+        self.frames = [f for f in self.frames if f[0] < message["from_ms"]]
+        self.frames += [(t, u) for t, u in message["frames"]]
+
+    def at(self, t: int) -> str:
+        shown = [u for ts, u in self.frames if ts <= t]
+        return shown[-1]
+
+
+def test_join_says_hello_then_the_frame_on_screen() -> None:
+    ch = channel()
+    hello, frames = ch.join(1000, "viewer")
+    assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["server_time_ms"] == 1000
+    assert hello["state"] == {"expr": "neutral", "pose": "center"}
+    assert frames["frames"][0] == [1000, url("endpoints/neutral__center.png")]
+
+
+def test_ticks_push_frames_ahead_of_time_in_order() -> None:
+    ch = channel()
+    q = Queue()
+    sent: list[int] = []
+    for now in range(1000, 30_000, 250):
+        for m in ch.tick(now):
+            for t, _ in m["frames"]:
+                assert t >= now + 1500 - 250, "a frame arrived less than one batch before its time"
+                sent.append(t)
+            q.apply(m)
+    assert sent == sorted(sent) and len(sent) > 20
+    blink = url("endpoints/blink_closed__center.png")
+    assert blink in {u for _, u in q.frames}, "idle channels blink"
+
+
+def test_idle_is_deterministic_per_channel_name() -> None:
+    def run() -> list[Any]:
+        ch = channel()
+        return [m for now in range(1000, 20_000, 250) for m in ch.tick(now)]
+
+    assert run() == run()
+
+
+def test_set_replaces_queued_frames_from_now_plus_lead() -> None:
+    ch = channel()
+    q = Queue()
+    for now in range(1000, 3000, 250):
+        for m in ch.tick(now):
+            q.apply(m)
+    result, messages = ch.set(3000, "happy_soft", None, 400)
+    (frames,) = frames_of(messages)
+    assert frames["from_ms"] == 3100
+    q.apply(frames)
+    assert q.at(3100 + 400) == url("endpoints/happy_soft__center.png")
+    assert result == {"expr": "happy_soft", "pose": "center", "t_ms": 3500}
+    assert any(m["type"] == "state" for m in messages)
+
+
+def test_set_rejects_unknown_names_with_a_suggestion() -> None:
+    ch = channel()
+    with pytest.raises(CommandError, match="did you mean 'happy_soft'"):
+        ch.set(1000, "hapy_soft", None, 300)
+
+
+def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
+    ch = channel()
+    timeline = parse_timeline(
+        {"version": 1, "tracks": {"emotion": [{"t_ms": 500, "expr": "happy_big", "transition_ms": 400}]},
+         "duration_ms": 2000, "idle": {"blink": False}}
+    )
+    schedule = resolve(timeline, RIG)
+    program, messages = ch.play(5000, schedule, timeline_id="t", audio=AudioCue("/audio/a.wav", 0, 1800))
+    assert program.start_ms == 5100  # now + lead; already on the first frame, so no lead-in
+    q = Queue()
+    for m in messages:
+        q.apply(m)
+    for t in range(0, 2000, 37):
+        if 5100 + t < 5000 + 1500:
+            assert q.at(5100 + t) == url(schedule.key_at(t)), "live frames are the schedule's frames"
+    kinds = [m["type"] for m in messages]
+    assert kinds == ["frames", "program_start", "audio"]
+    audio = messages[2]
+    assert audio["start_ms"] == 5100 and audio["url"] == "/audio/a.wav"
+    ends = [m for now in range(5000, 8000, 250) for m in ch.tick(now) if m["type"] == "program_end"]
+    assert ends == [{"type": "program_end", "program_id": program.id, "reason": "finished", "t_ms": 7100}]
+
+
+def test_late_joiner_gets_the_current_frame_and_the_audio_cue() -> None:
+    ch = channel()
+    timeline = parse_timeline({"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "concerned"}]},
+                               "duration_ms": 4000})
+    program, _ = ch.play(1000, resolve(timeline, RIG), audio=AudioCue("/audio/a.wav", 250, 3000))
+    for now in range(1000, 2600, 250):
+        ch.tick(now)
+    messages = ch.join(2600, "viewer")
+    assert [m["type"] for m in messages] == ["hello", "frames", "program_start", "audio"]
+    assert messages[0]["program"]["id"] == program.id
+    assert messages[1]["frames"][0] == [2600, url(ch.key_at(2600))]
+    assert messages[3]["start_ms"] == program.start_ms + 250
+
+
+def test_play_during_a_program_replaces_it() -> None:
+    ch = channel()
+    schedule = resolve(parse_timeline({"version": 1, "duration_ms": 3000}), RIG)
+    first, _ = ch.play(1000, schedule)
+    _, messages = ch.play(1500, schedule)
+    assert messages[0] == {"type": "program_end", "program_id": first.id, "reason": "replaced", "t_ms": 1600}
+
+
+def test_stop_returns_home_and_says_which_program_stopped() -> None:
+    ch = channel()
+    timeline = parse_timeline({"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "happy_big"}]},
+                               "duration_ms": 9000})
+    program, _ = ch.play(1000, resolve(timeline, RIG))
+    result, messages = ch.stop(3000)
+    assert result == {"stopped": program.id}
+    assert messages[0]["reason"] == "stopped"
+    q = Queue()
+    for m in messages:
+        q.apply(m)
+    assert q.at(3100 + 2000) == url("endpoints/neutral__center.png")
+    assert ch.stop(4000) == ({"stopped": None}, [])
+
+
+def test_lead_in_routes_to_the_programs_first_frame_without_a_pop() -> None:
+    ch = channel()
+    ch.set(1000, "concerned", "tilt_left_small", 300)
+    timeline = parse_timeline({"version": 1, "start": {"expr": "neutral", "pose": "center"}, "duration_ms": 1000})
+    program, messages = ch.play(3000, resolve(timeline, RIG))
+    assert program.start_ms == 3100 + 200
+    keys = [u for _, u in frames_of(messages)[0]["frames"]]
+    assert keys[-1] == url("endpoints/neutral__center.png")
+    assert any("neutral_center_to_neutral_tilt_left_small" in k for k in keys)
