@@ -17,7 +17,7 @@ export const CloseCode = Object.freeze({
 });
 
 // Retrying these cannot succeed without the user changing something (origin, token, channel).
-const FATAL_CLOSE_CODES = new Set([CloseCode.POLICY, CloseCode.TOO_BIG, CloseCode.BAD_TOKEN, CloseCode.BAD_CHANNEL]);
+const FATAL_CLOSE_CODES = new Set([CloseCode.POLICY, CloseCode.BAD_TOKEN, CloseCode.BAD_CHANNEL]);
 
 export function isFatalClose(code) {
   return FATAL_CLOSE_CODES.has(code);
@@ -126,7 +126,8 @@ const VALIDATORS = {
     need(m, 'protocol', isNum, 'a number');
     if (m.protocol !== PROTOCOL_VERSION) throw new ProtocolError(`hello: unsupported protocol ${m.protocol}`);
     need(m, 'server_time_ms', isNum, 'a number');
-    need(m, 'frame_size', (v) => Array.isArray(v) && v.length === 2 && v.every((x) => isNum(x) && x > 0), '[w, h]');
+    // null happens with rigs that declare no size: the player then sizes itself from the first frame.
+    need(m, 'frame_size', (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => isNum(x) && x > 0)), '[w, h] or null');
     need(m, 'state', isObj, 'an object');
     need(m, 'rig', (v) => isObj(v) && v.expressions != null && Array.isArray(v.poses), '{expressions, poses}');
     checkProgram(m.program ?? null, 'hello.program');

@@ -117,6 +117,68 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _browse_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from streamer.rigload import load_rig
+    from streamer.server.app import create_app
+    from streamer.server.security import RedactTokenFilter
+
+    changes: dict[str, Any] = {}
+    if args.host is not None:
+        changes["host"] = args.host
+    if args.port is not None:
+        changes["port"] = args.port
+    if args.frames is not None:
+        changes["frames_dir"] = Path(args.frames)
+    if args.data is not None:
+        changes["data_dir"] = Path(args.data)
+    settings = Settings.from_env().replace(**changes)
+    logging.getLogger("streamer").setLevel(logging.INFO)
+    if settings.token is None:
+        if settings.host in LOOPBACK_HOSTS:
+            log.warning(
+                "no STREAMER_TOKEN set: control is open to anyone who can reach this server; binding to %s",
+                settings.host,
+            )
+        else:
+            log.warning(
+                "NO STREAMER_TOKEN SET and listening on %s: anyone who can reach this server can control "
+                "the character and write timelines and audio. Set STREAMER_TOKEN for any public deployment.",
+                settings.host,
+            )
+    rig = load_rig(settings.frames_dir)  # before binding, so rig problems print as a list
+    base = f"http://{_browse_host(settings.host)}:{settings.port}"
+    print(f"preview:  {base}/")
+    print(f"OBS:      {base}/client/obs.html?channel=main")
+    config = uvicorn.Config(
+        create_app(settings, rig=rig),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips="*" if args.proxy_headers else None,
+        ws_max_size=65536,
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+    # uvicorn's access log prints the query string, which may carry ?token=.
+    logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
+    uvicorn.Server(config).run()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
@@ -139,6 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     sched.add_argument("--fps", help="also list the frame key of every frame index at this rate (e.g. 24, 30000/1001)")
     sched.add_argument("--compact", action="store_true", help="one-line JSON")
     sched.set_defaults(func=cmd_schedule)
+
+    serve = sub.add_parser("serve", help="run the live server (preview, OBS pages, REST and WebSocket)")
+    serve.add_argument("--host", help="address to bind (default: STREAMER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: PORT, STREAMER_PORT or 8000)")
+    serve.add_argument("--frames", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
+    serve.add_argument("--data", help="folder for timelines and audio (default: STREAMER_DATA_DIR or ./data)")
+    serve.add_argument(
+        "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"
+    )
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -76,7 +76,12 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    """Configuration for the server and the CLI. Secrets are kept out of ``repr``."""
+    """Configuration for the server and the CLI. Secrets are kept out of ``repr``.
+
+    Besides the documented variables, ``STREAMER_CLIENT_DIR`` and ``STREAMER_EXAMPLES_DIR``
+    move the browser client and the examples seeded into the data folder (default: the
+    project's ``client/`` and ``examples/``).
+    """
 
     frames_dir: Path
     data_dir: Path

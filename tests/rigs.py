@@ -11,7 +11,10 @@ from streamer.core.rig import Rig, RigListing, build_rig, parse_rig_config
 REFERENCE = Path(__file__).resolve().parent.parent / "frames" / "rig.json"
 
 # face_rig's base path ids that are not simply "{start}_to_{end}".
-_PATH_IDS = {("neutral", "blink_closed"): "neutral_to_blink", ("speaking_ah", "surprised_ah"): "speaking_ah_to_surprised"}
+_PATH_IDS = {
+    ("neutral", "blink_closed"): "neutral_to_blink",
+    ("speaking_ah", "surprised_ah"): "speaking_ah_to_surprised",
+}
 
 FACE_RIG_CONFIG: dict[str, Any] = {
     "axes": {
@@ -47,8 +50,12 @@ FACE_RIG_CONFIG: dict[str, Any] = {
 }
 
 
-def listing_for(config: dict[str, Any], tweens: int = 3, pose_hub: str = "center") -> RigListing:
-    """Every endpoint, every base path at every pose, neutral pose moves from ``pose_hub``."""
+def listing_for(config: dict[str, Any], tweens: int = 3, pose_hub: str | None = None) -> RigListing:
+    """Every endpoint, every base path at every pose, neutral pose moves from ``pose_hub``.
+
+    ``pose_hub`` defaults to the config's first pose (``center`` for face_rig).
+    """
+    pose_hub = pose_hub or config["poses"][0]
     files: dict[str, int] = {}
     for expr in config["expressions"]:
         for pose in config["poses"]:

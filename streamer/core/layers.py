@@ -38,7 +38,8 @@ def idle_blinks(seed: int, duration_ms: int, settings: BlinkSettings) -> list[tu
         if rng.random() < settings.double_chance and t + 2 * cycle + 60 < duration_ms:
             t += cycle + 60
             out.append((t, closed_for))
-        t += cycle + rng.randint(settings.interval_min_ms, settings.interval_max_ms)
+        # At least 1 ms: a rig may set every blink time to 0, which must not loop forever.
+        t += max(1, cycle + rng.randint(settings.interval_min_ms, settings.interval_max_ms))
     return out
 
 

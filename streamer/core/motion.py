@@ -4,7 +4,9 @@ A transition's duration is spread evenly over the frames of its route: each of t
 frames shows for ``transition_ms / N``, the first one at once. A target that arrives while a
 route is still playing re-routes from the frame on screen; frames planned for later are dropped.
 A head move in progress keeps its pace when only the face changes (a viseme during a nod does
-not rush the nod). The resolver and the live channels both drive this same object.
+not rush the nod): the frames the new route shares with the plan keep their planned times, and
+the face change is spread over its own ``transition_ms`` from where the two routes part. The
+resolver and the live channels both drive this same object.
 """
 
 from __future__ import annotations
@@ -50,17 +52,23 @@ class Motion:
         self._commit_before(t_ms)
         if state == self.target:
             return
-        if self._moves_pose and self.target is not None and self.target.pose == state.pose:
-            transition_ms = max(transition_ms, self._arrive_ms - t_ms)
         leg = self.router.leg_from_key(self.changes[-1][1], state, self._heading)
-        n = len(leg.keys)
-        self._planned = [
-            (t_ms + (k * transition_ms) // n, key, rev)
-            for k, (key, rev) in enumerate(zip(leg.keys, leg.heading_reversed))
-        ]
+        kept: list[Planned] = []
+        start_ms = t_ms
+        if self._moves_pose and self.target is not None and self.target.pose == state.pose:
+            old = self._planned
+            for (t, key, rev), new_key in zip(old, leg.keys, strict=False):
+                if key != new_key:
+                    break
+                kept.append((t, key, rev))
+            if kept:
+                start_ms = old[len(kept)][0] if len(kept) < len(old) else self._arrive_ms
+        rest = list(zip(leg.keys[len(kept) :], leg.heading_reversed[len(kept) :], strict=True))
+        n = len(rest)
+        self._planned = kept + [(start_ms + (k * transition_ms) // n, key, rev) for k, (key, rev) in enumerate(rest)]
         self.target = state
         self._moves_pose = leg.moves_pose
-        self._arrive_ms = t_ms + transition_ms
+        self._arrive_ms = start_ms + transition_ms if rest else start_ms
 
     def finish(self, end_ms: int) -> list[tuple[int, str]]:
         """Commit every planned change before ``end_ms`` and return all changes."""

@@ -201,7 +201,7 @@ def parse_timeline(data: object) -> Timeline:
 def _parse_v1(data: dict[str, Any]) -> Timeline:
     top = _Reader(data, "")
     version = data.get("version")
-    if version != 1:
+    if isinstance(version, bool) or version != 1:  # True == 1 in Python, but not in the format
         raise TimelineError(f"version: unsupported timeline version {version!r} (expected 1)")
     start = _object(data.get("start", {}), "start")
     start_state = State(start.str("expr", "neutral"), start.str("pose", "center"))
@@ -329,14 +329,21 @@ def check_against_rig(timeline: Timeline, rig: Rig) -> None:
         if name not in rig.poses:
             raise TimelineError(f"{where}: unknown pose {name!r}{suggest(name, rig.poses)}")
 
-    need_expr(timeline.start.expr, "start.expr")
-    need_pose(timeline.start.pose, "start.pose")
+    def need_start() -> None:
+        need_expr(timeline.start.expr, "start.expr")
+        need_pose(timeline.start.pose, "start.pose")
+
+    # face_rig documents have no "start": theirs comes from keyframe 0, so name the keyframe.
+    if not face_rig:
+        need_start()
     for i, e in enumerate(timeline.emotion):
         need_expr(e.expr, label("emotion", i))
     for i, p in enumerate(timeline.pose):
         need_pose(p.pose, label("pose", i))
     for i, s in enumerate(timeline.speech):
         need_expr(s.viseme, label("speech", i))
+    if face_rig:
+        need_start()
 
 
 def timeline_to_json(timeline: Timeline) -> dict[str, Any]:

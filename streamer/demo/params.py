@@ -17,7 +17,11 @@ from streamer.demo.spec import RIG_SPEC
 
 @dataclass(frozen=True)
 class FaceParams:
-    """Everything that varies between frames. Lengths are fractions of the character's scale."""
+    """Everything that varies between frames of the demo character, as plain numbers.
+
+    Lengths (``brow_height``, ``head_dx``, ``head_dy``, ``face_dy``, ``ear_dy``) are in scale
+    units: 1.0 is the canvas width of a 2:3 canvas, so the same values fit every size.
+    """
 
     # mouth
     mouth_open: float = 0.0  # 0 closed .. 1 wide open (jaw drops with it)
@@ -46,6 +50,7 @@ class FaceParams:
     ear_dy: float = 0.0  # ears move against the features when nodding
 
 
+# Each axis value overrides some FaceParams defaults. Blush rides on the mouth axis: smiles blush.
 MOUTHS: dict[str, dict[str, float]] = {
     "neutral": {},
     "smile_soft": {"mouth_smile": 0.75, "mouth_width": 1.15, "blush": 0.6},
@@ -57,12 +62,16 @@ MOUTHS: dict[str, dict[str, float]] = {
         "tongue": 0.55,
         "blush": 0.95,
     },
-    "ah": {"mouth_open": 0.9, "mouth_width": 0.95, "mouth_smile": 0.1, "mouth_round": 0.35,
-           "teeth_upper": 0.6, "tongue": 1.0},
-    "ee": {"mouth_open": 0.34, "mouth_width": 1.5, "mouth_smile": 0.35, "teeth_upper": 1.0,
-           "teeth_lower": 1.0},
-    "uw": {"mouth_open": 0.36, "mouth_width": 0.5, "mouth_smile": 0.0, "mouth_round": 1.0,
-           "tongue": 0.3},
+    "ah": {
+        "mouth_open": 0.9,
+        "mouth_width": 0.95,
+        "mouth_smile": 0.1,
+        "mouth_round": 0.2,
+        "teeth_upper": 0.6,
+        "tongue": 1.0,
+    },
+    "ee": {"mouth_open": 0.38, "mouth_width": 1.5, "mouth_smile": 0.35, "teeth_upper": 1.0, "teeth_lower": 1.0},
+    "uw": {"mouth_open": 0.36, "mouth_width": 0.5, "mouth_smile": 0.0, "mouth_round": 1.0, "tongue": 0.3},
     "frown": {"mouth_smile": -0.8, "mouth_width": 0.85, "mouth_open": 0.0},
 }
 
@@ -88,9 +97,7 @@ POSES: dict[str, dict[str, float]] = {
 }
 
 
-def expression_params(expr: str, pose: str = "center", spec: dict[str, Any] | None = None) -> (
-    FaceParams
-):
+def expression_params(expr: str, pose: str = "center", spec: dict[str, Any] | None = None) -> FaceParams:
     """The parameters of expression ``expr`` (a name in the rig spec) at head pose ``pose``.
 
     Raises ``KeyError`` naming the unknown expression, axis value or pose.

@@ -58,9 +58,7 @@ class Path:
         p0, p1, p2 = self._last, np.asarray(c), np.asarray(p)
         return self._add((1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2)
 
-    def cubic(
-        self, c1: tuple[float, float], c2: tuple[float, float], p: tuple[float, float], n: int = 24
-    ) -> Path:
+    def cubic(self, c1: tuple[float, float], c2: tuple[float, float], p: tuple[float, float], n: int = 24) -> Path:
         t = np.linspace(0.0, 1.0, n)[:, None]
         p0, p1, p2, p3 = self._last, np.asarray(c1), np.asarray(c2), np.asarray(p)
         u = 1 - t
@@ -85,27 +83,26 @@ def catmull_rom(control: Points, closed: bool = True, n: int = 14) -> Points:
         p0, p1, p2, p3 = ext[i], ext[i + 1], ext[i + 2], ext[i + 3]
         out.append(
             0.5
-            * (
-                2 * p1
-                + (-p0 + p2) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2
-                + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3
-            )
+            * (2 * p1 + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
         )
     if not closed:
         out.append(c[-1:])
     return np.concatenate(out, axis=0)
 
 
-def ellipse(
-    cx: float, cy: float, rx: float, ry: float, rotation_deg: float = 0.0, n: int = 96
-) -> Points:
+def ellipse(cx: float, cy: float, rx: float, ry: float, rotation_deg: float = 0.0, n: int = 96) -> Points:
     """An ellipse outline as a closed polygon."""
     a = np.linspace(0.0, 2 * math.pi, n, endpoint=False)
     x, y = rx * np.cos(a), ry * np.sin(a)
     r = math.radians(rotation_deg)
     cr, sr = math.cos(r), math.sin(r)
     return np.stack([cx + x * cr - y * sr, cy + x * sr + y * cr], axis=1)
+
+
+def frozen(p: Points) -> Points:
+    """``p`` made read-only, so a cached shape cannot be changed by a caller by mistake."""
+    p.flags.writeable = False
+    return p
 
 
 def mirror_x(p: Points) -> Points:
@@ -168,23 +165,6 @@ class Mask:
             out[y0 - self.y0 : y1 - self.y0, x0 - self.x0 : x1 - self.x0] *= 1.0 - other._view(box)
         return Mask(self.x0, self.y0, out)
 
-    def union(self, other: Mask) -> Mask:
-        """Either shape (maximum coverage)."""
-        if self.is_empty():
-            return other
-        if other.is_empty():
-            return self
-        x0, y0 = min(self.x0, other.x0), min(self.y0, other.y0)
-        x1, y1 = max(self.x1, other.x1), max(self.y1, other.y1)
-        out = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
-        for m in (self, other):
-            view = out[m.y0 - y0 : m.y1 - y0, m.x0 - x0 : m.x1 - x0]
-            np.maximum(view, m.a, out=view)
-        return Mask(x0, y0, out)
-
-    def scaled(self, k: float) -> Mask:
-        return Mask(self.x0, self.y0, self.a * np.float32(k))
-
     def blurred(self, radius: float, width: int, height: int) -> Mask:
         """Gaussian-blurred copy (``radius`` in pixels), grown to hold the blur, inside the canvas."""
         if self.is_empty() or radius <= 0.05:
@@ -194,7 +174,7 @@ class Mask:
         x1, y1 = min(width, self.x1 + pad), min(height, self.y1 + pad)
         grid = np.zeros((y1 - y0, x1 - x0), dtype=np.float32)
         grid[self.y0 - y0 : self.y1 - y0, self.x0 - x0 : self.x1 - x0] = self.a
-        img = Image.fromarray(np.rint(grid * 255.0).astype(np.uint8), mode="L")
+        img = Image.fromarray(np.rint(grid * 255.0).astype(np.uint8))
         img = img.filter(ImageFilter.GaussianBlur(radius))
         return Mask(x0, y0, np.asarray(img, dtype=np.float32) / np.float32(255.0))
 
@@ -202,7 +182,7 @@ class Mask:
 class Raster:
     """Turns polygons and strokes given in output pixels into coverage masks."""
 
-    def __init__(self, width: int, height: int, supersample: int = 4) -> None:
+    def __init__(self, width: int, height: int, supersample: int = 3) -> None:
         self.width = width
         self.height = height
         self.ss = supersample
@@ -243,9 +223,7 @@ class Raster:
             draw.polygon(self._to_ss(p, box), fill=255)
         return self._finish(img, box)
 
-    def stroke(
-        self, p: Points, widths: float | npt.NDArray[np.float64], closed: bool = False
-    ) -> Mask:
+    def stroke(self, p: Points, widths: float | npt.NDArray[np.float64], closed: bool = False) -> Mask:
         """A round-capped, round-joined stroke along ``p``; ``widths`` (pixels) may vary per point."""
         if len(p) < 2:
             return Mask.empty()
@@ -257,33 +235,54 @@ class Raster:
         if box is None:
             return Mask.empty()
         img, draw = self._canvas(box)
-        ss = self.ss
-        q = (p - np.asarray([box[0], box[1]], dtype=np.float64)) * ss - 0.5
-        r = w * ss / 2
-        d = np.diff(q, axis=0)
-        length = np.hypot(d[:, 0], d[:, 1])
-        for i in range(len(d)):
-            if length[i] < 1e-9:
-                continue
-            nx, ny = -d[i, 1] / length[i], d[i, 0] / length[i]
-            a, b = q[i], q[i + 1]
-            ra, rb = r[i], r[i + 1]
-            if ra < 0.25 and rb < 0.25:
-                continue
-            draw.polygon(
-                [
-                    (a[0] + nx * ra, a[1] + ny * ra),
-                    (b[0] + nx * rb, b[1] + ny * rb),
-                    (b[0] - nx * rb, b[1] - ny * rb),
-                    (a[0] - nx * ra, a[1] - ny * ra),
-                ],
-                fill=255,
-            )
-        for i in range(len(q)):
-            if r[i] >= 0.5:
-                x, y, rr = q[i, 0], q[i, 1], r[i]
-                draw.ellipse((x - rr, y - rr, x + rr, y + rr), fill=255)
+        q = (p - np.asarray([box[0], box[1]], dtype=np.float64)) * self.ss - 0.5
+        r = w * self.ss / 2
+        seg = np.hypot(*np.diff(q, axis=0).T)
+        keep = np.concatenate([[True], seg > 1e-6])
+        q, r = q[keep], r[keep]
+        if len(q) >= 2:
+            for start, end in _smooth_runs(q, r):
+                # one ribbon polygon per smooth run: far fewer draw calls than a quad per segment
+                draw.polygon(_ribbon(q[start : end + 1], r[start : end + 1]), fill=255)
+                for i in (start, end):
+                    _disc(draw, q[i], r[i])
+        else:
+            _disc(draw, q[0], r[0])
         return self._finish(img, box)
+
+
+def _disc(draw: ImageDraw.ImageDraw, c: npt.NDArray[np.float64], radius: float) -> None:
+    if radius >= 0.35:
+        x, y = float(c[0]), float(c[1])
+        draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+
+
+def _smooth_runs(q: Points, r: npt.NDArray[np.float64]) -> list[tuple[int, int]]:
+    """Split a polyline where it turns sharply or bends tighter than the stroke is wide.
+
+    A ribbon (the polyline offset both ways) is only a clean shape where neither happens; the
+    split points get round joins instead.
+    """
+    d = np.diff(q, axis=0)
+    length = np.hypot(d[:, 0], d[:, 1])
+    t = d / length[:, None]
+    cos_turn = np.clip((t[:-1] * t[1:]).sum(axis=1), -1.0, 1.0)
+    turn = np.arccos(cos_turn)
+    radius = np.minimum(length[:-1], length[1:]) / np.maximum(turn, 1e-9)
+    breaks = np.nonzero((turn > math.radians(25)) | (r[1:-1] > 0.8 * radius))[0] + 1
+    edges = [0, *[int(b) for b in breaks], len(q) - 1]
+    return [(a, b) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _ribbon(q: Points, r: npt.NDArray[np.float64]) -> list[float]:
+    """The outline of a variable-width band along a gently curving polyline (flat ends)."""
+    d = np.diff(q, axis=0)
+    n = np.stack([-d[:, 1], d[:, 0]], axis=1) / np.hypot(d[:, 0], d[:, 1])[:, None]
+    nv = np.concatenate([n[:1], n[:-1] + n[1:], n[-1:]], axis=0)
+    nv /= np.maximum(np.hypot(nv[:, 0], nv[:, 1]), 1e-9)[:, None]
+    left = q + nv * r[:, None]
+    right = q - nv * r[:, None]
+    return [float(v) for v in np.concatenate([left, right[::-1]], axis=0).ravel()]
 
 
 # --------------------------------------------------------------------------- compositing
@@ -304,9 +303,7 @@ class Canvas:
         out.alpha = self.alpha.copy()
         return out
 
-    def paint(
-        self, m: Mask, color: RGB | npt.NDArray[np.float32], opacity: float = 1.0, under: bool = False
-    ) -> None:
+    def paint(self, m: Mask, color: RGB | npt.NDArray[np.float32], opacity: float = 1.0, under: bool = False) -> None:
         """Paint ``color`` through ``m`` (over what is there, or beneath it when ``under``)."""
         if m.is_empty() or opacity <= 0.0:
             return
@@ -325,9 +322,9 @@ class Canvas:
             dst_a *= keep
             dst_a += a
 
-    def linear(self, m: Mask, p0: tuple[float, float], p1: tuple[float, float], c0: RGB, c1: RGB) -> (
-        npt.NDArray[np.float32]
-    ):
+    def linear(
+        self, m: Mask, p0: tuple[float, float], p1: tuple[float, float], c0: RGB, c1: RGB
+    ) -> npt.NDArray[np.float32]:
         """Colours of a linear gradient from ``p0`` (``c0``) to ``p1`` (``c1``) over ``m``'s box."""
         h, w = m.a.shape
         ys, xs = np.mgrid[m.y0 : m.y0 + h, m.x0 : m.x0 + w].astype(np.float32) + np.float32(0.5)
@@ -348,4 +345,4 @@ class Canvas:
         out[..., :3] = np.rint(color * 255.0).astype(np.uint8)
         out[..., 3] = np.rint(a * 255.0).astype(np.uint8)
         out[out[..., 3] == 0] = 0
-        return Image.fromarray(out, mode="RGBA")
+        return Image.fromarray(out)

@@ -272,26 +272,30 @@ class _Bucket:
         return True
 
 
+async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+    """Accept, then close with ``code``: browsers only see close codes on accepted sockets."""
+    log.warning("websocket refused (%d): %s", code, reason)
+    await ws.accept()
+    await ws.close(code, reason=reason[:120])
+
+
 async def ws_endpoint(ws: WebSocket) -> None:
     hub: ChannelHub = ws.app.state.hub
     settings = hub.settings
-    if not origin_allowed(ws.headers.get("origin"), settings):
-        log.warning("websocket refused: origin %r not allowed", ws.headers.get("origin"))
-        await ws.close(CLOSE_POLICY)
+    if not origin_allowed(ws.headers, settings):
+        await _refuse(ws, CLOSE_POLICY, f"origin {ws.headers.get('origin', '')[:80]!r} is not allowed")
         return
     role = ws.query_params.get("role", "viewer")
     if role not in ("viewer", "controller"):
-        await ws.close(CLOSE_POLICY)
+        await _refuse(ws, CLOSE_POLICY, f"unknown role {role[:40]!r} (viewer or controller)")
         return
     if role == "controller" and not token_ok(ws, settings):
-        log.warning("websocket refused: controller without a valid token")
-        await ws.close(CLOSE_UNAUTHORIZED)
+        await _refuse(ws, CLOSE_UNAUTHORIZED, "controller without a valid token")
         return
     try:
         channel = hub.channel(ws.query_params.get("channel", "main"))
     except ChannelLimit as exc:
-        log.warning("websocket refused: %s", exc)
-        await ws.close(CLOSE_BAD_CHANNEL, reason=str(exc)[:120])
+        await _refuse(ws, CLOSE_BAD_CHANNEL, str(exc))
         return
     await ws.accept()
     viewer = Viewer(ws, role, settings.viewer_queue)

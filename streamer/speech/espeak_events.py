@@ -2,9 +2,9 @@
 
 espeak reports a word event where each word starts (its 1-based character position in the
 text and its length) and a phoneme event where each phoneme starts, both with a sample
-position. A phoneme lasts until the next event that comes later; a word lasts until the end
-of its last sounding phoneme. Several events that point into one word of the text (``123``
-is spoken as three words) are merged into that word.
+position. A phoneme lasts until the next phoneme starts; a word lasts until the end of its
+last sounding phoneme (or the next word's start, if that is earlier). Several events that
+point into one word of the text (``123`` is spoken as three words) merge into that word.
 """
 
 from __future__ import annotations
@@ -120,16 +120,11 @@ def build_alignment(
         return max(0, sample) * 1000 // sample_rate
 
     total_ms = -(-n_samples * 1000 // sample_rate)
-    marks = [(i, ms(e.sample)) for i, e in enumerate(events) if e.kind in (EVENT_WORD, EVENT_PHONEME, EVENT_END)]
-    # For each mark, the first later mark with a greater time (events come in time order; a
-    # mark that is not followed by a later time gets an empty span and is dropped).
-    next_time: dict[int, int] = {}
-    later = total_ms
-    for k in range(len(marks) - 1, -1, -1):
-        i, t = marks[k]
-        next_time[i] = later if later > t else t
-        if k > 0 and marks[k - 1][1] < t:
-            later = t
+    # A phoneme lasts until the next phoneme or clause-end event; one that shares its time with
+    # the next (a pause right before a word) is empty and dropped. Word events do not cut
+    # phonemes: they can fall inside a stop's closure, which still belongs to the sound before.
+    marks = [i for i, e in enumerate(events) if e.kind in (EVENT_PHONEME, EVENT_END)]
+    next_time = {i: ms(events[j].sample) for i, j in zip(marks, marks[1:], strict=False)}
 
     spans = [m.span() for m in _TOKEN.finditer(text)]
     starts = [s for s, _ in spans]
@@ -141,7 +136,7 @@ def build_alignment(
             if word and not (words and words[-1].key == key):  # "123" is three spoken words
                 words.append(_OpenWord(key, word, ms(e.sample)))
         elif e.kind == EVENT_PHONEME:
-            t, end = ms(e.sample), next_time[i]
+            t, end = ms(e.sample), next_time.get(i, total_ms)
             if end <= t:
                 continue
             owner = None if _is_pause(e.name) or not words else words[-1]

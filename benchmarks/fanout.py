@@ -1,0 +1,117 @@
+"""Fan-out: how many viewers get every frame before its presentation time (``python -m benchmarks.fanout``).
+
+The server runs in its own process; viewers are spread over separate load-generator processes
+(all on this machine, so they compete with the server for its cores). For each viewer count,
+one channel plays a lip-synced timeline; a count passes when every viewer received every frame
+of the program before its presentation time and no viewer was disconnected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from benchmarks.loadgen import ROOT, post, proc_usage, start_server
+from benchmarks.workloads import lipsync_timeline
+
+PROGRAM_MS = 12_000
+
+
+def run_step(base: str, server_pid: int, count: int, processes: int, expected: int) -> dict[str, Any]:
+    channel = f"bench{count}"
+    url = base.replace("http", "ws") + f"/ws?channel={channel}"
+    cpu0, rss0 = proc_usage(server_pid)
+    per = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
+    gens = [
+        subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", url, str(n)], cwd=ROOT,
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for n in per if n
+    ]
+    t_connect = time.monotonic()
+    for gen in gens:
+        assert gen.stdout is not None
+        ready = gen.stdout.readline()
+        if not ready:
+            raise RuntimeError("a load generator died while connecting")
+    connect_s = time.monotonic() - t_connect
+    time.sleep(1.0)
+    cpu1, rss1 = proc_usage(server_pid)
+    t_cpu = time.monotonic()
+    program = post(base, f"/channels/{channel}/play", {"timeline_id": "bench"})
+    for gen in gens:
+        assert gen.stdin is not None
+        gen.stdin.write(json.dumps({"start_ms": program["start_ms"], "end_ms": program["end_ms"]}) + "\n")
+        gen.stdin.flush()
+    time.sleep(PROGRAM_MS / 1000)
+    cpu_end = proc_usage(server_pid)[0]
+    wall = time.monotonic() - t_cpu
+    results = []
+    for gen in gens:
+        assert gen.stdout is not None
+        results.append(json.loads(gen.stdout.readline()))
+        gen.wait(30)
+    closed = sum(r["closed"] for r in results)
+    late = sum(r["late_frames"] for r in results)
+    counts = sorted({c for r in results for c in r["frame_counts"]})
+    min_margin = min(r["min_margin_ms"] for r in results)
+    on_time = closed == 0 and late == 0 and counts == [expected]
+    return {
+        "viewers": count,
+        "on_time": on_time,
+        "closed": closed,
+        "late_frames": late,
+        "frame_counts": counts,
+        "expected_frames": expected,
+        "min_margin_ms": round(min_margin, 1),
+        "connect_s": round(connect_s, 1),
+        "server_cpu_cores": round((cpu_end - cpu1) / wall, 2),
+        "server_rss_mb": round(rss1 / 1e6, 1),
+        "server_kb_per_viewer": round((rss1 - rss0) / 1e3 / count, 1),
+        "server_cpu_us_per_viewer_s": round(1e6 * (cpu_end - cpu1) / wall / count, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", default="500,1000,2000,3000,4000,5000,6000,7000,8000")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    args = parser.parse_args()
+    steps = [int(s) for s in args.steps.split(",")]
+    with start_server(STREAMER_MAX_CHANNELS="64", STREAMER_VIEWER_QUEUE="256") as (base, proc):
+        timeline = lipsync_timeline(PROGRAM_MS, seed=3)
+        post(base, "/timelines?id=bench", timeline)
+        with urllib.request.urlopen(base + "/timelines/bench/schedule") as r:
+            schedule = json.loads(r.read())
+        expected = len({t for t, _ in schedule["changes"]})  # viewers keep one frame per time
+        rows = []
+        best = 0
+        for count in steps:
+            row = run_step(base, proc.pid, count, args.processes, expected)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            if not row["on_time"]:
+                break
+            best = count
+    last_ok = next((r for r in reversed(rows) if r["on_time"]), rows[0])
+    print(
+        json.dumps({
+            "max_viewers_on_time": best,
+            "first_failure": next((r["viewers"] for r in rows if not r["on_time"]), None),
+            "server_cpu_us_per_viewer_s": last_ok["server_cpu_us_per_viewer_s"],
+            "server_kb_per_viewer": last_ok["server_kb_per_viewer"],
+            "server_cpu_cores_at_max": last_ok["server_cpu_cores"],
+            "min_margin_ms_at_max": last_ok["min_margin_ms"],
+            "program_ms": PROGRAM_MS,
+            "frames_per_viewer": expected,
+            "load_generators": args.processes,
+        })
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""Load generation for live benchmarks: a server subprocess and viewer processes (I/O).
+
+``python -m benchmarks.loadgen`` is not meant to be run by hand; the fanout and latency
+benchmarks import :func:`start_server` and spawn viewer processes with :func:`viewer_process`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import websockets
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+@contextlib.contextmanager
+def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``streamer serve`` in its own process on a free loopback port; yields (base URL, process)."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data:
+        environ = {**os.environ, "STREAMER_DATA_DIR": data, "STREAMER_FRAMES_DIR": str(ROOT / "frames"), **env}
+        proc = subprocess.Popen(
+            [sys.executable, "-c", "import resource as r; s,h=r.getrlimit(r.RLIMIT_NOFILE); r.setrlimit(r.RLIMIT_NOFILE,(h,h));"
+             "from streamer.cli import main; raise SystemExit(main())", "serve", "--port", str(port), "--log-level", "warning"],
+            env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("server did not start: " + proc.stderr.read().decode()[-2000:]) from None
+                time.sleep(0.1)
+        try:
+            yield base, proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def post(base: str, path: str, body: Any) -> Any:
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def proc_usage(pid: int) -> tuple[float, int]:
+    """(CPU seconds used, resident bytes) of a process, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    return cpu, rss
+
+
+async def clock_offset(ws: Any, samples: int = 8) -> float:
+    """Server clock minus this process's monotonic ms, best of ``samples`` ping/pongs."""
+    best: tuple[float, float] | None = None
+    for i in range(samples):
+        sent = time.monotonic() * 1000
+        await ws.send(json.dumps({"type": "ping", "id": f"clk{i}", "client_time": sent}))
+        while True:
+            msg = json.loads(await ws.recv())
+            if msg["type"] == "pong" and msg["id"] == f"clk{i}":
+                break
+        got = time.monotonic() * 1000
+        rtt = got - sent
+        offset = msg["server_time_ms"] - (sent + got) / 2
+        if best is None or rtt < best[0]:
+            best = (rtt, offset)
+    assert best is not None
+    return best[1]
+
+
+class _Viewer:
+    __slots__ = ("ws", "frames", "late", "min_margin", "closed", "first_frames_at")
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.frames: dict[int, str] = {}
+        self.late = 0
+        self.min_margin = float("inf")
+        self.closed: int | None = None
+        self.first_frames_at: dict[int, float] = {}
+
+
+async def _viewers(url: str, count: int) -> None:
+    raise_fd_limit()
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(100)
+
+    async def connect() -> Any:
+        async with sem:
+            for attempt in range(5):
+                try:
+                    return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None)
+                except OSError:
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None)
+
+    sockets = await asyncio.gather(*(connect() for _ in range(count)))
+    offset = await clock_offset(sockets[0])
+    viewers = [_Viewer(ws) for ws in sockets]
+    window = [0, 1 << 62]
+
+    async def read(v: _Viewer) -> None:
+        try:
+            async for raw in v.ws:
+                now = time.monotonic() * 1000 + offset
+                msg = json.loads(raw)
+                if msg["type"] != "frames":
+                    continue
+                v.first_frames_at.setdefault(msg["from_ms"], now)
+                for t, frame_url in msg["frames"]:
+                    if window[0] <= t < window[1]:
+                        v.frames[t] = frame_url
+                        margin = t - now
+                        if margin < v.min_margin:
+                            v.min_margin = margin
+                        if margin < 0:
+                            v.late += 1
+        except websockets.ConnectionClosed as exc:
+            v.closed = exc.rcvd.code if exc.rcvd else 1006
+
+    readers = [asyncio.create_task(read(v)) for v in viewers]
+    print(json.dumps({"ready": True, "offset": offset}), flush=True)
+    line = await loop.run_in_executor(None, sys.stdin.readline)
+    cmd = json.loads(line)
+    window[0], window[1] = cmd["start_ms"], cmd["end_ms"]
+    if "stop_after_s" in cmd:
+        await asyncio.sleep(cmd["stop_after_s"])
+    else:
+        end_local = cmd["end_ms"] - offset
+        await asyncio.sleep(max(0.0, (end_local - time.monotonic() * 1000) / 1000) + 1.0)
+    result: dict[str, Any] = {
+        "viewers": count,
+        "closed": sum(v.closed is not None for v in viewers),
+        "late_frames": sum(v.late for v in viewers),
+        "min_margin_ms": min(v.min_margin for v in viewers),
+        "frame_counts": sorted({len(v.frames) for v in viewers}),
+    }
+    if cmd.get("report_first_frames"):
+        first: dict[int, list[float]] = {}
+        for v in viewers:
+            for from_ms, at in v.first_frames_at.items():
+                first.setdefault(from_ms, []).append(at)
+        result["first_frames"] = first
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    url, count = sys.argv[1], int(sys.argv[2])
+    asyncio.run(_viewers(url, count))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,325 @@
+// The preview page's wiring: the live canvas plus program, expression and pose controls, status and toasts.
+
+import { CloseCode, expressionNames, play, poseNames, set, stop } from './protocol.js';
+import { createLive } from './live.js';
+
+const TOKEN_KEY = 'streamer.token';
+const $ = (id) => document.getElementById(id);
+
+const params = new URLSearchParams(location.search);
+const channel = params.get('channel') || 'main';
+let token = params.get('token') ?? localStorage.getItem(TOKEN_KEY) ?? '';
+let canControl = true; // false once the server refused our token: we then watch as a viewer
+
+// ------------------------------------------------------------------ toasts
+
+function toast(text, { kind = 'info', code = null, ms = 4500 } = {}) {
+  const el = document.createElement('div');
+  el.className = `toast ${kind}`;
+  if (code) {
+    const c = document.createElement('span');
+    c.className = 'code';
+    c.textContent = code;
+    el.append(c);
+  }
+  el.append(document.createTextNode(text));
+  const box = $('toasts');
+  box.append(el);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => {
+    el.classList.add('leaving');
+    setTimeout(() => el.remove(), 300);
+  }, ms);
+}
+
+// ------------------------------------------------------------------ session
+
+const session = createLive({
+  canvas: $('character'),
+  channel,
+  role: 'controller',
+  token,
+  audio: { enabled: params.get('audio') !== '0', offsetMs: Number(params.get('audio_offset_ms')) || 0 },
+  onChange(what) {
+    if (what === 'hello') renderRig();
+    if (what === 'hello' || what === 'state') renderState();
+    if (what === 'hello' || what === 'program') renderProgram();
+    if (what === 'audio' || what === 'blocked' || what === 'playing' || what === 'idle') renderAudioGate();
+    if (what === 'status') renderConnection();
+  },
+});
+const { conn, player, clock } = session;
+window.__streamer = player.debug;
+
+conn.on('error', (m) => toast(m.message, { kind: 'error', code: m.code }));
+conn.on('protocol_error', (err) => toast(err.message, { kind: 'error', code: 'protocol' }));
+conn.on('ack', () => {}); // acks for our requests resolve their promises; stray ones need no action
+function watchOnly(code) {
+  // Still show the character: drop to viewer and let the user type the right token.
+  canControl = false;
+  toast('The server needs a control token to send commands. Watching only; enter it under Control & OBS.', {
+    kind: 'error',
+    code,
+    ms: 8000,
+  });
+  $('settings').open = true;
+  conn.reconfigure({ role: 'viewer', token: '' });
+  renderControls();
+}
+
+async function probeRefusedController() {
+  // A server may refuse a bad token during the handshake (HTTP 403) rather than closing with 4001, and the
+  // browser then only reports 1006. If plain HTTP works, the server is up and refused the controller role.
+  try {
+    const res = await fetch('/health', { cache: 'no-store' });
+    if (res.ok && conn.params.role === 'controller' && conn.status !== 'connected') watchOnly('refused');
+  } catch {
+    // The server is down: keep reconnecting as we are.
+  }
+}
+
+conn.on('close', (c) => {
+  if (c.code === CloseCode.BAD_TOKEN) {
+    watchOnly('4001');
+  } else if (!c.opened && conn.params.role === 'controller' && conn.stats.handshakeFailures >= 2) {
+    probeRefusedController();
+  } else if (c.fatal) {
+    toast(c.description, { kind: 'error', code: String(c.code), ms: 10000 });
+  } else if (c.opened && c.code !== CloseCode.NORMAL) {
+    toast(`${c.description}; reconnecting…`, { kind: 'info', code: String(c.code) });
+  }
+});
+
+async function command(build, label) {
+  try {
+    return await conn.request(build);
+  } catch (err) {
+    toast(`${label}: ${err.message}`, { kind: 'error', code: err.code });
+    return null;
+  }
+}
+
+// ------------------------------------------------------------------ program controls
+
+let timelines = [];
+
+async function loadTimelines() {
+  const select = $('timeline');
+  try {
+    const res = await fetch('/timelines');
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    const body = await res.json();
+    timelines = Array.isArray(body) ? body : body.timelines ?? [];
+  } catch (err) {
+    select.innerHTML = '<option value="">Timelines unavailable</option>';
+    toast(`Could not list timelines: ${err.message}`, { kind: 'error' });
+    return;
+  }
+  select.innerHTML = '';
+  if (!timelines.length) select.innerHTML = '<option value="">No timelines yet</option>';
+  for (const t of timelines) {
+    const opt = document.createElement('option');
+    opt.value = t.id;
+    const secs = t.duration_ms != null ? ` · ${(t.duration_ms / 1000).toFixed(1)} s` : '';
+    const audio = t.audio || t.has_audio ? ' · ♪' : '';
+    opt.textContent = `${t.title || t.name || t.id}${secs}${audio}`;
+    select.append(opt);
+  }
+  const wanted = params.get('timeline');
+  if (wanted && timelines.some((t) => t.id === wanted)) select.value = wanted;
+  renderControls();
+}
+
+$('play').addEventListener('click', async () => {
+  const id = $('timeline').value;
+  if (!id) return;
+  // The click is a user gesture: it also lets this page play the program's audio with sound.
+  player.audio.needsGesture = false;
+  if (player.audio.el) player.audio.el.muted = false;
+  const result = await command((rid) => play(rid, { timelineId: id }), 'Play');
+  if (result) toast(`Playing ${id}`, { kind: 'ok', ms: 2000 });
+});
+
+$('stop').addEventListener('click', () => command((rid) => stop(rid), 'Stop'));
+
+// ------------------------------------------------------------------ expression and pose
+
+function chip(container, name, onClick) {
+  const b = document.createElement('button');
+  b.className = 'chip';
+  b.dataset.name = name;
+  b.textContent = name.replaceAll('_', ' ');
+  b.title = name;
+  b.addEventListener('click', onClick);
+  container.append(b);
+}
+
+function renderRig() {
+  const rig = player.rig;
+  for (const [id, names, field] of [
+    ['exprs', expressionNames(rig), 'expr'],
+    ['poses', poseNames(rig), 'pose'],
+  ]) {
+    const box = $(id);
+    const have = [...box.querySelectorAll('.chip')].map((b) => b.dataset.name).join('|');
+    if (have === names.join('|')) continue;
+    box.innerHTML = names.length ? '' : '<span class="placeholder">None in this rig</span>';
+    for (const name of names) {
+      chip(box, name, () => command((rid) => set(rid, { [field]: name }), `Set ${field}`));
+    }
+  }
+  renderControls();
+}
+
+function renderState() {
+  const s = player.state;
+  for (const b of $('exprs').querySelectorAll('.chip')) b.classList.toggle('active', s && b.dataset.name === s.expr);
+  for (const b of $('poses').querySelectorAll('.chip')) b.classList.toggle('active', s && b.dataset.name === s.pose);
+  $('s-state').textContent = s ? `${s.expr} · ${s.pose}` : '–';
+}
+
+function renderControls() {
+  const connected = conn.status === 'connected';
+  const allowed = connected && canControl;
+  $('play').disabled = !allowed || !$('timeline').value;
+  $('stop').disabled = !allowed;
+  for (const b of document.querySelectorAll('.chip')) b.disabled = !allowed;
+}
+
+// ------------------------------------------------------------------ status
+
+const STATUS_LABELS = {
+  idle: 'Idle',
+  connecting: 'Connecting…',
+  connected: 'Connected',
+  reconnecting: 'Reconnecting…',
+  failed: 'Disconnected',
+  closed: 'Closed',
+};
+
+function renderConnection() {
+  const pill = $('conn');
+  pill.dataset.status = conn.status;
+  let label = STATUS_LABELS[conn.status] ?? conn.status;
+  if (conn.status === 'connected' && !canControl) label = 'Connected · view only';
+  pill.querySelector('.label').textContent = label;
+  renderControls();
+}
+
+function renderProgram() {
+  const p = player.program;
+  const label = $('np-label');
+  if (!p) {
+    label.textContent = 'Idle';
+    $('np-time').textContent = '';
+    $('np-bar').style.width = '0';
+    return;
+  }
+  label.innerHTML = '';
+  label.append(document.createTextNode(p.timeline_id || 'inline timeline'));
+  const muted = document.createElement('span');
+  muted.className = 'muted';
+  muted.textContent = p.audio ? '  · with audio' : '';
+  label.append(muted);
+}
+
+function renderProgress() {
+  const p = player.program;
+  if (!p) return;
+  const now = player.now();
+  const duration = p.duration_ms ?? p.end_ms - p.start_ms;
+  if (now === null || !duration) return;
+  const t = Math.min(Math.max(now - p.start_ms, 0), duration);
+  $('np-bar').style.width = `${(100 * t) / duration}%`;
+  $('np-time').textContent = `${fmtTime(t)} / ${fmtTime(duration)}`;
+}
+
+function fmtTime(ms) {
+  const s = Math.floor(ms / 1000);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}.${Math.floor((ms % 1000) / 100)}`;
+}
+
+function renderAudioGate() {
+  const a = player.audio;
+  $('enable-audio').hidden = !(a.cue && (a.needsGesture || a.state === 'blocked'));
+}
+
+$('enable-audio').addEventListener('click', () => {
+  player.audio.unlock();
+  renderAudioGate();
+});
+
+function fmtMs(v, { sign = false } = {}) {
+  if (v === null || v === undefined || Number.isNaN(v)) return '–';
+  const r = Math.round(v);
+  return `${sign && r > 0 ? '+' : ''}${r.toLocaleString()} ms`;
+}
+
+function setStat(id, text, level = '') {
+  const dd = $(id);
+  dd.textContent = text;
+  dd.className = level;
+}
+
+function renderStats() {
+  const s = player.stats;
+  const conns = conn.stats.connects;
+  setStat('s-conn', `${STATUS_LABELS[conn.status] ?? conn.status}${conns > 1 ? ` · ${conns - 1} reconnect${conns > 2 ? 's' : ''}` : ''}`,
+    conn.status === 'connected' ? 'good' : conn.status === 'failed' ? 'bad' : 'warn');
+  setStat('s-offset', clock.synced ? fmtMs(clock.offsetMs) : clock.offsetMs === null ? '–' : 'estimating…');
+  const rtt = clock.rttMs;
+  setStat('s-rtt', fmtMs(rtt), rtt === null ? '' : rtt < 60 ? 'good' : rtt < 200 ? 'warn' : 'bad');
+  if (s.master === 'audio') {
+    const lag = s.frameLagMs;
+    setStat('s-sync', lag === 0 ? 'in sync' : `frame ${fmtMs(lag)} late`, lag < 42 ? 'good' : lag < 125 ? 'warn' : 'bad');
+  } else {
+    setStat('s-sync', s.frameLagMs > 0 ? `frame ${fmtMs(s.frameLagMs)} late` : 'no audio', s.frameLagMs > 125 ? 'warn' : '');
+  }
+  const a = player.audio;
+  let audio = { idle: 'none', waiting: 'cued', starting: 'starting…', playing: 'playing', blocked: 'blocked', ended: 'ended', error: 'error' }[a.state] ?? a.state;
+  if (a.state === 'playing' && a.needsGesture) audio = 'muted';
+  if (a.state === 'playing' && s.audioDriftMs !== null) audio += ` · ${fmtMs(s.audioDriftMs, { sign: true })} vs clock`;
+  setStat('s-audio', audio, a.state === 'blocked' || a.state === 'error' || a.needsGesture ? 'warn' : '');
+  setStat('s-queued', `${s.framesQueued}`);
+  $('stage-empty').hidden = !!player.debug.frameOnScreen;
+}
+
+setInterval(() => {
+  renderStats();
+  renderProgress();
+}, 200);
+
+// ------------------------------------------------------------------ settings
+
+$('channel-name').textContent = channel;
+$('token').value = token;
+$('token-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  token = $('token').value.trim();
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+  canControl = true;
+  conn.reconfigure({ role: 'controller', token });
+  toast(token ? 'Using the new control token' : 'Control token cleared', { kind: 'ok', ms: 2000 });
+});
+
+const obsUrl = new URL('obs.html', location.href);
+obsUrl.search = new URLSearchParams({ channel }).toString();
+$('obs-url').value = obsUrl.href;
+$('obs-copy').addEventListener('click', async () => {
+  try {
+    await navigator.clipboard.writeText(obsUrl.href);
+    toast('OBS source URL copied', { kind: 'ok', ms: 2000 });
+  } catch {
+    $('obs-url').select();
+  }
+});
+
+$('timeline').addEventListener('change', renderControls);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') session.resync();
+});
+
+session.start();
+renderConnection();
+loadTimelines();

@@ -1,0 +1,203 @@
+"""The Starlette app: wires routes, middleware, error handlers and the lifespan (I/O).
+
+The lifespan is the composition root: it loads the rig, builds the frame store, the timeline
+and audio stores (seeded from ``examples/``) and the live channel hub, and puts them on
+``app.state`` (``settings``, ``rig``, ``store``, ``timelines``, ``audio``, ``hub``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
+
+from streamer.core.errors import (
+    CommandError,
+    InvalidKey,
+    NotFound,
+    RigError,
+    StreamerError,
+    TimelineError,
+    UnreachableError,
+)
+from streamer.core.rig import Rig
+from streamer.frames import LocalFrameStore
+from streamer.rigload import load_rig
+from streamer.server.http import http_routes
+from streamer.server.live import ChannelHub, live_routes
+from streamer.server.security import Forbidden, Unauthorized
+from streamer.settings import ConfigError, Settings
+from streamer.storage import AlreadyExists, AudioError, AudioStore, PayloadTooLarge, TimelineStore, seed_examples
+
+log = logging.getLogger("streamer.server")
+
+# Our errors -> HTTP status, looked up along the exception's MRO (most specific first).
+# Any other StreamerError is a 400; anything else is a logged 500.
+ERROR_STATUS: dict[type[Exception], int] = {
+    NotFound: 404,
+    InvalidKey: 400,
+    ConfigError: 400,
+    CommandError: 400,
+    RigError: 400,
+    TimelineError: 422,
+    UnreachableError: 422,
+    AudioError: 422,
+    AlreadyExists: 409,
+    PayloadTooLarge: 413,
+    Unauthorized: 401,
+    Forbidden: 403,
+    StreamerError: 400,
+}
+# Rejections that can come before the request body is read.
+CLOSE_AFTER = frozenset({401, 403, 413})
+# WebSocket close codes for errors that escape a WebSocket endpoint before it handles them.
+WS_CLOSE_SERVER_ERROR = 1011
+
+
+def _rejected(conn: HTTPConnection, status: int, message: str) -> None:
+    # Path only: the query string may carry the token.
+    log.info("rejected %s %s: %d %s", conn.scope.get("method", "WS"), conn.url.path, status, message)
+
+
+async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Response | None:
+    status = next((ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS), 400)
+    message = str(exc) or type(exc).__name__
+    _rejected(conn, status, message)
+    if isinstance(conn, WebSocket):
+        await conn.close(WS_CLOSE_SERVER_ERROR)
+        return None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if status in CLOSE_AFTER and conn.scope.get("method") in ("POST", "PUT", "PATCH"):
+        # The body may be unread: close rather than let the server drain an unwanted upload.
+        headers["Connection"] = "close"
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+async def handle_http_exception(conn: HTTPConnection, exc: Exception) -> Response | None:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        message = f"not found: {conn.url.path[:200]}"
+    elif exc.status_code == 405:
+        message = f"method {conn.scope.get('method')} is not allowed on {conn.url.path[:200]}"
+    else:
+        message = str(exc.detail)
+    _rejected(conn, exc.status_code, message)
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=exc.headers)
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def handle_server_error(conn: HTTPConnection, exc: Exception) -> Response:
+    log.error("unhandled error on %s %s", conn.scope.get("method", "WS"), conn.url.path, exc_info=exc)
+    return JSONResponse({"error": "internal server error"}, status_code=500)
+
+
+class SecurityHeadersMiddleware:
+    """Adds conservative headers to every HTTP response (pure ASGI, so streaming is untouched)."""
+
+    HEADERS = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"))
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in self.HEADERS:
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class ClientFiles(StaticFiles):
+    """The browser client's files; a missing folder answers 404 instead of failing the request."""
+
+    async def check_config(self) -> None:
+        if self.directory is not None and not os.path.isdir(self.directory):
+            raise HTTPException(404)
+        await super().check_config()
+
+
+def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+    timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
+    seed_examples(settings.examples_dir, timelines, audio)
+    return timelines, audio
+
+
+def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
+    """The application for ``settings``; pass an already loaded ``rig`` to skip loading it again."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        loaded = rig if rig is not None else await asyncio.to_thread(load_rig, settings.frames_dir)
+        timelines, audio = await asyncio.to_thread(_build_stores, settings, loaded)
+        app.state.rig = loaded
+        app.state.store = LocalFrameStore(settings.frames_dir)
+        app.state.timelines = timelines
+        app.state.audio = audio
+        hub = ChannelHub(
+            rig=loaded,
+            settings=settings,
+            timelines=timelines,
+            audio=audio,
+            frame_url=lambda key: "/frames/" + key,
+            audio_url=lambda audio_id: "/audio/" + audio_id,
+        )
+        app.state.hub = hub
+        await hub.start()
+        log.info(
+            "serving rig %r from %s (%d frames); data in %s",
+            loaded.config.name, settings.frames_dir, len(loaded.file_sizes), settings.data_dir,
+        )
+        try:
+            yield
+        finally:
+            await hub.close()
+
+    if not settings.client_dir.is_dir():
+        log.warning("no client folder at %s: /client will answer 404", settings.client_dir)
+    routes = [
+        *http_routes(),
+        *live_routes(),
+        Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
+    ]
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match"],
+            expose_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges", "Location"],
+            max_age=600,
+        ),
+        Middleware(SecurityHeadersMiddleware),
+    ]
+    handlers: dict[Any, Any] = {cls: handle_streamer_error for cls in ERROR_STATUS}
+    handlers[HTTPException] = handle_http_exception
+    handlers[Exception] = handle_server_error
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app.state.settings = settings
+    return app

@@ -1,0 +1,329 @@
+"""REST routes: health, rig, frames, timelines and audio (I/O at the HTTP edge).
+
+Handlers stay thin: they read the request, call a store or the core, and shape JSON. Errors
+are raised as :class:`StreamerError` subclasses and turned into responses in one place
+(``streamer.server.app``). Writes need the control token when one is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
+
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+import streamer
+from streamer.core.errors import NotFound, StreamerError, TimelineError
+from streamer.core.keys import validate_key
+from streamer.core.resolve import resolve
+from streamer.core.rig import Rig
+from streamer.core.schedule import as_fps
+from streamer.core.timeline import loads
+from streamer.frames import FrameStore
+from streamer.server.security import check_origin, require_token
+from streamer.settings import Settings
+from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
+
+MAX_JSON_BYTES = 5 * 1024 * 1024
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
+FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
+AUDIO_CACHE_CONTROL = "public, max-age=3600"
+
+
+# -- access to the lifespan's objects ------------------------------------------------------
+
+
+def _settings(request: Request) -> Settings:
+    return cast(Settings, request.app.state.settings)
+
+
+def _rig(request: Request) -> Rig:
+    return cast(Rig, request.app.state.rig)
+
+
+def _frames(request: Request) -> FrameStore:
+    return cast(FrameStore, request.app.state.store)
+
+
+def _timelines(request: Request) -> TimelineStore:
+    return cast(TimelineStore, request.app.state.timelines)
+
+
+def _audio(request: Request) -> AudioStore:
+    return cast(AudioStore, request.app.state.audio)
+
+
+def authorize_write(request: Request) -> None:
+    """Reject a write from a disallowed origin or without the token (when one is set)."""
+    settings = _settings(request)
+    check_origin(request.headers, settings)
+    require_token(request, settings)
+
+
+# -- request bodies ------------------------------------------------------------------------
+
+
+def _content_length(request: Request) -> int | None:
+    raw = request.headers.get("content-length")
+    if raw is None:
+        return None
+    if not raw.isdigit():
+        raise StreamerError(f"invalid Content-Length {raw[:40]!r}")
+    return int(raw)
+
+
+def _check_length(request: Request, limit: int) -> None:
+    length = _content_length(request)
+    if length is not None and length > limit:
+        raise PayloadTooLarge(f"request body of {length} bytes is over the limit of {limit} bytes")
+
+
+async def capped(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[bytes, None]:
+    """``stream``, raising :class:`PayloadTooLarge` as soon as more than ``limit`` bytes pass."""
+    total = 0
+    async for chunk in stream:
+        total += len(chunk)
+        if total > limit:
+            raise PayloadTooLarge(f"request body is over the limit of {limit} bytes")
+        yield chunk
+
+
+async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> Any:
+    """The JSON body, read with a size cap; raises :class:`TimelineError` for bad JSON."""
+    _check_length(request, limit)
+    body = bytearray()
+    async for chunk in capped(request.stream(), limit):
+        body += chunk
+    if not body:
+        raise TimelineError("request body: empty (send a JSON document)")
+    if len(body) < 64 * 1024:
+        return loads(bytes(body))
+    return await asyncio.to_thread(loads, bytes(body))
+
+
+# -- service -------------------------------------------------------------------------------
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/client/preview.html")
+
+
+def _channel_count(hub: Any) -> int:
+    if hub is None:
+        return 0
+    count = getattr(hub, "channel_count", None)
+    if isinstance(count, int):
+        return count
+    channels = getattr(hub, "channels", None)
+    return len(channels) if channels is not None else 0
+
+
+async def health(request: Request) -> Response:
+    rig = _rig(request)
+    return JSONResponse(
+        {
+            "status": "ok",
+            "version": streamer.__version__,
+            "rig": rig.config.name,
+            "channels": _channel_count(getattr(request.app.state, "hub", None)),
+        }
+    )
+
+
+def _data_dir_writable(settings: Settings) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=settings.data_dir):
+            return True
+    except OSError:
+        return False
+
+
+async def ready(request: Request) -> Response:
+    settings = _settings(request)
+    problems = []
+    if getattr(request.app.state, "rig", None) is None:
+        problems.append("rig not loaded")
+    if not await asyncio.to_thread(_data_dir_writable, settings):
+        problems.append(f"data folder {str(settings.data_dir)!r} is not writable")
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+def rig_json(rig: Rig) -> dict[str, Any]:
+    """The rig as clients need it: names, axes, sequences (no file listing)."""
+    cfg = rig.config
+    return {
+        "name": cfg.name,
+        "size": list(cfg.size) if cfg.size else None,
+        "axes": {axis: list(values) for axis, values in cfg.axes.items()},
+        "poses": list(cfg.poses),
+        "expressions": {name: dict(values) for name, values in cfg.expressions.items()},
+        "sequences": [
+            {
+                "id": seq.id,
+                "start": {"expr": seq.start.expr, "pose": seq.start.pose},
+                "end": {"expr": seq.end.expr, "pose": seq.end.pose},
+                "frames": len(seq.frames),
+            }
+            for seq in rig.sequences.values()
+        ],
+        "endpoints": len(rig.endpoints),
+    }
+
+
+async def rig_info(request: Request) -> Response:
+    return JSONResponse(rig_json(_rig(request)))
+
+
+# -- frames --------------------------------------------------------------------------------
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison against a list of tags, or ``*``."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+
+
+async def frame(request: Request) -> Response:
+    key = validate_key(request.path_params["key"])
+    if not key.endswith(".png"):
+        raise NotFound(f"no frame {key!r}")
+    data = await _frames(request).get(key)
+    headers = {"ETag": data.etag, "Cache-Control": FRAME_CACHE_CONTROL}
+    if etag_matches(request.headers.get("if-none-match"), data.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(data.data, media_type="image/png", headers=headers)
+
+
+# -- timelines -----------------------------------------------------------------------------
+
+
+async def list_timelines(request: Request) -> Response:
+    return JSONResponse(await asyncio.to_thread(_timelines(request).list))
+
+
+async def create_timeline(request: Request) -> Response:
+    authorize_write(request)
+    requested = request.query_params.get("id")
+    if requested is not None:
+        validate_timeline_id(requested)
+    document = await read_json(request)
+    timeline_id = await asyncio.to_thread(_timelines(request).create, document, requested)
+    return JSONResponse({"id": timeline_id}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
+
+
+async def validate_timeline(request: Request) -> Response:
+    document = await read_json(request)
+    timeline = await asyncio.to_thread(_timelines(request).validate, document)
+    return JSONResponse({"ok": True, "source": timeline.source, "duration_ms": timeline.duration_ms})
+
+
+async def get_timeline(request: Request) -> Response:
+    document = await asyncio.to_thread(_timelines(request).get_document, request.path_params["id"])
+    return JSONResponse(document)
+
+
+async def put_timeline(request: Request) -> Response:
+    authorize_write(request)
+    timeline_id = validate_timeline_id(request.path_params["id"])
+    document = await read_json(request)
+    timeline = await asyncio.to_thread(_timelines(request).put, timeline_id, document)
+    return JSONResponse({"id": timeline_id, "duration_ms": timeline.duration_ms})
+
+
+async def delete_timeline(request: Request) -> Response:
+    authorize_write(request)
+    await asyncio.to_thread(_timelines(request).delete, request.path_params["id"])
+    return Response(status_code=204)
+
+
+async def timeline_schedule(request: Request) -> Response:
+    raw_fps = request.query_params.get("fps")
+    fps = as_fps(raw_fps) if raw_fps is not None else None
+    store, rig = _timelines(request), _rig(request)
+    timeline_id = request.path_params["id"]
+
+    def build() -> dict[str, Any]:
+        doc = resolve(store.load(timeline_id), rig).to_json(fps)
+        return {"id": timeline_id, **doc}
+
+    return JSONResponse(await asyncio.to_thread(build))
+
+
+# -- audio ---------------------------------------------------------------------------------
+
+
+async def _upload_chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncGenerator[bytes, None]:
+    while chunk := await upload.read(size):
+        yield chunk
+
+
+async def upload_audio(request: Request) -> Response:
+    authorize_write(request)
+    settings, store = _settings(request), _audio(request)
+    limit = settings.max_upload_bytes
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        _check_length(request, limit + MULTIPART_OVERHEAD)
+        parser = MultiPartParser(
+            request.headers, capped(request.stream(), limit + MULTIPART_OVERHEAD), max_files=1, max_fields=8
+        )
+        try:
+            form = await parser.parse()
+        except MultiPartException as exc:
+            raise AudioError(f"invalid multipart body: {exc.message}") from None
+        try:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise AudioError("multipart upload needs the audio in a 'file' field")
+            info = await store.save_stream(_upload_chunks(upload), upload.filename, limit)
+        finally:
+            await form.close()
+    else:
+        _check_length(request, limit)
+        filename = request.query_params.get("filename")
+        info = await store.save_stream(request.stream(), filename, limit)
+    return JSONResponse(info.to_json(), status_code=201, headers={"Location": f"/audio/{info.id}"})
+
+
+async def get_audio(request: Request) -> Response:
+    info = await asyncio.to_thread(_audio(request).info, request.path_params["id"])
+    stat = await asyncio.to_thread(os.stat, info.path)
+    return FileResponse(
+        info.path,
+        media_type=info.content_type,
+        stat_result=stat,
+        headers={"Cache-Control": AUDIO_CACHE_CONTROL},
+    )
+
+
+def http_routes() -> list[BaseRoute]:
+    """The REST routes (the static client mount and the live routes are added by the app)."""
+    return [
+        Route("/", root, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/rig", rig_info, methods=["GET"]),
+        Route("/frames/{key:path}", frame, methods=["GET"]),
+        Route("/timelines", list_timelines, methods=["GET"]),
+        Route("/timelines", create_timeline, methods=["POST"]),
+        Route("/timelines/validate", validate_timeline, methods=["POST"]),
+        Route("/timelines/{id}", get_timeline, methods=["GET"]),
+        Route("/timelines/{id}", put_timeline, methods=["PUT"]),
+        Route("/timelines/{id}", delete_timeline, methods=["DELETE"]),
+        Route("/timelines/{id}/schedule", timeline_schedule, methods=["GET"]),
+        Route("/audio", upload_audio, methods=["POST"]),
+        Route("/audio/{id}", get_audio, methods=["GET"]),
+    ]

@@ -1,0 +1,450 @@
+"""Stored timelines and uploaded audio under the data folder (I/O).
+
+::
+
+    data_dir/timelines/{id}.json    timeline documents as sent (v1 or face_rig), written atomically
+    data_dir/audio/{id}             audio files; uploads are named {content hash}.{ext}
+
+Errors (all :class:`StreamerError`): :class:`InvalidKey` for a bad id, :class:`NotFound`,
+:class:`TimelineError` for a document that does not validate, :class:`AlreadyExists`,
+:class:`AudioError` for an upload that is not usable audio, :class:`PayloadTooLarge`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import secrets
+import shutil
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from streamer.core.errors import InvalidKey, NotFound, StreamerError, TimelineError
+from streamer.core.rig import Rig
+from streamer.core.timeline import Timeline, check_against_rig, loads, parse_timeline
+
+log = logging.getLogger(__name__)
+
+TIMELINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+AUDIO_EXTENSIONS = ("wav", "ogg", "mp3", "m4a", "opus", "flac")
+AUDIO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\.(?:" + "|".join(AUDIO_EXTENSIONS) + ")")
+EXAMPLE_AUDIO_SUFFIXES = (".wav", ".ogg", ".mp3")
+_WRITE_CHUNK = 1024 * 1024
+
+
+class AudioError(StreamerError, ValueError):
+    """An upload is not audio we can use (not audio, unsupported format, too long)."""
+
+
+class PayloadTooLarge(StreamerError, ValueError):
+    """A request body or upload is over its size limit."""
+
+
+class AlreadyExists(StreamerError, ValueError):
+    """Something is already stored under the requested id."""
+
+
+def validate_timeline_id(timeline_id: object) -> str:
+    """Return ``timeline_id`` if it matches ``[a-z0-9][a-z0-9_-]{0,63}``, else raise :class:`InvalidKey`."""
+    if not isinstance(timeline_id, str) or not TIMELINE_ID.fullmatch(timeline_id):
+        raise InvalidKey(f"timeline id {str(timeline_id)[:80]!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
+    return timeline_id
+
+
+def validate_audio_id(audio_id: object) -> str:
+    """Return ``audio_id`` if it is ``name.ext`` with a known audio extension, else raise :class:`InvalidKey`."""
+    if not isinstance(audio_id, str) or not AUDIO_ID.fullmatch(audio_id):
+        extensions = ", .".join(AUDIO_EXTENSIONS)
+        raise InvalidKey(f"audio id {str(audio_id)[:80]!r} must be a name of [A-Za-z0-9_-] and one of .{extensions}")
+    return audio_id
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    # Makes the rename durable; not supported everywhere (e.g. Windows), hence best effort.
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class TimelineStore:
+    """Timeline documents by id in one folder.
+
+    Documents are stored as sent (so a face_rig editor gets its keyframe list back) after
+    validating them with :func:`parse_timeline`, against ``rig`` when given, and checking that
+    their ``audio.id`` exists in ``audio`` when given.
+    """
+
+    def __init__(self, root: Path | str, rig: Rig | None = None, audio: AudioStore | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.rig = rig
+        self.audio = audio
+        self._lock = threading.Lock()
+        self._durations: dict[str, tuple[tuple[int, int], int | None]] = {}
+
+    def __repr__(self) -> str:
+        return f"TimelineStore({str(self.root)!r})"
+
+    def _path(self, timeline_id: str) -> Path:
+        return self.root / f"{validate_timeline_id(timeline_id)}.json"
+
+    def validate(self, document: object) -> Timeline:
+        """The parsed timeline; raises :class:`TimelineError` naming the offending field."""
+        timeline = parse_timeline(document)
+        if self.rig is not None:
+            check_against_rig(timeline, self.rig)
+        if self.audio is not None and timeline.audio is not None and not self.audio.exists(timeline.audio.id):
+            raise TimelineError(f"audio.id: no audio {timeline.audio.id!r} (upload it with POST /audio first)")
+        return timeline
+
+    def exists(self, timeline_id: str) -> bool:
+        return self._path(timeline_id).is_file()
+
+    def get_document(self, timeline_id: str) -> Any:
+        """The stored JSON document; raises :class:`NotFound` or :class:`InvalidKey`."""
+        path = self._path(timeline_id)
+        try:
+            text = path.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"no timeline {timeline_id!r}") from None
+        return loads(text)
+
+    def load(self, timeline_id: str) -> Timeline:
+        """The stored timeline, parsed (not re-checked against the rig: resolving does that)."""
+        return parse_timeline(self.get_document(timeline_id))
+
+    def put(self, timeline_id: str, document: object) -> Timeline:
+        """Validate ``document`` and store it under ``timeline_id`` (replacing any); returns it parsed.
+
+        A document that fails validation leaves the stored file untouched.
+        """
+        path = self._path(timeline_id)
+        timeline = self.validate(document)
+        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        with self._lock:
+            write_atomic(path, data)
+        log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
+        return timeline
+
+    def create(self, document: object, timeline_id: str | None = None) -> str:
+        """Store a new document under ``timeline_id`` (or a generated id) and return the id.
+
+        Raises :class:`AlreadyExists` if the id is taken.
+        """
+        if timeline_id is not None:
+            validate_timeline_id(timeline_id)
+        timeline = self.validate(document)
+        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        with self._lock:
+            while timeline_id is None:
+                candidate = secrets.token_hex(6)
+                timeline_id = None if self._path(candidate).exists() else candidate
+            path = self._path(timeline_id)
+            if path.exists():
+                raise AlreadyExists(f"timeline {timeline_id!r} already exists (use PUT to replace it)")
+            write_atomic(path, data)
+        log.info("created timeline %s (%d bytes, %d ms)", timeline_id, len(data), timeline.duration_ms)
+        return timeline_id
+
+    def delete(self, timeline_id: str) -> None:
+        """Remove a stored timeline; raises :class:`NotFound` if there is none."""
+        path = self._path(timeline_id)
+        with self._lock:
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                raise NotFound(f"no timeline {timeline_id!r}") from None
+        _fsync_dir(self.root)
+
+    def _duration(self, timeline_id: str, path: Path, stat: os.stat_result) -> int | None:
+        version = (stat.st_mtime_ns, stat.st_size)
+        cached = self._durations.get(timeline_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        try:
+            duration: int | None = parse_timeline(loads(path.read_bytes())).duration_ms
+        except (OSError, StreamerError) as exc:
+            log.warning("stored timeline %s does not parse: %s", timeline_id, exc)
+            duration = None
+        self._durations[timeline_id] = (version, duration)
+        return duration
+
+    def list(self) -> builtins.list[dict[str, Any]]:
+        """``[{id, duration_ms, updated}]`` sorted by id; ``updated`` is ISO 8601 UTC."""
+        out = []
+        for path in sorted(self.root.glob("*.json")):
+            timeline_id = path.stem
+            if not TIMELINE_ID.fullmatch(timeline_id):
+                continue  # temp files (".tmp-...") and strays
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            duration = self._duration(timeline_id, path, stat)
+            out.append({"id": timeline_id, "duration_ms": duration, "updated": _iso(stat.st_mtime)})
+        return out
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """A stored audio file."""
+
+    id: str
+    path: Path
+    duration_ms: int
+    content_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "duration_ms": self.duration_ms, "content_type": self.content_type}
+
+
+# container format (as FFmpeg names it) -> (extension, content type, accepted codecs or None for any)
+_CONTAINERS: dict[str, tuple[str, str, frozenset[str] | None]] = {
+    "wav": ("wav", "audio/wav", None),
+    "mp3": ("mp3", "audio/mpeg", frozenset({"mp3", "mp3float"})),
+    "ogg": ("ogg", "audio/ogg", frozenset({"vorbis", "opus", "flac"})),
+    "flac": ("flac", "audio/flac", frozenset({"flac"})),
+    "mov,mp4,m4a,3gp,3g2,mj2": ("m4a", "audio/mp4", frozenset({"aac", "alac", "mp3", "mp3float"})),
+}
+ACCEPTED_FORMATS = "WAV, MP3, OGG (Vorbis or Opus), M4A (AAC) or FLAC"
+
+
+@dataclass(frozen=True)
+class _Probe:
+    ext: str
+    content_type: str
+    duration_ms: int
+
+
+def probe_audio(path: Path) -> _Probe:
+    """Check that ``path`` is decodable audio in an accepted format; raises :class:`AudioError`."""
+    import av  # heavy import, only where audio is handled
+
+    try:
+        with av.open(str(path), mode="r") as container:
+            fmt = container.format.name
+            streams = container.streams
+            audio = streams.audio[0] if streams.audio else None
+            if audio is None:
+                raise AudioError(f"upload is not audio: no audio stream found (format {fmt!r})")
+            for video in streams.video:
+                if not video.disposition & av.stream.Disposition.attached_pic:
+                    raise AudioError(f"upload has a video stream (format {fmt!r}); send audio only")
+            if fmt not in _CONTAINERS:
+                raise AudioError(f"unsupported audio format {fmt!r}; accepted: {ACCEPTED_FORMATS}")
+            ext, content_type, codecs = _CONTAINERS[fmt]
+            codec = audio.codec_context.name
+            if codecs is not None and codec not in codecs:
+                raise AudioError(f"unsupported audio codec {codec!r} in {fmt!r}; accepted: {ACCEPTED_FORMATS}")
+            if fmt == "ogg" and codec == "opus":
+                ext = "opus"
+            duration_ms = _duration_ms(container, audio)
+            # Decoding one frame proves the stream is real audio, not a header on junk.
+            if next(container.decode(audio), None) is None:
+                raise AudioError("upload is not audio: the audio stream has no samples")
+    except AudioError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
+        raise AudioError(f"upload is not audio: {exc}") from exc
+    if duration_ms <= 0:
+        raise AudioError("upload is not audio: its duration is zero")
+    return _Probe(ext, content_type, duration_ms)
+
+
+def _duration_ms(container: Any, stream: Any) -> int:
+    if stream.duration is not None and stream.time_base is not None:
+        return int(stream.duration * stream.time_base * 1000)
+    if container.duration is not None:
+        return int(container.duration // 1000)  # AV_TIME_BASE is microseconds
+    # No header duration (some streamed MP3s): count it from the packets, exactly.
+    total = 0
+    for packet in container.demux(stream):
+        if packet.duration:
+            total += packet.duration
+    container.seek(0)
+    return int(total * stream.time_base * 1000) if stream.time_base else 0
+
+
+class AudioStore:
+    """Audio files by id in one folder; uploads are content-addressed so saving is idempotent."""
+
+    def __init__(self, root: Path | str, max_duration_ms: int = 600_000) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.max_duration_ms = max_duration_ms
+        self._info: dict[str, AudioInfo] = {}
+
+    def __repr__(self) -> str:
+        return f"AudioStore({str(self.root)!r})"
+
+    def path(self, audio_id: str) -> Path:
+        """The file of ``audio_id``; raises :class:`InvalidKey` or :class:`NotFound`."""
+        path = self.root / validate_audio_id(audio_id)
+        if not path.is_file():
+            raise NotFound(f"no audio {audio_id!r}")
+        return path
+
+    def exists(self, audio_id: str) -> bool:
+        return AUDIO_ID.fullmatch(audio_id) is not None and (self.root / audio_id).is_file()
+
+    def info(self, audio_id: str) -> AudioInfo:
+        """Duration and content type of ``audio_id`` (probed once, then cached; blocking on a miss)."""
+        cached = self._info.get(audio_id)
+        if cached is not None and cached.path.is_file():
+            return cached
+        path = self.path(audio_id)
+        probe = probe_audio(path)
+        info = AudioInfo(audio_id, path, probe.duration_ms, probe.content_type)
+        self._info[audio_id] = info
+        return info
+
+    def _check_duration(self, probe: _Probe) -> None:
+        if probe.duration_ms > self.max_duration_ms:
+            raise AudioError(
+                f"audio is {probe.duration_ms / 1000:.1f} s long; the limit is {self.max_duration_ms // 1000} s"
+            )
+
+    def _finish(self, tmp: Path, digest: str, filename: str | None) -> AudioInfo:
+        """Probe the complete temp file and move it into place (blocking)."""
+        probe = probe_audio(tmp)
+        self._check_duration(probe)
+        audio_id = f"{digest[:16]}.{probe.ext}"
+        final = self.root / audio_id
+        if final.is_file():
+            tmp.unlink()  # same bytes already stored
+        else:
+            os.replace(tmp, final)
+            _fsync_dir(self.root)
+        info = AudioInfo(audio_id, final, probe.duration_ms, probe.content_type)
+        self._info[audio_id] = info
+        log.info("stored audio %s (%s, %d ms, from %r)", audio_id, probe.content_type, probe.duration_ms, filename)
+        return info
+
+    async def save_stream(self, chunks: AsyncIterator[bytes], filename: str | None, max_bytes: int) -> AudioInfo:
+        """Store an upload read from ``chunks``; returns its info.
+
+        Raises :class:`PayloadTooLarge` as soon as more than ``max_bytes`` arrive (the rest is
+        not read) and :class:`AudioError` if the bytes are not accepted audio. Nothing is
+        left behind on failure.
+        """
+        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        tmp = Path(tmp_name)
+        hasher = hashlib.sha256()
+        total = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                pending: builtins.list[bytes] = []
+                pending_size = 0
+                async for chunk in chunks:
+                    total += len(chunk)
+                    if total > max_bytes:
+                        raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
+                    hasher.update(chunk)
+                    pending.append(chunk)
+                    pending_size += len(chunk)
+                    if pending_size >= _WRITE_CHUNK:
+                        await asyncio.to_thread(fh.write, b"".join(pending))
+                        pending, pending_size = [], 0
+                if total == 0:
+                    raise AudioError("upload is not audio: the body is empty")
+                await asyncio.to_thread(_flush_to_disk, fh, b"".join(pending))
+            return await asyncio.to_thread(self._finish, tmp, hasher.hexdigest(), filename)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    def register_file(self, src: Path, audio_id: str) -> AudioInfo:
+        """Copy ``src`` in under ``audio_id`` after probing it (blocking); for examples and imports."""
+        validate_audio_id(audio_id)
+        probe = probe_audio(src)
+        self._check_duration(probe)
+        final = self.root / audio_id
+        fd, tmp_name = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        os.close(fd)
+        try:
+            shutil.copyfile(src, tmp_name)
+            os.replace(tmp_name, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+        _fsync_dir(self.root)
+        info = AudioInfo(audio_id, final, probe.duration_ms, probe.content_type)
+        self._info[audio_id] = info
+        return info
+
+
+def _flush_to_disk(fh: Any, data: bytes) -> None:
+    fh.write(data)
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+def seed_examples(examples_dir: Path, timelines: TimelineStore, audio: AudioStore) -> builtins.list[str]:
+    """Store the example audio (id = file name) and timelines (id = stem) that are not stored yet.
+
+    Blocking. Examples that fail validation are skipped with a warning; returns what was added.
+    """
+    added: builtins.list[str] = []
+    if not examples_dir.is_dir():
+        log.info("no examples folder at %s; nothing to seed", examples_dir)
+        return added
+    for src in sorted(examples_dir.iterdir()):
+        if src.suffix.lower() not in EXAMPLE_AUDIO_SUFFIXES or not src.is_file():
+            continue
+        if not AUDIO_ID.fullmatch(src.name):
+            log.warning("example audio %s: name is not a valid audio id; skipped", src.name)
+            continue
+        if audio.exists(src.name):
+            continue
+        try:
+            audio.register_file(src, src.name)
+        except StreamerError as exc:
+            log.warning("example audio %s skipped: %s", src.name, exc)
+            continue
+        added.append(f"audio/{src.name}")
+    for src in sorted(examples_dir.glob("*.json")):
+        if not TIMELINE_ID.fullmatch(src.stem) or timelines.exists(src.stem):
+            continue
+        try:
+            timelines.create(loads(src.read_bytes()), src.stem)
+        except (OSError, StreamerError) as exc:
+            log.warning("example timeline %s skipped: %s", src.name, exc)
+            continue
+        added.append(f"timelines/{src.stem}")
+    if added:
+        log.info("seeded from %s: %s", examples_dir, ", ".join(added))
+    return added

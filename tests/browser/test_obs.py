@@ -1,0 +1,64 @@
+"""The OBS browser source page: the character on a transparent page, sized by URL parameters."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from tests.browser.conftest import LiveServer
+
+
+def test_obs_page_draws_the_character_on_a_transparent_background(
+    live_server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    w, h = live_server.get_json("/rig")["size"]
+    page.set_viewport_size({"width": w, "height": h})
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-test&audio=0")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
+
+    png = page.screenshot(omit_background=True)
+    (tmp_path / "obs.png").write_bytes(png)
+    shot = Image.open(io.BytesIO(png)).convert("RGBA")
+    assert shot.size == (w, h)
+    alpha = shot.getchannel("A")
+    for corner in [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)]:
+        assert alpha.getpixel(corner) == 0, f"corner {corner} is not transparent"
+    centre = [(w // 2 + dx, h // 2 + dy) for dx in (-8, 0, 8) for dy in (-8, 0, 8)]
+    assert all(alpha.getpixel(p) == 255 for p in centre), "the character's face is not opaque at the centre"
+
+    background = page.evaluate(
+        "[getComputedStyle(document.documentElement).backgroundColor, getComputedStyle(document.body).backgroundColor]"
+    )
+    assert background == ["rgba(0, 0, 0, 0)", "rgba(0, 0, 0, 0)"]
+    assert not page.problems, page.problems
+
+
+def test_obs_page_scales_the_canvas_from_url_parameters(live_server: LiveServer, page: Any) -> None:
+    w, h = live_server.get_json("/rig")["size"]
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-scale&audio=0&scale=0.5")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
+    box = page.eval_on_selector("#character", "c => [c.width, c.height, c.clientWidth, c.clientHeight]")
+    assert box == [w, h, round(w * 0.5), round(h * 0.5)]
+
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-scale&audio=0&width=300&height=300")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
+    css = page.eval_on_selector("#character", "c => [c.clientWidth, c.clientHeight]")
+    fit = min(300 / w, 300 / h)
+    assert css == [round(w * fit), round(h * fit)]
+
+
+def test_obs_page_resyncs_when_obs_shows_the_source_again(live_server: LiveServer, page: Any) -> None:
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-resync&audio=0")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.rttMs !== null", timeout=15_000)
+    sent = page.evaluate("window.__streamer.stats.framesMessages")
+    page.evaluate(
+        "window.dispatchEvent(new CustomEvent('obsSourceActiveChanged', {detail: {active: true}}));"
+        "window.dispatchEvent(new CustomEvent('obsSourceVisibleChanged', {detail: {visible: true}}));"
+    )
+    # The resync re-samples the clock (a burst of pings) and keeps playing what the server pushes.
+    page.wait_for_function(f"window.__streamer.stats.framesMessages > {sent}", timeout=5_000)
+    assert page.evaluate("window.__streamer.stats.connection") == "connected"
+    assert not page.problems, page.problems

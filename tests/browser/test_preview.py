@@ -1,0 +1,142 @@
+"""The preview page plays a timeline with its audio, frames following the audio clock."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any
+
+from tests.browser.conftest import LiveServer
+
+ONE_FRAME_MS = 1000 / 24
+
+
+class ScheduleKeys:
+    """The frame keys a schedule shows over time (the last change at or before t wins)."""
+
+    def __init__(self, changes: list[list[Any]]) -> None:
+        self.times = [int(t) for t, _ in changes]
+        self.keys = [str(k) for _, k in changes]
+
+    def index_at(self, t_ms: float) -> int:
+        return max(bisect_right(self.times, t_ms) - 1, 0)
+
+    def keys_between(self, t0: float, t1: float) -> set[str]:
+        """Every key on screen at some moment of [t0, t1]."""
+        return set(self.keys[self.index_at(t0) : self.index_at(t1) + 1])
+
+
+def frame_key(url: str) -> str:
+    path = url.split("?", 1)[0]
+    return path.split("/frames/", 1)[1]
+
+
+def test_preview_frames_follow_the_audio_clock(live_server: LiveServer, page: Any, tmp_path: Path) -> None:
+    schedule = live_server.get_json("/timelines/hello/schedule")
+    timeline = live_server.get_json("/timelines/hello")
+    doc = timeline.get("timeline", timeline)
+    audio_offset_ms = int((doc.get("audio") or {}).get("offset_ms", 0))
+    keys = ScheduleKeys(schedule["changes"])
+
+    page.goto(f"{live_server.url}/client/preview.html?channel=sync-test")
+    page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
+    page.wait_for_selector("#timeline option[value='hello']", state="attached", timeout=10_000)
+    page.select_option("#timeline", "hello")
+    page.wait_for_function("!document.getElementById('play').disabled", timeout=10_000)
+    page.click("#play")
+
+    page.wait_for_function("window.__streamer.stats.master === 'audio'", timeout=10_000)
+    page.screenshot(path=str(tmp_path / "preview-playing.png"))
+    timeout = schedule["duration_ms"] + 10_000
+    page.wait_for_function(
+        "window.__streamer.stats.programId === null && window.__streamer.log.length > 0", timeout=timeout
+    )
+    log = page.evaluate("window.__streamer.log")
+
+    samples = [s for s in log if s["programId"] is not None]
+    assert len(samples) > 50, f"only {len(samples)} animation frames were drawn during audio playback"
+    good = 0
+    bad: list[tuple[float, str, set[str]]] = []
+    for s in samples:
+        t = s["audioMs"] + audio_offset_ms
+        expected = keys.keys_between(t - ONE_FRAME_MS, t + ONE_FRAME_MS)
+        if frame_key(s["url"]) in expected:
+            good += 1
+        else:
+            bad.append((round(t), frame_key(s["url"]), expected))
+    ratio = good / len(samples)
+    assert ratio >= 0.95, f"{ratio:.1%} of {len(samples)} frames within one frame of the audio; first misses: {bad[:5]}"
+    assert not page.problems, page.problems
+
+
+def test_preview_lists_rig_controls_and_timelines(live_server: LiveServer, page: Any) -> None:
+    rig = live_server.get_json("/rig")
+    page.goto(f"{live_server.url}/client/preview.html?channel=controls-test")
+    page.wait_for_function("document.getElementById('conn').dataset.status === 'connected'", timeout=15_000)
+    page.wait_for_selector("#exprs .chip", timeout=10_000)
+    exprs = page.eval_on_selector_all("#exprs .chip", "els => els.map(e => e.dataset.name)")
+    poses = page.eval_on_selector_all("#poses .chip", "els => els.map(e => e.dataset.name)")
+    assert exprs == list(rig["expressions"])
+    assert poses == list(rig["poses"])
+
+    target = next(e for e in exprs if e != "neutral")
+    page.click(f"#exprs .chip[data-name='{target}']")
+    page.wait_for_function(
+        f"document.querySelector(\"#exprs .chip[data-name='{target}']\").classList.contains('active')", timeout=5_000
+    )
+    page.wait_for_function(f"(window.__streamer.frameOnScreen || '').includes('{target}__')", timeout=5_000)
+    state = live_server.get_json("/channels/controls-test")["state"]
+    assert state["expr"] == target
+    assert not page.problems, page.problems
+
+
+def test_a_late_joiner_starts_the_audio_where_the_program_is(live_server: LiveServer, page: Any) -> None:
+    program = live_server.post_json("/channels/late-join/play", {"timeline_id": "hello"})
+    assert program["audio"] is not None
+    page.wait_for_timeout(1500)
+    page.goto(f"{live_server.url}/client/obs.html?channel=late-join")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.master === 'audio'", timeout=10_000)
+    page.wait_for_timeout(1000)
+    stats = page.evaluate("window.__streamer.stats")
+    assert stats["programId"] == program["id"]
+    # Joined ~1.5 s in: the audio was started mid-file, on the server clock (not from 0).
+    log = page.evaluate("window.__streamer.log")
+    assert log[0]["audioMs"] > 1000, log[0]
+    assert abs(stats["audioDriftMs"]) < 150, stats
+
+
+# Headless Chromium never refuses autoplay, so this page gets the policy of a desktop browser:
+# sound needs a user gesture (sticky activation), muted playback does not.
+# (navigator.userActivation is already set under Playwright, so the page tracks gestures itself.)
+AUTOPLAY_POLICY = """
+let activated = false;
+for (const type of ['pointerdown', 'keydown']) addEventListener(type, () => { activated = true; }, true);
+const play = HTMLMediaElement.prototype.play;
+HTMLMediaElement.prototype.play = function () {
+  if (!this.muted && !activated) {
+    return Promise.reject(new DOMException('play() needs a user gesture', 'NotAllowedError'));
+  }
+  return play.call(this);
+};
+"""
+
+
+def test_preview_offers_a_click_to_enable_audio_when_autoplay_is_refused(
+    live_server: LiveServer, page: Any, tmp_path: Path
+) -> None:
+    page.add_init_script(AUTOPLAY_POLICY)
+    page.goto(f"{live_server.url}/client/preview.html?channel=autoplay-test")
+    page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
+    live_server.post_json("/channels/autoplay-test/play", {"timeline_id": "hello"})
+
+    page.wait_for_selector("#enable-audio", state="visible", timeout=5_000)
+    # Meanwhile the audio plays muted, so frames still follow the audio clock.
+    page.wait_for_function("window.__streamer.stats.master === 'audio'", timeout=5_000)
+    assert page.evaluate("window.__streamer.stats.audioMuted") is True
+    page.screenshot(path=str(tmp_path / "preview-audio-gate.png"))
+
+    page.click("#enable-audio")
+    page.wait_for_selector("#enable-audio", state="hidden", timeout=2_000)
+    page.wait_for_function("window.__streamer.stats.audioMuted === false", timeout=2_000)
+    assert page.evaluate("window.__streamer.stats.master") == "audio"
+    assert not page.problems, page.problems
