@@ -230,3 +230,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # piped into head/less that exited early
+        sys.stderr.close()
+        return 0

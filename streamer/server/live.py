@@ -25,7 +25,8 @@ from streamer.core.channel import AudioCue, Channel, Message
 from streamer.core.errors import CommandError, NotFound, StreamerError, TimelineError, UnreachableError
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
-from streamer.core.timeline import Timeline, parse_timeline
+from streamer.core.timeline import Timeline, loads, parse_timeline
+from streamer.server.http import MAX_JSON_BYTES, authorize_write, capped
 from streamer.server.security import origin_allowed, token_ok
 from streamer.settings import Settings
 
@@ -352,21 +353,18 @@ async def _handle(text: str, hub: ChannelHub, channel: LiveChannel, viewer: View
 
 
 async def _rest_command(request: Request) -> JSONResponse:
+    authorize_write(request)
     hub: ChannelHub = request.app.state.hub
-    if not token_ok(request, hub.settings):
-        return JSONResponse({"error": "this call needs the control token (Authorization: Bearer ...)"}, status_code=401)
     name, command = request.path_params["name"], request.path_params["command"]
     if command not in COMMANDS:
-        return JSONResponse({"error": f"unknown command {command[:40]!r} (play, stop, set)"}, status_code=404)
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        return JSONResponse({"error": "body is not valid JSON"}, status_code=400)
+        raise NotFound(f"unknown command {command[:40]!r} (play, stop or set)")
+    raw = bytearray()
+    async for chunk in capped(request.stream(), MAX_JSON_BYTES):
+        raw += chunk
+    body = loads(bytes(raw)) if raw.strip() else {}
     if not isinstance(body, dict):
-        return JSONResponse({"error": "body must be a JSON object"}, status_code=400)
-    result = await getattr(hub, command)(name, body)
-    return JSONResponse(result)
+        raise CommandError("request body: must be a JSON object")
+    return JSONResponse(await getattr(hub, command)(name, body))
 
 
 async def _rest_describe(request: Request) -> JSONResponse:

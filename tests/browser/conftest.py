@@ -38,6 +38,15 @@ def _require_chromium() -> None:
     pytest.skip(f"browser tests need {CHROMIUM} (apt-get install -y chromium); playwright install cannot fetch it here")
 
 
+def _require_playwright() -> None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("the playwright package is missing and CI is set: pip install playwright")
+        pytest.skip("browser tests need the playwright package (pip install playwright)")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -118,6 +127,7 @@ def rig_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     _require_chromium()
+    _require_playwright()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
