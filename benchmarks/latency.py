@@ -60,8 +60,13 @@ def main() -> None:
         per = [args.viewers // args.processes] * args.processes
         per[0] += args.viewers - sum(per)
         gens = [
-            subprocess.Popen([sys.executable, "-m", "benchmarks.loadgen", url, str(n)], cwd=ROOT,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.loadgen", url, str(n)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for n in per
         ]
         for gen in gens:
@@ -72,8 +77,12 @@ def main() -> None:
         duration_ms = int(args.commands * 0.25 * 1000) + 3000
         for gen in gens:
             assert gen.stdin is not None
-            gen.stdin.write(json.dumps({"start_ms": 0, "end_ms": 0, "report_first_frames": True,
-                                        "stop_after_s": duration_ms / 1000}) + "\n")
+            gen.stdin.write(
+                json.dumps(
+                    {"start_ms": 0, "end_ms": 0, "report_first_frames": True, "stop_after_s": duration_ms / 1000}
+                )
+                + "\n"
+            )
             gen.stdin.flush()
         sends = asyncio.run(control(url, args.commands, 0.25))
         results: list[dict[str, Any]] = []

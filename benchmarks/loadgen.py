@@ -44,9 +44,20 @@ def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     with tempfile.TemporaryDirectory() as data:
         environ = {**os.environ, "STREAMER_DATA_DIR": data, "STREAMER_FRAMES_DIR": str(ROOT / "frames"), **env}
         proc = subprocess.Popen(
-            [sys.executable, "-c", "import resource as r; s,h=r.getrlimit(r.RLIMIT_NOFILE); r.setrlimit(r.RLIMIT_NOFILE,(h,h));"
-             "from streamer.cli import main; raise SystemExit(main())", "serve", "--port", str(port), "--log-level", "warning"],
-            env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-c",
+                "import resource as r; s,h=r.getrlimit(r.RLIMIT_NOFILE); r.setrlimit(r.RLIMIT_NOFILE,(h,h));"
+                "from streamer.cli import main; raise SystemExit(main())",
+                "serve",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            env=environ,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -70,8 +81,9 @@ def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 def post(base: str, path: str, body: Any) -> Any:
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        base + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
 
@@ -135,24 +147,48 @@ async def _viewers(url: str, count: int) -> None:
     sockets = await asyncio.gather(*(connect() for _ in range(count)))
     offset = await clock_offset(sockets[0])
     viewers = [_Viewer(ws) for ws in sockets]
-    window = [0, 1 << 62]
 
     async def read(v: _Viewer) -> None:
+        # Frames count once the program starts: the re-plan that precedes program_start is
+        # kept aside until then. The join message's first pair is the frame already on
+        # screen (in the past by definition), so margins skip it.
+        window: tuple[int, int] | None = None
+        replan: dict[str, Any] | None = None
+        joined = False
         try:
             async for raw in v.ws:
                 now = time.monotonic() * 1000 + offset
                 msg = json.loads(raw)
-                if msg["type"] != "frames":
+                kind = msg["type"]
+                if kind == "program_start":
+                    window = (msg["program"]["start_ms"], msg["program"]["end_ms"])
+                    if replan is not None:
+                        msg, now = replan, replan["_at"]
+                    else:
+                        continue
+                elif kind != "frames":
                     continue
-                v.first_frames_at.setdefault(msg["from_ms"], now)
-                for t, frame_url in msg["frames"]:
-                    if window[0] <= t < window[1]:
+                else:
+                    v.first_frames_at.setdefault(msg["from_ms"], now)
+                    if window is None:
+                        msg["_at"] = now
+                        replan = msg
+                        if not joined:
+                            joined = True
+                            continue
+                pairs = msg["frames"]
+                for t, frame_url in pairs:
+                    if t == msg["from_ms"] and t < now and not joined:
+                        continue
+                    margin = t - now
+                    if margin < v.min_margin:
+                        v.min_margin = margin
+                    if margin < 0:
+                        v.late += 1
+                        if os.environ.get("LOADGEN_DEBUG"):
+                            print("late", t, round(now), msg["from_ms"], len(pairs), file=sys.stderr)
+                    if window is not None and window[0] <= t < window[1]:
                         v.frames[t] = frame_url
-                        margin = t - now
-                        if margin < v.min_margin:
-                            v.min_margin = margin
-                        if margin < 0:
-                            v.late += 1
         except websockets.ConnectionClosed as exc:
             v.closed = exc.rcvd.code if exc.rcvd else 1006
 
@@ -160,7 +196,6 @@ async def _viewers(url: str, count: int) -> None:
     print(json.dumps({"ready": True, "offset": offset}), flush=True)
     line = await loop.run_in_executor(None, sys.stdin.readline)
     cmd = json.loads(line)
-    window[0], window[1] = cmd["start_ms"], cmd["end_ms"]
     if "stop_after_s" in cmd:
         await asyncio.sleep(cmd["stop_after_s"])
     else:
@@ -179,6 +214,8 @@ async def _viewers(url: str, count: int) -> None:
             for from_ms, at in v.first_frames_at.items():
                 first.setdefault(from_ms, []).append(at)
         result["first_frames"] = first
+    if os.environ.get("LOADGEN_DEBUG"):
+        print("frames", json.dumps(sorted(viewers[0].frames.items())), file=sys.stderr)
     for task in readers:
         task.cancel()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)

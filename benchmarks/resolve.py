@@ -121,8 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = [measure(rig, minutes, args.seed) for minutes in MINUTES]
     cold_ms = cold_resolve_ms(10, args.seed)
 
-    columns = [("timeline", 8), ("json", 8), ("items", 7), ("changes", 8), ("parse", 9), ("resolve", 9),
-               ("ms/1k items", 11), ("realtime", 9)]
+    columns = [
+        ("timeline", 8),
+        ("json", 8),
+        ("items", 7),
+        ("changes", 8),
+        ("parse", 9),
+        ("resolve", 9),
+        ("ms/1k items", 11),
+        ("realtime", 9),
+    ]
     header = " ".join(f"{name:>{width}}" for name, width in columns)
     print()
     print(header)

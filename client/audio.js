@@ -162,10 +162,13 @@ export class AudioTrack {
     return !!(this.cue && this.el && !this.el.paused && !this.el.ended);
   }
 
-  /** Server time the listener hears now, or null when audio is not the master clock. */
+  /**
+   * Server time the listener hears now, or null when audio is not the master clock. offsetMs is how
+   * much later than the element's position the sound is heard (OBS's audio delay), so frames wait for it.
+   */
   masterNow() {
     if (!this.isPlaying || this.state !== 'playing') return null;
-    return this.cue.startMs + this.el.currentTime * 1000 + this.offsetMs;
+    return this.cue.startMs + this.el.currentTime * 1000 - this.offsetMs;
   }
 
   /** Audio position minus where the server clock says it should be, in ms (null when not playing). */

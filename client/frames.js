@@ -1,7 +1,7 @@
 // The queue of scheduled frames ([t_ms, url] on the server clock) with replace-from-time semantics. No I/O.
 
-// Frames older than this behind "now" are dropped; a little history survives small audio seeks backwards.
-const KEEP_BEHIND_MS = 3000;
+// Frames older than this behind "now" are dropped; the history covers audio seeks back and an OBS audio delay.
+const KEEP_BEHIND_MS = 5000;
 
 export class FrameQueue {
   constructor() {

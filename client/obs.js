@@ -1,10 +1,10 @@
 // The OBS browser source page: a transparent canvas, configured by URL parameters, no controls.
 //
 // ?channel=main  &token=  &scale=1  &audio=1  &audio_offset_ms=0  &width=  &height=
-// audio_offset_ms is added to the audio clock before picking frames: use a negative value when
-// OBS delays the audio it plays ("Control audio via OBS"), so the frames wait for the sound.
+// audio_offset_ms: how much later the sound is heard than this page plays it (OBS's delay with
+// "Control audio via OBS", often ~1000); positive delays the frames by that much so they match.
 
-import { numberParam, createLive } from './live.js';
+import { createLive, numberParam } from './live.js';
 
 const params = new URLSearchParams(location.search);
 const canvas = document.getElementById('character');
@@ -37,7 +37,8 @@ const session = createLive({
   token: params.get('token') || '',
   audio: {
     enabled: params.get('audio') !== '0',
-    offsetMs: numberParam(params, 'audio_offset_ms', 0, { min: -10000, max: 10000 }),
+    // Bounded by what the player keeps: ~5 s of past frames, and the server's 1.5 s lookahead ahead.
+    offsetMs: numberParam(params, 'audio_offset_ms', 0, { min: -1000, max: 4000 }),
   },
   onChange(what) {
     if (what === 'size') layout(session.player);

@@ -1,7 +1,7 @@
 // The preview page's wiring: the live canvas plus program, expression and pose controls, status and toasts.
 
 import { CloseCode, expressionNames, play, poseNames, set, stop } from './protocol.js';
-import { createLive } from './live.js';
+import { createLive, numberParam } from './live.js';
 
 const TOKEN_KEY = 'streamer.token';
 const $ = (id) => document.getElementById(id);
@@ -39,7 +39,10 @@ const session = createLive({
   channel,
   role: 'controller',
   token,
-  audio: { enabled: params.get('audio') !== '0', offsetMs: Number(params.get('audio_offset_ms')) || 0 },
+  audio: {
+    enabled: params.get('audio') !== '0',
+    offsetMs: numberParam(params, 'audio_offset_ms', 0, { min: -1000, max: 4000 }),
+  },
   onChange(what) {
     if (what === 'hello') renderRig();
     if (what === 'hello' || what === 'state') renderState();

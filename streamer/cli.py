@@ -41,12 +41,14 @@ def _coverage(rig: Rig, root: Path) -> list[str]:
     unreachable = [s for s in rig.endpoints if s != start and not _reachable(router, start, s)]
     lines = [
         f"rig {cfg.name!r} in {root}" + (f", {cfg.size[0]}x{cfg.size[1]}" if cfg.size else ""),
-        f"endpoints: {len(cfg.expressions)} expressions x {len(cfg.poses)} poses = {len(rig.endpoints)} endpoints, all present",
+        f"endpoints: {len(cfg.expressions)} expressions x {len(cfg.poses)} poses"
+        f" = {len(rig.endpoints)} endpoints, all present",
         f"base paths: {full}/{len(cfg.base_paths)} at every pose ({len(expr_seqs)} expression sequences)",
         f"head-pose sequences: {len(pose_seqs)}"
         + (f" ({', '.join(sorted(s.id for s in pose_seqs))})" if pose_seqs else ""),
         f"frames: {frames} files, {mb:.1f} MB",
-        f"routes: {len(rig.endpoints) - 1 - len(unreachable)}/{len(rig.endpoints) - 1} states reachable from {start.expr}@{start.pose}",
+        f"routes: {len(rig.endpoints) - 1 - len(unreachable)}/{len(rig.endpoints) - 1}"
+        f" states reachable from {start.expr}@{start.pose}",
     ]
     lines += [f"warning: {w}" for w in rig.warnings]
     lines += [f"warning: {s.expr}@{s.pose} is unreachable from {start.expr}@{start.pose}" for s in unreachable]
@@ -143,7 +145,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data is not None:
         changes["data_dir"] = Path(args.data)
     settings = Settings.from_env().replace(**changes)
-    logging.getLogger("streamer").setLevel(logging.INFO)
+    logging.getLogger("streamer").setLevel(args.log_level.upper())
     if settings.token is None:
         if settings.host in LOOPBACK_HOSTS:
             log.warning(
@@ -164,7 +166,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         create_app(settings, rig=rig),
         host=settings.host,
         port=settings.port,
-        log_level="info",
+        log_level=args.log_level,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips="*" if args.proxy_headers else None,
         ws_max_size=65536,
@@ -210,6 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"
     )
+    serve.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level"
+    )
     serve.set_defaults(func=cmd_serve)
     return parser
 
@@ -217,7 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args))
     except RigError as exc:

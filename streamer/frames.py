@@ -81,4 +81,3 @@ class LocalFrameStore:
         # Validate on the loop so a bad key never costs a thread hop.
         validate_key(key)
         return await asyncio.to_thread(self._read, key)
-

@@ -83,5 +83,7 @@ def load_rig(root: Path | str) -> Rig:
     config_path = find_config(root)
     config = parse_rig_config(_read_json(config_path, config_path.name))
     rig = build_rig(config, list_rig_files(root))
-    log.info("loaded rig %r from %s: %d endpoints, %d sequences", config.name, root, len(rig.endpoints), len(rig.sequences))
+    log.info(
+        "loaded rig %r from %s: %d endpoints, %d sequences", config.name, root, len(rig.endpoints), len(rig.sequences)
+    )
     return rig

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from streamer.core.errors import CommandError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
-from streamer.core.errors import CommandError
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
@@ -145,13 +145,18 @@ class Channel:
         self._append(motion.finish(start + IDLE_CHUNK_MS)[1:])
         self._horizon = start + IDLE_CHUNK_MS
 
-    def _frames(self, from_ms: int, until_ms: int) -> Message:
-        """A ``frames`` message for ``[from_ms, until_ms)``; the first pair is the frame at ``from_ms``."""
-        i = bisect_right(self._times, from_ms)
-        j = bisect_left(self._times, until_ms)
-        url = self.frame_url
-        frames = [[from_ms, url(self._keys[max(i - 1, 0)])]]
-        frames += [[self._times[k], url(self._keys[k])] for k in range(i, j)]
+    def _frames(self, from_ms: int, until_ms: int, *, on_screen: bool = True) -> Message:
+        """A ``frames`` message with the planned changes in ``[from_ms, until_ms)``.
+
+        With ``on_screen``, a viewer that drops what it queued from ``from_ms`` also learns
+        which frame shows at ``from_ms`` (prepended when no change falls exactly there).
+        """
+        times, keys, url = self._times, self._keys, self.frame_url
+        i = bisect_left(times, from_ms)
+        j = bisect_left(times, until_ms)
+        frames = [[times[k], url(keys[k])] for k in range(i, j)]
+        if on_screen and (i == len(times) or times[i] != from_ms):
+            frames.insert(0, [from_ms, url(keys[max(i - 1, 0)])])
         return {"type": "frames", "from_ms": from_ms, "frames": frames}
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
@@ -179,10 +184,9 @@ class Channel:
         if until - self._sent_until >= self.batch_ms:
             while self._horizon < until:
                 self._plan_idle()
-            message = self._frames(self._sent_until, until)
+            message = self._frames(self._sent_until, until, on_screen=False)
             self._sent_until = until
-            if len(message["frames"]) > 1:  # the first pair only repeats the frame on screen
-                message["frames"] = message["frames"][1:]
+            if message["frames"]:
                 out.append(message)
         # Keep the plan short: forget changes well before now (one stays for key_at).
         cut = bisect_right(self._times, now_ms - 2 * self.lookahead_ms) - 1
@@ -205,7 +209,11 @@ class Channel:
                 "batch_ms": self.batch_ms,
                 "state": {"expr": self.state.expr, "pose": self.state.pose},
                 "program": None if self.program is None else self.program.to_json(),
-                "rig": {"name": self.rig.config.name, "expressions": list(self.rig.expressions), "poses": list(self.rig.poses)},
+                "rig": {
+                    "name": self.rig.config.name,
+                    "expressions": list(self.rig.expressions),
+                    "poses": list(self.rig.poses),
+                },
             }
         ]
         while self._horizon < max(self._sent_until, now_ms + 1):

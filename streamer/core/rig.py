@@ -452,7 +452,7 @@ def _build_sequence(
         problems.append(f"{where}: empty sequence (no frames)")
         return None
     frames.sort()
-    for (t1, k1), (t2, _) in zip(frames, frames[1:]):
+    for (t1, k1), (t2, _) in zip(frames, frames[1:], strict=False):
         if t1 == t2:
             problems.append(f"{where}: two frames at t={t1} ({k1})")
     interior = tuple((t, k) for t, k in frames if 0 < t < 1)

@@ -100,9 +100,7 @@ class Router:
                 raise UnreachableError(f"unknown state {state.expr}@{state.pose}")
         path = self._tree(src).get(dst)
         if path is None:
-            raise UnreachableError(
-                f"no sequence route from {src.expr}@{src.pose} to {dst.expr}@{dst.pose}"
-            )
+            raise UnreachableError(f"no sequence route from {src.expr}@{src.pose} to {dst.expr}@{dst.pose}")
         return path
 
     def cost(self, src: State, dst: State) -> int:
@@ -156,4 +154,3 @@ class Router:
 def router_for(rig: Rig) -> Router:
     """The shared, cached router of ``rig``."""
     return Router(rig)
-

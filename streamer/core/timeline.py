@@ -208,32 +208,45 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
     tracks = _object(data.get("tracks", {}), "tracks")
     unknown = set(tracks.obj) - {"emotion", "speech", "pose", "words", "blink"}
     if unknown:
-        raise TimelineError(f"tracks: unknown track {sorted(unknown)[0]!r} (known: emotion, speech, pose, words, blink)")
+        raise TimelineError(
+            f"tracks: unknown track {sorted(unknown)[0]!r} (known: emotion, speech, pose, words, blink)"
+        )
 
     emotion: list[EmotionKey] = []
     for i, raw in enumerate(_list(tracks.obj.get("emotion"), "tracks.emotion")):
         r = _object(raw, f"tracks.emotion[{i}]")
-        emotion.append(EmotionKey(r.int("t_ms"), r.str("expr"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)))
+        emotion.append(
+            EmotionKey(
+                r.int("t_ms"), r.str("expr"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)
+            )
+        )
     _check_order([k.t_ms for k in emotion], "tracks.emotion", strict=True)
 
     pose: list[PoseKey] = []
     for i, raw in enumerate(_list(tracks.obj.get("pose"), "tracks.pose")):
         r = _object(raw, f"tracks.pose[{i}]")
-        pose.append(PoseKey(r.int("t_ms"), r.str("pose"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)))
+        pose.append(
+            PoseKey(r.int("t_ms"), r.str("pose"), r.int("transition_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS))
+        )
     _check_order([k.t_ms for k in pose], "tracks.pose", strict=True)
 
     speech: list[SpeechCue] = []
     for i, raw in enumerate(_list(tracks.obj.get("speech"), "tracks.speech")):
         r = _object(raw, f"tracks.speech[{i}]")
         cue = SpeechCue(
-            r.int("t_ms"), r.int("end_ms"), r.str("viseme"), r.opt_str("phoneme", 16),
-            r.opt_str("word"), r.opt_int("transition_ms", hi=MAX_TRANSITION_MS),
+            r.int("t_ms"),
+            r.int("end_ms"),
+            r.str("viseme"),
+            r.opt_str("phoneme", 16),
+            r.opt_str("word"),
+            r.opt_int("transition_ms", hi=MAX_TRANSITION_MS),
         )
         if cue.end_ms <= cue.t_ms:
             raise TimelineError(f"tracks.speech[{i}]: end_ms {cue.end_ms} must be after t_ms {cue.t_ms}")
         if speech and cue.t_ms < speech[-1].end_ms:
             raise TimelineError(
-                f"tracks.speech[{i}]: starts at {cue.t_ms} before the previous cue ends at {speech[-1].end_ms} (overlapping speech)"
+                f"tracks.speech[{i}]: starts at {cue.t_ms} before the previous cue ends at"
+                f" {speech[-1].end_ms} (overlapping speech)"
             )
         speech.append(cue)
 
@@ -296,7 +309,9 @@ def _parse_face_rig(data: object) -> Timeline:
         r = _Reader(raw, where)
         t = r.int("time_ms")
         if t < last_t:
-            raise TimelineError(f"{where}: time_ms {t} is before the previous keyframe's {last_t} (keyframes must be sorted)")
+            raise TimelineError(
+                f"{where}: time_ms {t} is before the previous keyframe's {last_t} (keyframes must be sorted)"
+            )
         last_t = t
         ms = r.int("transition_duration_ms", DEFAULT_TRANSITION_MS, hi=MAX_TRANSITION_MS)
         expr = r.opt_str("target_expr")
@@ -354,13 +369,26 @@ def timeline_to_json(timeline: Timeline) -> dict[str, Any]:
         "tracks": {
             "emotion": [{"t_ms": k.t_ms, "expr": k.expr, "transition_ms": k.transition_ms} for k in timeline.emotion],
             "speech": [
-                {k: v for k, v in (("t_ms", c.t_ms), ("end_ms", c.end_ms), ("viseme", c.viseme), ("phoneme", c.phoneme),
-                                   ("word", c.word), ("transition_ms", c.transition_ms)) if v is not None}
+                {
+                    k: v
+                    for k, v in (
+                        ("t_ms", c.t_ms),
+                        ("end_ms", c.end_ms),
+                        ("viseme", c.viseme),
+                        ("phoneme", c.phoneme),
+                        ("word", c.word),
+                        ("transition_ms", c.transition_ms),
+                    )
+                    if v is not None
+                }
                 for c in timeline.speech
             ],
             "pose": [{"t_ms": k.t_ms, "pose": k.pose, "transition_ms": k.transition_ms} for k in timeline.pose],
             "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in timeline.words],
-            "blink": [{"t_ms": b.t_ms, **({"duration_ms": b.duration_ms} if b.duration_ms is not None else {})} for b in timeline.blinks],
+            "blink": [
+                {"t_ms": b.t_ms, **({"duration_ms": b.duration_ms} if b.duration_ms is not None else {})}
+                for b in timeline.blinks
+            ],
         },
         "idle": {"blink": timeline.idle_blink, "seed": timeline.seed},
     }

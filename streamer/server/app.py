@@ -170,7 +170,10 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         await hub.start()
         log.info(
             "serving rig %r from %s (%d frames); data in %s",
-            loaded.config.name, settings.frames_dir, len(loaded.file_sizes), settings.data_dir,
+            loaded.config.name,
+            settings.frames_dir,
+            len(loaded.file_sizes),
+            settings.data_dir,
         )
         try:
             yield

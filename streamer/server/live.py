@@ -9,6 +9,7 @@ keep up is closed (4008) without delaying anyone else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -83,10 +84,8 @@ class Viewer:
         except Exception:  # noqa: BLE001 - a dead socket ends this viewer only
             self.closing = True
             return
-        try:
+        with contextlib.suppress(Exception):
             await asyncio.wait_for(self.ws.close(self.close_code), timeout=2)
-        except Exception:  # noqa: BLE001
-            pass
 
 
 class LiveChannel:
@@ -96,8 +95,12 @@ class LiveChannel:
         self.hub, self.name = hub, name
         s = hub.settings
         self.core = Channel(
-            name, hub.rig, frame_url=hub.frame_url, now_ms=hub.now_ms(),
-            lookahead_ms=s.lookahead_ms, batch_ms=s.batch_ms,
+            name,
+            hub.rig,
+            frame_url=hub.frame_url,
+            now_ms=hub.now_ms(),
+            lookahead_ms=s.lookahead_ms,
+            batch_ms=s.batch_ms,
         )
         self.viewers: set[Viewer] = set()
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")

@@ -6,7 +6,8 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import LiveServer
+from streamer.settings import Settings
+from tests.browser.conftest import LiveServer, free_port
 
 ONE_FRAME_MS = 1000 / 24
 
@@ -140,3 +141,31 @@ def test_preview_offers_a_click_to_enable_audio_when_autoplay_is_refused(
     page.wait_for_function("window.__streamer.stats.audioMuted === false", timeout=2_000)
     assert page.evaluate("window.__streamer.stats.master") == "audio"
     assert not page.problems, page.problems
+
+
+def test_preview_watches_without_the_token_and_controls_once_it_is_given(
+    rig_dir: Path, tmp_path: Path, page: Any
+) -> None:
+    settings = Settings.from_env(
+        {"STREAMER_FRAMES_DIR": str(rig_dir), "STREAMER_DATA_DIR": str(tmp_path / "data"), "STREAMER_TOKEN": "s3cret"}
+    )
+    server = LiveServer(settings, free_port())
+    server.start()
+    try:
+        page.goto(f"{server.url}/client/preview.html?channel=token-test")
+        # Refused as a controller (4001), the page still shows the character as a viewer.
+        page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
+        page.wait_for_function("document.querySelector('#conn .label').textContent.includes('view only')")
+        assert page.is_disabled("#stop")
+
+        page.fill("#token", "s3cret")
+        page.click("#token-form button[type=submit]")
+        page.wait_for_function("!document.getElementById('stop').disabled", timeout=10_000)
+        pose = server.get_json("/rig")["poses"][-1]
+        page.click(f"#poses .chip[data-name='{pose}']")
+        page.wait_for_function(f"(window.__streamer.frameOnScreen || '').includes('{pose}')", timeout=5_000)
+        assert page.evaluate("localStorage.getItem('streamer.token')") == "s3cret"
+    finally:
+        server.stop()
+    uncaught = [p for p in page.problems if p.startswith("uncaught")]
+    assert not uncaught, uncaught

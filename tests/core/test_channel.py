@@ -56,7 +56,8 @@ def test_ticks_push_frames_ahead_of_time_in_order() -> None:
     ch = channel()
     q = Queue()
     sent: list[int] = []
-    for now in range(1000, 30_000, 250):
+    q.apply(ch.tick(1000)[0])  # the first top-up starts where the join left off
+    for now in range(1250, 30_000, 250):
         for m in ch.tick(now):
             for t, _ in m["frames"]:
                 assert t >= now + 1500 - 250, "a frame arrived less than one batch before its time"
@@ -99,8 +100,12 @@ def test_set_rejects_unknown_names_with_a_suggestion() -> None:
 def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
     ch = channel()
     timeline = parse_timeline(
-        {"version": 1, "tracks": {"emotion": [{"t_ms": 500, "expr": "happy_big", "transition_ms": 400}]},
-         "duration_ms": 2000, "idle": {"blink": False}}
+        {
+            "version": 1,
+            "tracks": {"emotion": [{"t_ms": 500, "expr": "happy_big", "transition_ms": 400}]},
+            "duration_ms": 2000,
+            "idle": {"blink": False},
+        }
     )
     schedule = resolve(timeline, RIG)
     program, messages = ch.play(5000, schedule, timeline_id="t", audio=AudioCue("/audio/a.wav", 0, 1800))
@@ -121,8 +126,9 @@ def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
 
 def test_late_joiner_gets_the_current_frame_and_the_audio_cue() -> None:
     ch = channel()
-    timeline = parse_timeline({"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "concerned"}]},
-                               "duration_ms": 4000})
+    timeline = parse_timeline(
+        {"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "concerned"}]}, "duration_ms": 4000}
+    )
     program, _ = ch.play(1000, resolve(timeline, RIG), audio=AudioCue("/audio/a.wav", 250, 3000))
     for now in range(1000, 2600, 250):
         ch.tick(now)
@@ -143,8 +149,9 @@ def test_play_during_a_program_replaces_it() -> None:
 
 def test_stop_returns_home_and_says_which_program_stopped() -> None:
     ch = channel()
-    timeline = parse_timeline({"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "happy_big"}]},
-                               "duration_ms": 9000})
+    timeline = parse_timeline(
+        {"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "happy_big"}]}, "duration_ms": 9000}
+    )
     program, _ = ch.play(1000, resolve(timeline, RIG))
     result, messages = ch.stop(3000)
     assert result == {"stopped": program.id}
@@ -165,3 +172,29 @@ def test_lead_in_routes_to_the_programs_first_frame_without_a_pop() -> None:
     keys = [u for _, u in frames_of(messages)[0]["frames"]]
     assert keys[-1] == url("endpoints/neutral__center.png")
     assert any("neutral_center_to_neutral_tilt_left_small" in k for k in keys)
+
+
+def test_top_ups_carry_every_planned_change_once_even_on_batch_boundaries() -> None:
+    ch = channel()
+    timeline = parse_timeline(
+        {
+            "version": 1,
+            "tracks": {
+                "speech": [{"t_ms": t, "end_ms": t + 50, "viseme": "speaking_ah"} for t in range(100, 9000, 125)]
+            },
+            "duration_ms": 9500,
+            "idle": {"blink": False},
+        }
+    )
+    program, messages = ch.play(1000, resolve(timeline, RIG))
+    planned = [(t, url(k)) for t, k in zip(ch._times, ch._keys, strict=True) if program.start_ms <= t < program.end_ms]
+    (replan,) = frames_of(messages)
+    on_screen = replan["frames"][0]
+    assert on_screen == [1100, url("endpoints/neutral__center.png")]  # no change exactly at from_ms
+    seen: list[tuple[int, str]] = [(t, u) for t, u in replan["frames"][1:]]
+    for now in range(1000, 12_000, 250):  # batch boundaries land on 250 ms multiples
+        for m in frames_of(ch.tick(now)):
+            seen += [(t, u) for t, u in m["frames"]]
+    in_window = [(t, u) for t, u in seen if program.start_ms <= t < program.end_ms]
+    assert in_window == planned
+    assert len(in_window) == len(set(in_window)), "no change is sent twice"

@@ -65,8 +65,18 @@ def test_the_last_of_several_changes_at_one_time_wins() -> None:
 
 @pytest.mark.parametrize(
     ("duration_ms", "fps", "count"),
-    [(1000, 24, 24), (1001, 24, 25), (1, 60, 1), (1000, NTSC, 30), (1001, NTSC, 30), (1002, NTSC, 31),
-     (60_000, NTSC, 1799), (3_600_000, 25, 90_000), (41, 24, 1), (42, 24, 2)],
+    [
+        (1000, 24, 24),
+        (1001, 24, 25),
+        (1, 60, 1),
+        (1000, NTSC, 30),
+        (1001, NTSC, 30),
+        (1002, NTSC, 31),
+        (60_000, NTSC, 1799),
+        (3_600_000, 25, 90_000),
+        (41, 24, 1),
+        (42, 24, 2),
+    ],
 )
 def test_frame_count_covers_the_duration(duration_ms: int, fps: int | Fraction, count: int) -> None:
     assert Schedule(duration_ms, ((0, "a"),)).frame_count(fps) == count

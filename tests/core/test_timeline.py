@@ -119,8 +119,15 @@ def test_face_rig_keyframes_must_be_sorted() -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(-1, "got -1"), (1.5, "got 1.5"), ("10", "got '10'"), (True, "got True"), (None, "is required"),
-     (float("nan"), "got nan"), (float("inf"), "got inf")],
+    [
+        (-1, "got -1"),
+        (1.5, "got 1.5"),
+        ("10", "got '10'"),
+        (True, "got True"),
+        (None, "is required"),
+        (float("nan"), "got nan"),
+        (float("inf"), "got inf"),
+    ],
 )
 def test_bad_times_name_the_field_and_value(value: object, shown: str) -> None:
     message = _error(_v1(emotion=[{"t_ms": 0, "expr": "neutral"}, {"t_ms": value, "expr": "happy_soft"}]))
@@ -210,16 +217,26 @@ def test_unknown_expression_suggests_the_closest_name(rig: Rig) -> None:
 
 def test_unknown_names_fail_resolve_with_did_you_mean(rig: Rig) -> None:
     cases = [
-        (_v1(emotion=[{"t_ms": 0, "expr": "neutral"}, {"t_ms": 10, "expr": "concernd"}]),
-         "tracks.emotion[1]: unknown expression 'concernd' (did you mean 'concerned'?)"),
-        (_v1(pose=[{"t_ms": 10, "pose": "tilt_left"}]),
-         "tracks.pose[0]: unknown pose 'tilt_left' (did you mean 'tilt_left_small'?)"),
-        (_v1(speech=[{"t_ms": 10, "end_ms": 20, "viseme": "speaking_oo"}]),
-         "tracks.speech[0]: unknown expression 'speaking_oo' (did you mean "),
-        ({"version": 1, "start": {"expr": "neutral", "pose": "centre"}},
-         "start.pose: unknown pose 'centre' (did you mean 'center'?)"),
-        ([{"time_ms": 0, "target_pose": "nod_dwn_small"}],
-         "keyframe 0: unknown pose 'nod_dwn_small' (did you mean 'nod_down_small'?)"),
+        (
+            _v1(emotion=[{"t_ms": 0, "expr": "neutral"}, {"t_ms": 10, "expr": "concernd"}]),
+            "tracks.emotion[1]: unknown expression 'concernd' (did you mean 'concerned'?)",
+        ),
+        (
+            _v1(pose=[{"t_ms": 10, "pose": "tilt_left"}]),
+            "tracks.pose[0]: unknown pose 'tilt_left' (did you mean 'tilt_left_small'?)",
+        ),
+        (
+            _v1(speech=[{"t_ms": 10, "end_ms": 20, "viseme": "speaking_oo"}]),
+            "tracks.speech[0]: unknown expression 'speaking_oo' (did you mean ",
+        ),
+        (
+            {"version": 1, "start": {"expr": "neutral", "pose": "centre"}},
+            "start.pose: unknown pose 'centre' (did you mean 'center'?)",
+        ),
+        (
+            [{"time_ms": 0, "target_pose": "nod_dwn_small"}],
+            "keyframe 0: unknown pose 'nod_dwn_small' (did you mean 'nod_down_small'?)",
+        ),
     ]
     for data, expected in cases:
         with pytest.raises(TimelineError) as exc_info:
@@ -279,7 +296,10 @@ def test_face_rig_input_round_trips_as_v1() -> None:
     again = parse_timeline(timeline_to_json(timeline))
     assert again.source == "v1"
     assert (again.start, again.emotion, again.pose, again.idle_blink) == (
-        timeline.start, timeline.emotion, timeline.pose, timeline.idle_blink
+        timeline.start,
+        timeline.emotion,
+        timeline.pose,
+        timeline.idle_blink,
     )
 
 

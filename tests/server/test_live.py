@@ -91,8 +91,10 @@ def upload_hello(server: LiveServer) -> Callable[[], str]:
                 "audio": {"id": audio_id, "offset_ms": 0},
                 "tracks": {
                     "emotion": [{"t_ms": 0, "expr": "happy_soft", "transition_ms": 300}],
-                    "speech": [{"t_ms": 400, "end_ms": 600, "viseme": "speaking_ah"},
-                               {"t_ms": 700, "end_ms": 900, "viseme": "speaking_ee"}],
+                    "speech": [
+                        {"t_ms": 400, "end_ms": 600, "viseme": "speaking_ah"},
+                        {"t_ms": 700, "end_ms": 900, "viseme": "speaking_ee"},
+                    ],
                 },
                 "duration_ms": 2500,
             }
@@ -199,8 +201,12 @@ async def test_play_with_audio_then_late_joiner_gets_the_cue(server: LiveServer,
             on_screen = [k for t, k in schedule["changes"] if t <= joined_at - program["start_ms"]][-1]
             assert messages[1]["frames"][0] == [joined_at, "/frames/" + on_screen]
             end = await recv(late, "program_end", timeout=5)
-            assert end == {"type": "program_end", "program_id": program["id"], "reason": "finished",
-                           "t_ms": program["end_ms"]}
+            assert end == {
+                "type": "program_end",
+                "program_id": program["id"],
+                "reason": "finished",
+                "t_ms": program["end_ms"],
+            }
 
 
 async def test_stop_ends_the_program_for_everyone(server: LiveServer, upload_hello: Any) -> None:
@@ -217,8 +223,21 @@ async def test_inline_timeline_and_rest_commands(server: LiveServer) -> None:
     async with connect(ws_url(server, "rest")) as viewer:
         await recv(viewer, "frames")
         with server.client() as c:
-            played = c.post("/channels/rest/play", json={"timeline": {"keyframes": [
-                {"time_ms": 0, "target_expr": "happy_soft", "target_pose": "center", "transition_duration_ms": 300}]}})
+            played = c.post(
+                "/channels/rest/play",
+                json={
+                    "timeline": {
+                        "keyframes": [
+                            {
+                                "time_ms": 0,
+                                "target_expr": "happy_soft",
+                                "target_pose": "center",
+                                "transition_duration_ms": 300,
+                            }
+                        ]
+                    }
+                },
+            )
             assert played.status_code == 200, played.text
             assert (await recv(viewer, "program_start"))["program"]["id"] == played.json()["id"]
             got = c.post("/channels/rest/set", json={"pose": "tilt_left_small"})
@@ -243,7 +262,9 @@ async def test_bad_messages_get_a_named_error(server: LiveServer) -> None:
         assert error["code"] == "bad_message" and "did you mean 'happy_big'" in error["message"]
         error = await command(ctl, type="play", id=6, timeline_id="missing")
         assert error["code"] == "not_found"
-        error = await command(ctl, type="play", id=7, timeline={"version": 1, "tracks": {"pose": [{"t_ms": -5, "pose": "x"}]}})
+        error = await command(
+            ctl, type="play", id=7, timeline={"version": 1, "tracks": {"pose": [{"t_ms": -5, "pose": "x"}]}}
+        )
         assert error["code"] == "invalid_timeline" and "t_ms" in error["message"]
         error = await command(ctl, type="set", id=8, pose="center", transition_ms=1.5)
         assert error["code"] == "bad_message" and "transition_ms" in error["message"]
@@ -283,8 +304,9 @@ async def test_controller_needs_the_token(make_server: Any) -> None:
         assert info.value.rcvd is not None and info.value.rcvd.code == 4001
     async with connect(ws_url(server, role="controller", token="s3cret-token")) as ws:
         assert (await recv(ws))["role"] == "controller"
-    async with connect(ws_url(server, role="controller"),
-                       additional_headers={"Authorization": "Bearer s3cret-token"}) as ws:
+    async with connect(
+        ws_url(server, role="controller"), additional_headers={"Authorization": "Bearer s3cret-token"}
+    ) as ws:
         assert (await command(ws, type="set", id=1, expr="happy_soft"))["type"] == "ack"
     async with connect(ws_url(server)) as ws:
         assert (await recv(ws))["role"] == "viewer", "viewers need no token"
@@ -333,7 +355,7 @@ class RawViewer:
                     raise ConnectionError("closed without a close frame")
                 self.buffer += chunk
             opcode, payload = self.buffer[0] & 0x0F, self._payload()
-            self.buffer = self.buffer[self._frame_len():]
+            self.buffer = self.buffer[self._frame_len() :]
             if opcode == 0x8:
                 return messages, int.from_bytes(payload[:2], "big")
             messages += 1

@@ -75,8 +75,13 @@ def test_the_token_is_never_logged(guarded: LiveServer, caplog: pytest.LogCaptur
 
 def test_access_log_filter_redacts_the_query_token() -> None:
     record = logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "PUT", "/timelines/a?x=1&token=abc%20d&y=2", "1.1", 200), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "PUT", "/timelines/a?x=1&token=abc%20d&y=2", "1.1", 200),
+        None,
     )
     RedactTokenFilter().filter(record)
     assert "abc" not in record.getMessage()

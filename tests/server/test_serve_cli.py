@@ -23,9 +23,24 @@ def test_serve_on_all_interfaces_without_a_token_starts_and_warns(rig_dir: Path,
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_") and k not in ("PORT", "CORS_ORIGINS")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamer", "serve", "--host", "0.0.0.0", "--port", str(port),
-         "--frames", str(rig_dir), "--data", str(tmp_path / "data")],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        [
+            sys.executable,
+            "-m",
+            "streamer",
+            "serve",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(port),
+            "--frames",
+            str(rig_dir),
+            "--data",
+            str(tmp_path / "data"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 20

@@ -48,7 +48,12 @@ def test_reads_every_variable() -> None:
     assert (s.host, s.port, s.token) == ("0.0.0.0", 9000, "tok")
     assert s.cors_origins == ("https://a.example", "https://b.example")
     assert (s.max_upload_mb, s.max_audio_s, s.max_channels, s.lookahead_ms, s.batch_ms, s.viewer_queue) == (
-        5, 60, 3, 2000, 100, 32,
+        5,
+        60,
+        3,
+        2000,
+        100,
+        32,
     )
     assert (s.use_s3, s.s3_bucket, s.s3_region, s.s3_prefix) == (True, "bucket", "eu-west-1", "pip/")
     assert (s.s3_base_url, s.s3_endpoint_url) == ("https://cdn.example", "http://127.0.0.1:5000")

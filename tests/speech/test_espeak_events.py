@@ -29,12 +29,42 @@ def ph(name: str, t: int) -> RawEvent:
 @pytest.mark.parametrize(
     ("symbol", "arpabet"),
     [
-        ("'aI", "AY1"), (",oU", "OW2"), ("@", "AH0"), ("a", "AE0"), ("aa", "AA0"), ("A:", "AA0"),
-        ("E", "EH0"), ("i:", "IY0"), ("'I", "IH1"), ("u:", "UW0"), ("U", "UH0"), ("O:", "AO0"),
-        ("eI", "EY0"), ("aU", "AW0"), ("OI", "OY0"), ("3:", "ER0"), ("'0", "AA1"), ("V", "AH0"),
-        ("p", "P"), ("T", "TH"), ("D", "DH"), ("S", "SH"), ("Z", "ZH"), ("tS", "CH"), ("dZ", "JH"),
-        ("N", "NG"), ("j", "Y"), ("h", "HH"), ("t2", "T"), ("I2", "IH0"), ("l/2", "L"),
-        ("_", None), ("_:", None), ("||", None), ("", None), ("Q!", None),
+        ("'aI", "AY1"),
+        (",oU", "OW2"),
+        ("@", "AH0"),
+        ("a", "AE0"),
+        ("aa", "AA0"),
+        ("A:", "AA0"),
+        ("E", "EH0"),
+        ("i:", "IY0"),
+        ("'I", "IH1"),
+        ("u:", "UW0"),
+        ("U", "UH0"),
+        ("O:", "AO0"),
+        ("eI", "EY0"),
+        ("aU", "AW0"),
+        ("OI", "OY0"),
+        ("3:", "ER0"),
+        ("'0", "AA1"),
+        ("V", "AH0"),
+        ("p", "P"),
+        ("T", "TH"),
+        ("D", "DH"),
+        ("S", "SH"),
+        ("Z", "ZH"),
+        ("tS", "CH"),
+        ("dZ", "JH"),
+        ("N", "NG"),
+        ("j", "Y"),
+        ("h", "HH"),
+        ("t2", "T"),
+        ("I2", "IH0"),
+        ("l/2", "L"),
+        ("_", None),
+        ("_:", None),
+        ("||", None),
+        ("", None),
+        ("Q!", None),
     ],
 )
 def test_maps_espeak_mnemonics_to_arpabet_with_stress(symbol: str, arpabet: str | None) -> None:
@@ -50,15 +80,27 @@ def test_decodes_the_packed_mnemonic() -> None:
 def test_phonemes_end_where_the_next_one_starts_and_a_pause_before_a_word_is_dropped() -> None:
     text = "Hi! Yo"
     events = [
-        word(1, 2, 0), ph("h", 10), ph("'aI", 60), ph("_:", 300), ph("_", 500),
-        RawEvent(EVENT_END, 3, 0, 500), word(5, 2, 500), ph("j", 500), ph("'oU", 560), ph("_:", 800),
+        word(1, 2, 0),
+        ph("h", 10),
+        ph("'aI", 60),
+        ph("_:", 300),
+        ph("_", 500),
+        RawEvent(EVENT_END, 3, 0, 500),
+        word(5, 2, 500),
+        ph("j", 500),
+        ph("'oU", 560),
+        ph("_:", 800),
         RawEvent(EVENT_END, 6, 0, 810),
     ]
     words, phonemes = build_alignment(text, events, 820, RATE)
     assert words == [Word(0, 300, "Hi"), Word(500, 800, "Yo")]
     assert phonemes == [
-        Phoneme(10, 60, "h", "HH", "Hi"), Phoneme(60, 300, "'aI", "AY1", "Hi"), Phoneme(300, 500, "_:"),
-        Phoneme(500, 560, "j", "Y", "Yo"), Phoneme(560, 800, "'oU", "OW1", "Yo"), Phoneme(800, 810, "_:"),
+        Phoneme(10, 60, "h", "HH", "Hi"),
+        Phoneme(60, 300, "'aI", "AY1", "Hi"),
+        Phoneme(300, 500, "_:"),
+        Phoneme(500, 560, "j", "Y", "Yo"),
+        Phoneme(560, 800, "'oU", "OW1", "Yo"),
+        Phoneme(800, 810, "_:"),
     ]
 
 

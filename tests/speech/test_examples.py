@@ -54,7 +54,12 @@ def test_face_rig_keyframes_load_and_use_the_face_rig_names() -> None:
     assert timeline.source == "face_rig"
     check_against_rig(timeline, make_rig())
     assert {k.expr for k in timeline.emotion} == {
-        "neutral", "happy_soft", "happy_big", "concerned", "surprised_ah", "blink_closed",
+        "neutral",
+        "happy_soft",
+        "happy_big",
+        "concerned",
+        "surprised_ah",
+        "blink_closed",
     }
     assert {k.pose for k in timeline.pose} == {"center", "tilt_left_small", "nod_down_small"}
     assert 5500 <= timeline.emotion[-1].t_ms + timeline.emotion[-1].transition_ms <= 6500

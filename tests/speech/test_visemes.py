@@ -36,13 +36,22 @@ def assert_valid_track(track: list[dict[str, Any]]) -> None:
 
 def test_vowels_take_the_rig_shape_consonants_relax_and_pauses_leave_a_gap() -> None:
     phonemes = [
-        ph(0, 80, "HH", "hello"), ph(80, 200, "AH0", "hello"), ph(200, 300, "L", "hello"), ph(300, 500, "OW1", "hello"),
-        ph(500, 800, None), ph(800, 900, "M", "me"), ph(900, 1100, "IY1", "me"),
+        ph(0, 80, "HH", "hello"),
+        ph(80, 200, "AH0", "hello"),
+        ph(200, 300, "L", "hello"),
+        ph(300, 500, "OW1", "hello"),
+        ph(500, 800, None),
+        ph(800, 900, "M", "me"),
+        ph(900, 1100, "IY1", "me"),
     ]
     track = speech_track(phonemes, DEFAULT_VISEMES)
     assert shapes(track) == [
-        (0, 80, "neutral"), (80, 200, "speaking_ah"), (200, 300, "neutral"), (300, 500, "oh_round"),
-        (800, 900, "neutral"), (900, 1100, "speaking_ee"),
+        (0, 80, "neutral"),
+        (80, 200, "speaking_ah"),
+        (200, 300, "neutral"),
+        (300, 500, "oh_round"),
+        (800, 900, "neutral"),
+        (900, 1100, "speaking_ee"),
     ]
     assert [c["phoneme"] for c in track] == ["HH", "AH0", "L", "OW1", "M", "IY1"]
     assert [c["word"] for c in track] == ["hello"] * 4 + ["me"] * 2
@@ -147,7 +156,8 @@ def test_timeline_for_speech_parses_and_plays_the_audio(speech: Speech) -> None:
     assert timeline.speech and {c.viseme for c in timeline.speech} <= {"neutral", *DEFAULT_VISEMES.values()}
     assert {c.word for c in timeline.speech} <= {"Hi", "I'm", "Pip", "Let's", "talk"}
     assert [(k.expr, k.t_ms > speech.words[-1].end_ms) for k in timeline.emotion] == [
-        ("happy_soft", False), ("neutral", True),
+        ("happy_soft", False),
+        ("neutral", True),
     ]
     assert (timeline.idle_blink, timeline.seed) == (True, 7)
     assert timeline.speech[-1].end_ms <= speech.duration_ms + 60
