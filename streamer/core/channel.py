@@ -84,6 +84,7 @@ class Channel:
         rig: Rig,
         *,
         frame_url: Callable[[str], str],
+        frame_base_url: str | None = None,
         now_ms: int = 0,
         lookahead_ms: int = 1500,
         batch_ms: int = 250,
@@ -93,6 +94,7 @@ class Channel:
         self.rig = rig
         self.router = router_for(rig)
         self.frame_url = frame_url
+        self.frame_base_url = frame_base_url
         self.lookahead_ms = lookahead_ms
         self.batch_ms = batch_ms
         self.lead_ms = lead_ms
@@ -205,6 +207,7 @@ class Channel:
                 "role": role,
                 "server_time_ms": now_ms,
                 "frame_size": list(size) if size else None,
+                "frame_base_url": self.frame_base_url,
                 "lookahead_ms": self.lookahead_ms,
                 "batch_ms": self.batch_ms,
                 "state": {"expr": self.state.expr, "pose": self.state.pose},

@@ -98,6 +98,7 @@ class LiveChannel:
             name,
             hub.rig,
             frame_url=hub.frame_url,
+            frame_base_url=hub.frame_url(""),
             now_ms=hub.now_ms(),
             lookahead_ms=s.lookahead_ms,
             batch_ms=s.batch_ms,

@@ -62,3 +62,12 @@ def test_obs_page_resyncs_when_obs_shows_the_source_again(live_server: LiveServe
     page.wait_for_function(f"window.__streamer.stats.framesMessages > {sent}", timeout=5_000)
     assert page.evaluate("window.__streamer.stats.connection") == "connected"
     assert not page.problems, page.problems
+
+
+def test_audio_offset_delays_the_frames_behind_the_audio_element(live_server: LiveServer, page: Any) -> None:
+    live_server.post_json("/channels/obs-offset/play", {"timeline_id": "hello"})
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-offset&audio_offset_ms=400")
+    page.wait_for_function("window.__streamer && window.__streamer.log.length > 20", timeout=10_000)
+    # OBS plays the sound 400 ms after the element does: frames show what is heard, 400 ms behind it.
+    gaps = page.evaluate("window.__streamer.log.map(s => s.audioMs - s.programMs)")
+    assert all(abs(g - 400) < 1 for g in gaps), gaps[:5]

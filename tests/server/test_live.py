@@ -110,6 +110,7 @@ async def test_hello_then_frames_from_the_frame_on_screen(server: LiveServer) ->
         assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["channel"] == "main"
         assert hello["role"] == "viewer" and hello["program"] is None
         assert hello["frame_size"] == list(server.app.state.rig.config.size)
+        assert hello["frame_base_url"] == "/frames/"
         assert abs(hello["server_time_ms"] - server_now(server)) < 1000
         frames = await recv(ws)
         assert frames["type"] == "frames"
