@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -37,6 +38,9 @@ CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 CLOSE_POLICY, CLOSE_RESTART = 1008, 1012
 CLOSE_UNAUTHORIZED, CLOSE_BAD_CHANNEL, CLOSE_TOO_SLOW, CLOSE_FLOOD = 4001, 4002, 4008, 4029
 RATE_PER_S, RATE_BURST = 20.0, 40.0
+# A re-plan starts "now + lead"; encoding and queueing cost roughly 80 us per viewer here
+# (benchmarks/fanout.py), so the lead grows with the audience to keep every frame on time.
+BASE_LEAD_MS, LEAD_US_PER_VIEWER = 100, 120
 MAX_TRANSITION_MS = 10_000
 
 
@@ -116,6 +120,10 @@ class LiveChannel:
                     if viewer.close_code == CLOSE_TOO_SLOW:
                         log.warning("channel %s: viewer fell behind, closing it (4008)", self.name)
 
+    def fit_lead(self) -> None:
+        """Re-plans start far enough ahead that the broadcast reaches every viewer in time."""
+        self.core.lead_ms = BASE_LEAD_MS + len(self.viewers) * LEAD_US_PER_VIEWER // 1000
+
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
         for message in messages:
             viewer.push(json.dumps(message, separators=(",", ":")))
@@ -156,6 +164,9 @@ class ChannelHub:
 
     async def start(self) -> None:
         self.channel("main")
+        # The rig, routes and caches live for the whole process: keep them out of the
+        # cyclic GC's scans so a full collection never stalls a broadcast.
+        gc.freeze()
 
     async def close(self) -> None:
         for channel in self.channels.values():
@@ -200,6 +211,7 @@ class ChannelHub:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
+            channel.fit_lead()
             program, messages = channel.core.play(
                 self.now_ms(), schedule, timeline_id=timeline_id, audio=cue, at_ms=at_ms
             )
@@ -210,6 +222,7 @@ class ChannelHub:
     async def stop(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)
         async with channel.lock:
+            channel.fit_lead()
             result, messages = channel.core.stop(self.now_ms())
             channel.broadcast(messages)
         return result
@@ -226,6 +239,7 @@ class ChannelHub:
         if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
             raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
         async with channel.lock:
+            channel.fit_lead()
             result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
             channel.broadcast(messages)
         return result
