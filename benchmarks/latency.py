@@ -33,7 +33,7 @@ async def control(url: str, commands: int, interval_s: float) -> list[tuple[floa
     """Send ``set`` commands; return (send time on the server clock, from_ms) for each."""
     rng = random.Random(5)
     out: list[tuple[float, int]] = []
-    async with websockets.connect(url + "&role=controller") as ws:
+    async with websockets.connect(url + "&role=controller", compression=None) as ws:
         offset = await clock_offset(ws)
         for i in range(commands):
             sent = time.monotonic() * 1000 + offset

@@ -119,15 +119,60 @@ async def clock_offset(ws: Any, samples: int = 8) -> float:
 
 
 class _Viewer:
-    __slots__ = ("ws", "frames", "late", "min_margin", "closed", "first_frames_at")
+    """One connection's received messages (arrival time on the server clock, raw text)."""
+
+    __slots__ = ("ws", "log", "closed", "frames", "late", "min_margin", "first_frames_at")
 
     def __init__(self, ws: Any) -> None:
         self.ws = ws
+        self.log: list[tuple[float, str]] = []
+        self.closed: int | None = None
         self.frames: dict[int, str] = {}
         self.late = 0
         self.min_margin = float("inf")
-        self.closed: int | None = None
         self.first_frames_at: dict[int, float] = {}
+
+    def analyse(self) -> None:
+        """Replay the log: frames of the program, their margins, first arrival per re-plan.
+
+        Parsing happens here, after the run, so the timed part only stamps arrivals. The
+        re-plan that precedes ``program_start`` is kept aside until then. The join message
+        (right after ``hello``) is skipped: its first pair is the frame already on screen, in
+        the past by definition.
+        """
+        window: tuple[int, int] | None = None
+        replan: tuple[float, dict[str, Any]] | None = None
+        after_hello = False
+        for now, raw in self.log:
+            msg = json.loads(raw)
+            kind = msg["type"]
+            if kind == "hello":
+                after_hello = True
+                continue
+            if kind == "program_start":
+                window = (msg["program"]["start_ms"], msg["program"]["end_ms"])
+                if replan is None:
+                    continue
+                now, msg = replan
+            elif kind != "frames":
+                continue
+            else:
+                self.first_frames_at.setdefault(msg["from_ms"], now)
+                if after_hello:  # the join message
+                    after_hello = False
+                    continue
+                if window is None:  # idle before the program; the last one is the re-plan
+                    replan = (now, msg)
+                    continue
+            for t, frame_url in msg["frames"]:
+                margin = t - now
+                self.min_margin = min(self.min_margin, margin)
+                if margin < 0:
+                    self.late += 1
+                    if os.environ.get("LOADGEN_DEBUG"):
+                        print("late", t, round(now), msg["from_ms"], len(msg["frames"]), file=sys.stderr)
+                if window is not None and window[0] <= t < window[1]:
+                    self.frames[t] = frame_url
 
 
 async def _viewers(url: str, count: int) -> None:
@@ -139,56 +184,22 @@ async def _viewers(url: str, count: int) -> None:
         async with sem:
             for attempt in range(5):
                 try:
-                    return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None)
+                    return await websockets.connect(
+                        url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None
+                    )
                 except OSError:
                     await asyncio.sleep(0.2 * (attempt + 1))
-            return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None)
+            return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None)
 
     sockets = await asyncio.gather(*(connect() for _ in range(count)))
     offset = await clock_offset(sockets[0])
     viewers = [_Viewer(ws) for ws in sockets]
 
     async def read(v: _Viewer) -> None:
-        # Frames count once the program starts: the re-plan that precedes program_start is
-        # kept aside until then. The join message's first pair is the frame already on
-        # screen (in the past by definition), so margins skip it.
-        window: tuple[int, int] | None = None
-        replan: dict[str, Any] | None = None
-        joined = False
+        log, clock = v.log, time.monotonic
         try:
             async for raw in v.ws:
-                now = time.monotonic() * 1000 + offset
-                msg = json.loads(raw)
-                kind = msg["type"]
-                if kind == "program_start":
-                    window = (msg["program"]["start_ms"], msg["program"]["end_ms"])
-                    if replan is not None:
-                        msg, now = replan, replan["_at"]
-                    else:
-                        continue
-                elif kind != "frames":
-                    continue
-                else:
-                    v.first_frames_at.setdefault(msg["from_ms"], now)
-                    if window is None:
-                        msg["_at"] = now
-                        replan = msg
-                        if not joined:
-                            joined = True
-                            continue
-                pairs = msg["frames"]
-                for t, frame_url in pairs:
-                    if t == msg["from_ms"] and t < now and not joined:
-                        continue
-                    margin = t - now
-                    if margin < v.min_margin:
-                        v.min_margin = margin
-                    if margin < 0:
-                        v.late += 1
-                        if os.environ.get("LOADGEN_DEBUG"):
-                            print("late", t, round(now), msg["from_ms"], len(pairs), file=sys.stderr)
-                    if window is not None and window[0] <= t < window[1]:
-                        v.frames[t] = frame_url
+                log.append((clock() * 1000 + offset, raw))
         except websockets.ConnectionClosed as exc:
             v.closed = exc.rcvd.code if exc.rcvd else 1006
 
@@ -201,6 +212,10 @@ async def _viewers(url: str, count: int) -> None:
     else:
         end_local = cmd["end_ms"] - offset
         await asyncio.sleep(max(0.0, (end_local - time.monotonic() * 1000) / 1000) + 1.0)
+    for task in readers:
+        task.cancel()
+    for v in viewers:
+        v.analyse()
     result: dict[str, Any] = {
         "viewers": count,
         "closed": sum(v.closed is not None for v in viewers),
@@ -214,10 +229,6 @@ async def _viewers(url: str, count: int) -> None:
             for from_ms, at in v.first_frames_at.items():
                 first.setdefault(from_ms, []).append(at)
         result["first_frames"] = first
-    if os.environ.get("LOADGEN_DEBUG"):
-        print("frames", json.dumps(sorted(viewers[0].frames.items())), file=sys.stderr)
-    for task in readers:
-        task.cancel()
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
     print(json.dumps(result), flush=True)
 

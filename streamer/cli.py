@@ -119,6 +119,76 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     return 0
 
 
+def _find_audio(audio_id: str, timeline_path: Path, settings: Settings) -> Path:
+    """The timeline's audio file: next to the timeline file, else in the data folder's audio store."""
+    from streamer.storage import validate_audio_id
+
+    validate_audio_id(audio_id)
+    for candidate in (timeline_path.parent / audio_id, settings.data_dir / "audio" / audio_id):
+        if candidate.is_file():
+            return candidate
+    raise StreamerError(
+        f"audio {audio_id!r}: not found next to {timeline_path} or in {settings.data_dir / 'audio'}; "
+        "put it there or pass --no-audio"
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streamer.core.resolve import resolve
+    from streamer.export import AudioSource, ExportOptions, render
+    from streamer.export.options import format_for_path, parse_color
+    from streamer.frames import LocalFrameStore
+    from streamer.rigload import load_rig
+
+    settings = Settings.from_env()
+    output = Path(args.output)
+    options = ExportOptions(
+        format=format_for_path(args.output, args.format),
+        fps=args.fps,
+        size=args.size,
+        scale=args.scale,
+        quality=args.quality,
+        background=parse_color(args.background),
+        start_ms=args.start_ms,
+        end_ms=args.end_ms,
+        audio=not args.no_audio,
+    )
+    if not output.parent.is_dir():
+        raise StreamerError(f"{output.parent}: no such folder for the output")
+    timeline = _load_timeline_file(args.timeline)
+    rig_dir = Path(args.rig) if args.rig else settings.frames_dir
+    schedule = resolve(timeline, load_rig(rig_dir))
+    audio = None
+    if timeline.audio is not None and options.audio:
+        path = _find_audio(timeline.audio.id, Path(args.timeline), settings)
+        audio = AudioSource(path, timeline.audio.offset_ms)
+    with tqdm(total=0, unit="frame", desc="exporting", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int, stage: str) -> None:
+            bar.total = total
+            bar.set_description(stage, refresh=False)
+            bar.update(done - bar.n)
+
+        result = render(
+            schedule,
+            LocalFrameStore(rig_dir),
+            audio,
+            options,
+            progress,
+            output=output,
+            max_duration_ms=settings.export_max_s * 1000,
+        )
+    audio_note = "with audio" if result.has_audio else "no audio"
+    print(
+        f"wrote {output}: {result.format}, {result.width}x{result.height}, {result.frames} frames "
+        f"({result.distinct_frames} distinct) at {options.fps} fps, {result.duration_ms / 1000:.2f} s, {audio_note}, "
+        f"in {result.seconds:.1f} s"
+    )
+    return 0
+
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -158,7 +228,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "the character and write timelines and audio. Set STREAMER_TOKEN for any public deployment.",
                 settings.host,
             )
-    rig = load_rig(settings.frames_dir)  # before binding, so rig problems print as a list
+    # Before binding, so rig problems print as a list (and a bad bucket as one line).
+    rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
     print(f"OBS:      {base}/client/obs.html?channel=main")
@@ -170,6 +241,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips="*" if args.proxy_headers else None,
         ws_max_size=65536,
+        # Compression would be per connection: it defeats encoding each message once per
+        # channel and costs more CPU than the bandwidth it saves on small JSON batches.
+        ws_per_message_deflate=False,
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=10,
@@ -179,6 +253,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
     uvicorn.Server(config).run()
     return 0
+
+
+def _load_s3_rig(settings: Settings) -> Rig:
+    import asyncio
+
+    from streamer.s3 import check_bucket, load_s3_rig, options_from_settings, s3_client
+
+    async def load() -> Rig:
+        options = options_from_settings(settings)
+        async with s3_client(options) as client:
+            await check_bucket(client, options)
+            return await load_s3_rig(client, options)
+
+    return asyncio.run(load())
+
+
+def cmd_upload(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tqdm import tqdm
+
+    from streamer.s3 import S3Options, check_bucket, s3_client
+    from streamer.upload import plan_upload, upload_rig
+
+    settings = Settings.from_env()
+    bucket = args.bucket or settings.s3_bucket
+    if not bucket:
+        raise StreamerError("upload: --bucket (or S3_BUCKET) is required")
+    if args.concurrency < 1 or args.concurrency > 256:
+        raise StreamerError(f"upload: --concurrency must be in [1, 256], got {args.concurrency}")
+    options = S3Options(
+        bucket=bucket,
+        prefix=settings.s3_prefix if args.prefix is None else args.prefix,
+        region=args.region or settings.s3_region,
+        endpoint_url=args.endpoint_url or settings.s3_endpoint_url,
+        connect_timeout_s=settings.s3_connect_timeout_ms / 1000,
+        read_timeout_s=max(settings.s3_read_timeout_ms / 1000, 30.0),  # big frames take a while to send
+        max_attempts=settings.s3_max_attempts,
+        pool_size=max(2 * args.concurrency, 10),
+    )
+    items = plan_upload(Path(args.dir))  # raises RigError: nothing is uploaded from a broken rig
+    where = f"s3://{bucket}/{options.root}"
+
+    async def run() -> Any:
+        async with s3_client(options) as client:
+            if not args.dry_run:
+                await check_bucket(client, options)
+            total = sum(item.size for item in items)
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"upload to {where}", disable=args.quiet) as bar:
+
+                def progress(done_bytes: int, done_files: int) -> None:
+                    bar.n = done_bytes
+                    bar.set_postfix_str(f"{done_files}/{len(items)} files", refresh=False)
+                    bar.refresh()
+
+                return await upload_rig(
+                    client, options, items, concurrency=args.concurrency, dry_run=args.dry_run, progress=progress
+                )
+
+    report = asyncio.run(run())
+    print(report.summary(where))
+    for key, reason in sorted(report.failed.items()):
+        print(f"failed: {key}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +342,23 @@ def build_parser() -> argparse.ArgumentParser:
     sched.add_argument("--compact", action="store_true", help="one-line JSON")
     sched.set_defaults(func=cmd_schedule)
 
+    export = sub.add_parser("export", help="render a timeline to a video file (MP4, WebM with alpha, ProRes MOV)")
+    export.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")
+    export.add_argument("-o", "--output", required=True, help="output file; .mp4, .webm or .mov sets the format")
+    export.add_argument("--format", choices=["mp4", "webm", "mov"], help="format (default: from the extension)")
+    export.add_argument("--fps", type=int, default=24, help="frames per second, 12-60 (default 24)")
+    scaling = export.add_mutually_exclusive_group()
+    scaling.add_argument("--size", type=_size, help="WIDTHxHEIGHT box to fit the frames in, keeping their aspect")
+    scaling.add_argument("--scale", type=float, help="scale the rig's size (e.g. 0.5)")
+    export.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
+    export.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
+    export.add_argument("--background", default="#ffffff", help="MP4 background colour behind the character")
+    export.add_argument("--start-ms", type=int, default=0, help="start of the exported part (ms)")
+    export.add_argument("--end-ms", type=int, help="end of the exported part (ms; default: the end)")
+    export.add_argument("--no-audio", action="store_true", help="leave the timeline's audio out")
+    export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    export.set_defaults(func=cmd_export)
+
     serve = sub.add_parser("serve", help="run the live server (preview, OBS pages, REST and WebSocket)")
     serve.add_argument("--host", help="address to bind (default: STREAMER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: PORT, STREAMER_PORT or 8000)")
@@ -216,6 +371,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level"
     )
     serve.set_defaults(func=cmd_serve)
+
+    upload = sub.add_parser("upload", help="upload a rig folder to S3 (skips files already there)")
+    upload.add_argument("dir", help="rig folder (must pass `streamer rig check`)")
+    upload.add_argument("--bucket", help="bucket name (default: S3_BUCKET)")
+    upload.add_argument("--prefix", help="key prefix in the bucket (default: S3_PREFIX or frames/)")
+    upload.add_argument("--region", help="AWS region (default: S3_REGION or us-east-1)")
+    upload.add_argument("--endpoint-url", help="S3-compatible endpoint (default: S3_ENDPOINT_URL)")
+    upload.add_argument("--dry-run", action="store_true", help="list what would be uploaded; write nothing")
+    upload.add_argument("--concurrency", type=int, default=8, help="transfers at once (default 8)")
+    upload.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    upload.set_defaults(func=cmd_upload)
     return parser
 
 
