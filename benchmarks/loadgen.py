@@ -1,7 +1,8 @@
 """Load generation for live benchmarks: a server subprocess and viewer processes (I/O).
 
-``python -m benchmarks.loadgen`` is not meant to be run by hand; the fanout and latency
-benchmarks import :func:`start_server` and spawn viewer processes with :func:`viewer_process`.
+Not meant to be run by hand: the fanout and latency benchmarks start the server with
+:func:`start_server` and spawn ``python -m benchmarks.loadgen URL COUNT`` (recording viewers)
+or ``python -m benchmarks.loadgen drain URL COUNT`` (viewers that only consume bytes).
 """
 
 from __future__ import annotations
@@ -233,9 +234,59 @@ async def _viewers(url: str, count: int) -> None:
     print(json.dumps(result), flush=True)
 
 
+async def _drain(url: str, count: int) -> None:
+    raise_fd_limit()
+    transports = await drain_viewers(url, count)
+    print(json.dumps({"ready": True}), flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for transport in transports:
+        transport.close()
+
+
 def main() -> None:
-    url, count = sys.argv[1], int(sys.argv[2])
-    asyncio.run(_viewers(url, count))
+    if sys.argv[1] == "drain":  # python -m benchmarks.loadgen drain URL COUNT
+        asyncio.run(_drain(sys.argv[2], int(sys.argv[3])))
+    else:  # python -m benchmarks.loadgen URL COUNT
+        asyncio.run(_viewers(sys.argv[1], int(sys.argv[2])))
+
+
+
+class _Drain(asyncio.Protocol):
+    """A WebSocket viewer that completes the handshake, then reads and discards everything."""
+
+    def __init__(self, request: bytes, ready: asyncio.Future[None]) -> None:
+        self.request, self.ready, self.head = request, ready, b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.head += data
+            if b"\r\n\r\n" in self.head:
+                self.ready.set_result(None)
+
+
+async def drain_viewers(url: str, count: int) -> list[asyncio.BaseTransport]:
+    """``count`` cheap viewers: real TCP consumers of every message, with no parsing cost."""
+    host_port, _, path = url.removeprefix("ws://").partition("/")
+    host, _, port = host_port.partition(":")
+    request = (
+        f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(100)
+
+    async def one() -> asyncio.BaseTransport:
+        async with sem:
+            ready: asyncio.Future[None] = loop.create_future()
+            transport, _ = await loop.create_connection(lambda: _Drain(request, ready), host, int(port))
+            await ready
+            return transport
+
+    return list(await asyncio.gather(*(one() for _ in range(count))))
 
 
 if __name__ == "__main__":

@@ -318,6 +318,100 @@ $('obs-copy').addEventListener('click', async () => {
   }
 });
 
+// ------------------------------------------------------------------ export
+
+// One export at a time from this page: POST /exports, then poll its status until it finishes.
+let exportJob = null;
+const EXPORT_POLL_MS = 400;
+const exportActive = () => exportJob && (exportJob.status === 'queued' || exportJob.status === 'running');
+const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
+
+async function exportRequest(method, url, body) {
+  const res = await fetch(url, {
+    method,
+    cache: 'no-store',
+    headers: { ...(body ? { 'Content-Type': 'application/json' } : {}), ...authHeaders() },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = res.status === 204 ? null : await res.json().catch(() => ({}));
+  if (!res.ok) throw Object.assign(new Error(json?.error || `HTTP ${res.status}`), { code: String(res.status) });
+  return json;
+}
+
+function fmtBytes(n) {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${Math.max(1, Math.round(n / 1e3))} kB`;
+}
+
+function renderExport() {
+  const job = exportJob;
+  $('export').disabled = !$('timeline').value || exportActive();
+  $('export-status').hidden = !job;
+  if (!job) return;
+  const p = job.progress;
+  const label = $('export-label');
+  const pct = job.status === 'done' ? 100 : p.total ? (100 * p.frames) / p.total : 0;
+  $('export-bar').style.width = `${pct}%`;
+  label.className = `export-label ${job.status}`;
+  label.textContent = {
+    queued: 'Queued…',
+    running: p.stage === 'encoding' ? `Encoding ${p.frames} / ${p.total} frames` : `${p.stage[0].toUpperCase()}${p.stage.slice(1)}…`,
+    done: `Ready · ${job.filename}${job.size_bytes ? ` · ${fmtBytes(job.size_bytes)}` : ''}`,
+    failed: `Failed: ${job.error}`,
+    cancelled: 'Cancelled',
+  }[job.status] ?? job.status;
+  label.title = label.textContent;
+  $('export-eta').textContent = job.status === 'running' && p.eta_s != null ? `~${Math.ceil(p.eta_s)} s left` : '';
+  const link = $('export-link');
+  link.hidden = job.status !== 'done';
+  if (job.status === 'done') {
+    link.href = job.file;
+    link.download = job.filename;
+  }
+  $('export-cancel').hidden = !exportActive();
+}
+
+async function pollExport(id) {
+  while (exportJob?.id === id && exportActive()) {
+    await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
+    try {
+      const job = await exportRequest('GET', `/exports/${id}`);
+      if (exportJob?.id === id) exportJob = job;
+    } catch (err) {
+      toast(`Export: ${err.message}`, { kind: 'error', code: err.code });
+      return;
+    }
+    renderExport();
+  }
+  if (exportJob?.id !== id) return;
+  if (exportJob.status === 'done') toast(`Export ready: ${exportJob.filename}`, { kind: 'ok', ms: 3000 });
+  if (exportJob.status === 'failed') toast(`Export failed: ${exportJob.error}`, { kind: 'error' });
+}
+
+$('export').addEventListener('click', async () => {
+  const id = $('timeline').value;
+  if (!id || exportActive()) return;
+  $('export').disabled = true;
+  try {
+    exportJob = await exportRequest('POST', '/exports', { timeline_id: id, options: { format: $('export-format').value } });
+    renderExport();
+    pollExport(exportJob.id);
+  } catch (err) {
+    toast(`Export: ${err.message}`, { kind: 'error', code: err.code });
+    renderExport();
+  }
+});
+
+$('export-cancel').addEventListener('click', async () => {
+  if (!exportActive()) return;
+  try {
+    exportJob = await exportRequest('DELETE', `/exports/${exportJob.id}`);
+  } catch (err) {
+    toast(`Cancel: ${err.message}`, { kind: 'error', code: err.code });
+  }
+  renderExport();
+});
+
+$('timeline').addEventListener('change', renderExport);
 $('timeline').addEventListener('change', renderControls);
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') session.resync();
@@ -325,4 +419,4 @@ document.addEventListener('visibilitychange', () => {
 
 session.start();
 renderConnection();
-loadTimelines();
+loadTimelines().then(renderExport);

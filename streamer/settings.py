@@ -20,6 +20,8 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+# Where viewers fetch frames: this server (from the cache), S3_BASE_URL, or presigned S3 URLs.
+URL_MODES = ("server", "public", "presigned")
 
 
 class ConfigError(StreamerError, ValueError):
@@ -104,10 +106,25 @@ class Settings:
     s3_prefix: str = "frames/"
     s3_base_url: str | None = None
     s3_endpoint_url: str | None = None
+    # Frames on S3 and the cache in front of any frame store (see docs/s3.md).
+    cache_mb: int = 512
+    url_mode: str = "server"
+    presign_expires_s: int = 3600
+    s3_connect_timeout_ms: int = 2000
+    s3_read_timeout_ms: int = 5000
+    s3_max_attempts: int = 3
+    store_concurrency: int = 16
+    prefetch: bool = True
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     elevenlabs_api_key: str | None = field(default=None, repr=False)
     elevenlabs_base_url: str | None = None
+    # Video export jobs (see docs/export.md).
+    export_workers: int = 1
+    export_max_queued: int = 4
+    export_max_s: int = 600
+    export_ttl_s: int = 3600
+    export_webhook_hosts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, int, int, int]] = [
@@ -118,6 +135,16 @@ class Settings:
             ("lookahead_ms", self.lookahead_ms, 100, 60_000),
             ("batch_ms", self.batch_ms, 10, 10_000),
             ("viewer_queue", self.viewer_queue, 1, 1_000_000),
+            ("cache_mb", self.cache_mb, 0, 1_048_576),
+            ("presign_expires_s", self.presign_expires_s, 60, 604_800),
+            ("s3_connect_timeout_ms", self.s3_connect_timeout_ms, 10, 120_000),
+            ("s3_read_timeout_ms", self.s3_read_timeout_ms, 10, 300_000),
+            ("s3_max_attempts", self.s3_max_attempts, 1, 10),
+            ("store_concurrency", self.store_concurrency, 1, 1024),
+            ("export_workers", self.export_workers, 1, 64),
+            ("export_max_queued", self.export_max_queued, 0, 10_000),
+            ("export_max_s", self.export_max_s, 1, 86_400),
+            ("export_ttl_s", self.export_ttl_s, 1, 30 * 86_400),
         ]
         for name, value, lo, hi in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -128,6 +155,12 @@ class Settings:
             raise ConfigError("STREAMER_TOKEN: must not be empty when set")
         if self.use_s3 and not self.s3_bucket:
             raise ConfigError("S3_BUCKET: is required when USE_S3 is true")
+        if self.url_mode not in URL_MODES:
+            raise ConfigError(f"STREAMER_URL_MODE: must be one of {', '.join(URL_MODES)}, got {self.url_mode!r}")
+        if self.url_mode == "public" and not self.s3_base_url:
+            raise ConfigError("STREAMER_URL_MODE: 'public' needs S3_BASE_URL (the bucket's public or CDN URL)")
+        if self.url_mode == "presigned" and not self.use_s3:
+            raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -174,10 +207,25 @@ class Settings:
             s3_prefix=env.get("S3_PREFIX", "frames/"),
             s3_base_url=_str(env, "S3_BASE_URL"),
             s3_endpoint_url=_str(env, "S3_ENDPOINT_URL"),
+            cache_mb=_int(env, "STREAMER_CACHE_MB", 512, 0, 1_048_576),
+            url_mode=(_str(env, "STREAMER_URL_MODE") or ("public" if _str(env, "S3_BASE_URL") else "server")).lower(),
+            presign_expires_s=_int(env, "STREAMER_PRESIGN_EXPIRES_S", 3600, 60, 604_800),
+            s3_connect_timeout_ms=_int(env, "STREAMER_S3_CONNECT_TIMEOUT_MS", 2000, 10, 120_000),
+            s3_read_timeout_ms=_int(env, "STREAMER_S3_READ_TIMEOUT_MS", 5000, 10, 300_000),
+            s3_max_attempts=_int(env, "STREAMER_S3_MAX_ATTEMPTS", 3, 1, 10),
+            store_concurrency=_int(env, "STREAMER_STORE_CONCURRENCY", 16, 1, 1024),
+            prefetch=_bool(env, "STREAMER_PREFETCH", True),
             openai_api_key=_str(env, "OPENAI_API_KEY"),
             openai_base_url=_str(env, "OPENAI_BASE_URL"),
             elevenlabs_api_key=_str(env, "ELEVENLABS_API_KEY"),
             elevenlabs_base_url=_str(env, "ELEVENLABS_BASE_URL"),
+            export_workers=_int(env, "STREAMER_EXPORT_WORKERS", 1, 1, 64),
+            export_max_queued=_int(env, "STREAMER_EXPORT_MAX_QUEUED", 4, 0, 10_000),
+            export_max_s=_int(env, "STREAMER_EXPORT_MAX_S", 600, 1, 86_400),
+            export_ttl_s=_int(env, "STREAMER_EXPORT_TTL_S", 3600, 1, 30 * 86_400),
+            export_webhook_hosts=tuple(
+                h.strip().lower() for h in env.get("STREAMER_EXPORT_WEBHOOK_HOSTS", "").split(",") if h.strip()
+            ),
         )
 
     def replace(self, **changes: Any) -> Settings:

@@ -8,7 +8,8 @@
     ├── TimelineError (ValueError)                 a timeline that fails parsing or validation
     ├── UnreachableError (ValueError)              no route between two states of a rig
     ├── CommandError (ValueError)                  a live command with a bad field
-    └── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
+    ├── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
+    └── StoreUnavailable (ConnectionError)         a frame store is throttling, down or too slow
 
 Messages are lowercase and name the offending field and value.
 """
@@ -48,3 +49,7 @@ class CommandError(StreamerError, ValueError):
 
 class NotFound(StreamerError, LookupError):
     """A named thing (frame, timeline, audio, channel) does not exist."""
+
+
+class StoreUnavailable(StreamerError, ConnectionError):
+    """A frame store (S3) is throttling, unreachable or too slow; retrying later may work."""

@@ -31,13 +31,16 @@ from streamer.core.errors import (
     InvalidKey,
     NotFound,
     RigError,
+    StoreUnavailable,
     StreamerError,
     TimelineError,
     UnreachableError,
 )
 from streamer.core.rig import Rig
-from streamer.frames import LocalFrameStore
-from streamer.rigload import load_rig
+from streamer.export.jobs import ExportJobs, ExportNotReady
+from streamer.export.options import DiskFull, ExportBusy, ExportError
+from streamer.server.exports import export_routes
+from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
 from streamer.server.live import ChannelHub, live_routes
 from streamer.server.security import Forbidden, Unauthorized
@@ -61,8 +64,15 @@ ERROR_STATUS: dict[type[Exception], int] = {
     PayloadTooLarge: 413,
     Unauthorized: 401,
     Forbidden: 403,
+    StoreUnavailable: 503,
+    ExportNotReady: 409,
+    ExportBusy: 429,
+    DiskFull: 507,
+    ExportError: 422,
     StreamerError: 400,
 }
+# Seconds a client should wait before asking again for a frame the store could not give.
+RETRY_AFTER_S = 2
 # Rejections that can come before the request body is read.
 CLOSE_AFTER = frozenset({401, 403, 413})
 # WebSocket close codes for errors that escape a WebSocket endpoint before it handles them.
@@ -85,6 +95,8 @@ async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Respons
     if status in CLOSE_AFTER and conn.scope.get("method") in ("POST", "PUT", "PATCH"):
         # The body may be unread: close rather than let the server drain an unwanted upload.
         headers["Connection"] = "close"
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_S)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -152,10 +164,11 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        loaded = rig if rig is not None else await asyncio.to_thread(load_rig, settings.frames_dir)
+        frames = await FrameSource(settings, rig).open()
+        loaded = frames.rig
         timelines, audio = await asyncio.to_thread(_build_stores, settings, loaded)
         app.state.rig = loaded
-        app.state.store = LocalFrameStore(settings.frames_dir)
+        app.state.store = frames.cache
         app.state.timelines = timelines
         app.state.audio = audio
         hub = ChannelHub(
@@ -163,28 +176,44 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             settings=settings,
             timelines=timelines,
             audio=audio,
-            frame_url=lambda key: "/frames/" + key,
+            frame_url=frames.frame_url,
             audio_url=lambda audio_id: "/audio/" + audio_id,
+            frame_base_url=frames.frame_base_url,
+            # Viewers fetch from this server only in "server" mode: warm the cache for them there.
+            prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
         )
         app.state.hub = hub
         await hub.start()
+        exports = ExportJobs(
+            settings.data_dir / "exports",
+            workers=settings.export_workers,
+            max_queued=settings.export_max_queued,
+            ttl_s=settings.export_ttl_s,
+            max_duration_ms=settings.export_max_s * 1000,
+            webhook_hosts=settings.export_webhook_hosts,
+        )
+        await exports.start()
+        app.state.exports = exports
         log.info(
             "serving rig %r from %s (%d frames); data in %s",
             loaded.config.name,
-            settings.frames_dir,
+            frames.location,
             len(loaded.file_sizes),
             settings.data_dir,
         )
         try:
             yield
         finally:
+            await exports.close()
             await hub.close()
+            await frames.close()
 
     if not settings.client_dir.is_dir():
         log.warning("no client folder at %s: /client will answer 404", settings.client_dir)
     routes = [
         *http_routes(),
         *live_routes(),
+        *export_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [

@@ -125,6 +125,16 @@ def _channel_count(hub: Any) -> int:
     return len(channels) if channels is not None else 0
 
 
+def _store_stats(request: Request) -> Any:
+    """The frame cache's counters (hits, misses, store_gets, bytes, evictions, errors, ...)."""
+    stats = getattr(_frames(request), "stats", None)
+    return stats() if callable(stats) else None
+
+
+async def metrics(request: Request) -> Response:
+    return JSONResponse({"frames": _store_stats(request)})
+
+
 async def health(request: Request) -> Response:
     rig = _rig(request)
     return JSONResponse(
@@ -133,6 +143,7 @@ async def health(request: Request) -> Response:
             "version": streamer.__version__,
             "rig": rig.config.name,
             "channels": _channel_count(getattr(request.app.state, "hub", None)),
+            "frames": _store_stats(request),
         }
     )
 
@@ -315,6 +326,7 @@ def http_routes() -> list[BaseRoute]:
         Route("/", root, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/rig", rig_info, methods=["GET"]),
         Route("/frames/{key:path}", frame, methods=["GET"]),
         Route("/timelines", list_timelines, methods=["GET"]),

@@ -15,7 +15,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 from starlette.requests import Request
@@ -24,7 +25,14 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from streamer.core.channel import AudioCue, Channel, Message
-from streamer.core.errors import CommandError, NotFound, StreamerError, TimelineError, UnreachableError
+from streamer.core.errors import (
+    CommandError,
+    NotFound,
+    StoreUnavailable,
+    StreamerError,
+    TimelineError,
+    UnreachableError,
+)
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.timeline import Timeline, loads, parse_timeline
@@ -42,54 +50,105 @@ RATE_PER_S, RATE_BURST = 20.0, 40.0
 # (benchmarks/fanout.py), so the lead grows with the audience to keep every frame on time.
 BASE_LEAD_MS, LEAD_US_PER_VIEWER = 100, 120
 MAX_TRANSITION_MS = 10_000
+# At most one store_unavailable error per channel this often, however many prefetches fail.
+STORE_ERROR_EVERY_MS = 2000
+# The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
+PREFETCH_AHEAD_MS, PREFETCH_STEP_MS = 2000, 10
+
+# prefetch(keys in presentation order, on_error(key, exc)) starts warming the frame cache.
+Prefetch = Callable[[list[str], Callable[[str, Exception], None]], object]
 
 
 class ChannelLimit(StreamerError, ValueError):
     """A bad channel name, or too many channels."""
 
 
+class _Continue:
+    """Awaits the rest of a coroutine that was stepped by hand and suspended on ``waiting``."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coro, self.waiting = coro, waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, waiting = self.coro, self.waiting
+        try:
+            while True:
+                yield waiting
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    return
+        finally:
+            coro.close()
+
+
 class Viewer:
-    """One connection: a bounded queue of encoded messages and the task that writes them."""
+    """One connection's outgoing messages.
+
+    The common case writes at once: the send coroutine is stepped by hand and, while the
+    transport has room, finishes without suspending, so a broadcast costs no task switch per
+    viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
+    rest of that send and the messages after it go to a writer task through a bounded queue;
+    a viewer whose queue overflows is closed with 4008 and never delays the others.
+    """
 
     def __init__(self, ws: WebSocket, role: str, max_queue: int) -> None:
         self.ws, self.role = ws, role
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue(max_queue)
+        self.queue: deque[str] = deque()
+        self.max_queue = max_queue
         self.closing = False
         self.close_code = 1000
-        self.writer: asyncio.Task[None] | None = None
+        self.writer: asyncio.Task[None] | None = None  # only while the transport pushes back
 
     def push(self, text: str) -> bool:
-        """Queue ``text``; False (and start closing) when the viewer has fallen behind."""
+        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind."""
         if self.closing:
             return False
+        if self.writer is not None:
+            if len(self.queue) >= self.max_queue:
+                self.close(CLOSE_TOO_SLOW)
+                return False
+            self.queue.append(text)
+            return True
+        send = self.ws.send_text(text)
         try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            self.close(CLOSE_TOO_SLOW)
+            waiting = send.send(None)
+        except StopIteration:
+            return True
+        except Exception:  # noqa: BLE001 - a dead socket ends this viewer only
+            self.closing = True
             return False
+        self.writer = asyncio.ensure_future(self._write_rest(_Continue(send, waiting)))
         return True
+
+    async def _write_rest(self, pending: _Continue) -> None:
+        try:
+            await pending
+            while self.queue and not self.closing:
+                await self.ws.send_text(self.queue.popleft())
+        except Exception:  # noqa: BLE001
+            self.closing = True
+        finally:
+            self.writer = None
+            if self.closing:
+                await self._close_socket()
+
+    async def _close_socket(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(self.close_code), timeout=2)
 
     def close(self, code: int) -> None:
         if self.closing:
             return
         self.closing, self.close_code = True, code
-        # Wake the writer even if the queue is full: drop the backlog, then the sentinel.
-        while not self.queue.empty():
-            self.queue.get_nowait()
-        self.queue.put_nowait(None)
+        self.queue.clear()
+        if self.writer is None:
+            self.writer = asyncio.ensure_future(self._close_socket())
+        # else the writer closes the socket once its send in flight ends
 
-    async def write_loop(self) -> None:
-        try:
-            while True:
-                text = await self.queue.get()
-                if text is None:
-                    break
-                await self.ws.send_text(text)
-        except Exception:  # noqa: BLE001 - a dead socket ends this viewer only
-            self.closing = True
-            return
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(self.ws.close(self.close_code), timeout=2)
+    async def finished(self, timeout: float) -> None:
+        if self.writer is not None:
+            await asyncio.wait([self.writer], timeout=timeout)
 
 
 class LiveChannel:
@@ -98,11 +157,13 @@ class LiveChannel:
     def __init__(self, hub: ChannelHub, name: str) -> None:
         self.hub, self.name = hub, name
         s = hub.settings
+        self._planned: list[str] = []  # keys put in messages since the last prefetch
+        self._store_error_ms = -STORE_ERROR_EVERY_MS
         self.core = Channel(
             name,
             hub.rig,
-            frame_url=hub.frame_url,
-            frame_base_url=hub.frame_url(""),
+            frame_url=self._frame_url,
+            frame_base_url=hub.frame_base_url,
             now_ms=hub.now_ms(),
             lookahead_ms=s.lookahead_ms,
             batch_ms=s.batch_ms,
@@ -111,7 +172,39 @@ class LiveChannel:
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
 
+    def _frame_url(self, key: str) -> str:
+        # The core asks for URLs in presentation order while it plans: note the keys to prefetch.
+        if self.hub.prefetch is not None:
+            self._planned.append(key)
+        return self.hub.frame_url(key)
+
+    def _prefetch_planned(self) -> None:
+        """Warm the cache with the keys just put in messages, then the plan past the window.
+
+        Viewers preload what they receive at once, so the cache must be ahead of them: the
+        plan beyond the lookahead window is sampled every PREFETCH_STEP_MS (a change shorter
+        than that may be missed and is then fetched on demand, once).
+        """
+        if self.hub.prefetch is None:
+            return
+        keys, self._planned = self._planned, []
+        start = self.hub.now_ms() + self.core.lookahead_ms
+        keys += [self.core.key_at(t) for t in range(start, start + PREFETCH_AHEAD_MS, PREFETCH_STEP_MS)]
+        self.hub.prefetch(keys, self._store_failed)
+
+    def _store_failed(self, key: str, exc: Exception) -> None:
+        if not isinstance(exc, StoreUnavailable):
+            log.warning("channel %s: cannot prefetch %s: %s", self.name, key, exc)
+            return
+        now = self.hub.now_ms()
+        if now - self._store_error_ms < STORE_ERROR_EVERY_MS:
+            return
+        self._store_error_ms = now
+        log.warning("channel %s: frame store unavailable: %s", self.name, exc)
+        self.broadcast([_error("store_unavailable", f"frames may be late: {exc}")])
+
     def broadcast(self, messages: list[Message]) -> None:
+        self._prefetch_planned()
         for message in messages:
             text = json.dumps(message, separators=(",", ":"))
             for viewer in list(self.viewers):
@@ -125,6 +218,7 @@ class LiveChannel:
         self.core.lead_ms = BASE_LEAD_MS + len(self.viewers) * LEAD_US_PER_VIEWER // 1000
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
+        self._prefetch_planned()
         for message in messages:
             viewer.push(json.dumps(message, separators=(",", ":")))
 
@@ -152,10 +246,13 @@ class ChannelHub:
         audio: Any,
         frame_url: Callable[[str], str],
         audio_url: Callable[[str], str],
+        frame_base_url: str | None = "/frames/",
+        prefetch: Prefetch | None = None,
     ) -> None:
         self.rig, self.settings = rig, settings
         self.timelines, self.audio = timelines, audio
         self.frame_url, self.audio_url = frame_url, audio_url
+        self.frame_base_url, self.prefetch = frame_base_url, prefetch
         self.channels: dict[str, LiveChannel] = {}
         self._t0 = time.monotonic()
 
@@ -318,10 +415,9 @@ async def ws_endpoint(ws: WebSocket) -> None:
         return
     await ws.accept()
     viewer = Viewer(ws, role, settings.viewer_queue)
-    viewer.writer = asyncio.create_task(viewer.write_loop())
     async with channel.lock:
+        channel.viewers.add(viewer)  # registered before its first message can arrive
         channel.send(viewer, channel.core.join(hub.now_ms(), role))
-        channel.viewers.add(viewer)
     log.info("channel %s: %s joined (%d watching)", channel.name, role, len(channel.viewers))
     try:
         await _read_loop(ws, hub, channel, viewer)
@@ -330,7 +426,7 @@ async def ws_endpoint(ws: WebSocket) -> None:
     finally:
         channel.viewers.discard(viewer)
         viewer.close(viewer.close_code)
-        await asyncio.wait([viewer.writer], timeout=3)
+        await viewer.finished(timeout=3)
         log.info("channel %s: %s left (%d watching)", channel.name, role, len(channel.viewers))
 
 

@@ -1,0 +1,173 @@
+"""A byte-bounded LRU cache in front of any frame store, with single-flight fetches and prefetch (I/O).
+
+:class:`CachedFrameStore` is itself a :class:`~streamer.frames.FrameStore`. Every key has at
+most one fetch in flight, shared by every caller (a request, a prefetch); fetches toward the
+store are bounded by a semaphore, and asyncio's semaphore is FIFO, so a prefetch issued in
+presentation order is fetched in that order. Failures are never cached: the next ask retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+
+from streamer.core.errors import StreamerError
+from streamer.core.keys import validate_key
+from streamer.frames import FrameData, FrameStore
+
+log = logging.getLogger(__name__)
+
+ErrorSink = Callable[[str, Exception], None]
+
+
+@dataclass
+class CacheCounters:
+    """What the cache did since start. ``hit_ratio`` is over requests (``get``), not prefetches."""
+
+    hits: int = 0  # get() answered from memory
+    misses: int = 0  # get() that had to wait for a fetch (its own or one in flight)
+    store_gets: int = 0  # fetches started toward the store (one per key however many ask)
+    prefetches: int = 0  # keys handed to prefetch() that were neither cached nor in flight
+    errors: int = 0  # fetches that failed (not found, unavailable, ...)
+    evictions: int = 0
+    bytes: int = 0  # bytes held now
+    entries: int = 0  # frames held now
+
+    def to_json(self, capacity_bytes: int) -> dict[str, float | int]:
+        asked = self.hits + self.misses
+        return {
+            **asdict(self),
+            "capacity_bytes": capacity_bytes,
+            "hit_ratio": round(self.hits / asked, 4) if asked else 0.0,
+        }
+
+
+class CachedFrameStore:
+    """``store`` behind an LRU of at most ``capacity_bytes``, with ``concurrency`` fetches at once.
+
+    A frame larger than the whole budget is served but not kept.
+    """
+
+    def __init__(self, store: FrameStore, capacity_bytes: int, concurrency: int = 16) -> None:
+        if capacity_bytes < 0 or concurrency < 1:
+            raise ValueError(f"cache: bad capacity {capacity_bytes} or concurrency {concurrency}")
+        self.store = store
+        self.capacity_bytes = capacity_bytes
+        self.counters = CacheCounters()
+        self._entries: OrderedDict[str, FrameData] = OrderedDict()
+        self._inflight: dict[str, asyncio.Task[FrameData]] = {}
+        self._slots = asyncio.Semaphore(concurrency)
+        self._background: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"CachedFrameStore({self.store!r}, capacity_bytes={self.capacity_bytes})"
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def stats(self) -> dict[str, float | int]:
+        """The counters as JSON, with the capacity and the hit ratio."""
+        return self.counters.to_json(self.capacity_bytes)
+
+    async def get(self, key: str) -> FrameData:
+        """The frame for ``key``, from memory or through the one fetch in flight for it.
+
+        Raises what the store raises (:class:`InvalidKey`, :class:`NotFound`,
+        :class:`StoreUnavailable`); a caller that is cancelled does not cancel the shared fetch.
+        """
+        validate_key(key)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+            self.counters.hits += 1
+            return found
+        self.counters.misses += 1
+        return await asyncio.shield(self._flight(key))
+
+    def prefetch(self, keys: Iterable[str], on_error: ErrorSink | None = None) -> int:
+        """Start fetching the ``keys`` not yet cached or in flight, in the order given.
+
+        Returns at once with how many fetches were started. ``on_error(key, exc)`` is called
+        (on the loop) for each one that fails; invalid keys are skipped with a warning.
+        """
+        started: list[tuple[str, asyncio.Task[FrameData]]] = []
+        for key in dict.fromkeys(keys):
+            if key in self._entries or key in self._inflight:
+                continue
+            try:
+                validate_key(key)
+            except StreamerError as exc:
+                log.warning("prefetch: skipping %s", exc)
+                continue
+            started.append((key, self._flight(key)))
+        if started:
+            self.counters.prefetches += len(started)
+            watcher = asyncio.create_task(self._watch(started, on_error))
+            self._background.add(watcher)
+            watcher.add_done_callback(self._background.discard)
+        return len(started)
+
+    async def _watch(self, started: list[tuple[str, asyncio.Task[FrameData]]], on_error: ErrorSink | None) -> None:
+        for key, task in started:
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if task.cancelled():
+                    continue
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported to the sink, counted in _fetch
+                if on_error is not None:
+                    on_error(key, exc)
+
+    def _flight(self, key: str) -> asyncio.Task[FrameData]:
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._fetch(key), name=f"fetch {key}")
+            self._inflight[key] = task
+            # Retrieve the exception even if every waiter went away, so asyncio never warns.
+            task.add_done_callback(_consume)
+        return task
+
+    async def _fetch(self, key: str) -> FrameData:
+        try:
+            async with self._slots:
+                self.counters.store_gets += 1
+                try:
+                    data = await self.store.get(key)
+                except Exception:
+                    self.counters.errors += 1
+                    raise
+            self._keep(key, data)
+            return data
+        finally:
+            self._inflight.pop(key, None)
+
+    def _keep(self, key: str, data: FrameData) -> None:
+        size = len(data.data)
+        if size > self.capacity_bytes:
+            return
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self.counters.bytes -= len(old.data)
+        self._entries[key] = data
+        self.counters.bytes += size
+        while self.counters.bytes > self.capacity_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.counters.bytes -= len(evicted.data)
+            self.counters.evictions += 1
+        self.counters.entries = len(self._entries)
+
+    async def close(self) -> None:
+        """Cancel fetches in flight (at shutdown)."""
+        tasks = [*self._inflight.values(), *self._background]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _consume(task: asyncio.Task[FrameData]) -> None:
+    if not task.cancelled():
+        task.exception()

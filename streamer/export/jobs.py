@@ -1,0 +1,345 @@
+"""Export jobs: a bounded queue of renders on a dedicated thread pool, with progress, cancel and retention (I/O).
+
+The manager lives in the app lifespan. Renders run on its own :class:`ThreadPoolExecutor`
+(never on the event loop, never on Starlette's shared pool that serves ``to_thread`` calls);
+frames are fetched by awaiting the app's frame store on the loop. Outputs go to
+``root/{job id}.{ext}``, written atomically by :func:`render`; finished outputs are deleted
+``ttl_s`` after they complete. Job state is in memory, so at start-up the folder is emptied of
+temp files and of outputs no job knows any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import logging
+import secrets
+import shutil
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from streamer.core.errors import NotFound, StreamerError
+from streamer.core.schedule import Schedule
+from streamer.export.options import FORMATS, Cancelled, DiskFull, ExportBusy, ExportError, ExportOptions
+from streamer.export.render import AudioSource, RenderResult, plan_keys, render, sweep_temp
+from streamer.frames import FrameStore
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running")
+WEBHOOK_TIMEOUT_S = 5.0
+# Refuse new jobs (507) when the exports folder's disk has less than this free.
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+class ExportNotReady(ExportError):
+    """The job's file is not there (yet, or any more)."""
+
+
+@dataclass
+class ExportJob:
+    """One export and its progress; mutated by its worker thread, read by request handlers."""
+
+    id: str
+    name: str
+    options: ExportOptions
+    total: int
+    path: Path
+    webhook_url: str | None = None
+    status: str = "queued"
+    stage: str = "queued"
+    done: int = 0
+    error: str | None = None
+    created: float = field(default_factory=time.time)
+    started_mono: float | None = None
+    encode_started_mono: float | None = None
+    finished: float | None = None
+    expires: float | None = None
+    size_bytes: int | None = None
+    result: RenderResult | None = None
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+    finished_event: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.{self.options.extension}"
+
+    def update(self, done: int, total: int, stage: str) -> None:
+        """The render's progress sink."""
+        if stage == "encoding" and self.encode_started_mono is None:
+            self.encode_started_mono = time.monotonic()
+        self.done, self.total, self.stage = done, total, stage
+
+    def eta_s(self) -> float | None:
+        if self.status != "running" or self.encode_started_mono is None or self.done <= 0:
+            return None
+        elapsed = time.monotonic() - self.encode_started_mono
+        return round(elapsed / self.done * (self.total - self.done), 1)
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "name": self.name,
+            "options": self.options.to_json(),
+            "progress": {
+                "frames": self.done,
+                "total": self.total,
+                "stage": self.stage,
+                "percent": round(100 * self.done / self.total, 1) if self.total else 0.0,
+                "eta_s": self.eta_s(),
+            },
+            "error": self.error,
+            "created": self.created,
+            "finished": self.finished,
+        }
+        if self.status == "done":
+            doc["file"] = f"/exports/{self.id}/file"
+            doc["filename"] = self.filename
+            doc["size_bytes"] = self.size_bytes
+            doc["expires"] = self.expires
+        return doc
+
+
+def check_webhook(url: object, allowed_hosts: Iterable[str]) -> str:
+    """``url`` if it is http(s) to one of ``allowed_hosts``; raises :class:`ExportError` otherwise."""
+    allowed = {h.lower() for h in allowed_hosts}
+    if not isinstance(url, str):
+        raise ExportError(f"webhook_url: must be a string, got {type(url).__name__}")
+    if not allowed:
+        raise ExportError("webhook_url: webhooks are disabled (set STREAMER_EXPORT_WEBHOOK_HOSTS to allow hosts)")
+    parsed = urllib.parse.urlsplit(url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme not in ("http", "https") or not host:
+        raise ExportError(f"webhook_url: must be an http(s) URL, got {url[:100]!r}")
+    if host not in allowed:
+        raise ExportError(f"webhook_url: host {host!r} is not allowed; allowed: {', '.join(sorted(allowed))}")
+    return url
+
+
+class ExportJobs:
+    """Runs export jobs: at most ``workers`` at once and ``max_queued`` waiting; more is :class:`ExportBusy`."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        workers: int = 1,
+        max_queued: int = 4,
+        ttl_s: int = 3600,
+        max_duration_ms: int = 600_000,
+        webhook_hosts: Iterable[str] = (),
+        render_fn: Callable[..., RenderResult] = render,
+        render_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.workers = workers
+        self.max_queued = max_queued
+        self.ttl_s = ttl_s
+        self.max_duration_ms = max_duration_ms
+        self.webhook_hosts = tuple(webhook_hosts)
+        self.render_fn = render_fn
+        self.render_kwargs = dict(render_kwargs or {})
+        self.jobs: dict[str, ExportJob] = {}
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._futures: set[concurrent.futures.Future[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+
+    def __repr__(self) -> str:
+        return f"ExportJobs({str(self.root)!r}, workers={self.workers}, max_queued={self.max_queued})"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Prepare the folder (sweeping what a previous run left) and start the pool and the reaper."""
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self._prepare_folder)
+        self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix="export")
+        self._reaper = asyncio.create_task(self._reap_forever(), name="export-reaper")
+
+    def _prepare_folder(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        sweep_temp(self.root)
+        for ext in FORMATS:
+            for path in self.root.glob(f"*.{ext}"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    async def close(self) -> None:
+        """Cancel every job and wait (briefly) for the workers to stop and clean up."""
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        for job in list(self.jobs.values()):
+            job.cancel_event.set()
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            pending = [asyncio.wrap_future(f) for f in self._futures]
+            if pending:
+                await asyncio.wait(pending, timeout=10)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- jobs ------------------------------------------------------------------------------
+
+    def submit(
+        self,
+        schedule: Schedule,
+        store: FrameStore,
+        audio: AudioSource | None,
+        options: ExportOptions,
+        *,
+        name: str = "export",
+        webhook_url: str | None = None,
+    ) -> ExportJob:
+        """Queue an export; raises :class:`ExportBusy`, :class:`ExportTooLong`, :class:`DiskFull` or
+        :class:`ExportError` at once."""
+        if self._pool is None or self._loop is None:
+            raise ExportError("the export service is not running")
+        if webhook_url is not None:
+            check_webhook(webhook_url, self.webhook_hosts)
+        total = len(plan_keys(schedule, options, self.max_duration_ms))
+        free = shutil.disk_usage(self.root).free
+        if free < MIN_FREE_BYTES:
+            raise DiskFull(f"only {free // (1024 * 1024)} MB free for exports; free some space and try again")
+        with self._lock:
+            active = sum(1 for j in self.jobs.values() if j.status in ACTIVE)
+            if active >= self.workers + self.max_queued:
+                raise ExportBusy(
+                    f"too many exports: {active} running or queued (limit {self.workers + self.max_queued}); "
+                    "try again when one finishes"
+                )
+            job_id = secrets.token_hex(8)
+            job = ExportJob(
+                id=job_id,
+                name=name,
+                options=options,
+                total=total,
+                path=self.root / f"{job_id}.{options.extension}",
+                webhook_url=webhook_url,
+            )
+            self.jobs[job_id] = job
+        future = self._pool.submit(self._run, job, schedule, store, audio)
+        self._futures.add(future)
+        future.add_done_callback(self._futures.discard)
+        log.info("export %s queued: %s, %d frames", job_id, options.format, total)
+        return job
+
+    def get(self, job_id: str) -> ExportJob:
+        job = self.jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no export {job_id[:40]!r}")
+        return job
+
+    def cancel(self, job_id: str) -> ExportJob:
+        """Ask a queued or running job to stop (a running one stops within a frame)."""
+        job = self.get(job_id)
+        job.cancel_event.set()
+        with self._lock:
+            if job.status == "queued":
+                self._finish(job, "cancelled", None)
+        return job
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job and remove its file."""
+        job = self.get(job_id)
+        with self._lock:
+            self.jobs.pop(job_id, None)
+        with contextlib.suppress(FileNotFoundError):
+            job.path.unlink()
+
+    def file_of(self, job_id: str) -> ExportJob:
+        """The job if its file is ready to download; raises :class:`ExportNotReady` otherwise."""
+        job = self.get(job_id)
+        if job.status != "done" or not job.path.is_file():
+            raise ExportNotReady(f"export {job_id!r} has no file (status {job.status})")
+        return job
+
+    # -- worker side -----------------------------------------------------------------------
+
+    def _finish(self, job: ExportJob, status: str, error: str | None) -> None:
+        job.status, job.error, job.finished = status, error, time.time()
+        job.stage = status
+        if status == "done":
+            job.expires = job.finished + self.ttl_s
+        job.finished_event.set()
+
+    def _run(self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None) -> None:
+        with self._lock:
+            if job.status != "queued" or job.cancel_event.is_set():
+                if job.status == "queued":
+                    self._finish(job, "cancelled", None)
+                return
+            job.status, job.stage, job.started_mono = "running", "starting", time.monotonic()
+        status, error = "failed", None
+        try:
+            result = self.render_fn(
+                schedule,
+                store,
+                audio,
+                job.options,
+                job.update,
+                job.cancel_event,
+                output=job.path,
+                loop=self._loop,
+                max_duration_ms=self.max_duration_ms,
+                **self.render_kwargs,
+            )
+            job.result, job.size_bytes = result, job.path.stat().st_size
+            status = "done"
+        except Cancelled:
+            status = "cancelled"
+        except StreamerError as exc:
+            error = str(exc)
+            log.warning("export %s failed: %s", job.id, exc)
+        except Exception as exc:  # a bug or an unexpected library error: keep the worker alive
+            error = f"internal error: {type(exc).__name__}"
+            log.exception("export %s crashed", job.id)
+        with self._lock:
+            self._finish(job, status, error)
+        log.info("export %s %s", job.id, status)
+        if job.webhook_url:
+            self._notify(job)
+
+    def _notify(self, job: ExportJob) -> None:
+        assert job.webhook_url is not None
+        body = json.dumps({"event": f"export.{job.status}", "export": job.to_json()}).encode()
+        req = urllib.request.Request(
+            job.webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT_S) as res:  # noqa: S310 (host checked)
+                res.read(1024)
+        except (OSError, ValueError) as exc:
+            log.warning("export %s: webhook to %s failed: %s", job.id, urllib.parse.urlsplit(job.webhook_url)[1], exc)
+
+    # -- retention -------------------------------------------------------------------------
+
+    def reap(self, now: float | None = None) -> int:
+        """Forget finished jobs older than the TTL and delete their files; returns how many."""
+        now = time.time() if now is None else now
+        expired = []
+        with self._lock:
+            for job in list(self.jobs.values()):
+                if job.status not in ACTIVE and job.finished is not None and now >= job.finished + self.ttl_s:
+                    expired.append(self.jobs.pop(job.id))
+        for job in expired:
+            with contextlib.suppress(FileNotFoundError):
+                job.path.unlink()
+        return len(expired)
+
+    async def _reap_forever(self) -> None:
+        interval = max(1.0, min(60.0, self.ttl_s / 4))
+        while True:
+            await asyncio.sleep(interval)
+            await asyncio.to_thread(self.reap)

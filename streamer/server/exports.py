@@ -1,0 +1,108 @@
+"""REST routes for video export jobs: create, watch, download and cancel (I/O at the HTTP edge).
+
+``POST /exports`` takes ``{"timeline_id": ...}`` or ``{"timeline": {...}}``, optional
+``"options"`` (see :class:`ExportOptions`) and ``"webhook_url"``, and answers 202 with the job.
+The timeline, options, length cap and audio are all checked before the job is queued, so bad
+input is a 4xx at once; what can only fail while encoding fails the job with a readable error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, cast
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from streamer.core.errors import TimelineError
+from streamer.core.resolve import resolve
+from streamer.export.jobs import ExportJobs
+from streamer.export.options import ExportOptions
+from streamer.export.render import AudioSource, plan_keys
+from streamer.server.http import _audio, _frames, _rig, _timelines, authorize_write, read_json
+from streamer.storage import validate_timeline_id
+
+CANCEL_WAIT_S = 1.0
+
+
+def _jobs(request: Request) -> ExportJobs:
+    return cast(ExportJobs, request.app.state.exports)
+
+
+async def create_export(request: Request) -> Response:
+    authorize_write(request)
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise TimelineError("request body: expected an object with timeline_id or timeline")
+    unknown = sorted(set(body) - {"timeline_id", "timeline", "options", "webhook_url"})
+    if unknown:
+        raise TimelineError(f"request body: unknown field(s) {', '.join(unknown)}")
+    options = ExportOptions.parse(body.get("options"))
+    jobs, timelines, audio_store, rig = _jobs(request), _timelines(request), _audio(request), _rig(request)
+    timeline_id = body.get("timeline_id")
+    if (timeline_id is None) == (body.get("timeline") is None):
+        raise TimelineError("request body: give exactly one of timeline_id or timeline")
+
+    def prepare() -> tuple[Any, AudioSource | None, str]:
+        if timeline_id is not None:
+            name = validate_timeline_id(timeline_id)
+            timeline = timelines.load(name)
+        else:
+            name = "export"
+            timeline = timelines.validate(body["timeline"])
+        schedule = resolve(timeline, rig)
+        plan_keys(schedule, options, jobs.max_duration_ms)  # the cap and the trim, before queueing
+        source = None
+        if timeline.audio is not None and options.audio:
+            info = audio_store.info(timeline.audio.id)  # 404 if missing, 422 if not decodable
+            source = AudioSource(info.path, timeline.audio.offset_ms)
+        return schedule, source, name
+
+    schedule, source, name = await asyncio.to_thread(prepare)
+    job = jobs.submit(schedule, _frames(request), source, options, name=name, webhook_url=body.get("webhook_url"))
+    return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
+
+
+async def get_export(request: Request) -> Response:
+    job = _jobs(request).get(request.path_params["id"])
+    return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
+
+
+async def export_file(request: Request) -> Response:
+    job = _jobs(request).file_of(request.path_params["id"])
+    stat = await asyncio.to_thread(os.stat, job.path)
+    disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
+    return FileResponse(
+        job.path,
+        media_type=job.options.media_type,
+        filename=job.filename,
+        stat_result=stat,
+        content_disposition_type=disposition,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+async def delete_export(request: Request) -> Response:
+    """Cancel a queued or running job (waits up to a second for it to stop); forget a finished one."""
+    authorize_write(request)
+    jobs = _jobs(request)
+    job_id = request.path_params["id"]
+    job = jobs.get(job_id)
+    if job.status in ("queued", "running"):
+        jobs.cancel(job_id)
+        await asyncio.to_thread(job.finished_event.wait, CANCEL_WAIT_S)
+        return JSONResponse(job.to_json())
+    await asyncio.to_thread(jobs.delete, job_id)
+    return Response(status_code=204)
+
+
+def export_routes() -> list[BaseRoute]:
+    """The export job routes; the app's lifespan puts an :class:`ExportJobs` on ``app.state.exports``."""
+    return [
+        Route("/exports", create_export, methods=["POST"]),
+        Route("/exports/{id}", get_export, methods=["GET"]),
+        Route("/exports/{id}/file", export_file, methods=["GET", "HEAD"]),
+        Route("/exports/{id}", delete_export, methods=["DELETE"]),
+    ]

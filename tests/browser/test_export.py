@@ -1,0 +1,71 @@
+"""Headless Chromium plays exported videos served by the app, and the preview page's Export button works."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import LiveServer
+
+
+def _export(server: LiveServer, fmt: str) -> dict[str, Any]:
+    job = server.post_json("/exports", {"timeline_id": "hello", "options": {"format": fmt, "scale": 0.25}})
+    deadline = time.monotonic() + 60
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.1)
+        job = server.get_json(f"/exports/{job['id']}")
+    assert job["status"] == "done", job
+    return job
+
+
+PLAY = """async (src) => {
+  const v = document.createElement('video');
+  v.muted = true;
+  v.src = src;
+  document.body.append(v);
+  return await new Promise((resolve) => {
+    const done = (extra) => resolve({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, ...extra });
+    v.onerror = () => done({ error: v.error ? `${v.error.code} ${v.error.message}` : 'error' });
+    v.onended = () => done({ ended: true });
+    v.play().catch((e) => done({ error: String(e) }));
+    setTimeout(() => done({ timeout: true }), 20000);
+  });
+}"""
+
+
+@pytest.mark.parametrize("fmt", ["webm", "mp4"])
+def test_chromium_plays_the_exported_video(live_server: LiveServer, page: Any, fmt: str) -> None:
+    job = _export(live_server, fmt)
+    page.goto(live_server.url + "/health")
+    result = page.evaluate(PLAY, f"{job['file']}?inline=1")
+    assert "error" not in result, result
+    assert result.get("ended") or result["t"] > 0, result
+    assert (result["w"], result["h"]) == (128, 192)
+    # /health has no favicon: that 404 is the only console error allowed.
+    assert [p for p in page.problems if "404" not in p] == []
+
+
+def test_preview_export_button_shows_progress_and_a_download_link(live_server: LiveServer, page: Any) -> None:
+    page.goto(live_server.url + "/client/preview.html")
+    page.wait_for_function("() => [...document.querySelectorAll('#timeline option')].some(o => o.value === 'hello')")
+    page.select_option("#timeline", "hello")
+    page.select_option("#export-format", "webm")
+    page.click("#export")
+    page.wait_for_selector("#export-status:not([hidden])")
+    page.wait_for_selector("#export-link:not([hidden])", timeout=60_000)
+    href = page.get_attribute("#export-link", "href")
+    assert href and href.startswith("/exports/") and href.endswith("/file")
+    assert page.get_attribute("#export-link", "download") == "hello.webm"
+    assert "Ready" in page.inner_text("#export-label")
+    assert page.eval_on_selector("#export-bar", "el => el.style.width") == "100%"
+    with urllib.request.urlopen(live_server.url + href, timeout=10) as res:
+        assert res.headers["Content-Type"] == "video/webm"
+        assert len(res.read()) > 1000
+    job = live_server.get_json(href.removesuffix("/file"))
+    assert json.dumps(job["options"]["format"]) == '"webm"'
+    assert page.problems == []

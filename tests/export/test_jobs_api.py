@@ -1,0 +1,185 @@
+"""The export job API over real HTTP: create, progress, download with Range, cancel, limits, webhooks."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.workloads import lipsync_timeline
+from streamer.export.render import TEMP_SUFFIX
+from tests.export.conftest import ffprobe, wait_for
+
+SMALL = {"format": "mp4", "scale": 0.25}
+
+
+def _exports_dir(server: Any) -> Path:
+    return Path(server.settings.data_dir) / "exports"
+
+
+def test_export_a_stored_timeline_end_to_end(make_server, tmp_path):
+    server = make_server()
+    with server.client() as c:
+        res = c.post("/exports", json={"timeline_id": "hello", "options": SMALL})
+        assert res.status_code == 202, res.text
+        job = res.json()
+        assert res.headers["location"] == f"/exports/{job['id']}"
+        assert job["status"] in ("queued", "running")
+        seen = set()
+        deadline = time.monotonic() + 30
+        while job["status"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            job = c.get(f"/exports/{job['id']}").json()
+            seen.add(job["progress"]["frames"])
+            time.sleep(0.01)
+        assert job["status"] == "done", job
+        assert job["progress"]["frames"] == job["progress"]["total"] == 111
+        assert job["file"] == f"/exports/{job['id']}/file"
+        file = c.get(job["file"])
+        assert file.status_code == 200
+        assert file.headers["content-type"] == "video/mp4"
+        assert file.headers["content-disposition"].startswith("attachment")
+        assert 'filename="hello.mp4"' in file.headers["content-disposition"]
+        out = tmp_path / "dl.mp4"
+        out.write_bytes(file.content)
+        info = ffprobe(out)
+        assert {s["codec_name"] for s in info["streams"]} == {"h264", "aac"}
+        part = c.get(job["file"], headers={"Range": "bytes=0-99"})
+        assert part.status_code == 206
+        assert part.content == file.content[:100]
+        assert part.headers["content-range"] == f"bytes 0-99/{len(file.content)}"
+        assert c.delete(f"/exports/{job['id']}").status_code == 204
+        assert c.get(f"/exports/{job['id']}").status_code == 404
+    assert list(_exports_dir(server).iterdir()) == []
+
+
+def test_inline_timeline_and_bad_input_answers(make_server):
+    server = make_server(export_max_s=30)
+    timeline = lipsync_timeline(3000)
+    with server.client() as c:
+        ok = c.post("/exports", json={"timeline": timeline, "options": {"format": "webm", "scale": 0.25}})
+        assert ok.status_code == 202, ok.text
+        assert wait_for(c, ok.json()["id"], ("done", "failed"))["status"] == "done"
+        cases: list[tuple[dict[str, Any], int, str]] = [
+            ({"timeline_id": "hello", "options": {"format": "avi"}}, 422, "format"),
+            ({"timeline_id": "hello", "options": {"fps": 5}}, 422, "fps"),
+            ({"timeline_id": "hello", "options": {"size": "10x10"}}, 422, "size"),
+            ({"timeline_id": "hello", "options": {"speed": 2}}, 422, "unknown"),
+            ({"timeline_id": "nope"}, 404, "nope"),
+            ({"timeline": {"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "furious"}]}}}, 422, "furious"),
+            ({"timeline": lipsync_timeline(40_000)}, 422, "limit"),
+            ({"timeline_id": "hello", "webhook_url": "http://evil.example/hook"}, 422, "webhook"),
+            ({}, 422, "timeline"),
+        ]
+        for body, status, word in cases:
+            res = c.post("/exports", json=body)
+            assert res.status_code == status, (body, res.text)
+            assert word in res.json()["error"], (body, res.json())
+
+
+def test_missing_audio_is_404(make_server):
+    server = make_server()
+    with server.client() as c:
+        (Path(server.settings.data_dir) / "audio" / "hello.ogg").unlink()
+        res = c.post("/exports", json={"timeline_id": "hello", "options": SMALL})
+        assert res.status_code == 404
+        assert "hello.ogg" in res.json()["error"]
+        res = c.post("/exports", json={"timeline_id": "hello", "options": {**SMALL, "audio": False}})
+        assert res.status_code == 202
+
+
+def test_limit_answers_429_and_cancel_stops_within_a_second_leaving_nothing(make_server):
+    server = make_server(export_workers=1, export_max_queued=1)
+    long = {"timeline": lipsync_timeline(60_000), "options": {"format": "mov", "quality": "high"}}
+    with server.client() as c:
+        first = c.post("/exports", json=long).json()
+        second = c.post("/exports", json=long).json()
+        third = c.post("/exports", json=long)
+        assert third.status_code == 429, third.text
+        assert "too many" in third.json()["error"]
+        running = wait_for(c, first["id"], ("running",))
+        deadline = time.monotonic() + 20
+        while c.get(f"/exports/{first['id']}").json()["progress"]["frames"] < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        started = time.monotonic()
+        res = c.delete(f"/exports/{first['id']}")
+        assert res.status_code == 200
+        assert res.json()["status"] == "cancelled", res.json()
+        assert time.monotonic() - started < 1.5
+        assert running["progress"]["total"] == 1440
+        cancelled_second = c.delete(f"/exports/{second['id']}").json()
+        assert cancelled_second["status"] == "cancelled"
+        assert c.get(f"/exports/{first['id']}/file").status_code == 409
+        # A slot is free again.
+        again = c.post("/exports", json={"timeline_id": "hello", "options": SMALL})
+        assert again.status_code == 202
+        wait_for(c, again.json()["id"], ("done",))
+    names = sorted(p.name for p in _exports_dir(server).iterdir())
+    assert names == [f"{again.json()['id']}.mp4"]
+    assert not any(n.endswith(TEMP_SUFFIX) for n in names)
+
+
+def test_startup_sweeps_temp_files_and_orphans(make_server, tmp_path):
+    exports = tmp_path / "data" / "exports"
+    exports.mkdir(parents=True)
+    (exports / f".abc.mp4.1234{TEMP_SUFFIX}").write_bytes(b"partial")
+    (exports / "0123456789abcdef.webm").write_bytes(b"old")
+    make_server()
+    assert list(exports.iterdir()) == []
+
+
+def test_webhook_reaches_an_allowed_host(make_server):
+    got: list[dict[str, Any]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    hook = http.server.HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        server = make_server(export_webhook_hosts=("127.0.0.1",))
+        url = f"http://127.0.0.1:{hook.server_address[1]}/done"
+        with server.client() as c:
+            job = c.post("/exports", json={"timeline_id": "hello", "options": SMALL, "webhook_url": url}).json()
+            wait_for(c, job["id"], ("done",))
+        deadline = time.monotonic() + 10
+        while not got:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert got[0]["event"] == "export.done"
+        assert got[0]["export"]["id"] == job["id"]
+    finally:
+        hook.shutdown()
+
+
+def test_retention_forgets_finished_jobs_and_their_files(make_server):
+    server = make_server()
+    with server.client() as c:
+        job = c.post("/exports", json={"timeline_id": "hello", "options": SMALL}).json()
+        wait_for(c, job["id"], ("done",))
+        jobs = server.app.state.exports
+        assert jobs.reap(time.time() + server.settings.export_ttl_s + 1) == 1
+        assert c.get(f"/exports/{job['id']}").status_code == 404
+    assert list(_exports_dir(server).iterdir()) == []
+
+
+def test_too_little_disk_space_answers_507(make_server, monkeypatch):
+    import streamer.export.jobs as jobs_module
+
+    server = make_server()
+    monkeypatch.setattr(jobs_module, "MIN_FREE_BYTES", 1 << 62)  # more than any disk has free
+    with server.client() as c:
+        res = c.post("/exports", json={"timeline_id": "hello", "options": SMALL})
+        assert res.status_code == 507
+        assert "free" in res.json()["error"]
+    assert list(_exports_dir(server).iterdir()) == []

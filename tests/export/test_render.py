@@ -1,0 +1,315 @@
+"""Round trips: what the renderer writes, checked by ffprobe and by decoding it again with PyAV."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from streamer.core.errors import NotFound
+from streamer.core.schedule import Schedule
+from streamer.core.timeline import Timeline
+from streamer.export import AudioSource, Cancelled, ExportError, ExportOptions, ExportTooLong, render
+from streamer.export.render import TEMP_SUFFIX, FrameStore, plan_keys
+from streamer.frames import FrameData, LocalFrameStore
+from tests.export.conftest import HELLO, HELLO_AUDIO, RIG_DIR, ffprobe
+
+SCALE = 0.25  # 128x192: small and quick, still every codec path
+
+
+def _render(tmp_path: Path, hello: tuple[Timeline, Schedule], fmt: str, **options: object) -> Path:
+    timeline, schedule = hello
+    out = tmp_path / f"out.{fmt}"
+    assert timeline.audio is not None
+    audio = AudioSource(HELLO_AUDIO, timeline.audio.offset_ms)
+    opts = ExportOptions(format=fmt, **({"scale": SCALE} | options))  # type: ignore[arg-type]
+    render(schedule, LocalFrameStore(RIG_DIR), audio, opts, output=out)
+    return out
+
+
+def _streams(info: dict, kind: str) -> list[dict]:
+    return [s for s in info["streams"] if s["codec_type"] == kind]
+
+
+def _audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return samples / stream.codec_context.sample_rate
+
+
+def _no_temp(folder: Path) -> None:
+    assert [p.name for p in folder.iterdir() if p.name.endswith(TEMP_SUFFIX)] == []
+
+
+@pytest.mark.parametrize(
+    ("fmt", "vcodec", "acodec"),
+    [("mp4", "h264", "aac"), ("webm", "vp9", "opus"), ("mov", "prores", "pcm_s16le")],
+)
+def test_round_trip_has_the_right_streams_length_and_frame_count(tmp_path, hello, fmt, vcodec, acodec):
+    _, schedule = hello
+    out = _render(tmp_path, hello, fmt)
+    frames = schedule.frame_count(24)
+    info = ffprobe(out, "-count_frames")
+    (video,) = _streams(info, "video")
+    (audio,) = _streams(info, "audio")
+    assert video["codec_name"] == vcodec
+    assert audio["codec_name"] == acodec
+    assert (video["width"], video["height"]) == (128, 192)
+    assert video["r_frame_rate"] == "24/1"
+    assert int(video["nb_read_frames"]) == frames
+    assert abs(float(info["format"]["duration"]) - frames / 24) < 0.05
+    assert abs(_audio_seconds(out) - frames / 24) < 0.05
+    if fmt == "mp4":
+        assert video["pix_fmt"] == "yuv420p"
+    if fmt == "mov":
+        assert video["pix_fmt"].startswith("yuva444p")
+        assert video["profile"] == "4444"
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.average_rate == Fraction(24)
+        assert sum(1 for _ in container.decode(stream)) == frames
+    _no_temp(tmp_path)
+
+
+def test_webm_keeps_alpha_for_the_libvpx_decoder_and_tags_it(tmp_path, hello):
+    out = _render(tmp_path, hello, "webm")
+    (video,) = _streams(ffprobe(out), "video")
+    assert video["tags"].get("alpha_mode", video["tags"].get("ALPHA_MODE")) == "1"
+    # ffmpeg's native VP9 decoder drops alpha: decode with libvpx, as browsers do.
+    raw = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-c:v",
+            "libvpx-vp9",
+            "-i",
+            str(out),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgba",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    alpha = np.frombuffer(raw, np.uint8).reshape(192, 128, 4)[..., 3]
+    assert alpha.min() < 10 and alpha.max() > 245
+    assert 0.1 < (alpha < 10).mean() < 0.9
+    with av.open(str(out)) as container:
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+        frames = [f for p in container.demux(container.streams.video[0]) for f in decoder.decode(p)]
+    assert frames[0].format.name == "yuva420p"
+
+
+def test_mov_keeps_alpha(tmp_path, hello):
+    out = _render(tmp_path, hello, "mov")
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+    assert frame.format.name.startswith("yuva444p")
+    alpha = frame.to_ndarray(format="rgba")[..., 3]
+    assert alpha.min() < 10 and alpha.max() > 245
+
+
+def _reference(key: str, size: tuple[int, int]) -> np.ndarray:
+    """The source frame composited over white, computed here independently of the renderer."""
+    with Image.open(RIG_DIR / key) as im:
+        rgba = im.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
+    arr = np.asarray(rgba).astype(np.float64)
+    a = arr[..., 3:4] / 255
+    return arr[..., :3] * a + 255 * (1 - a)
+
+
+def _psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
+
+
+def test_decoded_frames_are_the_schedules_frames_not_their_neighbours(tmp_path, hello):
+    _, schedule = hello
+    out = _render(tmp_path, hello, "mp4", scale=0.5)
+    keys = schedule.sample(24)
+    with av.open(str(out)) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == len(keys)
+    changes = [i for i in range(1, len(keys) - 1) if keys[i] != keys[i - 1] and keys[i] != keys[i + 1]]
+    assert len(changes) >= 4
+    picks = changes[:: max(1, len(changes) // 6)][:6]
+    refs: dict[str, np.ndarray] = {}
+    for i in picks:
+        for k in {keys[i - 1], keys[i], keys[i + 1]}:
+            refs.setdefault(k, _reference(k, (256, 384)))
+        own = _psnr(decoded[i], refs[keys[i]])
+        assert own >= 35, f"frame {i} ({keys[i]}): {own:.1f} dB"
+        assert own > _psnr(decoded[i], refs[keys[i - 1]]), f"frame {i} looks like its predecessor"
+        assert own > _psnr(decoded[i], refs[keys[i + 1]]), f"frame {i} looks like its successor"
+
+
+def test_trim_starts_at_the_schedules_frame_and_has_the_right_length(tmp_path, hello):
+    _, schedule = hello
+    options = ExportOptions(start_ms=1000, end_ms=2500)
+    keys = plan_keys(schedule, options)
+    assert len(keys) == 36
+    assert keys[0] == schedule.key_at(1000)
+    assert keys[-1] == schedule.key_at(1000 + 35 * 1000 // 24)
+    out = _render(tmp_path, hello, "mp4", start_ms=1000, end_ms=2500)
+    info = ffprobe(out, "-count_frames")
+    assert int(_streams(info, "video")[0]["nb_read_frames"]) == 36
+    assert abs(_audio_seconds(out) - 1.5) < 0.05
+
+
+def test_size_box_keeps_the_aspect_and_pads(tmp_path, hello):
+    out = _render(tmp_path, hello, "mp4", scale=None, size=(200, 200), audio=False)
+    info = ffprobe(out)
+    (video,) = _streams(info, "video")
+    assert (video["width"], video["height"]) == (200, 200)
+    assert _streams(info, "audio") == []
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert frame[:, :20].mean() > 250  # the padding is the white background
+
+
+def test_each_distinct_frame_is_fetched_once(tmp_path, hello):
+    _, schedule = hello
+    calls: list[str] = []
+
+    class Counting:
+        inner = LocalFrameStore(RIG_DIR)
+
+        async def get(self, key: str) -> FrameData:
+            calls.append(key)
+            return await self.inner.get(key)
+
+    store: FrameStore = Counting()
+    render(schedule, store, None, ExportOptions(scale=SCALE), output=tmp_path / "x.mp4")
+    assert len(calls) == len(set(calls)) == len(set(schedule.sample(24)))
+
+
+def test_missing_frame_fails_and_leaves_nothing(tmp_path, hello):
+    _, schedule = hello
+    missing = schedule.sample(24)[30]
+
+    class Holey:
+        inner = LocalFrameStore(RIG_DIR)
+
+        async def get(self, key: str) -> FrameData:
+            if key == missing:
+                raise NotFound(f"no frame {key!r}")
+            return await self.inner.get(key)
+
+    with pytest.raises(ExportError, match="missing"):
+        render(schedule, Holey(), None, ExportOptions(scale=SCALE), output=tmp_path / "x.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_undecodable_audio_fails_and_leaves_nothing(tmp_path, hello):
+    _, schedule = hello
+    junk = tmp_path / "junk.ogg"
+    junk.write_bytes(b"OggS" + b"\x00" * 200)
+    with pytest.raises(ExportError, match="audio"):
+        render(
+            schedule, LocalFrameStore(RIG_DIR), AudioSource(junk), ExportOptions(scale=SCALE), output=tmp_path / "x.mp4"
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["junk.ogg"]
+
+
+def test_cancel_stops_and_leaves_nothing(tmp_path, hello):
+    _, schedule = hello
+    seen: list[int] = []
+
+    def progress(done: int, total: int, stage: str) -> None:
+        seen.append(done)
+
+    with pytest.raises(Cancelled):
+        render(
+            schedule,
+            LocalFrameStore(RIG_DIR),
+            None,
+            ExportOptions(scale=SCALE),
+            progress,
+            lambda: len(seen) > 10,
+            output=tmp_path / "x.mp4",
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_over_the_length_cap_is_refused_before_encoding(tmp_path, hello):
+    _, schedule = hello
+    with pytest.raises(ExportTooLong, match="limit"):
+        render(
+            schedule, LocalFrameStore(RIG_DIR), None, ExportOptions(), output=tmp_path / "x.mp4", max_duration_ms=1000
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_file_size_limit_is_a_clear_error_and_leaves_nothing(tmp_path):
+    """A full disk, simulated with RLIMIT_FSIZE in a child process (writes then fail with EFBIG)."""
+    script = f"""
+import resource, signal, json, sys
+from pathlib import Path
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
+from streamer.core.resolve import resolve
+from streamer.core.timeline import parse_timeline
+from streamer.export import ExportOptions, render, DiskFull
+from streamer.frames import LocalFrameStore
+from streamer.rigload import load_rig
+rig_dir = Path({str(RIG_DIR)!r})
+document = json.loads(Path({str(HELLO)!r}).read_text())
+schedule = resolve(parse_timeline(document), load_rig(rig_dir))
+try:
+    render(schedule, LocalFrameStore(rig_dir), None, ExportOptions(format="mov"),
+           output=Path({str(tmp_path / "x.mov")!r}))
+except DiskFull as exc:
+    print("diskfull:", exc)
+"""
+    res = subprocess.run(["python", "-c", script], capture_output=True, text=True, timeout=60, cwd=str(RIG_DIR.parent))
+    assert "diskfull:" in res.stdout, res.stdout + res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_kill_9_during_an_export_leaves_no_output_and_the_sweep_removes_the_temp(tmp_path):
+    from streamer.export.render import sweep_temp
+
+    script = f"""
+import json, sys
+from pathlib import Path
+from streamer.core.resolve import resolve
+from streamer.core.timeline import parse_timeline
+from streamer.export import ExportOptions, render
+from streamer.frames import LocalFrameStore
+from streamer.rigload import load_rig
+from benchmarks.workloads import lipsync_timeline
+rig_dir = Path({str(RIG_DIR)!r})
+schedule = resolve(parse_timeline(lipsync_timeline(120000)), load_rig(rig_dir))
+def progress(done, total, stage):
+    if stage == "encoding" and done == 20:
+        print("encoding", flush=True)
+render(schedule, LocalFrameStore(rig_dir), None, ExportOptions(format="mov", quality="high"), progress,
+       output=Path({str(tmp_path / "x.mov")!r}))
+"""
+    proc = subprocess.Popen(["python", "-c", script], stdout=subprocess.PIPE, text=True, cwd=str(RIG_DIR.parent))
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "encoding"
+        proc.kill()
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not (tmp_path / "x.mov").exists()
+    temps = [p for p in tmp_path.iterdir() if p.name.endswith(TEMP_SUFFIX)]
+    assert len(temps) == 1 and temps[0].name.startswith(".x.mov.")
+    assert sweep_temp(tmp_path) == 1
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,100 @@
+"""The frame cache: single flight, byte budget, prefetch along the live plan."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from websockets.asyncio.client import connect
+
+from streamer.cache import CachedFrameStore
+from streamer.frames import LocalFrameStore
+from tests.s3.conftest import FaultProxy
+from tests.server.conftest import LiveServer
+
+MakeS3Server = Callable[..., LiveServer]
+
+
+def metrics(server: LiveServer) -> dict[str, float]:
+    return dict(httpx.get(server.base_url + "/metrics", timeout=10).json()["frames"])
+
+
+def test_200_concurrent_requests_for_one_uncached_frame_make_one_get_object(
+    s3_server: MakeS3Server, proxy: FaultProxy, filled_bucket: str, small_rig: Path
+) -> None:
+    server = s3_server(s3_bucket=filled_bucket, s3_endpoint_url=proxy.url, prefetch=False)
+    key = "sequences/neutral_to_happy_soft__tilt_left_small/050.png"
+    proxy.latency_s = 0.2  # every asker arrives while the one fetch is in flight
+    before = metrics(server)
+
+    async def fetch_all() -> list[httpx.Response]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=20, limits=limits) as c:
+            return await asyncio.gather(*(c.get("/frames/" + key) for _ in range(200)))
+
+    responses = asyncio.run(fetch_all())
+    assert {r.status_code for r in responses} == {200}
+    assert {r.content for r in responses} == {(small_rig / key).read_bytes()}
+    after = metrics(server)
+    assert after["store_gets"] - before["store_gets"] == 1
+    assert proxy.gets("/frames/" + key) == 1
+    assert after["hits"] + after["misses"] - before["hits"] - before["misses"] == 200
+
+
+def test_byte_budget_is_respected_under_churn(small_rig: Path) -> None:
+    keys = sorted(p.relative_to(small_rig).as_posix() for p in small_rig.rglob("*.png"))
+    sizes = {k: (small_rig / k).stat().st_size for k in keys}
+    budget = sum(sorted(sizes.values())[:20])  # about 20 frames' worth, for 377 frames
+
+    async def churn() -> CachedFrameStore:
+        cache = CachedFrameStore(LocalFrameStore(small_rig), budget, concurrency=4)
+        rng = random.Random(7)
+        for _ in range(30):
+            batch = rng.sample(keys, 40)
+            got = await asyncio.gather(*(cache.get(k) for k in batch + batch[:10]))
+            assert [len(g.data) for g in got] == [sizes[k] for k in batch + batch[:10]]
+            held = [k for k in keys if k in cache]
+            assert cache.counters.bytes == sum(sizes[k] for k in held) <= budget
+        return cache
+
+    cache = asyncio.run(churn())
+    assert cache.counters.evictions > 0
+    assert cache.counters.hits > 0  # the repeated keys of a batch share a fetch or hit
+    assert cache.counters.store_gets <= 30 * 40
+
+
+def test_prefetch_warms_the_next_window_before_viewers_ask(
+    s3_server: MakeS3Server, proxy: FaultProxy, filled_bucket: str
+) -> None:
+    server = s3_server(s3_bucket=filled_bucket, s3_endpoint_url=proxy.url)
+
+    async def watch_a_change() -> list[str]:
+        async with connect(f"ws://127.0.0.1:{server.port}/ws?channel=main&role=controller") as ws:
+            await ws.send(json.dumps({"type": "set", "id": 1, "expr": "happy_big", "transition_ms": 600}))
+            replan: list[str] = []
+            while True:  # the re-plan is the last frames message before the ack
+                message = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if message["type"] == "frames":
+                    replan = [url for _, url in message["frames"]]
+                if message["type"] == "ack":
+                    return replan
+
+    urls = asyncio.run(watch_a_change())
+    assert any("happy_big" in u for u in urls)
+    deadline = time.monotonic() + 5
+    while metrics(server)["prefetches"] == 0 or server.app.state.store._inflight:
+        assert time.monotonic() < deadline, "prefetch did not finish"
+        time.sleep(0.02)
+    gets_before, m_before = proxy.gets(), metrics(server)
+    with httpx.Client(base_url=server.base_url, timeout=10) as c:
+        for url in urls:
+            assert c.get(url).status_code == 200
+    m_after = metrics(server)
+    assert proxy.gets() == gets_before  # every URL pushed to viewers was already warm
+    assert m_after["hits"] - m_before["hits"] == len(urls)
+    assert m_after["misses"] == m_before["misses"]
