@@ -1,9 +1,9 @@
 """Live channels over WebSocket and REST (I/O): moves the core channel's messages to viewers.
 
 Each channel has one clock loop with absolute deadlines (no drift from accumulated sleeps).
-Every outgoing message is JSON-encoded once per channel and the same string is queued for
-every viewer; each viewer has a bounded queue and its own writer task, so a viewer that cannot
-keep up is closed (4008) without delaying anyone else.
+Every outgoing message is JSON-encoded once per channel and the same string is written to
+every viewer; a viewer whose transport pushes back gets a bounded queue and a writer task, and
+a viewer that cannot keep up is closed (4008) without delaying anyone else.
 """
 
 from __future__ import annotations
@@ -178,8 +178,8 @@ class LiveChannel:
             self._planned.append(key)
         return self.hub.frame_url(key)
 
-    def _prefetch_planned(self) -> None:
-        """Warm the cache with the keys just put in messages, then the plan past the window.
+    def _prefetch_planned(self, ahead: bool = True) -> None:
+        """Warm the cache with the keys just put in messages, then (``ahead``) the plan past the window.
 
         Viewers preload what they receive at once, so the cache must be ahead of them: the
         plan beyond the lookahead window is sampled every PREFETCH_STEP_MS (a change shorter
@@ -188,9 +188,11 @@ class LiveChannel:
         if self.hub.prefetch is None:
             return
         keys, self._planned = self._planned, []
-        start = self.hub.now_ms() + self.core.lookahead_ms
-        keys += [self.core.key_at(t) for t in range(start, start + PREFETCH_AHEAD_MS, PREFETCH_STEP_MS)]
-        self.hub.prefetch(keys, self._store_failed)
+        if ahead:
+            start = self.hub.now_ms() + self.core.lookahead_ms
+            keys += [self.core.key_at(t) for t in range(start, start + PREFETCH_AHEAD_MS, PREFETCH_STEP_MS)]
+        if keys:
+            self.hub.prefetch(keys, self._store_failed)
 
     def _store_failed(self, key: str, exc: Exception) -> None:
         if not isinstance(exc, StoreUnavailable):
@@ -218,7 +220,7 @@ class LiveChannel:
         self.core.lead_ms = BASE_LEAD_MS + len(self.viewers) * LEAD_US_PER_VIEWER // 1000
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
-        self._prefetch_planned()
+        self._prefetch_planned(ahead=False)  # replies and joins: the ticks look ahead
         for message in messages:
             viewer.push(json.dumps(message, separators=(",", ":")))
 
