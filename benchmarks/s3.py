@@ -6,9 +6,11 @@
 ``--latency-ms`` to every request. One channel plays a ``--duration-s`` lip-synced timeline to
 1,000 WebSocket viewers: 999 cheap byte-draining viewers (loadgen's ``drain``) and one observer
 that stands for every viewer's frame loading: for each new frame URL it receives, it issues
-``--fetchers`` concurrent GETs at once (as the browser client preloads on receipt), from a pool
-of HTTP connections. A frame is late when none of its GETs completed before its presentation
-time. 1,000 viewers each fetching every frame (~1.5 M PNG downloads a minute) would measure this
+``--fetchers`` (default 4) concurrent GETs at once (as the browser client preloads on receipt),
+from a pool of 64 HTTP connections. A frame is late when none of its GETs completed before its
+presentation time. ``first_frame_ms`` is a probe GET of the re-plan's first new frame, on its own
+connection, sent as soon as the re-plan arrives and before the pool's GETs for that message.
+1,000 viewers each fetching every frame (~1.5 M PNG downloads a minute) would measure this
 machine's loopback, not the cache, hence the pool. The run is repeated with prefetch off.
 
 Figures, per run: ``store_gets`` (GETs to S3 during the program) vs ``unique_frames`` (distinct
@@ -109,6 +111,7 @@ async def observe(base: str, timeline_id: str, duration_ms: int, fetchers: int) 
     async with (
         websockets.connect(ws_url, max_size=2**22, compression=None) as ws,
         httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http,
+        httpx.AsyncClient(base_url=base, timeout=30) as probe,
     ):
         offset = await clock_offset(ws)
 
@@ -120,6 +123,8 @@ async def observe(base: str, timeline_id: str, duration_ms: int, fetchers: int) 
         pushed_after: dict[int, str] = {}  # t -> url, frames pushed after play
         tasks: list[asyncio.Task[None]] = []
         playing = False
+        replan_at: list[float] = []  # when the re-plan for the play command arrived
+        probed: list[float] = []  # when the first new frame of the re-plan was served
         errors = 0
 
         async def load(url: str) -> None:
@@ -135,32 +140,45 @@ async def observe(base: str, timeline_id: str, duration_ms: int, fetchers: int) 
 
             await asyncio.gather(*(one() for _ in range(fetchers)), return_exceptions=True)
 
-        def receive(message: dict[str, Any]) -> None:
+        async def probe_first(url: str) -> None:
+            r = await probe.get(url)
+            if r.status_code == 200:
+                probed.append(now())
+
+        async def receive(message: dict[str, Any]) -> None:
             if message["type"] != "frames":
                 return
+            if playing and not replan_at:
+                replan_at.append(now())
+                first = next((u for _, u in message["frames"] if u not in pushed_before), None)
+                if first is not None:  # on its own connection, before the pool's burst for this message
+                    await probe_first(first)
             for t, url in message["frames"]:
                 (pushed_after.__setitem__(t, url) if playing else pushed_before.add(url))
                 if url not in fetched:
                     fetched[url] = None
                     tasks.append(asyncio.create_task(load(url)))
 
-        async def reader(until_ms: float) -> None:
-            while now() < until_ms:
+        async def reader(until_ms: list[float]) -> None:
+            while now() < until_ms[0]:
                 try:
-                    raw = await asyncio.wait_for(ws.recv(), max(0.01, (until_ms - now()) / 1000))
+                    raw = await asyncio.wait_for(ws.recv(), max(0.01, (until_ms[0] - now()) / 1000))
                 except TimeoutError:
-                    break
-                receive(json.loads(raw))
+                    continue
+                await receive(json.loads(raw))
 
-        await reader(now() + 3000)  # join, idle frames fetched and cached
+        await reader([now() + 3000])  # join, idle frames fetched and cached
         await asyncio.gather(*tasks)
         before = await asyncio.to_thread(metrics, base)
         playing = True
+        until = [now() + 3_600_000.0]
+        read = asyncio.create_task(reader(until))
         sent = now()
         program = await asyncio.to_thread(post, base, "/channels/main/play", {"timeline_id": timeline_id})
+        answered = now()
         end_ms = program["end_ms"]
+        until[0] = end_ms + 500
         one_second = asyncio.create_task(asyncio.sleep(max(0.0, (sent + 1000 - now()) / 1000)))
-        read = asyncio.create_task(reader(end_ms + 500))
         await one_second
         after_1s = await asyncio.to_thread(metrics, base)
         await read
@@ -169,15 +187,13 @@ async def observe(base: str, timeline_id: str, duration_ms: int, fetchers: int) 
 
     program_frames = {t: u for t, u in pushed_after.items() if t < end_ms}
     new_urls = [u for _, u in sorted(program_frames.items()) if u not in pushed_before]
-    first_new = next((t for t, u in sorted(program_frames.items()) if u not in pushed_before), None)
-    first_url = program_frames[first_new] if first_new is not None else None
 
     def is_late(t: int, url: str) -> bool:
         done = fetched.get(url)
         return done is None or done > t
 
     late = sum(1 for t, u in program_frames.items() if is_late(t, u))
-    first_done = fetched.get(first_url) if first_url else None
+    first_done = probed[0] if probed else None
     asked = (after["hits"] - after_1s["hits"]) + (after["misses"] - after_1s["misses"])
     return {
         "store_gets": after["store_gets"] - before["store_gets"],
@@ -186,6 +202,10 @@ async def observe(base: str, timeline_id: str, duration_ms: int, fetchers: int) 
         "hit_ratio": round((after["hits"] - after_1s["hits"]) / asked, 4) if asked else 0.0,
         "first_frame_ms": round(first_done - sent, 1) if first_done is not None else None,
         "late_frames": late,
+        "play_answered_ms": round(answered - sent, 1),
+        "replan_received_ms": round(replan_at[0] - sent, 1) if replan_at else None,
+        "lead_ms": (min(program_frames) - sent) if program_frames else None,
+        "duplicate_gets": (after["store_gets"] - before["store_gets"]) - (after["entries"] - before["entries"]),
         "http_errors": errors,
         "requests": after["hits"] + after["misses"] - before["hits"] - before["misses"],
         "store_errors": after["errors"] - before["errors"],
@@ -220,7 +240,7 @@ def main() -> None:
     parser.add_argument("--size", default="1024x1536", help="size of a rig drawn for this run")
     parser.add_argument("--duration-s", type=int, default=60)
     parser.add_argument("--viewers", type=int, default=1000)
-    parser.add_argument("--fetchers", type=int, default=16, help="concurrent GETs per new frame URL")
+    parser.add_argument("--fetchers", type=int, default=4, help="concurrent GETs per new frame URL")
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--no-baseline", action="store_true", help="skip the prefetch-off run")
     parser.add_argument("--proxy", nargs=3, type=float, help=argparse.SUPPRESS)

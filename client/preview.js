@@ -10,6 +10,7 @@ const params = new URLSearchParams(location.search);
 const channel = params.get('channel') || 'main';
 let token = params.get('token') ?? localStorage.getItem(TOKEN_KEY) ?? '';
 let canControl = true; // false once the server refused our token: we then watch as a viewer
+let saying = false; // a line sent to POST /speech and not yet playing
 
 // ------------------------------------------------------------------ toasts
 
@@ -186,8 +187,44 @@ function renderControls() {
   const allowed = connected && canControl;
   $('play').disabled = !allowed || !$('timeline').value;
   $('stop').disabled = !allowed;
+  $('say').disabled = !allowed || saying;
   for (const b of document.querySelectorAll('.chip')) b.disabled = !allowed;
 }
+
+// ------------------------------------------------------------------ say
+
+// POST /speech speaks the line offline and stores its audio and timeline; then play that timeline here.
+
+$('say-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = $('say-text').value.trim();
+  if (!text || saying) return;
+  // The click is a user gesture: it also lets this page play the line's audio with sound.
+  player.audio.needsGesture = false;
+  if (player.audio.el) player.audio.el.muted = false;
+  saying = true;
+  renderControls();
+  try {
+    const res = await fetch('/speech', {
+      method: 'POST',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ text }),
+    });
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      toast(`Say: ${body.error || `HTTP ${res.status}`}`, { kind: 'error', code: String(res.status) });
+      return;
+    }
+    const result = await command((rid) => play(rid, { timelineId: body.timeline_id }), 'Say');
+    if (result) $('say-text').select();
+  } catch (err) {
+    toast(`Say: ${err.message}`, { kind: 'error' });
+  } finally {
+    saying = false;
+    renderControls();
+  }
+});
 
 // ------------------------------------------------------------------ status
 

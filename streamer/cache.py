@@ -88,12 +88,15 @@ class CachedFrameStore:
         return await asyncio.shield(self._flight(key))
 
     def prefetch(self, keys: Iterable[str], on_error: ErrorSink | None = None) -> int:
-        """Start fetching the ``keys`` not yet cached or in flight, in the order given.
+        """Fetch the ``keys`` not yet cached or in flight, in the order given, in the background.
 
-        Returns at once with how many fetches were started. ``on_error(key, exc)`` is called
-        (on the loop) for each one that fails; invalid keys are skipped with a warning.
+        The first key is fetched alone, then the rest: after a re-plan the first frame is the
+        most urgent, and a store that serves concurrent GETs more slowly (a small MinIO, moto)
+        would otherwise delay it. Returns at once with how many keys will be fetched;
+        ``on_error(key, exc)`` is called (on the loop) for each fetch that fails. Invalid keys
+        are skipped with a warning.
         """
-        started: list[tuple[str, asyncio.Task[FrameData]]] = []
+        todo: list[str] = []
         for key in dict.fromkeys(keys):
             if key in self._entries or key in self._inflight:
                 continue
@@ -102,25 +105,30 @@ class CachedFrameStore:
             except StreamerError as exc:
                 log.warning("prefetch: skipping %s", exc)
                 continue
-            started.append((key, self._flight(key)))
-        if started:
-            self.counters.prefetches += len(started)
-            watcher = asyncio.create_task(self._watch(started, on_error))
-            self._background.add(watcher)
-            watcher.add_done_callback(self._background.discard)
-        return len(started)
+            todo.append(key)
+        if todo:
+            self.counters.prefetches += len(todo)
+            first = self._flight(todo[0])
+            warmer = asyncio.create_task(self._warm(todo, first, on_error))
+            self._background.add(warmer)
+            warmer.add_done_callback(self._background.discard)
+        return len(todo)
 
-    async def _watch(self, started: list[tuple[str, asyncio.Task[FrameData]]], on_error: ErrorSink | None) -> None:
-        for key, task in started:
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if task.cancelled():
-                    continue
+    async def _warm(self, todo: list[str], first: asyncio.Task[FrameData], on_error: ErrorSink | None) -> None:
+        await self._report(todo[0], first, on_error)
+        rest = [(key, self._flight(key)) for key in todo[1:] if key not in self._entries]
+        for key, task in rest:
+            await self._report(key, task, on_error)
+
+    async def _report(self, key: str, task: asyncio.Task[FrameData], on_error: ErrorSink | None) -> None:
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
                 raise
-            except Exception as exc:  # noqa: BLE001 - reported to the sink, counted in _fetch
-                if on_error is not None:
-                    on_error(key, exc)
+        except Exception as exc:  # noqa: BLE001 - reported to the sink, counted in _fetch
+            if on_error is not None:
+                on_error(key, exc)
 
     def _flight(self, key: str) -> asyncio.Task[FrameData]:
         task = self._inflight.get(key)

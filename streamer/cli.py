@@ -189,6 +189,126 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(message: str, quiet: bool = False) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _http_json(method: str, url: str, body: bytes | None, content_type: str, token: str | None) -> Any:
+    """One request to a streamer server; its JSON answer, or a :class:`StreamerError` with its message."""
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=body, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+    except ValueError as exc:
+        raise StreamerError(f"{method} {url}: the answer is not JSON: {exc}") from None
+    except urllib.error.HTTPError as exc:
+        detail = exc.read()[:2000].decode("utf-8", "replace")
+        try:
+            parsed = json.loads(detail)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
+            detail = parsed["error"]
+        hint = " (set STREAMER_TOKEN)" if exc.code == 401 else ""
+        raise StreamerError(f"{method} {url}: {exc.code} {detail}{hint}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise StreamerError(f"cannot reach the server at {url}: {reason}") from None
+
+
+def _server_expressions(server: str) -> list[str]:
+    rig = _http_json("GET", server + "/rig", None, "application/json", None)
+    if not isinstance(rig, dict) or not isinstance(rig.get("expressions"), dict):
+        raise StreamerError(f"{server}/rig: not a streamer server (no rig expressions)")
+    return list(rig["expressions"])
+
+
+def _audio_id_for(path: Path) -> str:
+    from streamer.storage import validate_audio_id
+
+    try:
+        return validate_audio_id(path.name)
+    except StreamerError:
+        raise StreamerError(
+            f"--audio-out {path}: the file name must be letters, digits, '_' or '-' and end in .ogg or .opus"
+        ) from None
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from streamer.core.rig import DEFAULT_VISEMES
+    from streamer.rigload import load_rig
+    from streamer.speech.say import say
+
+    if not (args.output or args.timeline_out or args.audio_out or args.play):
+        raise StreamerError("say: nothing to do; give -o VIDEO, --timeline-out/--audio-out FILE or --play CHANNEL")
+    settings = Settings.from_env()
+    server = args.server.rstrip("/")
+    if args.play and not args.rig:
+        expressions = _server_expressions(server)
+        visemes = {k: v for k, v in DEFAULT_VISEMES.items() if v in expressions}
+    else:
+        rig = load_rig(args.rig or settings.frames_dir)
+        expressions, visemes = list(rig.config.expressions), dict(rig.config.visemes)
+    _status(f"speaking {len(args.text)} characters offline (espeak-ng {args.voice}, {args.rate_wpm} wpm)", args.quiet)
+    said = say(args.text, expressions, visemes, voice=args.voice, rate_wpm=args.rate_wpm, pitch=args.pitch)
+    faces = " -> ".join(k["expr"] for k in said.emotion) or "neutral"
+    _status(f"spoke {said.speech.duration_ms / 1000:.2f} s: {len(said.speech.words)} words, face {faces}", args.quiet)
+
+    if args.timeline_out or args.audio_out:
+        timeline_path = Path(args.timeline_out) if args.timeline_out else None
+        audio_path = Path(args.audio_out) if args.audio_out else None
+        if audio_path is None and timeline_path is not None:
+            audio_path = timeline_path.with_suffix(".ogg")
+        assert audio_path is not None
+        audio_id = _audio_id_for(audio_path)
+        for path in (timeline_path, audio_path):
+            if path is not None and not path.parent.is_dir():
+                raise StreamerError(f"{path.parent}: no such folder for the output")
+        audio_path.write_bytes(said.audio)
+        _status(f"wrote {audio_path} (Ogg/Opus, {len(said.audio)} bytes)", args.quiet)
+        if timeline_path is not None:
+            if timeline_path.parent.resolve() != audio_path.parent.resolve():
+                _status(f"note: the timeline names its audio {audio_id!r}; keep it next to the timeline", args.quiet)
+            timeline_path.write_text(json.dumps(said.timeline(audio_id), indent=1) + "\n", encoding="utf-8")
+            _status(f"wrote {timeline_path}", args.quiet)
+
+    if args.output:
+        with tempfile.TemporaryDirectory(prefix="streamer-say-") as tmp:
+            timeline_file = Path(tmp) / "say.json"
+            (Path(tmp) / "say.ogg").write_bytes(said.audio)
+            timeline_file.write_text(json.dumps(said.timeline("say.ogg")), encoding="utf-8")
+            argv = ["export", str(timeline_file), "-o", args.output, "--fps", str(args.fps), "--quality", args.quality]
+            if args.rig:
+                argv += ["--rig", args.rig]
+            if args.size:
+                argv += ["--size", f"{args.size[0]}x{args.size[1]}"]
+            if args.quiet:
+                argv.append("--quiet")
+            _status(f"rendering {args.output}", args.quiet)
+            cmd_export(build_parser().parse_args(argv))
+
+    if args.play:
+        token = settings.token
+        filename = "say.ogg"
+        info = _http_json("POST", f"{server}/audio?filename={filename}", said.audio, "audio/ogg", token)
+        _status(f"uploaded audio as {info['id']}", args.quiet)
+        from urllib.parse import quote
+
+        body = json.dumps({"timeline": said.timeline(info["id"])}).encode()
+        _http_json("POST", f"{server}/channels/{quote(args.play, safe='')}/play", body, "application/json", token)
+        _status(f"playing on channel {args.play!r} at {server}", args.quiet)
+    return 0
+
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
@@ -358,6 +478,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-audio", action="store_true", help="leave the timeline's audio out")
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=cmd_export)
+
+    say_p = sub.add_parser("say", help="speak a line offline: to a video, timeline + audio files, or a live channel")
+    say_p.add_argument("text", help="what to say (at most 1,000 characters)")
+    say_p.add_argument("-o", "--output", help="render a video (.mp4, .webm or .mov) through `streamer export`")
+    say_p.add_argument("--timeline-out", help="write the v1 timeline JSON here")
+    say_p.add_argument("--audio-out", help="write the Ogg/Opus audio here (default: next to --timeline-out)")
+    say_p.add_argument("--play", metavar="CHANNEL", help="play it live on this channel of --server")
+    say_p.add_argument("--server", default="http://127.0.0.1:8000", help="server for --play (token: STREAMER_TOKEN)")
+    say_p.add_argument("--voice", default="en-us", help="espeak-ng voice (default en-us)")
+    say_p.add_argument("--rate-wpm", type=int, default=165, help="speaking rate in words per minute (80-450)")
+    say_p.add_argument("--pitch", type=int, default=50, help="voice pitch, 0-100 (default 50)")
+    say_p.add_argument(
+        "--rig",
+        help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig, or the server's with --play)",
+    )
+    say_p.add_argument("--fps", type=int, default=24, help="video frames per second (default 24)")
+    say_p.add_argument("--size", type=_size, help="video WIDTHxHEIGHT box")
+    say_p.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
+    say_p.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
+    say_p.set_defaults(func=cmd_say)
 
     serve = sub.add_parser("serve", help="run the live server (preview, OBS pages, REST and WebSocket)")
     serve.add_argument("--host", help="address to bind (default: STREAMER_HOST or 127.0.0.1)")

@@ -1,8 +1,11 @@
 """Export jobs: a bounded queue of renders on a dedicated thread pool, with progress, cancel and retention (I/O).
 
-The manager lives in the app lifespan. Renders run on its own :class:`ThreadPoolExecutor`
-(never on the event loop, never on Starlette's shared pool that serves ``to_thread`` calls);
-frames are fetched by awaiting the app's frame store on the loop. Outputs go to
+The manager lives in the app lifespan. Each job is supervised by a thread of its own
+:class:`ThreadPoolExecutor` (never the event loop, never Starlette's shared pool that serves
+``to_thread`` calls): the thread fetches the frames by awaiting the app's frame store on the
+loop, then hands them to a worker process (:mod:`streamer.export.worker`, niced) that decodes
+and encodes, so an export never holds the server's GIL. Cancel kills the worker; the
+supervisor then removes the temp file it left. Outputs go to
 ``root/{job id}.{ext}``, written atomically by :func:`render`; finished outputs are deleted
 ``ttl_s`` after they complete. Job state is in memory, so at start-up the folder is emptied of
 temp files and of outputs no job knows any more.
@@ -15,8 +18,13 @@ import concurrent.futures
 import contextlib
 import json
 import logging
+import os
+import pickle
 import secrets
+import selectors
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -29,7 +37,16 @@ from typing import Any
 from streamer.core.errors import NotFound, StreamerError
 from streamer.core.schedule import Schedule
 from streamer.export.options import FORMATS, Cancelled, DiskFull, ExportBusy, ExportError, ExportOptions
-from streamer.export.render import AudioSource, RenderResult, plan_keys, render, sweep_temp
+from streamer.export.render import (
+    AudioSource,
+    RenderResult,
+    fetch_frames,
+    plan_keys,
+    render,
+    sweep_temp,
+    temp_glob,
+)
+from streamer.export.worker import WorkerTask, error_from_json, result_from_json
 from streamer.frames import FrameStore
 
 log = logging.getLogger(__name__)
@@ -38,6 +55,12 @@ ACTIVE = ("queued", "running")
 WEBHOOK_TIMEOUT_S = 5.0
 # Refuse new jobs (507) when the exports folder's disk has less than this free.
 MIN_FREE_BYTES = 64 * 1024 * 1024
+# Export threads run at a lower CPU priority than the live server (Linux: nice is per thread,
+# and the encoder's and converter's threads inherit it from the worker that starts them).
+EXPORT_NICE = 10
+CANCEL_POLL_S = 0.1
+# So that ``python -m streamer.export.worker`` imports this same package.
+_IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
 
 
 class ExportNotReady(ExportError):
@@ -65,6 +88,7 @@ class ExportJob:
     expires: float | None = None
     size_bytes: int | None = None
     result: RenderResult | None = None
+    worker_pid: int | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     finished_event: threading.Event = field(default_factory=threading.Event)
 
@@ -125,6 +149,17 @@ def check_webhook(url: object, allowed_hosts: Iterable[str]) -> str:
     return url
 
 
+def _lower_priority() -> None:
+    """Nice this worker thread so that live viewers win the CPU over an export (best effort)."""
+    try:
+        tid = threading.get_native_id()
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if current < EXPORT_NICE:
+            os.setpriority(os.PRIO_PROCESS, tid, EXPORT_NICE)
+    except (AttributeError, OSError):  # not Linux, or not allowed: run at normal priority
+        pass
+
+
 class ExportJobs:
     """Runs export jobs: at most ``workers`` at once and ``max_queued`` waiting; more is :class:`ExportBusy`."""
 
@@ -137,6 +172,7 @@ class ExportJobs:
         ttl_s: int = 3600,
         max_duration_ms: int = 600_000,
         webhook_hosts: Iterable[str] = (),
+        use_processes: bool = True,
         render_fn: Callable[..., RenderResult] = render,
         render_kwargs: dict[str, Any] | None = None,
     ) -> None:
@@ -146,6 +182,7 @@ class ExportJobs:
         self.ttl_s = ttl_s
         self.max_duration_ms = max_duration_ms
         self.webhook_hosts = tuple(webhook_hosts)
+        self.use_processes = use_processes
         self.render_fn = render_fn
         self.render_kwargs = dict(render_kwargs or {})
         self.jobs: dict[str, ExportJob] = {}
@@ -275,6 +312,8 @@ class ExportJobs:
         job.finished_event.set()
 
     def _run(self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None) -> None:
+        if not self.use_processes:
+            _lower_priority()
         with self._lock:
             if job.status != "queued" or job.cancel_event.is_set():
                 if job.status == "queued":
@@ -283,18 +322,10 @@ class ExportJobs:
             job.status, job.stage, job.started_mono = "running", "starting", time.monotonic()
         status, error = "failed", None
         try:
-            result = self.render_fn(
-                schedule,
-                store,
-                audio,
-                job.options,
-                job.update,
-                job.cancel_event,
-                output=job.path,
-                loop=self._loop,
-                max_duration_ms=self.max_duration_ms,
-                **self.render_kwargs,
-            )
+            if self.use_processes:
+                result = self._render_in_worker(job, schedule, store, audio)
+            else:
+                result = self._render_here(job, schedule, store, audio)
             job.result, job.size_bytes = result, job.path.stat().st_size
             status = "done"
         except Cancelled:
@@ -302,7 +333,7 @@ class ExportJobs:
         except StreamerError as exc:
             error = str(exc)
             log.warning("export %s failed: %s", job.id, exc)
-        except Exception as exc:  # a bug or an unexpected library error: keep the worker alive
+        except Exception as exc:  # a bug or an unexpected library error: keep the supervisor alive
             error = f"internal error: {type(exc).__name__}"
             log.exception("export %s crashed", job.id)
         with self._lock:
@@ -310,6 +341,89 @@ class ExportJobs:
         log.info("export %s %s", job.id, status)
         if job.webhook_url:
             self._notify(job)
+
+    def _render_here(
+        self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None
+    ) -> RenderResult:
+        return self.render_fn(
+            schedule,
+            store,
+            audio,
+            job.options,
+            job.update,
+            job.cancel_event,
+            output=job.path,
+            loop=self._loop,
+            max_duration_ms=self.max_duration_ms,
+            **self.render_kwargs,
+        )
+
+    def _render_in_worker(
+        self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None
+    ) -> RenderResult:
+        keys = plan_keys(schedule, job.options, self.max_duration_ms)
+        job.update(0, len(keys), "fetching")
+        pngs = fetch_frames(store, keys, self._loop, job.cancel_event)
+        task = WorkerTask(keys, pngs, audio, job.options, job.path, self.render_kwargs)
+        job.update(0, len(keys), "starting")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamer.export.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={
+                **os.environ,
+                "PYTHONPATH": os.pathsep.join(filter(None, [_IMPORT_ROOT, os.environ.get("PYTHONPATH")])),
+            },
+        )
+        job.worker_pid = proc.pid
+        try:
+            assert proc.stdin is not None and proc.stdout is not None
+            with contextlib.suppress(BrokenPipeError):  # a worker that died at once: its status says why
+                proc.stdin.write(pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            return self._follow(job, proc)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+            if proc.stdout is not None:
+                proc.stdout.close()
+            for path in job.path.parent.glob(temp_glob(job.path)):  # what a killed worker left
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+
+    def _follow(self, job: ExportJob, proc: subprocess.Popen[bytes]) -> RenderResult:
+        """Relay the worker's progress until it reports a result or an error; kill it on cancel."""
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        buffer = b""
+        with selectors.DefaultSelector() as selector:
+            selector.register(fd, selectors.EVENT_READ)
+            while True:
+                if job.cancel_event.is_set():
+                    proc.kill()
+                    raise Cancelled("export cancelled")
+                if not selector.select(timeout=CANCEL_POLL_S):
+                    continue
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                *lines, buffer = (buffer + chunk).split(b"\n")
+                for line in lines:
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        log.warning("export %s: unexpected worker output %r", job.id, line[:200])
+                        continue
+                    if msg["type"] == "progress":
+                        job.update(msg["done"], msg["total"], msg["stage"])
+                    elif msg["type"] == "done":
+                        return result_from_json(msg["result"])
+                    elif msg["type"] == "error":
+                        raise error_from_json(msg)
+        code = proc.wait()
+        raise ExportError(f"the export worker died (exit status {code})")
 
     def _notify(self, job: ExportJob) -> None:
         assert job.webhook_url is not None

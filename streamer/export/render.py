@@ -122,6 +122,11 @@ def plan_keys(schedule: Schedule, options: ExportOptions, max_duration_ms: int |
     return schedule.sample(options.fps)
 
 
+def temp_glob(output: Path) -> str:
+    """The pattern of :func:`temp_path_for`'s names for ``output`` (to clean up after a dead worker)."""
+    return f".{output.name}.*{TEMP_SUFFIX}"
+
+
 def temp_path_for(output: Path) -> Path:
     """A hidden, unique temp file next to ``output`` that :func:`sweep_temp` recognises."""
     return output.with_name(f".{output.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
@@ -345,6 +350,24 @@ def _cancel_check(cancel: CancelCheck | None) -> Callable[[], bool]:
     return cancel
 
 
+def fetch_frames(
+    store: FrameStore, keys: list[str], loop: asyncio.AbstractEventLoop | None = None, cancel: CancelCheck | None = None
+) -> dict[str, bytes]:
+    """The bytes of every distinct key in ``keys``, each fetched once (blocking; see :func:`render` for ``loop``).
+
+    Raises :class:`ExportError` naming a frame missing from the store, or :class:`Cancelled`.
+    """
+    cancelled = _cancel_check(cancel)
+    fetcher = _Fetcher(store, loop)
+    try:
+        pngs = fetcher.fetch_all(list(dict.fromkeys(keys)), cancelled)
+    finally:
+        fetcher.close()
+    if cancelled():
+        raise Cancelled("export cancelled")
+    return pngs
+
+
 def render(
     schedule: Schedule,
     store: FrameStore,
@@ -368,18 +391,46 @@ def render(
     :class:`ExportTooLong`, :class:`DiskFull` or :class:`Cancelled`; ``output`` is then untouched.
     """
     started = time.perf_counter()
+    keys = plan_keys(schedule, options, max_duration_ms)
+    if progress is not None:
+        progress(0, len(keys), "fetching")
+    pngs = fetch_frames(store, keys, loop, cancel)
+    return render_frames(
+        keys,
+        pngs,
+        audio,
+        options,
+        progress,
+        cancel,
+        output=output,
+        cache_bytes=cache_bytes,
+        encoder_threads=encoder_threads,
+        started=started,
+    )
+
+
+def render_frames(
+    keys: list[str],
+    pngs: dict[str, bytes],
+    audio: AudioSource | None,
+    options: ExportOptions,
+    progress: ProgressSink | None = None,
+    cancel: CancelCheck | None = None,
+    *,
+    output: Path,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+    encoder_threads: int = 0,
+    started: float | None = None,
+) -> RenderResult:
+    """Encode output frames ``keys`` (from :func:`plan_keys`) whose bytes are in ``pngs``; as :func:`render`."""
+    started = time.perf_counter() if started is None else started
     cancelled = _cancel_check(cancel)
     report = progress or (lambda done, total, stage: None)
-    keys = plan_keys(schedule, options, max_duration_ms)
     total = len(keys)
-    start_ms, _ = options.span_ms(schedule.duration_ms)
     output = Path(output)
     tmp = temp_path_for(output)
-    fetcher = _Fetcher(store, loop)
+    distinct = list(dict.fromkeys(keys))
     try:
-        report(0, total, "fetching")
-        distinct = list(dict.fromkeys(keys))
-        pngs = fetcher.fetch_all(distinct, cancelled)
         if cancelled():
             raise Cancelled("export cancelled")
         first = decode_png(pngs[distinct[0]], distinct[0])
@@ -389,7 +440,7 @@ def render(
         if has_audio:
             assert audio is not None
             report(0, total, "audio")
-            samples = load_audio(audio, start_ms, total * AUDIO_RATE // options.fps)
+            samples = load_audio(audio, options.start_ms, total * AUDIO_RATE // options.fps)
         _encode(tmp, keys, pngs, (width, height), options, samples, report, cancelled, cache_bytes, encoder_threads)
         report(total, total, "finishing")
         _fsync(tmp)
@@ -399,7 +450,6 @@ def render(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-        fetcher.close()
     seconds = time.perf_counter() - started
     log.info("exported %d frames (%d distinct) to %s in %.1f s", total, len(distinct), output, seconds)
     return RenderResult(

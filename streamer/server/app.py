@@ -44,6 +44,7 @@ from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
 from streamer.server.live import ChannelHub, live_routes
 from streamer.server.security import Forbidden, Unauthorized
+from streamer.server.speech import speech_routes
 from streamer.settings import ConfigError, Settings
 from streamer.storage import AlreadyExists, AudioError, AudioStore, PayloadTooLarge, TimelineStore, seed_examples
 
@@ -214,6 +215,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         *http_routes(),
         *live_routes(),
         *export_routes(),
+        *speech_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [

@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any
@@ -35,6 +36,7 @@ from streamer.core.errors import (
 )
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
+from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, loads, parse_timeline
 from streamer.server.http import MAX_JSON_BYTES, authorize_write, capped
 from streamer.server.security import origin_allowed, token_ok
@@ -159,6 +161,8 @@ class LiveChannel:
         s = hub.settings
         self._planned: list[str] = []  # keys put in messages since the last prefetch
         self._store_error_ms = -STORE_ERROR_EVERY_MS
+        # The playing program's changes on the server clock, exact, for prefetch: (id, times, keys).
+        self._program_changes: tuple[str, list[int], list[str]] | None = None
         self.core = Channel(
             name,
             hub.rig,
@@ -181,18 +185,30 @@ class LiveChannel:
     def _prefetch_planned(self, ahead: bool = True) -> None:
         """Warm the cache with the keys just put in messages, then (``ahead``) the plan past the window.
 
-        Viewers preload what they receive at once, so the cache must be ahead of them: the
-        plan beyond the lookahead window is sampled every PREFETCH_STEP_MS (a change shorter
-        than that may be missed and is then fetched on demand, once).
+        Viewers preload what they receive at once, so the cache must be ahead of them. Past
+        the lookahead window, a program's changes are taken exactly from its schedule; the
+        rest of the plan (idle, transitions) is sampled every PREFETCH_STEP_MS (a change
+        shorter than that may be missed and is then fetched on demand, once).
         """
         if self.hub.prefetch is None:
             return
         keys, self._planned = self._planned, []
         if ahead:
             start = self.hub.now_ms() + self.core.lookahead_ms
-            keys += [self.core.key_at(t) for t in range(start, start + PREFETCH_AHEAD_MS, PREFETCH_STEP_MS)]
+            end = start + PREFETCH_AHEAD_MS
+            changes, program = self._program_changes, self.core.program
+            if changes is not None and program is not None and changes[0] == program.id:
+                _, times, program_keys = changes
+                keys += program_keys[max(bisect_left(times, start) - 1, 0) : bisect_left(times, end)]
+            keys += [self.core.key_at(t) for t in range(start, end, PREFETCH_STEP_MS)]
         if keys:
             self.hub.prefetch(keys, self._store_failed)
+
+    def program_started(self, program_id: str, start_ms: int, schedule: Schedule) -> None:
+        """Remember a new program's changes so prefetch can follow them exactly."""
+        if self.hub.prefetch is not None:
+            times = [start_ms + t for t, _ in schedule.changes]
+            self._program_changes = (program_id, times, [key for _, key in schedule.changes])
 
     def _store_failed(self, key: str, exc: Exception) -> None:
         if not isinstance(exc, StoreUnavailable):
@@ -314,6 +330,7 @@ class ChannelHub:
             program, messages = channel.core.play(
                 self.now_ms(), schedule, timeline_id=timeline_id, audio=cue, at_ms=at_ms
             )
+            channel.program_started(program.id, program.start_ms, schedule)
             channel.broadcast(messages)
         log.info("channel %s: playing %s (%d ms)", name, timeline_id or "inline timeline", schedule.duration_ms)
         return program.to_json()

@@ -34,6 +34,7 @@ def test_export_a_stored_timeline_end_to_end(make_server, tmp_path):
             assert time.monotonic() < deadline
             job = c.get(f"/exports/{job['id']}").json()
             seen.add(job["progress"]["frames"])
+            assert job["progress"]["frames"] <= job["progress"]["total"]
             time.sleep(0.01)
         assert job["status"] == "done", job
         assert job["progress"]["frames"] == job["progress"]["total"] == 111
@@ -102,9 +103,13 @@ def test_limit_answers_429_and_cancel_stops_within_a_second_leaving_nothing(make
         assert "too many" in third.json()["error"]
         running = wait_for(c, first["id"], ("running",))
         deadline = time.monotonic() + 20
-        while c.get(f"/exports/{first['id']}").json()["progress"]["frames"] < 3:
+        frames_seen = []
+        while (progress := c.get(f"/exports/{first['id']}").json()["progress"])["frames"] < 30:
             assert time.monotonic() < deadline
+            frames_seen.append(progress["frames"])
             time.sleep(0.02)
+        assert frames_seen == sorted(frames_seen) and len(set(frames_seen)) >= 2  # progress advances
+        assert progress["stage"] == "encoding" and progress["eta_s"] is not None
         started = time.monotonic()
         res = c.delete(f"/exports/{first['id']}")
         assert res.status_code == 200
@@ -182,4 +187,26 @@ def test_too_little_disk_space_answers_507(make_server, monkeypatch):
         res = c.post("/exports", json={"timeline_id": "hello", "options": SMALL})
         assert res.status_code == 507
         assert "free" in res.json()["error"]
+    assert list(_exports_dir(server).iterdir()) == []
+
+
+def test_kill_9_of_the_worker_process_fails_the_job_and_leaves_no_file(make_server):
+    import os
+    import signal
+
+    server = make_server()
+    long = {"timeline": lipsync_timeline(60_000), "options": {"format": "mov", "quality": "high"}}
+    with server.client() as c:
+        job_id = c.post("/exports", json=long).json()["id"]
+        deadline = time.monotonic() + 30
+        while c.get(f"/exports/{job_id}").json()["progress"]["frames"] < 5:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        temps = list(_exports_dir(server).glob(f"*{TEMP_SUFFIX}"))
+        assert len(temps) == 1  # the worker is writing its temp file
+        pid = server.app.state.exports.get(job_id).worker_pid
+        os.kill(pid, signal.SIGKILL)
+        job = wait_for(c, job_id, ("failed",))
+        assert "worker died" in job["error"]
+        assert c.get(f"/exports/{job_id}/file").status_code == 409
     assert list(_exports_dir(server).iterdir()) == []

@@ -17,7 +17,9 @@ import pytest
 from websockets.asyncio.client import connect
 
 from streamer.cli import main as cli_main
-from streamer.s3 import S3Options, list_objects
+from streamer.s3 import S3Options, S3SetupError, list_objects
+from streamer.server.framesource import FrameSource
+from streamer.settings import Settings
 from tests.s3.conftest import FaultProxy, new_bucket, s3_run
 from tests.server.conftest import REPO, LiveServer
 
@@ -176,3 +178,19 @@ def test_public_cdn_urls_fetch_with_plain_httpx(
         r = httpx.get(url, timeout=10)  # anonymous: no signature at all
         assert r.status_code == 200
         assert r.content == (small_rig / url.removeprefix(base + "/frames/")).read_bytes()
+
+
+def test_missing_credentials_fail_fast_with_one_line(
+    moto_url: str, filled_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    settings = Settings.from_env({}).replace(
+        data_dir=tmp_path, use_s3=True, s3_bucket=filled_bucket, s3_endpoint_url=moto_url
+    )
+    with pytest.raises(S3SetupError) as caught:
+        asyncio.run(FrameSource(settings).open())
+    assert str(caught.value) == "s3: no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"

@@ -1,0 +1,87 @@
+"""The offline "say" pipeline: text -> speech audio + a v1 timeline with lip-sync and emotions (I/O edge).
+
+espeak-ng speaks the text (words and phonemes with exact times), the phonemes become the
+``speech`` track through the rig's viseme map, and the offline emotion rules
+(:mod:`streamer.core.emotions`) read the text for the ``emotion`` track. Blocking: run
+:func:`say` off the event loop.
+
+Public API::
+
+    say(text, expressions, visemes_map, voice=..., rate_wpm=..., pitch=..., provider="offline") -> Said
+    Said.timeline(audio_id) -> dict     the v1 timeline, playing the audio stored as ``audio_id``
+    Said.audio                          Ogg/Opus bytes (``Said.audio_ext`` is "opus")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamer.core.emotions import plan_emotions
+from streamer.core.rig import DEFAULT_VISEMES
+from streamer.core.timeline import WordSpan
+from streamer.speech.audio import to_ogg_bytes
+from streamer.speech.espeak import synthesize
+from streamer.speech.model import Speech, SpeechInputError
+from streamer.speech.visemes import TAIL_MS, timeline_for
+
+MAX_SAY_CHARS = 1000
+PROVIDERS = ("offline",)
+
+
+@dataclass(frozen=True, eq=False)
+class Said:
+    """A spoken line: its speech (audio and timings), encoded audio and emotion track."""
+
+    speech: Speech
+    audio: bytes
+    emotion: list[dict[str, Any]]
+    visemes_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VISEMES))
+    audio_ext: str = "opus"
+
+    @property
+    def duration_ms(self) -> int:
+        """The timeline's length: the audio's plus a short hold."""
+        return self.speech.duration_ms + TAIL_MS
+
+    def timeline(self, audio_id: str) -> dict[str, Any]:
+        """The v1 timeline for this line, with ``audio_id`` as its audio (validated)."""
+        return timeline_for(self.speech, audio_id, self.visemes_map, emotion=self.emotion)
+
+
+def check_text(text: object, limit: int = MAX_SAY_CHARS) -> str:
+    """``text`` stripped, if it is a non-empty string of at most ``limit`` characters."""
+    if not isinstance(text, str) or not text.strip():
+        raise SpeechInputError("text: must be a non-empty string")
+    if len(text) > limit:
+        raise SpeechInputError(f"text: {len(text)} characters is over the limit of {limit}")
+    return text.strip()
+
+
+def say(
+    text: str,
+    expressions: Iterable[str],
+    visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
+    *,
+    voice: str = "en-us",
+    rate_wpm: int = 165,
+    pitch: int = 50,
+    provider: str = "offline",
+    max_chars: int = MAX_SAY_CHARS,
+) -> Said:
+    """Speak ``text`` offline and plan its face, using only the rig's ``expressions``.
+
+    Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or
+    oversized text, an unknown provider or voice, or a rate or pitch out of range, and
+    :class:`~streamer.speech.SpeechError` when espeak-ng or the Opus encoder fails.
+    """
+    text = check_text(text, max_chars)
+    if provider not in PROVIDERS:
+        raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: offline)")
+    speech = synthesize(text, voice=voice, rate_wpm=rate_wpm, pitch=pitch)
+    if not speech.words or len(speech.samples) == 0:
+        raise SpeechInputError("text: nothing to say (no speakable words)")
+    words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in speech.words]
+    emotion = plan_emotions(words, expressions, text, end_ms=speech.duration_ms + TAIL_MS)
+    return Said(speech=speech, audio=to_ogg_bytes(speech), emotion=emotion, visemes_map=dict(visemes_map))
