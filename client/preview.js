@@ -1,6 +1,6 @@
 // The preview page's wiring: the live canvas plus program, expression and pose controls, status and toasts.
 
-import { CloseCode, expressionNames, play, poseNames, set, stop } from './protocol.js';
+import { CloseCode, expressionNames, play, poseNames, set, stop, watchExport } from './protocol.js';
 import { createLive, numberParam } from './live.js';
 
 const TOKEN_KEY = 'streamer.token';
@@ -357,7 +357,7 @@ $('obs-copy').addEventListener('click', async () => {
 
 // ------------------------------------------------------------------ export
 
-// One export at a time from this page: POST /exports, then poll its status until it finishes.
+// One export at a time from this page: POST /exports, then follow its progress until it finishes.
 let exportJob = null;
 const EXPORT_POLL_MS = 400;
 const exportActive = () => exportJob && (exportJob.status === 'queued' || exportJob.status === 'running');
@@ -407,22 +407,46 @@ function renderExport() {
   $('export-cancel').hidden = !exportActive();
 }
 
-async function pollExport(id) {
+function exportUpdate(job) {
+  if (exportJob?.id !== job.id) return;
+  const wasActive = exportActive();
+  exportJob = job;
+  renderExport();
+  if (!wasActive || exportActive()) return;
+  if (job.status === 'done') toast(`Export ready: ${job.filename}`, { kind: 'ok', ms: 3000 });
+  if (job.status === 'failed') toast(`Export failed: ${job.error}`, { kind: 'error' });
+}
+
+// Follow a job: pushed over the socket while we control the channel (watch_export), else polled over HTTP.
+let exportFollow = null; // {id, how: 'socket' | 'poll'}
+
+async function followExport(id) {
+  if (canControl && conn.status === 'connected') {
+    exportFollow = { id, how: 'socket' };
+    try {
+      exportUpdate((await conn.request((rid) => watchExport(rid, id))).export);
+      return;
+    } catch {
+      // Not allowed or not connected after all: poll.
+    }
+  }
+  exportFollow = { id, how: 'poll' };
   while (exportJob?.id === id && exportActive()) {
     await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_MS));
     try {
-      const job = await exportRequest('GET', `/exports/${id}`);
-      if (exportJob?.id === id) exportJob = job;
+      exportUpdate(await exportRequest('GET', `/exports/${id}`));
     } catch (err) {
       toast(`Export: ${err.message}`, { kind: 'error', code: err.code });
       return;
     }
-    renderExport();
   }
-  if (exportJob?.id !== id) return;
-  if (exportJob.status === 'done') toast(`Export ready: ${exportJob.filename}`, { kind: 'ok', ms: 3000 });
-  if (exportJob.status === 'failed') toast(`Export failed: ${exportJob.error}`, { kind: 'error' });
 }
+
+conn.on('export', (m) => exportUpdate(m.export));
+conn.on('close', () => {
+  // The pushes stop with the socket: poll until the job ends.
+  if (exportActive() && exportFollow?.id === exportJob.id && exportFollow.how === 'socket') followExport(exportJob.id);
+});
 
 $('export').addEventListener('click', async () => {
   const id = $('timeline').value;
@@ -431,7 +455,7 @@ $('export').addEventListener('click', async () => {
   try {
     exportJob = await exportRequest('POST', '/exports', { timeline_id: id, options: { format: $('export-format').value } });
     renderExport();
-    pollExport(exportJob.id);
+    followExport(exportJob.id);
   } catch (err) {
     toast(`Export: ${err.message}`, { kind: 'error', code: err.code });
     renderExport();

@@ -82,6 +82,10 @@ export function set(id, { expr, pose, transitionMs } = {}) {
   return msg;
 }
 
+export function watchExport(id, exportId) {
+  return { type: 'watch_export', id, export_id: String(exportId) };
+}
+
 export function encode(msg) {
   return JSON.stringify(msg);
 }
@@ -157,6 +161,9 @@ const VALIDATORS = {
   },
   ack(m) {
     need(m, 'ok', (v) => v === true, 'true');
+  },
+  export(m) {
+    need(m, 'export', (v) => isObj(v) && isStr(v.id) && isStr(v.status) && isObj(v.progress), 'a job {id, status, progress}');
   },
   error(m) {
     need(m, 'code', isStr, 'a string');

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 from typing import Any, cast
 
 from starlette.requests import Request
@@ -18,13 +19,15 @@ from starlette.routing import BaseRoute, Route
 
 from streamer.core.errors import TimelineError
 from streamer.core.resolve import resolve
-from streamer.export.jobs import ExportJobs
+from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.server.http import _audio, _frames, _rig, _timelines, authorize_write, read_json
 from streamer.storage import validate_timeline_id
 
 CANCEL_WAIT_S = 1.0
+# A watched job's state is pushed when it changes, at most this often.
+WATCH_EVERY_S = 0.25
 
 
 def _jobs(request: Request) -> ExportJobs:
@@ -96,6 +99,25 @@ async def delete_export(request: Request) -> Response:
         return JSONResponse(job.to_json())
     await asyncio.to_thread(jobs.delete, job_id)
     return Response(status_code=204)
+
+
+async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -> None:
+    """Send ``{"type": "export", "export": job}`` whenever the job's progress changes, until it ends.
+
+    Used by the live socket for controllers that sent ``watch_export``; stops early when
+    ``send`` returns False (the viewer is gone).
+    """
+    last: tuple[Any, ...] | None = None
+    while True:
+        doc = job.to_json()
+        seen = (doc["status"], doc["progress"]["stage"], doc["progress"]["frames"])
+        if seen != last:
+            if not send({"type": "export", "export": doc}):
+                return
+            last = seen
+        if doc["status"] not in ACTIVE:
+            return
+        await asyncio.sleep(WATCH_EVERY_S)
 
 
 def export_routes() -> list[BaseRoute]:

@@ -38,6 +38,7 @@ from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, loads, parse_timeline
+from streamer.server.exports import watch_export
 from streamer.server.http import MAX_JSON_BYTES, authorize_write, capped
 from streamer.server.security import origin_allowed, token_ok
 from streamer.settings import Settings
@@ -56,6 +57,7 @@ MAX_TRANSITION_MS = 10_000
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
 PREFETCH_AHEAD_MS, PREFETCH_STEP_MS = 2000, 10
+MAX_WATCHES = 8  # export jobs one controller may watch at once
 
 # prefetch(keys in presentation order, on_error(key, exc)) starts warming the frame cache.
 Prefetch = Callable[[list[str], Callable[[str, Exception], None]], object]
@@ -101,6 +103,7 @@ class Viewer:
         self.closing = False
         self.close_code = 1000
         self.writer: asyncio.Task[None] | None = None  # only while the transport pushes back
+        self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
 
     def push(self, text: str) -> bool:
         """Send or queue ``text``; False (and start closing) when the viewer has fallen behind."""
@@ -144,6 +147,8 @@ class Viewer:
             return
         self.closing, self.close_code = True, code
         self.queue.clear()
+        for task in self.watches.values():
+            task.cancel()
         if self.writer is None:
             self.writer = asyncio.ensure_future(self._close_socket())
         # else the writer closes the socket once its send in flight ends
@@ -182,7 +187,7 @@ class LiveChannel:
             self._planned.append(key)
         return self.hub.frame_url(key)
 
-    def _prefetch_planned(self, ahead: bool = True) -> None:
+    def _prefetch_planned(self, ahead: bool) -> None:
         """Warm the cache with the keys just put in messages, then (``ahead``) the plan past the window.
 
         Viewers preload what they receive at once, so the cache must be ahead of them. Past
@@ -222,7 +227,7 @@ class LiveChannel:
         self.broadcast([_error("store_unavailable", f"frames may be late: {exc}")])
 
     def broadcast(self, messages: list[Message]) -> None:
-        self._prefetch_planned()
+        self._prefetch_planned(ahead=False)
         for message in messages:
             text = json.dumps(message, separators=(",", ":"))
             for viewer in list(self.viewers):
@@ -246,6 +251,7 @@ class LiveChannel:
         while True:
             now = self.hub.now_ms()
             self.broadcast(self.core.tick(now))
+            self._prefetch_planned(ahead=True)  # ticks look past the window; re-plans warm the window first
             deadline = max(deadline + batch, now)
             program = self.core.program
             wake = min(deadline, program.end_ms) if program and program.end_ms > now else deadline
@@ -472,6 +478,8 @@ async def _handle(text: str, hub: ChannelHub, channel: LiveChannel, viewer: View
     kind, msg_id = message["type"], message.get("id")
     if kind == "ping":
         return {"type": "pong", "id": msg_id, "client_time": message.get("client_time"), "server_time_ms": hub.now_ms()}
+    if kind == "watch_export":
+        return _watch_export(viewer, message, msg_id)
     if kind not in COMMANDS:
         return _error("unknown_type", f"unknown message type {kind[:40]!r}", msg_id)
     if viewer.role != "controller":
@@ -483,6 +491,26 @@ async def _handle(text: str, hub: ChannelHub, channel: LiveChannel, viewer: View
         log.info("channel %s: %s rejected: %s", channel.name, kind, exc)
         return _error(code, str(exc), msg_id)
     return {"type": "ack", "id": msg_id, "ok": True, "result": result}
+
+
+def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Message:
+    """Start pushing an export job's progress to this controller (after the ack this returns)."""
+    if viewer.role != "controller":
+        return _error("forbidden", "'watch_export' needs role=controller (and the control token)", msg_id)
+    export_id = message.get("export_id")
+    if not isinstance(export_id, str):
+        return _error("bad_message", "watch_export: export_id must be a string", msg_id)
+    try:
+        job = viewer.ws.app.state.exports.get(export_id)
+    except NotFound as exc:
+        return _error("not_found", str(exc), msg_id)
+    if job.id not in viewer.watches:
+        if len(viewer.watches) >= MAX_WATCHES:
+            return _error("bad_message", f"watch_export: at most {MAX_WATCHES} exports watched at once", msg_id)
+        task = asyncio.ensure_future(watch_export(job, lambda m: viewer.push(json.dumps(m, separators=(",", ":")))))
+        viewer.watches[job.id] = task
+        task.add_done_callback(lambda _t: viewer.watches.pop(job.id, None))
+    return {"type": "ack", "id": msg_id, "ok": True, "result": {"export": job.to_json()}}
 
 
 async def _rest_command(request: Request) -> JSONResponse:

@@ -62,3 +62,36 @@ class Speech:
     def duration_ms(self) -> int:
         """Length of the audio in whole milliseconds, rounded up."""
         return -(-len(self.samples) * 1000 // self.sample_rate)
+
+
+@dataclass(frozen=True)
+class AlignedWord:
+    """A transcript word placed in a recording, with how sure the aligner is (0..1)."""
+
+    t_ms: int
+    end_ms: int
+    text: str
+    confidence: float = 1.0
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """Where a transcript's words and phonemes fall in a recording (the result of any aligner).
+
+    ``words`` are the placed words, sorted; ``unplaced`` the transcript words the aligner could
+    not place (reported, never invented); ``phonemes`` feed the lip-sync; ``provider`` names
+    what produced it (``offline``, ``elevenlabs``, ``whisper``, ``textgrid``, ``loudness``...);
+    ``warnings`` are readable lines for the user (a fallback taken, a low confidence).
+    """
+
+    words: list[AlignedWord]
+    phonemes: list[Phoneme]
+    duration_ms: int
+    provider: str
+    unplaced: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def confidence(self) -> float:
+        """The mean word confidence (0 when nothing was placed)."""
+        return sum(w.confidence for w in self.words) / len(self.words) if self.words else 0.0

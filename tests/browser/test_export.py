@@ -51,6 +51,8 @@ def test_chromium_plays_the_exported_video(live_server: LiveServer, page: Any, f
 
 
 def test_preview_export_button_shows_progress_and_a_download_link(live_server: LiveServer, page: Any) -> None:
+    polls: list[str] = []
+    page.on("request", lambda r: polls.append(r.url) if r.method == "GET" and "/exports/" in r.url else None)
     page.goto(live_server.url + "/client/preview.html")
     page.wait_for_function("() => [...document.querySelectorAll('#timeline option')].some(o => o.value === 'hello')")
     page.select_option("#timeline", "hello")
@@ -68,4 +70,5 @@ def test_preview_export_button_shows_progress_and_a_download_link(live_server: L
         assert len(res.read()) > 1000
     job = live_server.get_json(href.removesuffix("/file"))
     assert json.dumps(job["options"]["format"]) == '"webm"'
+    assert polls == [], polls  # progress came over the socket (watch_export), not by polling
     assert page.problems == []

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
+
+import httpx
+from websockets.asyncio.client import connect
 
 from benchmarks.workloads import lipsync_timeline
 from streamer.export.render import TEMP_SUFFIX
@@ -210,3 +214,41 @@ def test_kill_9_of_the_worker_process_fails_the_job_and_leaves_no_file(make_serv
         assert "worker died" in job["error"]
         assert c.get(f"/exports/{job_id}/file").status_code == 409
     assert list(_exports_dir(server).iterdir()) == []
+
+
+def test_controllers_that_ask_get_progress_pushed_over_the_socket(make_server):
+    server = make_server()
+    ws_url = server.url.replace("http://", "ws://") + "/ws?channel=main&role=controller"
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        async with connect(ws_url) as ws, connect(ws_url.replace("controller", "viewer")) as viewer:
+            async with httpx.AsyncClient(base_url=server.url) as c:
+                res = await c.post("/exports", json={"timeline_id": "hello", "options": {"format": "webm", "scale": 0.5}})
+                job_id = res.json()["id"]
+            await viewer.send(json.dumps({"type": "watch_export", "id": 1, "export_id": job_id}))
+            await ws.send(json.dumps({"type": "watch_export", "id": 2, "export_id": "nope"}))
+            await ws.send(json.dumps({"type": "watch_export", "id": 3, "export_id": job_id}))
+            replies: list[dict[str, Any]] = []
+            pushed: list[dict[str, Any]] = []
+            while not pushed or pushed[-1]["status"] in ("queued", "running"):
+                msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                if msg["type"] == "export":
+                    pushed.append(msg["export"])
+                elif msg.get("id") in (2, 3):
+                    replies.append(msg)
+            while True:
+                msg = json.loads(await asyncio.wait_for(viewer.recv(), 5))
+                if msg.get("id") == 1:
+                    replies.insert(0, msg)
+                    break
+        return replies, pushed
+
+    replies, pushed = asyncio.run(scenario())
+    forbidden, missing, ack = replies
+    assert forbidden["type"] == "error" and forbidden["code"] == "forbidden"
+    assert missing["type"] == "error" and missing["code"] == "not_found" and "nope" in missing["message"]
+    assert ack["type"] == "ack" and ack["result"]["export"]["status"] in ("queued", "running")
+    frames = [p["progress"]["frames"] for p in pushed]
+    assert frames == sorted(frames) and len(set(frames)) >= 3  # progress advances, pushed as it goes
+    assert pushed[-1]["status"] == "done" and pushed[-1]["file"].endswith("/file")
+    assert pushed[-1]["progress"]["frames"] == pushed[-1]["progress"]["total"]

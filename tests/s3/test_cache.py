@@ -13,7 +13,8 @@ import httpx
 from websockets.asyncio.client import connect
 
 from streamer.cache import CachedFrameStore
-from streamer.frames import LocalFrameStore
+from streamer.core.errors import StoreUnavailable
+from streamer.frames import FrameData, LocalFrameStore, etag_of
 from tests.s3.conftest import FaultProxy
 from tests.server.conftest import LiveServer
 
@@ -98,3 +99,36 @@ def test_prefetch_warms_the_next_window_before_viewers_ask(
     assert proxy.gets() == gets_before  # every URL pushed to viewers was already warm
     assert m_after["hits"] - m_before["hits"] == len(urls)
     assert m_after["misses"] == m_before["misses"]
+
+
+class FlakyStore:
+    """A frame store that fails while ``down`` (a FrameStore, not a patched client)."""
+
+    def __init__(self) -> None:
+        self.down = True
+        self.asked: list[str] = []
+
+    async def get(self, key: str) -> FrameData:
+        self.asked.append(key)
+        await asyncio.sleep(0.01)
+        if self.down:
+            raise StoreUnavailable(f"s3: SlowDown while getting {key!r}")
+        return FrameData(key.encode(), etag_of(key.encode()))
+
+
+def test_failures_are_reported_never_cached_and_retried_on_the_next_ask() -> None:
+    async def scenario() -> tuple[CachedFrameStore, FlakyStore, list[str]]:
+        store = FlakyStore()
+        cache = CachedFrameStore(store, 1 << 20)
+        failed: list[str] = []
+        assert cache.prefetch(["a/1.png", "a/2.png", "a/1.png"], lambda key, exc: failed.append(key)) == 2
+        await asyncio.sleep(0.1)
+        assert "a/1.png" not in cache
+        store.down = False
+        assert (await cache.get("a/1.png")).data == b"a/1.png"
+        return cache, store, failed
+
+    cache, store, failed = asyncio.run(scenario())
+    assert failed == ["a/1.png", "a/2.png"]
+    assert store.asked == ["a/1.png", "a/2.png", "a/1.png"]  # in order, then the retry
+    assert cache.counters.errors == 2 and cache.counters.store_gets == 3 and cache.counters.bytes == 7
