@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
@@ -24,6 +20,7 @@ from streamer.core.timeline import Timeline, parse_timeline
 from streamer.rigload import load_rig
 from streamer.server.app import create_app
 from streamer.settings import Settings
+from tests.server.conftest import LiveServer, ServerThread, serve
 
 REPO = Path(__file__).resolve().parents[2]
 RIG_DIR = REPO / "frames"
@@ -56,44 +53,12 @@ def ffprobe(path: Path, *extra: str) -> dict[str, Any]:
     return json.loads(out)
 
 
-@dataclass
-class Server:
-    url: str
-    app: Any
-    settings: Settings
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=20)
-
-
-class _Thread:
-    def __init__(self, app: Any) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(15)
-        self.sock.close()
-
-
 @pytest.fixture
-def make_server(rig: Rig, tmp_path: Path) -> Iterator[Callable[..., Server]]:
+def make_server(rig: Rig, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start the real app under uvicorn with ``Settings`` overrides (data in ``tmp_path/data``)."""
-    running: list[_Thread] = []
+    running: list[ServerThread] = []
 
-    def start(**overrides: Any) -> Server:
+    def start(**overrides: Any) -> LiveServer:
         settings = Settings.from_env({}).replace(
             frames_dir=RIG_DIR,
             data_dir=tmp_path / "data",
@@ -101,11 +66,7 @@ def make_server(rig: Rig, tmp_path: Path) -> Iterator[Callable[..., Server]]:
             client_dir=REPO / "client",
             **overrides,
         )
-        app = create_app(settings, rig=rig)
-        thread = _Thread(app)
-        thread.start()
-        running.append(thread)
-        return Server(f"http://127.0.0.1:{thread.port}", app, settings)
+        return serve(create_app(settings, rig=rig), running)
 
     yield start
     for thread in running:

@@ -218,12 +218,13 @@ def test_kill_9_of_the_worker_process_fails_the_job_and_leaves_no_file(make_serv
 
 def test_controllers_that_ask_get_progress_pushed_over_the_socket(make_server):
     server = make_server()
-    ws_url = server.url.replace("http://", "ws://") + "/ws?channel=main&role=controller"
+    ws_url = server.base_url.replace("http://", "ws://") + "/ws?channel=main&role=controller"
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with connect(ws_url) as ws, connect(ws_url.replace("controller", "viewer")) as viewer:
-            async with httpx.AsyncClient(base_url=server.url) as c:
-                res = await c.post("/exports", json={"timeline_id": "hello", "options": {"format": "webm", "scale": 0.5}})
+            async with httpx.AsyncClient(base_url=server.base_url) as c:
+                body = {"timeline_id": "hello", "options": {"format": "webm", "scale": 0.5}}
+                res = await c.post("/exports", json=body)
                 job_id = res.json()["id"]
             await viewer.send(json.dumps({"type": "watch_export", "id": 1, "export_id": job_id}))
             await ws.send(json.dumps({"type": "watch_export", "id": 2, "export_id": "nope"}))

@@ -21,7 +21,7 @@ from streamer.cli import main as cli_main
 from streamer.s3 import S3Options, s3_client
 from streamer.server.app import create_app
 from streamer.settings import Settings
-from tests.server.conftest import REPO, LiveServer, ServerThread, write_png_rig
+from tests.server.conftest import REPO, LiveServer, ServerThread, serve, write_png_rig
 
 T = TypeVar("T")
 
@@ -247,11 +247,7 @@ def s3_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
             "s3_max_attempts": 2,
         }
         settings = Settings.from_env({}).replace(**{**defaults, **overrides})
-        app = create_app(settings)
-        thread = ServerThread(app)
-        thread.start()
-        running.append(thread)
-        return LiveServer(f"http://127.0.0.1:{thread.port}", thread.port, app, settings)
+        return serve(create_app(settings), running)
 
     yield start
     for thread in running:

@@ -117,6 +117,14 @@ class ServerThread:
         self.sock.close()
 
 
+def serve(app: Starlette, running: list[ServerThread]) -> LiveServer:
+    """Start ``app`` under uvicorn on a free loopback port; ``running`` collects it for stopping."""
+    thread = ServerThread(app)
+    thread.start()
+    running.append(thread)
+    return LiveServer(f"http://127.0.0.1:{thread.port}", thread.port, app, app.state.settings)
+
+
 @pytest.fixture
 def make_server(rig: Rig, rig_dir: Path, tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     """Start servers with ``Settings`` overrides; each gets ``tmp_path/data`` unless told otherwise."""
@@ -130,11 +138,7 @@ def make_server(rig: Rig, rig_dir: Path, tmp_path: Path) -> Iterator[Callable[..
             client_dir=REPO / "client",
         )
         settings = settings.replace(**overrides)
-        app = create_app(settings, rig=rig if preload and settings.frames_dir == rig_dir else None)
-        thread = ServerThread(app)
-        thread.start()
-        running.append(thread)
-        return LiveServer(f"http://127.0.0.1:{thread.port}", thread.port, app, settings)
+        return serve(create_app(settings, rig=rig if preload and settings.frames_dir == rig_dir else None), running)
 
     yield start
     for thread in running:
