@@ -223,11 +223,18 @@ def _http_json(method: str, url: str, body: bytes | None, content_type: str, tok
         raise StreamerError(f"cannot reach the server at {url}: {reason}") from None
 
 
-def _server_expressions(server: str) -> list[str]:
+def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
+    """The server rig's expressions and its viseme map (the default map for servers without one)."""
+    from streamer.core.rig import DEFAULT_VISEMES
+
     rig = _http_json("GET", server + "/rig", None, "application/json", None)
     if not isinstance(rig, dict) or not isinstance(rig.get("expressions"), dict):
         raise StreamerError(f"{server}/rig: not a streamer server (no rig expressions)")
-    return list(rig["expressions"])
+    expressions = list(rig["expressions"])
+    visemes = rig.get("visemes")
+    if not isinstance(visemes, dict):
+        visemes = dict(DEFAULT_VISEMES)
+    return expressions, {str(k): v for k, v in visemes.items() if isinstance(v, str) and v in expressions}
 
 
 def _audio_id_for(path: Path) -> str:
@@ -244,7 +251,6 @@ def _audio_id_for(path: Path) -> str:
 def cmd_say(args: argparse.Namespace) -> int:
     import tempfile
 
-    from streamer.core.rig import DEFAULT_VISEMES
     from streamer.rigload import load_rig
     from streamer.speech.say import say
 
@@ -253,15 +259,30 @@ def cmd_say(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     server = args.server.rstrip("/")
     if args.play and not args.rig:
-        expressions = _server_expressions(server)
-        visemes = {k: v for k, v in DEFAULT_VISEMES.items() if v in expressions}
+        expressions, visemes = _server_rig(server)
     else:
         rig = load_rig(args.rig or settings.frames_dir)
         expressions, visemes = list(rig.config.expressions), dict(rig.config.visemes)
-    _status(f"speaking {len(args.text)} characters offline (espeak-ng {args.voice}, {args.rate_wpm} wpm)", args.quiet)
-    said = say(args.text, expressions, visemes, voice=args.voice, rate_wpm=args.rate_wpm, pitch=args.pitch)
+    if args.provider == "elevenlabs":
+        how = f"with ElevenLabs (voice {args.voice or settings.elevenlabs_voice}, {settings.elevenlabs_model})"
+    else:
+        how = f"offline (espeak-ng {args.voice or 'en-us'}, {args.rate_wpm} wpm)"
+    _status(f"speaking {len(args.text)} characters {how}", args.quiet)
+    said = say(
+        args.text,
+        expressions,
+        visemes,
+        voice=args.voice,
+        rate_wpm=args.rate_wpm,
+        pitch=args.pitch,
+        provider=args.provider,
+        emotions=args.emotions or settings.emotions,
+        settings=settings,
+    )
     faces = " -> ".join(k["expr"] for k in said.emotion) or "neutral"
     _status(f"spoke {said.speech.duration_ms / 1000:.2f} s: {len(said.speech.words)} words, face {faces}", args.quiet)
+    planner = said.plan.provider + (f" (fallback: {said.plan.fallback})" if said.plan.fallback else "")
+    _status(f"face planned by {planner}", args.quiet)
 
     if args.timeline_out or args.audio_out:
         timeline_path = Path(args.timeline_out) if args.timeline_out else None
@@ -306,6 +327,157 @@ def cmd_say(args: argparse.Namespace) -> int:
         body = json.dumps({"timeline": said.timeline(info["id"])}).encode()
         _http_json("POST", f"{server}/channels/{quote(args.play, safe='')}/play", body, "application/json", token)
         _status(f"playing on channel {args.play!r} at {server}", args.quiet)
+    return 0
+
+
+def _read_transcript(args: argparse.Namespace) -> str | None:
+    if args.transcript is not None and args.text is not None:
+        raise StreamerError("align: give the transcript as a file or as --text, not both")
+    if args.text is not None:
+        return str(args.text)
+    if args.transcript is None:
+        return None
+    try:
+        return Path(args.transcript).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StreamerError(f"{args.transcript}: no such transcript file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StreamerError(f"{args.transcript}: cannot read the transcript ({exc})") from None
+
+
+def cmd_align(args: argparse.Namespace) -> int:
+    import shutil
+
+    from streamer.rigload import load_rig
+    from streamer.speech.align import transcript_words
+    from streamer.speech.align_providers import align_with_provider, choose_aligner
+    from streamer.speech.recording import alignment_timeline, check_transcript
+    from streamer.storage import AUDIO_ID, probe_audio
+
+    settings = Settings.from_env()
+    source, timeline_path = Path(args.audio), Path(args.output)
+    if not source.is_file():
+        raise StreamerError(f"{source}: no such audio file")
+    transcript = _read_transcript(args)
+    if transcript is not None:
+        transcript = check_transcript(transcript)
+    if not timeline_path.parent.is_dir():
+        raise StreamerError(f"{timeline_path.parent}: no such folder for the output")
+    probe = probe_audio(source)
+    audio_path = timeline_path.with_suffix("." + probe.ext)
+    audio_id = audio_path.name
+    if not AUDIO_ID.fullmatch(audio_id):
+        raise StreamerError(
+            f"-o {timeline_path}: the file name must be letters, digits, '_' or '-' (it names the audio)"
+        )
+    if probe.duration_ms > settings.max_audio_ms:
+        raise StreamerError(
+            f"{source}: too long ({probe.duration_ms / 1000:.1f} s; the limit is {settings.max_audio_s} s,"
+            " STREAMER_MAX_AUDIO_S)"
+        )
+    rig = load_rig(args.rig or settings.frames_dir)
+    aligner = choose_aligner(args.provider, transcript is not None, settings)
+    how = "loudness (no transcript)" if transcript is None else f"offline aligner (espeak-ng {args.voice})"
+    if aligner != "offline":
+        how = {"elevenlabs": "ElevenLabs forced alignment", "whisper": "Whisper (no transcript)"}[aligner]
+    _status(f"aligning {source} ({probe.duration_ms / 1000:.1f} s) with the {how}", args.quiet)
+    alignment = align_with_provider(
+        source,
+        transcript,
+        provider=args.provider,
+        settings=settings,
+        filename=source.name,
+        voice=args.voice,
+        max_duration_ms=settings.max_audio_ms,
+    )
+    timeline = alignment_timeline(
+        alignment, audio_id, list(rig.config.expressions), dict(rig.config.visemes), transcript
+    )
+    if audio_path.resolve() != source.resolve():
+        shutil.copyfile(source, audio_path)
+        _status(f"wrote {audio_path}", args.quiet)
+    timeline_path.write_text(json.dumps(timeline, indent=1) + "\n", encoding="utf-8")
+    _status(f"wrote {timeline_path}", args.quiet)
+    if alignment.provider == "loudness":
+        shapes = len(timeline["tracks"]["speech"])
+        print(f"loudness mouth: {shapes} mouth shapes over {alignment.duration_ms / 1000:.1f} s")
+    else:
+        placed = sum(len(transcript_words(w.text)) for w in alignment.words)  # "I am" may be one timed word
+        total = placed + len(alignment.unplaced)
+        print(f"placed {placed}/{total} words, mean confidence {alignment.confidence:.2f}")
+    if alignment.unplaced:
+        print("unplaced: " + " ".join(alignment.unplaced))
+    for warning in alignment.warnings:
+        print(f"warning: {warning}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from streamer.rigload import load_rig
+    from streamer.speech.imports import import_timeline
+    from streamer.storage import probe_audio, validate_audio_id
+
+    source, output = Path(args.file), Path(args.output)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        raise StreamerError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    if not output.parent.is_dir():
+        raise StreamerError(f"{output.parent}: no such folder for the output")
+    audio_id = audio_ms = None
+    if args.audio:
+        audio = Path(args.audio)
+        try:
+            audio_id = validate_audio_id(audio.name)
+        except StreamerError:
+            raise StreamerError(
+                f"--audio {audio}: the file name must be letters, digits, '_' or '-' with an audio extension"
+            ) from None
+        if audio.is_file():
+            audio_ms = probe_audio(audio).duration_ms
+        else:
+            _status(f"note: {audio} does not exist yet; the timeline names it {audio_id!r}", args.quiet)
+        if audio.parent.resolve() != output.parent.resolve():
+            _status(f"note: the timeline names its audio {audio_id!r}; keep it next to the timeline", args.quiet)
+    rig = load_rig(args.rig or Settings.from_env().frames_dir)
+    imported = import_timeline(
+        source.name,
+        data,
+        list(rig.config.expressions),
+        rig.config.visemes,
+        audio_id=audio_id,
+        audio_duration_ms=audio_ms,
+        mode=args.mode,
+        anticipation_ms=args.anticipation_ms,
+        fmt=args.format,
+    )
+    for warning in imported.warnings:
+        _status(f"warning: {warning}", args.quiet)
+    output.write_text(json.dumps(imported.timeline, indent=1) + "\n", encoding="utf-8")
+    tracks = imported.timeline["tracks"]
+    counts = ", ".join(f"{len(v)} {k}" for k, v in tracks.items() if v)
+    _status(f"wrote {output} from {imported.format}: {counts or 'no items'}", args.quiet)
+    return 0
+
+
+def cmd_captions(args: argparse.Namespace) -> int:
+    from streamer.core.rig import DEFAULT_VISEMES
+    from streamer.rigload import load_rig
+    from streamer.speech.exports import export_timeline, format_for_path
+
+    fmt = format_for_path(args.output, args.format)
+    output = Path(args.output)
+    if args.output != "-" and not output.parent.is_dir():
+        raise StreamerError(f"{output.parent}: no such folder for the output")
+    timeline = _load_timeline_file(args.timeline)
+    # The map only matters for cues without a phoneme label; a rig is loaded only when named.
+    visemes = load_rig(args.rig).config.visemes if args.rig else DEFAULT_VISEMES
+    exported = export_timeline(timeline, fmt, visemes)
+    if args.output == "-":
+        sys.stdout.write(exported.text)
+    else:
+        output.write_text(exported.text, encoding="utf-8")
+        _status(f"wrote {output} ({fmt})", args.quiet)
     return 0
 
 
@@ -479,14 +651,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=cmd_export)
 
-    say_p = sub.add_parser("say", help="speak a line offline: to a video, timeline + audio files, or a live channel")
+    say_p = sub.add_parser(
+        "say", help="speak a line (offline or ElevenLabs): to a video, timeline + audio files, or a live channel"
+    )
     say_p.add_argument("text", help="what to say (at most 1,000 characters)")
     say_p.add_argument("-o", "--output", help="render a video (.mp4, .webm or .mov) through `streamer export`")
     say_p.add_argument("--timeline-out", help="write the v1 timeline JSON here")
     say_p.add_argument("--audio-out", help="write the Ogg/Opus audio here (default: next to --timeline-out)")
     say_p.add_argument("--play", metavar="CHANNEL", help="play it live on this channel of --server")
     say_p.add_argument("--server", default="http://127.0.0.1:8000", help="server for --play (token: STREAMER_TOKEN)")
-    say_p.add_argument("--voice", default="en-us", help="espeak-ng voice (default en-us)")
+    say_p.add_argument(
+        "--provider", choices=["offline", "elevenlabs"], default="offline", help="speech engine (default offline)"
+    )
+    say_p.add_argument(
+        "--emotions",
+        choices=["rules", "openai", "auto"],
+        help="who plans the face: rules, openai, or auto = openai when OPENAI_API_KEY is set (STREAMER_EMOTIONS)",
+    )
+    say_p.add_argument(
+        "--voice", help="espeak-ng voice (default en-us), or an ElevenLabs voice id (default STREAMER_ELEVENLABS_VOICE)"
+    )
     say_p.add_argument("--rate-wpm", type=int, default=165, help="speaking rate in words per minute (80-450)")
     say_p.add_argument("--pitch", type=int, default=50, help="voice pitch, 0-100 (default 50)")
     say_p.add_argument(
@@ -498,6 +682,48 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
     say_p.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
     say_p.set_defaults(func=cmd_say)
+
+    align_p = sub.add_parser(
+        "align", help="lip-sync a recording: align its transcript offline, or follow its loudness without one"
+    )
+    align_p.add_argument("audio", help="the recording (WAV, MP3, OGG, Opus, M4A or FLAC; at most STREAMER_MAX_AUDIO_S)")
+    align_p.add_argument("transcript", nargs="?", help="a UTF-8 text file of the words spoken (or use --text)")
+    align_p.add_argument("--text", help="the words spoken, inline (instead of a TRANSCRIPT file)")
+    align_p.add_argument(
+        "--provider",
+        choices=["offline", "elevenlabs", "whisper", "auto"],
+        default="offline",
+        help="aligner: offline (default), elevenlabs (needs the transcript), whisper (without one), "
+        "auto (a service when its key is set)",
+    )
+    align_p.add_argument(
+        "-o", "--output", required=True, help="timeline JSON to write; the audio is copied next to it, same name"
+    )
+    align_p.add_argument(
+        "--voice", default="en-us", help="espeak-ng voice of the transcript's language (default en-us)"
+    )
+    align_p.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
+    align_p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    align_p.set_defaults(func=cmd_align)
+
+    imp = sub.add_parser("import", help="make a timeline from a TextGrid, Rhubarb JSON/TSV or face_rig keyframes")
+    imp.add_argument("file", help="Praat .TextGrid (e.g. from MFA), Rhubarb .json/.tsv, or face_rig keyframe .json")
+    imp.add_argument("-o", "--output", required=True, help="timeline JSON to write")
+    imp.add_argument("--audio", help="the recording; the timeline plays it by its file name (keep them together)")
+    imp.add_argument("--format", choices=["textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1"])
+    imp.add_argument("--mode", choices=["phoneme", "word"], default="phoneme", help="TextGrid lip-sync per sound/word")
+    imp.add_argument("--anticipation-ms", type=int, default=50, help="mouth leads the sound by this much (default 50)")
+    imp.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
+    imp.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    imp.set_defaults(func=cmd_import)
+
+    cap = sub.add_parser("captions", help="export a timeline's captions (SRT, WebVTT) or lip-sync (Rhubarb, TextGrid)")
+    cap.add_argument("timeline", help="timeline JSON with a words track (captions) or speech track (lip-sync)")
+    cap.add_argument("-o", "--output", required=True, help="out.srt, .vtt, .json (Rhubarb), .tsv, .TextGrid or -")
+    cap.add_argument("--format", choices=["srt", "vtt", "rhubarb_json", "rhubarb_tsv", "textgrid"])
+    cap.add_argument("--rig", help="rig folder whose viseme map reads the mouth shapes (default: the default map)")
+    cap.add_argument("-q", "--quiet", action="store_true", help="no status lines")
+    cap.set_defaults(func=cmd_captions)
 
     serve = sub.add_parser("serve", help="run the live server (preview, OBS pages, REST and WebSocket)")
     serve.add_argument("--host", help="address to bind (default: STREAMER_HOST or 127.0.0.1)")

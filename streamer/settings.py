@@ -22,6 +22,11 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 # Where viewers fetch frames: this server (from the cache), S3_BASE_URL, or presigned S3 URLs.
 URL_MODES = ("server", "public", "presigned")
+# Who plans emotions for spoken lines: the offline rules, OpenAI, or OpenAI when its key is set.
+EMOTION_PROVIDERS = ("rules", "openai", "auto")
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+DEFAULT_ELEVENLABS_VOICE = "21m00Tcm4TlvDq8ikWAM"  # "Rachel", one of the service's premade voices
+DEFAULT_ELEVENLABS_MODEL = "eleven_multilingual_v2"
 
 
 class ConfigError(StreamerError, ValueError):
@@ -119,6 +124,15 @@ class Settings:
     openai_base_url: str | None = None
     elevenlabs_api_key: str | None = field(default=None, repr=False)
     elevenlabs_base_url: str | None = None
+    # OpenAI emotion planning and Whisper, ElevenLabs speech (see docs/speech.md).
+    openai_model: str = DEFAULT_OPENAI_MODEL
+    openai_timeout_ms: int = 15_000
+    openai_max_retries: int = 1
+    elevenlabs_voice: str = DEFAULT_ELEVENLABS_VOICE
+    elevenlabs_model: str = DEFAULT_ELEVENLABS_MODEL
+    elevenlabs_timeout_ms: int = 60_000
+    elevenlabs_max_retries: int = 2
+    emotions: str = "auto"
     # Video export jobs (see docs/export.md).
     export_workers: int = 1
     export_max_queued: int = 4
@@ -145,6 +159,10 @@ class Settings:
             ("export_max_queued", self.export_max_queued, 0, 10_000),
             ("export_max_s", self.export_max_s, 1, 86_400),
             ("export_ttl_s", self.export_ttl_s, 1, 30 * 86_400),
+            ("openai_timeout_ms", self.openai_timeout_ms, 100, 600_000),
+            ("openai_max_retries", self.openai_max_retries, 0, 10),
+            ("elevenlabs_timeout_ms", self.elevenlabs_timeout_ms, 100, 600_000),
+            ("elevenlabs_max_retries", self.elevenlabs_max_retries, 0, 10),
         ]
         for name, value, lo, hi in checks:
             if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
@@ -161,6 +179,11 @@ class Settings:
             raise ConfigError("STREAMER_URL_MODE: 'public' needs S3_BASE_URL (the bucket's public or CDN URL)")
         if self.url_mode == "presigned" and not self.use_s3:
             raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
+        if self.emotions not in EMOTION_PROVIDERS:
+            choices = ", ".join(EMOTION_PROVIDERS)
+            raise ConfigError(f"STREAMER_EMOTIONS: must be one of {choices}, got {self.emotions!r}")
+        if self.emotions == "openai" and not self.openai_api_key:
+            raise ConfigError("STREAMER_EMOTIONS: 'openai' needs OPENAI_API_KEY")
 
     @property
     def max_upload_bytes(self) -> int:
@@ -219,6 +242,14 @@ class Settings:
             openai_base_url=_str(env, "OPENAI_BASE_URL"),
             elevenlabs_api_key=_str(env, "ELEVENLABS_API_KEY"),
             elevenlabs_base_url=_str(env, "ELEVENLABS_BASE_URL"),
+            openai_model=_str(env, "STREAMER_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
+            openai_timeout_ms=_int(env, "STREAMER_OPENAI_TIMEOUT_MS", 15_000, 100, 600_000),
+            openai_max_retries=_int(env, "STREAMER_OPENAI_MAX_RETRIES", 1, 0, 10),
+            elevenlabs_voice=_str(env, "STREAMER_ELEVENLABS_VOICE") or DEFAULT_ELEVENLABS_VOICE,
+            elevenlabs_model=_str(env, "STREAMER_ELEVENLABS_MODEL") or DEFAULT_ELEVENLABS_MODEL,
+            elevenlabs_timeout_ms=_int(env, "STREAMER_ELEVENLABS_TIMEOUT_MS", 60_000, 100, 600_000),
+            elevenlabs_max_retries=_int(env, "STREAMER_ELEVENLABS_MAX_RETRIES", 2, 0, 10),
+            emotions=(_str(env, "STREAMER_EMOTIONS") or "auto").lower(),
             export_workers=_int(env, "STREAMER_EXPORT_WORKERS", 1, 1, 64),
             export_max_queued=_int(env, "STREAMER_EXPORT_MAX_QUEUED", 4, 0, 10_000),
             export_max_s=_int(env, "STREAMER_EXPORT_MAX_S", 600, 1, 86_400),

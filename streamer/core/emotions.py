@@ -13,6 +13,8 @@ Public API::
 
     plan_emotions(words, expressions, text=None, ...) -> list[dict]   {t_ms, expr, transition_ms}
     analyze(words, text=None) -> list[SentenceEmotion]                  the per-sentence decisions
+    end_in_neutral(track, last_word_end_ms, ...) -> list[dict]          the final return to neutral
+    transition_for(expr) -> int                                         a change's duration (ms)
 """
 
 from __future__ import annotations
@@ -383,8 +385,27 @@ def plan_emotions(
         track.append({"t_ms": words[at].t_ms, "expr": expr, "transition_ms": transition})
         current, last_t = expr, words[at].t_ms
     last_word_end = max((w.end_ms for w in words), default=0)
+    return end_in_neutral(track, last_word_end, min_gap_ms=min_gap_ms, end_hold_ms=end_hold_ms, end_ms=end_ms)
+
+
+def end_in_neutral(
+    track: list[dict[str, Any]],
+    last_word_end_ms: int,
+    *,
+    min_gap_ms: int = MIN_GAP_MS,
+    end_hold_ms: int = END_HOLD_MS,
+    end_ms: int | None = None,
+) -> list[dict[str, Any]]:
+    """``track`` (modified and returned) brought back to ``neutral`` after the last word.
+
+    The return comes ``end_hold_ms`` after ``last_word_end_ms`` and at least ``min_gap_ms``
+    after the last change, before ``end_ms`` (exclusive). When there is no room for it, the last
+    change is dropped instead (better not to change at all), and so on.
+    """
+    current = track[-1]["expr"] if track else NEUTRAL
+    last_t = track[-1]["t_ms"] if track else -min_gap_ms - 1
     while current != NEUTRAL:
-        t = max(last_word_end + end_hold_ms, last_t + min_gap_ms)
+        t = max(last_word_end_ms + end_hold_ms, last_t + min_gap_ms)
         if end_ms is not None:
             t = min(t, end_ms - 1)
         if t > last_t:
@@ -394,3 +415,13 @@ def plan_emotions(
         current = track[-1]["expr"] if track else NEUTRAL
         last_t = track[-1]["t_ms"] if track else -min_gap_ms - 1
     return track
+
+
+def transition_for(expr: str) -> int:
+    """How long a change to the rig expression ``expr`` takes (ms), from the emotion it shows."""
+    if expr == NEUTRAL:
+        return TRANSITION_MS[NEUTRAL]
+    for key, names in CANDIDATES.items():
+        if expr in names:
+            return TRANSITION_MS[JOY if key.startswith("joy") else key]
+    return TRANSITION_MS[JOY]

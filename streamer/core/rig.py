@@ -253,7 +253,8 @@ def parse_rig_config(data: object) -> RigConfig:
         else:
             problems.append(f"size: must be [width, height], got {raw!r}")
 
-    visemes = dict(DEFAULT_VISEMES)
+    # The default map keeps only shapes this rig has (a vowel without one relaxes to neutral).
+    visemes = {k: v for k, v in DEFAULT_VISEMES.items() if v in expressions}
     if "visemes" in data:
         raw_v = data["visemes"]
         if not isinstance(raw_v, dict):

@@ -39,6 +39,7 @@ from streamer.core.errors import (
 from streamer.core.rig import Rig
 from streamer.export.jobs import ExportJobs, ExportNotReady
 from streamer.export.options import DiskFull, ExportBusy, ExportError
+from streamer.server.captions import caption_routes
 from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
@@ -216,6 +217,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         *live_routes(),
         *export_routes(),
         *speech_routes(),
+        *caption_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [

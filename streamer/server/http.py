@@ -177,6 +177,7 @@ def rig_json(rig: Rig) -> dict[str, Any]:
         "axes": {axis: list(values) for axis, values in cfg.axes.items()},
         "poses": list(cfg.poses),
         "expressions": {name: dict(values) for name, values in cfg.expressions.items()},
+        "visemes": dict(cfg.visemes),
         "sequences": [
             {
                 "id": seq.id,

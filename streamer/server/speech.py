@@ -4,7 +4,15 @@
 the audio store and the timeline in the timeline store, and answers
 ``{timeline_id, audio_id, duration_ms, timeline}``; play it with ``POST /channels/{c}/play``
 ``{"timeline_id": ...}``. ``POST /emotions`` plans an emotion track for timed words with the
-offline rules. Bad input is a 4xx whose message starts with the field's name.
+offline rules or OpenAI. ``POST /align`` (multipart ``audio`` + optional ``transcript``) lip-syncs
+a recording: the offline aligner places the transcript, or without one the mouth follows the
+loudness (see docs/speech.md). Bad input is a 4xx whose message starts with the field's name.
+
+``"provider": "elevenlabs"`` speaks through ElevenLabs (``voice`` is then a voice id); a
+provider without its key is a 400 naming the key, a failing service a 502 (504 for a timeout,
+503 with ``Retry-After`` when rate limited). Emotions come from OpenAI when configured
+(``emotions``/``provider``: ``rules``, ``openai``, ``auto``); when OpenAI fails the rules
+stand in and the answer says so: ``{"provider": "rules", "fallback": "openai: <reason>"}``.
 """
 
 from __future__ import annotations
@@ -18,13 +26,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from streamer.core.emotions import analyze, plan_emotions
+from streamer.core.emotions import analyze
 from streamer.core.errors import TimelineError
-from streamer.core.rig import Rig
+from streamer.core.rig import DEFAULT_BLINK_EYES, Rig
 from streamer.core.timeline import WordSpan
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
-from streamer.speech.model import SpeechError, SpeechInputError
+from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
+from streamer.speech.openai_planner import choose_emotions
 from streamer.speech.say import MAX_SAY_CHARS, say
 from streamer.storage import AudioStore, TimelineStore
 
@@ -35,7 +44,7 @@ MAX_EMOTION_WORDS = 20_000
 MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
-SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider")
+SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions")
 
 
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -62,18 +71,28 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+def provider_failure(exc: ProviderError) -> JSONResponse:
+    """The answer for a failed external service: 502, 504 for a timeout, 503 + ``Retry-After`` if rate limited."""
+    log.warning("speech service failed: %s", exc)
+    headers = {}
+    if exc.reason == "rate_limited":
+        headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
+    return JSONResponse({"error": str(exc), "provider": exc.provider}, status_code=exc.http_status, headers=headers)
+
+
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
     body = _object(await read_json(request, MAX_JSON_BYTES), SPEECH_FIELDS)
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")
-    voice = _optional(body, "voice", str, "en-us")
+    voice = _optional(body, "voice", str, None)
     rate_wpm = _optional(body, "rate_wpm", int, 165)
     pitch = _optional(body, "pitch", int, 50)
     provider = _optional(body, "provider", str, "offline")
     rig = cast(Rig, request.app.state.rig)
     settings = cast(Settings, request.app.state.settings)
+    emotions = _optional(body, "emotions", str, settings.emotions)
     audio_store = cast(AudioStore, request.app.state.audio)
     timelines = cast(TimelineStore, request.app.state.timelines)
     try:
@@ -86,9 +105,13 @@ async def post_speech(request: Request) -> Response:
             rate_wpm=rate_wpm,
             pitch=pitch,
             provider=provider,
+            emotions=emotions,
+            settings=settings,
         )
     except SpeechInputError:
         raise
+    except ProviderError as exc:
+        return provider_failure(exc)
     except SpeechError as exc:
         log.error("speech synthesis failed: %s", exc)
         return JSONResponse({"error": f"speech engine failed: {exc}"}, status_code=503)
@@ -98,7 +121,14 @@ async def post_speech(request: Request) -> Response:
     timeline = said.timeline(info.id)
     timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
     return JSONResponse(
-        {"timeline_id": timeline_id, "audio_id": info.id, "duration_ms": timeline["duration_ms"], "timeline": timeline},
+        {
+            "timeline_id": timeline_id,
+            "audio_id": info.id,
+            "duration_ms": timeline["duration_ms"],
+            "timeline": timeline,
+            "provider": said.provider,
+            "emotions": said.plan.to_json(),
+        },
         status_code=201,
         headers={"Location": f"/timelines/{timeline_id}"},
     )
@@ -130,18 +160,21 @@ def parse_words(raw: object) -> list[WordSpan]:
 async def post_emotions(request: Request) -> Response:
     body = await read_json(request, MAX_EMOTION_BODY)
     if not isinstance(body, dict):
-        raise TimelineError("request body: must be a JSON object {words, text?}")
-    unknown = sorted(set(body) - {"words", "text"})
+        raise TimelineError("request body: must be a JSON object {words, text?, provider?}")
+    unknown = sorted(set(body) - {"words", "text", "provider"})
     if unknown:
-        raise TimelineError(f"{str(unknown[0])[:40]}: unknown field (known: words, text)")
+        raise TimelineError(f"{str(unknown[0])[:40]}: unknown field (known: words, text, provider)")
     words = parse_words(body.get("words"))
     text = body.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS):
         raise TimelineError(f"text: must be a string of at most {MAX_TRANSCRIPT_CHARS} characters")
     rig = cast(Rig, request.app.state.rig)
+    settings = cast(Settings, request.app.state.settings)
+    provider = _optional(body, "provider", str, settings.emotions)
+    exclude = [*rig.config.visemes.values(), DEFAULT_BLINK_EYES, rig.config.blink.eyes]
 
     def plan() -> dict[str, Any]:
-        track = plan_emotions(words, list(rig.config.expressions), text)
+        chosen = choose_emotions(words, list(rig.config.expressions), text, provider, settings, exclude=exclude)
         sentences = [
             {
                 "first_word": s.first,
@@ -152,16 +185,138 @@ async def post_emotions(request: Request) -> Response:
             }
             for s in analyze(words, text)
         ]
-        return {"emotion": track, "sentences": sentences, "provider": "rules"}
+        return {"emotion": chosen.emotion, "sentences": sentences, **chosen.to_json()}
 
     return JSONResponse(await asyncio.to_thread(plan))
 
 
+ALIGN_FIELDS = ("audio", "transcript", "voice", "provider")
+MAX_ALIGN_FIELD_BYTES = 256 * 1024  # a transcript sent as a file part
+
+
+async def _form_text(value: Any, name: str) -> str | None:
+    """A multipart field as text, whether sent as a plain field or as a (text) file part."""
+    from starlette.datastructures import UploadFile
+
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, UploadFile):
+        data = await value.read(MAX_ALIGN_FIELD_BYTES + 1)
+        if len(data) > MAX_ALIGN_FIELD_BYTES:
+            raise SpeechInputError(f"{name}: over the limit of {MAX_ALIGN_FIELD_BYTES} bytes")
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise SpeechInputError(f"{name}: must be UTF-8 text") from None
+    raise SpeechInputError(f"{name}: must be text")
+
+
+async def post_align(request: Request) -> Response:
+    """``POST /align``: multipart ``audio`` (a recording) and ``transcript`` (optional) -> a stored timeline.
+
+    With a transcript the offline aligner places its words; without one the mouth follows
+    the loudness. ``provider`` (default ``offline``) may pick ``elevenlabs`` (forced
+    alignment, needs the transcript), ``whisper`` (no transcript) or ``auto`` (a service when
+    its key is set, the offline aligner if it fails). Answers 201 ``{timeline_id, audio_id,
+    duration_ms, timeline, words, unplaced, confidence, provider, warnings}``.
+    """
+    from starlette.datastructures import UploadFile
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    from streamer.server.http import MULTIPART_OVERHEAD, capped
+    from streamer.speech.align_providers import align_with_provider, choose_aligner
+    from streamer.speech.model import Alignment
+    from streamer.speech.recording import alignment_timeline, check_transcript
+    from streamer.storage import AudioError, PayloadTooLarge
+
+    authorize_write(request)
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise SpeechInputError("audio: send multipart/form-data with the recording in an 'audio' file field")
+    rig = cast(Rig, request.app.state.rig)
+    settings = cast(Settings, request.app.state.settings)
+    audio_store = cast(AudioStore, request.app.state.audio)
+    timelines = cast(TimelineStore, request.app.state.timelines)
+    limit = settings.max_upload_bytes
+    stream = capped(request.stream(), limit + MULTIPART_OVERHEAD + MAX_ALIGN_FIELD_BYTES)
+    parser = MultiPartParser(request.headers, stream, max_files=2, max_fields=8)
+    try:
+        form = await parser.parse()
+    except MultiPartException as exc:
+        raise SpeechInputError(f"request body: invalid multipart body: {exc.message}") from None
+    try:
+        unknown = sorted(set(form.keys()) - set(ALIGN_FIELDS))
+        if unknown:
+            raise SpeechInputError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(ALIGN_FIELDS)})")
+        transcript = await _form_text(form.get("transcript"), "transcript")
+        if transcript is not None:
+            transcript = check_transcript(transcript)
+        voice = await _form_text(form.get("voice"), "voice") or "en-us"
+        provider = await _form_text(form.get("provider"), "provider") or "offline"
+        choose_aligner(provider, transcript is not None, settings)  # before storing anything
+        upload = form.get("audio")
+        if not isinstance(upload, UploadFile):
+            raise SpeechInputError("audio: is required (a file field with the recording)")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while chunk := await upload.read(256 * 1024):
+                yield chunk
+
+        try:
+            info = await audio_store.save_stream(chunks(), upload.filename, limit)
+        except (AudioError, PayloadTooLarge) as exc:
+            raise type(exc)(f"audio: {exc}") from None
+    finally:
+        await form.close()
+
+    def work() -> tuple[Alignment, dict[str, Any]]:
+        alignment = align_with_provider(
+            info.path,
+            transcript,
+            provider=provider,
+            settings=settings,
+            filename=info.id,
+            voice=voice,
+            max_duration_ms=settings.max_audio_ms,
+        )
+        timeline = alignment_timeline(alignment, info.id, list(rig.config.expressions), rig.config.visemes, transcript)
+        return alignment, timeline
+
+    try:
+        alignment, timeline = await asyncio.to_thread(work)
+    except SpeechInputError:
+        raise
+    except ProviderError as exc:
+        return provider_failure(exc)
+    except SpeechError as exc:
+        log.error("alignment failed: %s", exc)
+        return JSONResponse({"error": f"speech engine failed: {exc}"}, status_code=503)
+    timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
+    return JSONResponse(
+        {
+            "timeline_id": timeline_id,
+            "audio_id": info.id,
+            "duration_ms": timeline["duration_ms"],
+            "timeline": timeline,
+            "words": [
+                {"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text, "confidence": w.confidence}
+                for w in alignment.words
+            ],
+            "unplaced": alignment.unplaced,
+            "confidence": round(alignment.confidence, 3),
+            "provider": alignment.provider,
+            "warnings": alignment.warnings,
+        },
+        status_code=201,
+        headers={"Location": f"/timelines/{timeline_id}"},
+    )
+
+
 def speech_routes() -> list[BaseRoute]:
-    """``POST /speech`` and ``POST /emotions``."""
+    """``POST /speech``, ``POST /emotions`` and ``POST /align``."""
     return [
         Route("/speech", post_speech, methods=["POST"]),
         Route("/emotions", post_emotions, methods=["POST"]),
+        Route("/align", post_align, methods=["POST"]),
     ]
 
 

@@ -178,6 +178,23 @@ class _OpenWord:
     sounding_end_ms: int | None = None
 
 
+def _absorb_skipped_tokens(text: str, spans: list[tuple[int, int]], words: list[_OpenWord]) -> None:
+    """Give the text's words that espeak spoke inside another word to that word.
+
+    espeak speaks some pairs as one word with one word event ("I am" in "I am so happy"):
+    the tokens it skipped become part of the word before them ("I am"), so no word of the
+    text goes missing from the timings.
+    """
+    for k, word in enumerate(words):
+        if word.key < 0:
+            continue
+        after = words[k + 1] if k + 1 < len(words) else None
+        until = len(text) if after is None else spans[after.key][0] if after.key >= 0 else -1 - after.key
+        last = bisect.bisect_left([start for start, _ in spans], until) - 1
+        if last > word.key:
+            word.text = text[spans[word.key][0] : spans[last][1]]
+
+
 def build_alignment(
     text: str, events: Sequence[RawEvent], n_samples: int, sample_rate: int
 ) -> tuple[list[Word], list[Phoneme]]:
@@ -195,7 +212,7 @@ def build_alignment(
 
     spans = [m.span() for m in _TOKEN.finditer(text)]
     starts = [s for s, _ in spans]
-    phonemes: list[Phoneme] = []
+    sounds: list[tuple[int, int, str, _OpenWord | None]] = []
     words: list[_OpenWord] = []
     for i, e in enumerate(events):
         if e.kind == EVENT_WORD:
@@ -207,9 +224,13 @@ def build_alignment(
             if end <= t:
                 continue
             owner = None if _is_pause(e.name) or not words else words[-1]
-            phonemes.append(Phoneme(t, end, e.name, to_arpabet(e.name), None if owner is None else owner.text))
+            sounds.append((t, end, e.name, owner))
             if owner is not None:
                 owner.sounding_end_ms = end
+    _absorb_skipped_tokens(text, spans, words)
+    phonemes = [
+        Phoneme(t, end, name, to_arpabet(name), None if owner is None else owner.text) for t, end, name, owner in sounds
+    ]
 
     out: list[Word] = []
     for k, w in enumerate(words):

@@ -7,7 +7,8 @@ espeak-ng speaks the text (words and phonemes with exact times), the phonemes be
 
 Public API::
 
-    say(text, expressions, visemes_map, voice=..., rate_wpm=..., pitch=..., provider="offline") -> Said
+    say(text, expressions, visemes_map, voice=..., rate_wpm=..., pitch=..., provider="offline",
+        emotions="auto", settings=None) -> Said
     Said.timeline(audio_id) -> dict     the v1 timeline, playing the audio stored as ``audio_id``
     Said.audio                          Ogg/Opus bytes (``Said.audio_ext`` is "opus")
 """
@@ -18,16 +19,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamer.core.emotions import plan_emotions
-from streamer.core.rig import DEFAULT_VISEMES
+from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan
+from streamer.settings import Settings
 from streamer.speech.audio import to_ogg_bytes
 from streamer.speech.espeak import synthesize
-from streamer.speech.model import Speech, SpeechInputError
+from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
+from streamer.speech.openai_planner import EmotionPlan, choose_emotions
 from streamer.speech.visemes import TAIL_MS, timeline_for
 
 MAX_SAY_CHARS = 1000
-PROVIDERS = ("offline",)
+PROVIDERS = ("offline", "elevenlabs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +41,8 @@ class Said:
     emotion: list[dict[str, Any]]
     visemes_map: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_VISEMES))
     audio_ext: str = "opus"
+    provider: str = "offline"
+    plan: EmotionPlan = field(default_factory=EmotionPlan)
 
     @property
     def duration_ms(self) -> int:
@@ -64,24 +68,57 @@ def say(
     expressions: Iterable[str],
     visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
     *,
-    voice: str = "en-us",
+    voice: str | None = None,
     rate_wpm: int = 165,
     pitch: int = 50,
     provider: str = "offline",
     max_chars: int = MAX_SAY_CHARS,
+    emotions: str = "auto",
+    settings: Settings | None = None,
 ) -> Said:
-    """Speak ``text`` offline and plan its face, using only the rig's ``expressions``.
+    """Speak ``text`` and plan its face, using only the rig's ``expressions``.
 
-    Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or
-    oversized text, an unknown provider or voice, or a rate or pitch out of range, and
-    :class:`~streamer.speech.SpeechError` when espeak-ng or the Opus encoder fails.
+    ``provider`` is ``offline`` (espeak-ng: ``voice`` default ``en-us``, ``rate_wpm`` and
+    ``pitch``) or ``elevenlabs`` (``voice`` is a voice id, default ``STREAMER_ELEVENLABS_VOICE``;
+    needs ``settings.elevenlabs_api_key``; rate and pitch are espeak's only). ``emotions`` is
+    ``rules``, ``openai`` or ``auto`` (OpenAI when ``settings`` has its key); a failed OpenAI
+    plan falls back to the rules and ``Said.plan.fallback`` says why.
+
+    Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or oversized
+    text, an unknown or unconfigured provider, a bad voice, or a rate or pitch out of range;
+    :class:`~streamer.speech.model.ProviderError` when ElevenLabs fails; and
+    :class:`~streamer.speech.SpeechError` when espeak-ng or the encoder fails.
     """
     text = check_text(text, max_chars)
     if provider not in PROVIDERS:
-        raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: offline)")
-    speech = synthesize(text, voice=voice, rate_wpm=rate_wpm, pitch=pitch)
+        available = ", ".join(PROVIDERS)
+        raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: {available})")
+    if provider == "elevenlabs":
+        if settings is None or not settings.elevenlabs_api_key:
+            raise ProviderUnavailable("provider: 'elevenlabs' needs ELEVENLABS_API_KEY, which is not set")
+        from streamer.speech.elevenlabs import synthesize_elevenlabs
+
+        speech = synthesize_elevenlabs(text, settings, voice)
+    else:
+        speech = synthesize(text, voice=voice or "en-us", rate_wpm=rate_wpm, pitch=pitch)
     if not speech.words or len(speech.samples) == 0:
         raise SpeechInputError("text: nothing to say (no speakable words)")
     words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in speech.words]
-    emotion = plan_emotions(words, expressions, text, end_ms=speech.duration_ms + TAIL_MS)
-    return Said(speech=speech, audio=to_ogg_bytes(speech), emotion=emotion, visemes_map=dict(visemes_map))
+    plan = choose_emotions(
+        words,
+        expressions,
+        text,
+        emotions,
+        settings,
+        exclude=[*visemes_map.values(), DEFAULT_BLINK_EYES],
+        end_ms=speech.duration_ms + TAIL_MS,
+        field_name="emotions",
+    )
+    return Said(
+        speech=speech,
+        audio=to_ogg_bytes(speech),
+        emotion=plan.emotion,
+        visemes_map=dict(visemes_map),
+        provider=provider,
+        plan=plan,
+    )

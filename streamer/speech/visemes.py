@@ -1,10 +1,16 @@
 """Lip-sync: phoneme timings to a v1 ``speech`` track, and whole v1 timelines for speech (pure, no I/O).
 
-A chain of small passes over integer milliseconds: phonemes become mouth shapes (vowels
-through the rig's viseme map, other sounds relax to ``neutral``, pauses leave the mouth to
-the emotion), silences shorter than ``min_hold_ms`` are bridged, equal neighbours merge, and
-shapes shorter than ``min_hold_ms`` are merged into a neighbour (a short vowel may instead
-borrow time from a long consonant) so the face never flickers.
+A chain of small passes over integer milliseconds:
+
+1. shapes: in ``"phoneme"`` mode each phoneme becomes a mouth shape (vowels through the rig's
+   viseme map, other sounds relax to ``neutral``, pauses leave a gap); in ``"word"`` mode (like
+   face_rig) each word holds the shape of its first vowel, then relaxes;
+2. anticipation: every onset moves ``anticipation_ms`` earlier (default 50), so the mouth is
+   formed when the sound starts; never before 0 and never into the previous shape;
+3. silences shorter than ``min_hold_ms`` are bridged; longer ones stay gaps, where the speech
+   layer lets go and the mouth relaxes to the emotion's own (closed) mouth;
+4. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
+   (a short vowel may instead borrow time from a long consonant) so the face never flickers.
 """
 
 from __future__ import annotations
@@ -15,10 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamer.core.rig import DEFAULT_VISEMES
-from streamer.core.timeline import parse_timeline
-from streamer.speech.model import Phoneme, Speech
+from streamer.core.timeline import WordSpan, parse_timeline
+from streamer.speech.model import AlignedWord, Alignment, Phoneme, Speech, Word
 
 NEUTRAL = "neutral"
+MODES = ("phoneme", "word")
+# Why 50 ms: the rig's speech transition (60 ms by default) starts at the cue, so the mouth is
+# nearly formed when the sound starts; video frames (41.7 ms at 24 fps) show a change late, never
+# early; and viewers accept a picture that leads the sound (up to ~125 ms) far more readily than
+# one that lags it (~45 ms).
+ANTICIPATION_MS = 50
+# ARPAbet vowels (without stress digits): word mode takes the first of these in each word.
+VOWELS = frozenset(["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"])
 TAIL_MS = 500  # how long a speech timeline holds after its audio ends
 _MAX_PHONEME_LABEL = 16
 _MAX_WORD = 200
@@ -40,10 +54,22 @@ class _Shape:
 
 
 def viseme_for(phoneme: Phoneme, visemes_map: Mapping[str, str]) -> str | None:
-    """The mouth shape for one phoneme: ``None`` for a pause, ``neutral`` for unmapped sounds."""
+    """The mouth shape for one phoneme: ``None`` for a pause, ``neutral`` for unmapped sounds.
+
+    ``visemes_map`` keys are ARPAbet without stress digits (``AA``); a key with the digit
+    (``AA1``) is looked up first, so a rig may give a stressed vowel its own shape.
+    """
     if phoneme.arpabet is None:
         return None if phoneme.is_pause else NEUTRAL
-    return visemes_map.get(phoneme.arpabet.rstrip("012"), NEUTRAL)
+    return visemes_map.get(phoneme.arpabet) or visemes_map.get(phoneme.arpabet.rstrip("012"), NEUTRAL)
+
+
+def _label(p: Phoneme) -> str:
+    return (p.arpabet or p.symbol)[:_MAX_PHONEME_LABEL]
+
+
+def _word(text: str | None) -> str | None:
+    return text[:_MAX_WORD] if text else None
 
 
 def _shapes(phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str]) -> list[_Shape]:
@@ -54,9 +80,95 @@ def _shapes(phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str]) -> list
         t_ms = max(p.t_ms, out[-1].end_ms) if out else p.t_ms
         if viseme is None or p.end_ms <= t_ms:
             continue
-        label = (p.arpabet or p.symbol)[:_MAX_PHONEME_LABEL]
-        out.append(_Shape(t_ms, p.end_ms, viseme, label, p.word[:_MAX_WORD] if p.word else None))
+        out.append(_Shape(t_ms, p.end_ms, viseme, _label(p), _word(p.word)))
     return out
+
+
+@dataclass
+class _WordGroup:
+    t_ms: int
+    end_ms: int
+    text: str | None
+    phonemes: list[Phoneme]
+
+
+def _word_groups(phonemes: Sequence[Phoneme], words: Sequence[WordSpan] | None) -> list[_WordGroup]:
+    """The spoken words with their phonemes, sorted and not overlapping.
+
+    With ``words``, a phoneme belongs to the word holding its midpoint and the word's own span
+    is used; without, runs of sounding phonemes with the same ``Phoneme.word`` make a word.
+    """
+    sounding = sorted((p for p in phonemes if not (p.arpabet is None and p.is_pause)), key=lambda p: p.t_ms)
+    groups: list[_WordGroup] = []
+    if words is not None:
+        k = 0
+        for w in sorted(words, key=lambda w: w.t_ms):
+            while k < len(sounding) and (sounding[k].t_ms + sounding[k].end_ms) // 2 < w.t_ms:
+                k += 1
+            inside = []
+            while k < len(sounding) and (sounding[k].t_ms + sounding[k].end_ms) // 2 < max(w.end_ms, w.t_ms + 1):
+                inside.append(sounding[k])
+                k += 1
+            if inside:
+                groups.append(_WordGroup(w.t_ms, max(w.end_ms, inside[-1].end_ms), w.text, inside))
+    else:
+        for p in sounding:
+            if groups and p.word is not None and p.word == groups[-1].text:
+                groups[-1].end_ms = max(groups[-1].end_ms, p.end_ms)
+                groups[-1].phonemes.append(p)
+            else:
+                groups.append(_WordGroup(p.t_ms, p.end_ms, p.word, [p]))
+    out: list[_WordGroup] = []
+    for g in groups:
+        g.t_ms = max(g.t_ms, out[-1].end_ms) if out else g.t_ms
+        if g.end_ms > g.t_ms:
+            out.append(g)
+    return out
+
+
+def _word_shapes(
+    phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str], words: Sequence[WordSpan] | None, relax_ms: int
+) -> list[_Shape]:
+    """face_rig's lip-sync: one shape per word, its first vowel's, held for the word, then relax.
+
+    A word with no mapped vowel holds ``neutral``. Two touching words with the same shape get a
+    ``relax_ms`` ``neutral`` at the end of the first (when it is long enough to keep
+    ``relax_ms`` of its own), so each word still shows.
+    """
+    out: list[_Shape] = []
+    for g in _word_groups(phonemes, words):
+        vowels = (p for p in g.phonemes if p.arpabet and p.arpabet.rstrip("012") in VOWELS)
+        vowel = next((p for p in vowels if viseme_for(p, visemes_map) != NEUTRAL), None)
+        viseme = viseme_for(vowel, visemes_map) if vowel else NEUTRAL
+        out.append(_Shape(g.t_ms, g.end_ms, viseme or NEUTRAL, _label(vowel or g.phonemes[0]), _word(g.text)))
+    relaxed: list[_Shape] = []
+    for k, s in enumerate(out):
+        after = out[k + 1] if k + 1 < len(out) else None
+        relaxed.append(s)
+        if after and after.t_ms == s.end_ms and after.viseme == s.viseme != NEUTRAL and s.duration_ms >= 2 * relax_ms:
+            relaxed.append(_Shape(s.end_ms - relax_ms, s.end_ms, NEUTRAL, s.phoneme, s.word))
+            s.end_ms -= relax_ms
+    return relaxed
+
+
+def _anticipate(shapes: list[_Shape], anticipation_ms: int) -> list[_Shape]:
+    """Move every onset ``anticipation_ms`` earlier, never before 0 or into the previous shape.
+
+    Between touching shapes the boundary moves (the earlier shape ends sooner); after a gap the
+    onset moves into the gap; the end of a shape before a gap stays, as the sound lasts to it.
+    """
+    if anticipation_ms <= 0 or not shapes:
+        return shapes
+    starts, ends = [s.t_ms for s in shapes], [s.end_ms for s in shapes]
+    onsets: list[int] = []
+    for k, t_ms in enumerate(starts):
+        lo = 0 if k == 0 else onsets[k - 1] if ends[k - 1] == t_ms else ends[k - 1]
+        onsets.append(max(t_ms - anticipation_ms, lo))
+    for k, s in enumerate(shapes):
+        s.t_ms = onsets[k]
+        if k + 1 < len(shapes) and ends[k] == starts[k + 1]:
+            s.end_ms = onsets[k + 1]
+    return [s for s in shapes if s.end_ms > s.t_ms]
 
 
 def _bridge_gaps(shapes: list[_Shape], min_hold_ms: int) -> list[_Shape]:
@@ -156,18 +268,35 @@ def _stretch_isolated(shapes: list[_Shape], min_hold_ms: int) -> list[_Shape]:
 
 
 def speech_track(
-    phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str] = DEFAULT_VISEMES, min_hold_ms: int = 60
+    phonemes: Sequence[Phoneme],
+    visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
+    min_hold_ms: int = 60,
+    *,
+    anticipation_ms: int = ANTICIPATION_MS,
+    mode: str = "phoneme",
+    words: Sequence[WordSpan] | None = None,
 ) -> list[dict[str, Any]]:
     """The v1 ``speech`` track for ``phonemes`` (ARPAbet in ``Phoneme.arpabet``).
 
-    Vowels take their shape from ``visemes_map`` (ARPAbet without stress digits -> rig
-    expression); other sounds become ``neutral``; pauses leave a gap. Returns dicts
+    Vowels take their shape from ``visemes_map`` (the rig's ``rig.config.visemes``: ARPAbet
+    without stress digits -> rig expression); other sounds become ``neutral``; pauses leave a
+    gap. ``mode="word"`` holds one shape per word (``words`` gives the word spans, else
+    ``Phoneme.word`` groups them). Onsets come ``anticipation_ms`` early. Returns dicts
     ``{t_ms, end_ms, viseme, phoneme, word}`` (``word`` left out when unknown), sorted, not
     overlapping, each ``end_ms > t_ms``; ``phoneme`` is the sound that chose the shape.
+    Raises ``ValueError`` naming the argument for a negative time or an unknown mode.
     """
     if min_hold_ms < 0:
         raise ValueError(f"min_hold_ms: must be >= 0, got {min_hold_ms}")
-    shapes = _merge_equal(_bridge_gaps(_shapes(phonemes, visemes_map), min_hold_ms))
+    if not 0 <= anticipation_ms <= 1000:
+        raise ValueError(f"anticipation_ms: must be in [0, 1000], got {anticipation_ms}")
+    if mode not in MODES:
+        raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {str(mode)[:40]!r}")
+    if mode == "word":
+        shapes = _word_shapes(phonemes, visemes_map, words, min_hold_ms)
+    else:
+        shapes = _shapes(phonemes, visemes_map)
+    shapes = _merge_equal(_bridge_gaps(_anticipate(shapes, anticipation_ms), min_hold_ms))
     shapes = _absorb_short(shapes, min_hold_ms)
     # A stretched shape may come to touch the next one while still short: absorb once more.
     shapes = _merge_equal(_absorb_short(_stretch_isolated(shapes, min_hold_ms), min_hold_ms))
@@ -182,8 +311,14 @@ def speech_track(
 
 def default_emotion(speech: Speech, expr: str = "happy_soft", transition_ms: int = 400) -> list[dict[str, Any]]:
     """``expr`` from the start, relaxing to ``neutral`` shortly after the last word."""
-    last_ms = max([w.end_ms for w in speech.words] + [0]) or speech.duration_ms
-    relax_ms = min(last_ms + 250, speech.duration_ms + TAIL_MS - 1)
+    return _default_emotion(speech.words, speech.duration_ms, expr, transition_ms)
+
+
+def _default_emotion(
+    words: Sequence[Word | WordSpan | AlignedWord], duration_ms: int, expr: str = "happy_soft", transition_ms: int = 400
+) -> list[dict[str, Any]]:
+    last_ms = max([w.end_ms for w in words] + [0]) or duration_ms
+    relax_ms = min(last_ms + 250, duration_ms + TAIL_MS - 1)
     track = [{"t_ms": 0, "expr": expr, "transition_ms": transition_ms}]
     if relax_ms > 0:
         track.append({"t_ms": relax_ms, "expr": NEUTRAL, "transition_ms": transition_ms})
@@ -199,26 +334,91 @@ def timeline_for(
     pose: Sequence[Mapping[str, Any]] = (),
     min_hold_ms: int = 60,
     seed: int = 7,
+    anticipation_ms: int = ANTICIPATION_MS,
+    mode: str = "phoneme",
 ) -> dict[str, Any]:
     """A v1 timeline playing ``speech`` (registered as audio ``audio_id``) with lip-sync.
 
     ``emotion`` is the emotion track (default :func:`default_emotion`); ``pose`` an optional
-    pose track. ``duration_ms`` is the audio's length plus half a second. The result is checked
-    with :func:`~streamer.core.timeline.parse_timeline`; raises ``TimelineError`` if invalid
-    (for example a bad ``audio_id``).
+    pose track; ``anticipation_ms`` and ``mode`` go to :func:`speech_track`. ``duration_ms`` is
+    the audio's length plus half a second; ``meta.text`` keeps the spoken text (captions take
+    their punctuation from it). The result is checked with
+    :func:`~streamer.core.timeline.parse_timeline`; raises ``TimelineError`` if invalid (for
+    example a bad ``audio_id``).
     """
+    return _timeline(
+        speech.words,
+        speech.phonemes,
+        speech.duration_ms,
+        audio_id,
+        visemes_map,
+        default_emotion(speech) if emotion is None else emotion,
+        pose=pose,
+        text=speech.text,
+        seed=seed,
+        track_options={"min_hold_ms": min_hold_ms, "anticipation_ms": anticipation_ms, "mode": mode},
+    )
+
+
+def timeline_for_alignment(
+    alignment: Alignment,
+    audio_id: str | None,
+    visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
+    emotion: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    text: str | None = None,
+    min_hold_ms: int = 60,
+    seed: int = 7,
+    anticipation_ms: int = ANTICIPATION_MS,
+    mode: str = "phoneme",
+) -> dict[str, Any]:
+    """A v1 timeline with lip-sync for an :class:`Alignment` of a recording (from any aligner or a TextGrid).
+
+    Like :func:`timeline_for`; ``audio_id`` may be ``None`` (no ``audio`` in the timeline),
+    ``text`` is the transcript for ``meta.text``. Raises ``TimelineError`` if invalid.
+    """
+    return _timeline(
+        alignment.words,
+        alignment.phonemes,
+        alignment.duration_ms,
+        audio_id,
+        visemes_map,
+        _default_emotion(alignment.words, alignment.duration_ms) if emotion is None else emotion,
+        text=text,
+        seed=seed,
+        track_options={"min_hold_ms": min_hold_ms, "anticipation_ms": anticipation_ms, "mode": mode},
+    )
+
+
+def _timeline(
+    words: Sequence[Word | AlignedWord],
+    phonemes: Sequence[Phoneme],
+    duration_ms: int,
+    audio_id: str | None,
+    visemes_map: Mapping[str, str],
+    emotion: Sequence[Mapping[str, Any]],
+    *,
+    pose: Sequence[Mapping[str, Any]] = (),
+    text: str | None,
+    seed: int,
+    track_options: Mapping[str, Any],
+) -> dict[str, Any]:
+    spans = [WordSpan(w.t_ms, w.end_ms, w.text[:500]) for w in words]
     doc: dict[str, Any] = {
         "version": 1,
         "start": {"expr": NEUTRAL, "pose": "center"},
-        "audio": {"id": audio_id, "offset_ms": 0},
         "tracks": {
-            "emotion": [dict(k) for k in (default_emotion(speech) if emotion is None else emotion)],
-            "speech": speech_track(speech.phonemes, visemes_map, min_hold_ms),
-            "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text[:500]} for w in speech.words],
+            "emotion": [dict(k) for k in emotion],
+            "speech": speech_track(phonemes, visemes_map, words=spans or None, **track_options),
+            "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in spans],
         },
         "idle": {"blink": True, "seed": seed},
-        "duration_ms": speech.duration_ms + TAIL_MS,
+        "duration_ms": duration_ms + TAIL_MS,
     }
+    if audio_id is not None:
+        doc["audio"] = {"id": audio_id, "offset_ms": 0}
+    if text:
+        doc["meta"] = {"text": text}
     if pose:
         doc["tracks"]["pose"] = [dict(k) for k in pose]
     parse_timeline(doc)

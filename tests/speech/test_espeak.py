@@ -146,3 +146,12 @@ def test_ogg_opus_is_small_reproducible_and_as_long_as_the_speech(speech: Speech
     # Opus is lossy but the speech must still be there, in the same places.
     loud = np.sqrt(np.mean(decoded.astype(np.float64) ** 2))
     assert loud > 0.02 if decoded.dtype.kind == "f" else loud > 1000
+
+
+def test_words_espeak_speaks_as_one_keep_every_word_of_the_text() -> None:
+    # espeak has one word event for "I am": "am" must not vanish from the timings.
+    speech = synthesize("Hello! I am so happy to see you.")
+    texts = [w.text for w in speech.words]
+    assert texts == ["Hello", "I am", "so", "happy", "to", "see", "you"]
+    joined = [p for p in speech.phonemes if p.word == "I am"]
+    assert [p.symbol for p in joined][-1] == "m"  # the "am" sounds belong to the joined word

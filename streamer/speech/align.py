@@ -1,0 +1,275 @@
+"""The offline aligner: place a transcript's words and phonemes in a recording (pure core; espeak at one edge).
+
+How it works: espeak-ng speaks the transcript (the *reference*, whose word and phoneme times
+are exact), both signals become unit-length cepstral features at 100 frames per second
+(:mod:`streamer.speech.features`), their silent ends are trimmed, dynamic time warping
+matches recording frames with reference frames (:mod:`streamer.speech.dtw`, banded and
+multiscale, so a 10 minute recording costs a few seconds and little memory), and every
+reference boundary is carried over the warping path into the recording. Each word gets a
+confidence from how its matched frames rank against unrelated reference frames
+(:func:`cell_ranks`), blended with its neighbourhood. Words under :data:`MIN_CONFIDENCE`, or
+squeezed under :data:`MIN_WORD_MS`, are reported in ``unplaced``, never guessed.
+
+Tried and measured on the labelled fixtures (other espeak voices, rates, pauses, noise;
+``python -m benchmarks.align``) and left out because they made it worse: cutting silences
+out of words by voice activity, and speaking the reference at the recording's rate.
+
+Public API::
+
+    align(samples, transcript, voice="en-us") -> Alignment     samples: mono float at features.RATE
+
+Everything else here is a pure function of arrays with its own tests. Raises
+:class:`~streamer.speech.model.SpeechInputError` for an empty or oversized transcript or one
+with nothing speakable; :class:`~streamer.speech.model.SpeechError` if espeak-ng fails.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from streamer.speech.dtw import Path, align_multiscale
+from streamer.speech.espeak import MAX_TEXT_CHARS, synthesize
+from streamer.speech.features import HOP_MS, RATE, cepstra, log_energy_db, mel_power, voiced_mask
+from streamer.speech.model import AlignedWord, Alignment, Phoneme, SpeechInputError, Word
+
+MAX_TRANSCRIPT_CHARS = MAX_TEXT_CHARS
+MIN_CONFIDENCE = 0.2  # below this a word is reported as unplaced
+GOOD_RANK, BAD_RANK = 0.03, 0.2  # cell ranks (see cell_ranks) that mean confidence 1 and 0
+CONTEXT_ROWS = 100  # a word's confidence also looks 1 s either side
+LOW_CONFIDENCE = 0.5  # a mean below this gets a warning
+MIN_WORD_MS = 30  # a word squeezed shorter than this was not found in the recording
+UNCOVERED_WARN_MS = 1_500  # this much sound matched with no word gets a warning
+REFERENCE_RATE_WPM = 165  # matching the recording's rate measured worse on the labelled fixtures
+SILENCE_MARGIN_FRAMES = 3  # kept around the voiced part when trimming silence (30 ms)
+_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
+
+Floats = npt.NDArray[np.float32]
+Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """Features of one signal: cepstra, voiced mask, and the voiced span ``[start, stop)`` in frames."""
+
+    ceps: Floats
+    voiced: npt.NDArray[np.bool_]
+    start: int
+    stop: int
+
+
+def analyse(samples: npt.ArrayLike) -> Signal:
+    """Cepstra and voice activity of mono float samples at :data:`RATE` (pure)."""
+    power = mel_power(samples)
+    voiced = voiced_mask(log_energy_db(power))
+    start, stop = voiced_span(voiced, SILENCE_MARGIN_FRAMES)
+    return Signal(cepstra(power), voiced, start, stop)
+
+
+def voiced_span(voiced: npt.NDArray[np.bool_], margin: int) -> tuple[int, int]:
+    """``[first, last + 1)`` of the voiced frames widened by ``margin``; everything if none is voiced."""
+    where = np.flatnonzero(voiced)
+    if where.size == 0:
+        return 0, len(voiced)
+    return max(0, int(where[0]) - margin), min(len(voiced), int(where[-1]) + 1 + margin)
+
+
+def first_rows(path: Path, n_cols: int) -> Ints:
+    """For each column ``j`` of the path (and ``n_cols`` for the end), the first row matched with it."""
+    first = np.full(n_cols + 1, path.rows[-1] + 1, dtype=np.int64)
+    np.minimum.at(first, path.cols, path.rows)
+    return first
+
+
+def to_frame(t_ms: int) -> int:
+    """The frame boundary nearest ``t_ms`` (frame ``i`` is centred on ``i * HOP_MS``)."""
+    return (t_ms + HOP_MS // 2) // HOP_MS
+
+
+def map_boundary(t_ms: int, first: Ints, ref_start: int, rec_start: int) -> int:
+    """Carry a reference time (ms) to the recording over the path (``first`` from :func:`first_rows`)."""
+    col = min(max(to_frame(t_ms) - ref_start, 0), len(first) - 1)
+    return int((first[col] + rec_start) * HOP_MS)
+
+
+def cell_ranks(path: Path, rec: Floats, ref: Floats, sample: int = 400, seed: int = 0) -> npt.NDArray[np.float64]:
+    """For each pair of ``path``, the share of random ``ref`` frames closer to the recording frame (pure).
+
+    A recording frame matched with the reference sound it really is lies closer to it than
+    to almost any other frame (rank near 0); a forced match lies no closer than many
+    unrelated frames. Being a rank, it does not depend on how far the voices are apart.
+    Deterministic for a ``seed``.
+    """
+    rng = np.random.default_rng(seed)
+    others = ref[rng.integers(0, len(ref), min(sample, max(len(ref), 1)))].astype(np.float32)
+    out = np.empty(len(path.rows))
+    for start in range(0, len(path.rows), 4096):
+        stop = min(len(path.rows), start + 4096)
+        frames = rec[path.rows[start:stop]]
+        sq = (frames**2).sum(1)[:, None] + (others**2).sum(1)[None, :] - 2.0 * frames @ others.T
+        dist = np.sqrt(np.maximum(sq, 0.0))
+        out[start:stop] = (dist < path.cost[start:stop, None]).mean(axis=1)
+    return out
+
+
+def confidences(spans: Sequence[tuple[int, int]], path: Path, ranks: npt.NDArray[np.float64]) -> list[float]:
+    """Confidence 0..1 of each span of recording rows ``[start, stop)`` from the path's cell ranks (pure).
+
+    A span's rank is the mean over its cells, blended half and half with the mean over the
+    :data:`CONTEXT_ROWS` rows around it, since a wrong transcript is wrong for a stretch, not
+    one word. Rank :data:`GOOD_RANK` or less is confidence 1, :data:`BAD_RANK` or more is 0.
+    """
+    cum = np.concatenate([[0.0], np.cumsum(ranks)])
+
+    def mean_rank(r0: int, r1: int) -> float | None:
+        lo, hi = np.searchsorted(path.rows, r0), np.searchsorted(path.rows, r1)
+        return float((cum[hi] - cum[lo]) / (hi - lo)) if hi > lo else None
+
+    out = []
+    for r0, r1 in spans:
+        own = mean_rank(r0, r1)
+        around = mean_rank(r0 - CONTEXT_ROWS, r1 + CONTEXT_ROWS)
+        if own is None or around is None:
+            out.append(0.0)
+            continue
+        rank = 0.5 * own + 0.5 * around
+        out.append(round(float(np.clip((BAD_RANK - rank) / (BAD_RANK - GOOD_RANK), 0.0, 1.0)), 3))
+    return out
+
+
+def transcript_words(transcript: str) -> list[str]:
+    """The words of a transcript as the aligner counts them (letters and digits, with ' or -)."""
+    return _TOKEN.findall(transcript)
+
+
+def place(
+    path: Path,
+    rec: Signal,
+    ref: Signal,
+    words: Sequence[Word],
+    phonemes: Sequence[Phoneme],
+    ranks: npt.NDArray[np.float64],
+) -> tuple[list[AlignedWord], list[Phoneme], list[int]]:
+    """Reference words and phonemes carried into the recording (pure).
+
+    ``path`` matches ``rec``'s voiced span (rows) with ``ref``'s (columns) and ``ranks`` are
+    its :func:`cell_ranks`. Returns ``(placed words, their phonemes, indices of the words
+    not placed)``: a word is not placed when it is squeezed under :data:`MIN_WORD_MS` or its
+    confidence is under :data:`MIN_CONFIDENCE`. Each phoneme is clipped to its word's span.
+    """
+    first = first_rows(path, ref.stop - ref.start)
+
+    def carry(t_ms: int) -> int:
+        return map_boundary(t_ms, first, ref.start, rec.start)
+
+    mapped = [(carry(w.t_ms), carry(w.end_ms)) for w in words]
+    rows = [(t_ms // HOP_MS - rec.start, -(-end_ms // HOP_MS) - rec.start) for t_ms, end_ms in mapped]
+    placed: list[AlignedWord] = []
+    unplaced: list[int] = []
+    spans: dict[int, tuple[int, int]] = {}
+    scores = confidences(rows, path, ranks)
+    for k, (w, (t_ms, end_ms), confidence) in enumerate(zip(words, mapped, scores, strict=True)):
+        if end_ms - t_ms < MIN_WORD_MS or confidence < MIN_CONFIDENCE:
+            unplaced.append(k)
+            continue
+        placed.append(AlignedWord(t_ms, end_ms, w.text, confidence))
+        spans[k] = (t_ms, end_ms)
+
+    out: list[Phoneme] = []
+    k = -1
+    for p in phonemes:
+        if p.is_pause or p.word is None:
+            continue
+        while k + 1 < len(words) and words[k + 1].t_ms <= p.t_ms:
+            k += 1
+        span = spans.get(k)
+        if span is None:
+            continue
+        t_ms = min(max(carry(p.t_ms), span[0]), span[1])
+        end_ms = min(max(carry(p.end_ms), span[0]), span[1])
+        if end_ms > t_ms:
+            out.append(Phoneme(t_ms, end_ms, p.symbol, p.arpabet, p.word))
+    return placed, out, unplaced
+
+
+def uncovered_ms(path: Path, rec: Signal, ref: Signal, words: Sequence[Word]) -> int:
+    """How much of the recording's sound is matched with no reference word: speech the transcript lacks (pure)."""
+    in_word = np.zeros(ref.stop - ref.start, dtype=bool)
+    for w in words:
+        in_word[max(to_frame(w.t_ms) - ref.start, 0) : max(to_frame(w.end_ms) - ref.start, 0)] = True
+    rows = np.unique(path.rows[~in_word[path.cols]])
+    after = rec.voiced[rec.start + int(path.rows[-1]) + 1 : rec.stop]  # past the end of the transcript
+    return (int(rec.voiced[rows + rec.start].sum()) + int(after.sum())) * HOP_MS
+
+
+def unplaced_words(tokens: Sequence[str], spoken: Sequence[Word], missed: Sequence[int]) -> list[str]:
+    """Transcript words in order that espeak did not time or the aligner did not place (``missed`` indices).
+
+    One spoken word may hold several transcript words (espeak speaks "I am" as one word).
+    """
+    out: list[str] = []
+    missed_set = set(missed)
+    i = k = 0
+    while i < len(tokens):
+        parts = transcript_words(spoken[k].text) if k < len(spoken) else []
+        if parts and list(tokens[i : i + len(parts)]) == parts:
+            if k in missed_set:
+                out.extend(parts)
+            i, k = i + len(parts), k + 1
+        else:
+            out.append(tokens[i])
+            i += 1
+    return out
+
+
+def align(samples: npt.ArrayLike, transcript: str, voice: str = "en-us") -> Alignment:
+    """Place ``transcript`` in ``samples`` (mono float at :data:`RATE`); ``provider`` is ``offline``.
+
+    Never invents a word: those it cannot place are listed in ``unplaced``, with readable
+    ``warnings`` when the transcript as a whole does not seem to match, or the recording
+    has speech the transcript lacks. Blocking (CPU); run it off the event loop.
+    """
+    from streamer.speech.pcm import resample
+
+    if not isinstance(transcript, str) or not transcript.strip():
+        raise SpeechInputError("transcript: must be a non-empty string")
+    if len(transcript) > MAX_TRANSCRIPT_CHARS:
+        raise SpeechInputError(f"transcript: {len(transcript)} characters is over the limit of {MAX_TRANSCRIPT_CHARS}")
+    tokens = transcript_words(transcript)
+    if not tokens:
+        raise SpeechInputError("transcript: has no words (letters or digits)")
+    x = np.asarray(samples, dtype=np.float32)
+    duration_ms = len(x) * 1000 // RATE
+    speech = synthesize(transcript, voice=voice, rate_wpm=REFERENCE_RATE_WPM)
+    if not speech.words:
+        raise SpeechInputError("transcript: nothing to align (no speakable words)")
+    rec = analyse(x)
+    ref = analyse(resample(speech.samples, speech.sample_rate))
+
+    rec_ceps = rec.ceps[rec.start : rec.stop]
+    ref_ceps = ref.ceps[ref.start : ref.stop]
+    path = align_multiscale(rec_ceps, ref_ceps, open_end=True)
+    ranks = cell_ranks(path, rec_ceps, ref_ceps)
+    words, phonemes, missed = place(path, rec, ref, speech.words, speech.phonemes, ranks)
+    unplaced = unplaced_words(tokens, speech.words, missed)
+
+    alignment = Alignment(words, phonemes, duration_ms, "offline", unplaced, [])
+    warnings = alignment.warnings
+    if not rec.voiced.any():
+        warnings.append("the recording seems silent")
+    if unplaced:
+        shown = ", ".join(repr(w) for w in unplaced[:8]) + (" ..." if len(unplaced) > 8 else "")
+        warnings.append(f"{len(unplaced)} of {len(tokens)} transcript words could not be placed: {shown}")
+    if words and alignment.confidence < LOW_CONFIDENCE:
+        warnings.append(f"low confidence ({alignment.confidence:.2f}): the transcript may not match the recording")
+    extra_ms = uncovered_ms(path, rec, ref, speech.words)
+    if extra_ms >= UNCOVERED_WARN_MS:
+        warnings.append(
+            f"about {extra_ms / 1000:.1f} s of the recording's sound matches no transcript word"
+            " (is the transcript complete?)"
+        )
+    return alignment

@@ -1,0 +1,260 @@
+"""The offline aligner: pure DTW, features and mapping, then real alignments of labelled recordings."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+import pytest
+
+from streamer.speech.align import (
+    align,
+    confidences,
+    first_rows,
+    map_boundary,
+    transcript_words,
+    unplaced_words,
+    voiced_span,
+)
+from streamer.speech.dtw import Path, align_multiscale, align_window, distances, full_window, project
+from streamer.speech.features import FEATURES, HOP_MS, RATE, cepstra, frame_count, mel_power, pool, voiced_mask
+from streamer.speech.model import SpeechInputError, Word
+from streamer.speech.pcm import load_pcm
+from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, make_recording
+
+# -- DTW -------------------------------------------------------------------------------------
+
+
+def brute_force_cost(a: np.ndarray, b: np.ndarray) -> float:
+    """The textbook O(n*m) recurrence: diagonal steps weigh 2, vertical and horizontal 1."""
+    c = distances(a, b)
+    n, m = c.shape
+    d = np.full((n + 1, m + 1), np.inf)
+    d[0, 0] = 0.0
+    for i, j in itertools.product(range(1, n + 1), range(1, m + 1)):
+        if i == 1 and j == 1:
+            d[i, j] = c[0, 0]
+            continue
+        d[i, j] = min(
+            d[i - 1, j - 1] + 2 * c[i - 1, j - 1], d[i - 1, j] + c[i - 1, j - 1], d[i, j - 1] + c[i - 1, j - 1]
+        )
+    return float(d[n, m])
+
+
+def path_cost(path: Path) -> float:
+    total = float(path.cost[0])
+    for k in range(1, len(path.rows)):
+        diagonal = path.rows[k] > path.rows[k - 1] and path.cols[k] > path.cols[k - 1]
+        total += float(path.cost[k]) * (2 if diagonal else 1)
+    return total
+
+
+def assert_valid_path(path: Path, n: int, m: int) -> None:
+    assert (path.rows[0], path.cols[0]) == (0, 0)
+    assert (path.rows[-1], path.cols[-1]) == (n - 1, m - 1)
+    steps = set(zip(np.diff(path.rows).tolist(), np.diff(path.cols).tolist(), strict=True))
+    assert steps <= {(1, 1), (1, 0), (0, 1)}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_row_vectorised_dtw_finds_the_optimal_path(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(int(rng.integers(1, 25)), 3)).astype(np.float32)
+    b = rng.normal(size=(int(rng.integers(1, 25)), 3)).astype(np.float32)
+    path = align_window(a, b, *full_window(len(a), len(b)))
+    assert_valid_path(path, len(a), len(b))
+    assert path_cost(path) == pytest.approx(brute_force_cost(a, b))
+
+
+def test_multiscale_dtw_recovers_a_known_warp_in_linear_memory() -> None:
+    rng = np.random.default_rng(3)
+    b = rng.normal(size=(3000, 8)).astype(np.float32)
+    # a plays b slower, then faster, with a held stretch (a pause): a[i] is b[source[i]].
+    source = np.concatenate([np.arange(0, 1000, 0.8), np.full(150, 1000.0), np.arange(1000, 3000, 1.25)]).astype(int)
+    a = b[source] + 0.05 * rng.normal(size=(len(source), 8)).astype(np.float32)
+    path = align_multiscale(a, b)
+    assert_valid_path(path, len(a), len(b))
+    matched = np.zeros(len(a), dtype=int)
+    matched[path.rows] = path.cols  # the last column matched with each row
+    assert np.median(np.abs(matched - source)) <= 1
+    assert np.mean(np.abs(matched - source) <= 2) > 0.97
+
+
+def test_an_open_end_leaves_the_extra_rows_unmatched() -> None:
+    rng = np.random.default_rng(5)
+    b = rng.normal(size=(2000, 8)).astype(np.float32)
+    extra = rng.normal(size=(1500, 8)).astype(np.float32)  # a recording that goes on past b
+    a = np.concatenate([b + 0.05 * rng.normal(size=b.shape).astype(np.float32), extra])
+    closed, opened = align_multiscale(a, b), align_multiscale(a, b, open_end=True)
+    assert closed.rows[-1] == len(a) - 1
+    assert abs(int(opened.rows[-1]) - 1999) <= 2 and opened.cols[-1] == 1999
+    on_diagonal = opened.rows[opened.rows < 1990] == opened.cols[opened.rows < 1990]
+    assert on_diagonal.mean() > 0.95
+
+
+def test_projected_window_contains_the_coarse_path_and_both_corners() -> None:
+    coarse = Path(np.array([0, 1, 1, 2, 3]), np.array([0, 0, 1, 2, 3]), np.zeros(5))
+    lo, hi = project(coarse, 2, 8, 8, radius=1)
+    assert lo[0] == 0 and hi[-1] == 8
+    assert np.all(np.diff(lo) >= 0) and np.all(np.diff(hi) >= 0) and np.all(lo[1:] <= hi[:-1])
+    for r, c in zip(coarse.rows, coarse.cols, strict=True):
+        for i in (2 * r, 2 * r + 1):
+            assert lo[i] <= 2 * c and 2 * c + 1 < hi[i]
+
+
+def test_bad_windows_are_refused() -> None:
+    a = np.zeros((3, 2), dtype=np.float32)
+    with pytest.raises(ValueError, match="window"):
+        align_window(a, a, np.array([0, 2, 2]), np.array([1, 3, 3]))  # rows 0 and 1 do not overlap
+    with pytest.raises(ValueError, match="sequences"):
+        align_multiscale(a[:0], a)
+
+
+# -- features and mapping ----------------------------------------------------------------------
+
+
+def tone(ms: int, freq: float = 220.0, level: float = 0.3) -> np.ndarray:
+    t = np.arange(ms * RATE // 1000) / RATE
+    return (level * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def test_features_are_unit_rows_one_per_10_ms() -> None:
+    samples = np.concatenate([np.zeros(RATE // 2, dtype=np.float32), tone(500)])
+    power = mel_power(samples)
+    assert len(power) == frame_count(len(samples)) == 100
+    features = cepstra(power)
+    assert features.shape == (100, FEATURES)
+    assert np.allclose(np.linalg.norm(features, axis=1), 1.0, atol=1e-5)
+    assert pool(features, 4).shape == (25, FEATURES)
+
+
+def test_voice_activity_finds_the_sound_and_ignores_the_hiss() -> None:
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([np.zeros(RATE, dtype=np.float32), tone(1000), np.zeros(RATE, dtype=np.float32)])
+    samples += rng.normal(0, 0.003, len(samples)).astype(np.float32)
+    energy = 10 * np.log10(mel_power(samples).sum(1) + 1e-20)
+    voiced = voiced_mask(energy)
+    assert not voiced[:95].any() and voiced[105:195].all() and not voiced[205:].any()
+    start, stop = voiced_span(voiced, 3)
+    assert 96 <= start <= 98 and 202 <= stop <= 204  # the tone spans frames 100-200, plus 3 either side
+
+
+def test_reference_boundaries_follow_the_path() -> None:
+    # Recording rows 0-9 vs reference columns 0-4: the first reference frame is held for 5 rows.
+    path = Path(np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), np.array([0, 0, 0, 0, 0, 1, 2, 3, 4, 4]), np.zeros(10))
+    first = first_rows(path, 5)
+    assert first.tolist() == [0, 5, 6, 7, 8, 10]
+    # A reference time at frame 2 of a reference trimmed from frame 10, in a recording trimmed from 20.
+    assert map_boundary(12 * HOP_MS, first, ref_start=10, rec_start=20) == (6 + 20) * HOP_MS
+    assert map_boundary(0, first, ref_start=10, rec_start=20) == 20 * HOP_MS  # clamped to the start
+    assert map_boundary(10**6, first, ref_start=10, rec_start=20) == 30 * HOP_MS  # and to the end
+
+
+def test_confidence_falls_with_the_rank_of_the_matched_frames() -> None:
+    path = Path(np.arange(400), np.arange(400), np.zeros(400))
+    ranks = np.concatenate([np.zeros(200), np.full(200, 0.5)])
+    good, bad = confidences([(0, 50), (350, 400)], path, ranks)
+    assert good == 1.0 and bad == 0.0
+    assert confidences([(500, 600)], path, ranks) == [0.0]  # no cells: nothing to vouch for it
+
+
+def test_unplaced_words_keep_transcript_order() -> None:
+    tokens = transcript_words("Hello, I'm here: 42 well-known friends!")
+    assert tokens == ["Hello", "I'm", "here", "42", "well-known", "friends"]
+    spoken = [
+        Word(0, 1, "Hello"),
+        Word(1, 2, "I'm"),
+        Word(2, 3, "here"),
+        Word(3, 4, "well-known"),
+        Word(4, 5, "friends"),
+    ]
+    assert unplaced_words(tokens, spoken, missed=[2]) == ["here", "42"]
+
+
+def test_a_spoken_word_may_hold_several_transcript_words() -> None:
+    tokens = transcript_words("Hello! I am so happy.")
+    spoken = [Word(0, 1, "Hello"), Word(1, 2, "I am"), Word(2, 3, "so"), Word(3, 4, "happy")]
+    assert unplaced_words(tokens, spoken, missed=[]) == []
+    assert unplaced_words(tokens, spoken, missed=[1]) == ["I", "am"]
+
+
+# -- real alignments -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def other_voice() -> Recording:
+    """A woman's British voice, slower and higher than the aligner's, with its own pauses, hiss and rate."""
+    return make_recording(
+        PHRASES[:6], voice="en-gb-x-rp+f4", rate_wpm=135, pitch=75, snr_db=20, sample_rate=44_100, seed=11
+    )
+
+
+def test_words_land_within_a_frame_of_the_truth(other_voice: Recording) -> None:
+    rec = other_voice
+    samples = load_pcm(rec.wav_bytes())
+    started = time.perf_counter()
+    alignment = align(samples, rec.transcript)
+    elapsed = time.perf_counter() - started
+    errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
+    assert alignment.provider == "offline"
+    assert len(alignment.words) >= 0.9 * len(rec.words)
+    assert np.median(errors) < 40, errors
+    assert np.mean(np.array(errors) < 100) > 0.9
+    assert alignment.confidence > 0.7 and not [w for w in alignment.warnings if "low confidence" in w]
+    assert rec.duration_ms / 1000 / elapsed > 20
+    # Phonemes stay inside their words and in order.
+    spans = {(w.text, w.t_ms): w for w in alignment.words}
+    assert spans and all(p.end_ms > p.t_ms for p in alignment.phonemes)
+    assert all(a.t_ms <= b.t_ms for a, b in itertools.pairwise(alignment.phonemes))
+
+
+def test_other_voices_rates_and_sample_rates_align_too() -> None:
+    errors: list[int] = []
+    for voice, rate_wpm, sample_rate, snr_db in [
+        ("en-us+klatt2", 190, 8_000, 25),
+        ("en-gb-scotland+m7", 150, 48_000, 15),
+    ]:
+        rec = make_recording(
+            PHRASES[6:10], voice=voice, rate_wpm=rate_wpm, sample_rate=sample_rate, snr_db=snr_db, seed=rate_wpm
+        )
+        alignment = align(load_pcm(rec.wav_bytes()), rec.transcript)
+        errors += boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
+    assert np.median(errors) < 40
+
+
+def test_a_transcript_of_other_words_is_reported_not_invented(other_voice: Recording) -> None:
+    samples = load_pcm(other_voice.wav_bytes())
+    alignment = align(samples, " ".join(PHRASES[10:16]))
+    assert alignment.unplaced and alignment.confidence < 0.6
+    assert any("low confidence" in w for w in alignment.warnings)
+    assert any("could not be placed" in w for w in alignment.warnings)
+
+
+def test_a_transcript_with_an_extra_sentence_leaves_it_unplaced(other_voice: Recording) -> None:
+    rec = other_voice
+    samples = load_pcm(rec.wav_bytes())
+    alignment = align(samples, rec.transcript + " Six slippery snails slid slowly seaward.")
+    assert {"snails", "slid", "slowly", "seaward"} & set(alignment.unplaced)
+    assert len(alignment.words) >= 0.85 * len(rec.words)
+
+
+def test_a_transcript_of_the_first_sentences_places_them_and_says_more_was_spoken(other_voice: Recording) -> None:
+    rec = other_voice
+    samples = load_pcm(rec.wav_bytes())
+    alignment = align(samples, " ".join(PHRASES[:2]))
+    found = [(w.t_ms, w.end_ms, w.text) for w in alignment.words]
+    assert found[-1][2] == "shore" and len(found) >= 15
+    assert np.median(boundary_errors_ms(found, rec.words)) < 40
+    assert any("matches no transcript word" in w for w in alignment.warnings)
+
+
+def test_silence_with_a_transcript_does_not_crash() -> None:
+    alignment = align(np.zeros(RATE * 2, dtype=np.float32), "hello there")
+    assert alignment.duration_ms == 2000 and alignment.warnings
+
+
+@pytest.mark.parametrize("transcript", ["", "   ", "!!! ...", "x" * 20_001])
+def test_unusable_transcripts_are_refused(transcript: str) -> None:
+    with pytest.raises(SpeechInputError, match="^transcript: "):
+        align(np.zeros(RATE, dtype=np.float32), transcript)
