@@ -34,6 +34,11 @@ DEFAULT_VISEMES: Mapping[str, str] = {
 }
 
 
+def not_emotions(visemes: Mapping[str, str], blink_eyes: str = DEFAULT_BLINK_EYES) -> list[str]:
+    """Expressions an emotion plan must not use: the mouth shapes of ``visemes`` and the blink."""
+    return sorted({*visemes.values(), DEFAULT_BLINK_EYES, blink_eyes})
+
+
 class State(NamedTuple):
     """A node of the transition graph: an expression at a head pose."""
 

@@ -45,8 +45,9 @@ from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
 from streamer.server.live import ChannelHub, live_routes
 from streamer.server.security import Forbidden, Unauthorized
-from streamer.server.speech import speech_routes
+from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
+from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
 from streamer.storage import AlreadyExists, AudioError, AudioStore, PayloadTooLarge, TimelineStore, seed_examples
 
 log = logging.getLogger("streamer.server")
@@ -69,8 +70,11 @@ ERROR_STATUS: dict[type[Exception], int] = {
     StoreUnavailable: 503,
     ExportNotReady: 409,
     ExportBusy: 429,
+    SpeechBusy: 429,
     DiskFull: 507,
     ExportError: 422,
+    SpeechInputError: 400,
+    SpeechError: 503,  # the speech engine (espeak-ng, an encoder) failed: not the request's fault
     StreamerError: 400,
 }
 # Seconds a client should wait before asking again for a frame the store could not give.
@@ -89,17 +93,24 @@ def _rejected(conn: HTTPConnection, status: int, message: str) -> None:
 async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     status = next((ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS), 400)
     message = str(exc) or type(exc).__name__
+    body: dict[str, Any] = {"error": message}
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if isinstance(exc, ProviderError):  # an external service failed: 502, 504 timeout, 503 rate limited
+        status, body["provider"] = exc.http_status, exc.provider
+        if exc.reason == "rate_limited":
+            headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
+    elif status >= 500:
+        log.error("%s %s failed: %s", conn.scope.get("method", "WS"), conn.url.path, message)
     _rejected(conn, status, message)
     if isinstance(conn, WebSocket):
         await conn.close(WS_CLOSE_SERVER_ERROR)
         return None
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if status in CLOSE_AFTER and conn.scope.get("method") in ("POST", "PUT", "PATCH"):
         # The body may be unread: close rather than let the server drain an unwanted upload.
         headers["Connection"] = "close"
     if status == 503:
-        headers["Retry-After"] = str(RETRY_AFTER_S)
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+        headers.setdefault("Retry-After", str(RETRY_AFTER_S))
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def handle_http_exception(conn: HTTPConnection, exc: Exception) -> Response | None:
@@ -196,6 +207,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         )
         await exports.start()
         app.state.exports = exports
+        app.state.speech = SpeechWorkers()
         log.info(
             "serving rig %r from %s (%d frames); data in %s",
             loaded.config.name,
@@ -206,6 +218,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         try:
             yield
         finally:
+            app.state.speech.close()
             await exports.close()
             await hub.close()
             await frames.close()

@@ -18,21 +18,23 @@ stand in and the answer says so: ``{"provider": "rules", "fallback": "openai: <r
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.emotions import analyze
-from streamer.core.errors import TimelineError
-from streamer.core.rig import DEFAULT_BLINK_EYES, Rig
+from streamer.core.errors import StreamerError, TimelineError
+from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
-from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
+from streamer.speech.model import SpeechInputError
 from streamer.speech.openai_planner import choose_emotions
 from streamer.speech.say import MAX_SAY_CHARS, say
 from streamer.storage import AudioStore, TimelineStore
@@ -45,6 +47,44 @@ MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
 SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions")
+# Speech work running at once, and waiting beyond that (more answers 429).
+SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
+T = TypeVar("T")
+
+
+class SpeechBusy(StreamerError):
+    """Too many speech requests are running or waiting (429)."""
+
+
+class SpeechWorkers:
+    """Runs blocking speech work (espeak-ng, the aligner, ElevenLabs and OpenAI calls) on its own threads.
+
+    A service call can hold a thread for (1 + retries) x its timeout; on the event loop's
+    shared executor a few of them would starve every other ``to_thread`` user (timeline and
+    audio saves). At most ``workers`` run at once and ``max_queued`` wait; more is
+    :class:`SpeechBusy`. Built in the app's lifespan (``app.state.speech``).
+    """
+
+    def __init__(self, workers: int = SPEECH_WORKERS, max_queued: int = SPEECH_MAX_QUEUED) -> None:
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="speech")
+        self.limit = workers + max_queued
+        self.active = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if self.active >= self.limit:
+            raise SpeechBusy(f"too many speech requests at once ({self.active}, limit {self.limit}); try again shortly")
+        self.active += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, functools.partial(fn, *args, **kwargs))
+        finally:
+            self.active -= 1
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _workers(request: Request) -> SpeechWorkers:
+    return cast(SpeechWorkers, request.app.state.speech)
 
 
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -71,15 +111,6 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-def provider_failure(exc: ProviderError) -> JSONResponse:
-    """The answer for a failed external service: 502, 504 for a timeout, 503 + ``Retry-After`` if rate limited."""
-    log.warning("speech service failed: %s", exc)
-    headers = {}
-    if exc.reason == "rate_limited":
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
-    return JSONResponse({"error": str(exc), "provider": exc.provider}, status_code=exc.http_status, headers=headers)
-
-
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
     body = _object(await read_json(request, MAX_JSON_BYTES), SPEECH_FIELDS)
@@ -95,26 +126,19 @@ async def post_speech(request: Request) -> Response:
     emotions = _optional(body, "emotions", str, settings.emotions)
     audio_store = cast(AudioStore, request.app.state.audio)
     timelines = cast(TimelineStore, request.app.state.timelines)
-    try:
-        said = await asyncio.to_thread(
-            say,
-            text,
-            list(rig.config.expressions),
-            rig.config.visemes,
-            voice=voice,
-            rate_wpm=rate_wpm,
-            pitch=pitch,
-            provider=provider,
-            emotions=emotions,
-            settings=settings,
-        )
-    except SpeechInputError:
-        raise
-    except ProviderError as exc:
-        return provider_failure(exc)
-    except SpeechError as exc:
-        log.error("speech synthesis failed: %s", exc)
-        return JSONResponse({"error": f"speech engine failed: {exc}"}, status_code=503)
+    said = await _workers(request).run(
+        say,
+        text,
+        list(rig.config.expressions),
+        rig.config.visemes,
+        voice=voice,
+        rate_wpm=rate_wpm,
+        pitch=pitch,
+        provider=provider,
+        emotions=emotions,
+        settings=settings,
+        blink_eyes=rig.config.blink.eyes,
+    )
     info = await audio_store.save_stream(
         _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
     )
@@ -158,6 +182,7 @@ def parse_words(raw: object) -> list[WordSpan]:
 
 
 async def post_emotions(request: Request) -> Response:
+    authorize_write(request)  # it may call OpenAI on the operator's key
     body = await read_json(request, MAX_EMOTION_BODY)
     if not isinstance(body, dict):
         raise TimelineError("request body: must be a JSON object {words, text?, provider?}")
@@ -171,7 +196,7 @@ async def post_emotions(request: Request) -> Response:
     rig = cast(Rig, request.app.state.rig)
     settings = cast(Settings, request.app.state.settings)
     provider = _optional(body, "provider", str, settings.emotions)
-    exclude = [*rig.config.visemes.values(), DEFAULT_BLINK_EYES, rig.config.blink.eyes]
+    exclude = not_emotions(rig.config.visemes, rig.config.blink.eyes)
 
     def plan() -> dict[str, Any]:
         chosen = choose_emotions(words, list(rig.config.expressions), text, provider, settings, exclude=exclude)
@@ -187,7 +212,7 @@ async def post_emotions(request: Request) -> Response:
         ]
         return {"emotion": chosen.emotion, "sentences": sentences, **chosen.to_json()}
 
-    return JSONResponse(await asyncio.to_thread(plan))
+    return JSONResponse(await _workers(request).run(plan))
 
 
 ALIGN_FIELDS = ("audio", "transcript", "voice", "provider")
@@ -281,15 +306,7 @@ async def post_align(request: Request) -> Response:
         timeline = alignment_timeline(alignment, info.id, list(rig.config.expressions), rig.config.visemes, transcript)
         return alignment, timeline
 
-    try:
-        alignment, timeline = await asyncio.to_thread(work)
-    except SpeechInputError:
-        raise
-    except ProviderError as exc:
-        return provider_failure(exc)
-    except SpeechError as exc:
-        log.error("alignment failed: %s", exc)
-        return JSONResponse({"error": f"speech engine failed: {exc}"}, status_code=503)
+    alignment, timeline = await _workers(request).run(work)
     timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
     return JSONResponse(
         {

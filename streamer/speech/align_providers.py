@@ -18,6 +18,7 @@ from pathlib import Path
 from streamer.settings import Settings
 from streamer.speech.model import Alignment, ProviderError, ProviderUnavailable, SpeechInputError
 from streamer.speech.recording import MAX_ALIGN_MS, align_recording, check_transcript
+from streamer.storage import probe_audio
 
 ALIGN_PROVIDERS = ("offline", "elevenlabs", "whisper", "auto")
 # Whisper's accepted extensions include .ogg but not .opus (the audio store's name for Ogg/Opus).
@@ -74,7 +75,8 @@ def align_with_provider(
             from streamer.speech.elevenlabs import elevenlabs_forced_alignment
 
             assert transcript is not None
-            return elevenlabs_forced_alignment(data, name, transcript, settings, g2p_voice=voice)
+            length = None if isinstance(source, bytes) else probe_audio(Path(source)).duration_ms
+            return elevenlabs_forced_alignment(data, name, transcript, settings, g2p_voice=voice, duration_ms=length)
         from streamer.speech.whisper import whisper_alignment
 
         return whisper_alignment(data, name, settings, g2p_voice=voice)

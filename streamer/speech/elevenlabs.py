@@ -168,7 +168,12 @@ def confidence_from_loss(loss: float) -> float:
 
 
 def elevenlabs_forced_alignment(
-    audio_bytes: bytes, filename: str, transcript: str, settings: Settings, g2p_voice: str = "en-us"
+    audio_bytes: bytes,
+    filename: str,
+    transcript: str,
+    settings: Settings,
+    g2p_voice: str = "en-us",
+    duration_ms: int | None = None,
 ) -> Alignment:
     """Place ``transcript``'s words in the recording ``audio_bytes`` with ElevenLabs' forced alignment.
 
@@ -185,11 +190,16 @@ def elevenlabs_forced_alignment(
             file=(filename, audio_bytes), text=transcript, request_options=_options(settings)
         ),
     )
-    return alignment_from_response(response, audio_bytes, transcript, g2p_voice)
+    return alignment_from_response(response, transcript, g2p_voice, duration_ms)
 
 
-def alignment_from_response(response: Any, audio_bytes: bytes, transcript: str, g2p_voice: str = "en-us") -> Alignment:
-    """An :class:`Alignment` from a forced-alignment answer; raises :class:`ProviderError` (malformed)."""
+def alignment_from_response(
+    response: Any, transcript: str, g2p_voice: str = "en-us", duration_ms: int | None = None
+) -> Alignment:
+    """An :class:`Alignment` from a forced-alignment answer; raises :class:`ProviderError` (malformed).
+
+    ``duration_ms`` is the recording's length (the caller probed it); without it, the last word's end.
+    """
     spans: list[tuple[int, int, str]] = []
     losses: list[float] = []
     for i, item in enumerate(_list(response, "words", "response")):
@@ -205,12 +215,8 @@ def alignment_from_response(response: Any, audio_bytes: bytes, transcript: str, 
         losses.append(float(loss) if isinstance(loss, int | float) and not isinstance(loss, bool) else math.inf)
     words = tidy_words(spans)
     warnings: list[str] = []
-    try:
-        samples, rate = decode_audio(audio_bytes, "file")
-        duration_ms = -(-len(samples) * 1000 // rate)
-    except SpeechError as exc:
-        duration_ms = max((w.end_ms for w in words), default=0)
-        warnings.append(f"elevenlabs: could not measure the audio here ({exc}); duration taken from the last word")
+    last_ms = max((w.end_ms for w in words), default=0)
+    duration_ms = max(duration_ms or 0, last_ms)
     aligned = [
         AlignedWord(w.t_ms, w.end_ms, w.text, round(confidence_from_loss(loss), 3))
         for w, loss in zip(words, losses, strict=True)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES
+from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
 from streamer.speech.audio import to_ogg_bytes
@@ -75,8 +75,11 @@ def say(
     max_chars: int = MAX_SAY_CHARS,
     emotions: str = "auto",
     settings: Settings | None = None,
+    blink_eyes: str = DEFAULT_BLINK_EYES,
 ) -> Said:
     """Speak ``text`` and plan its face, using only the rig's ``expressions``.
+
+    The face never uses the mouth shapes of ``visemes_map`` or the rig's blink (``blink_eyes``).
 
     ``provider`` is ``offline`` (espeak-ng: ``voice`` default ``en-us``, ``rate_wpm`` and
     ``pitch``) or ``elevenlabs`` (``voice`` is a voice id, default ``STREAMER_ELEVENLABS_VOICE``;
@@ -110,7 +113,7 @@ def say(
         text,
         emotions,
         settings,
-        exclude=[*visemes_map.values(), DEFAULT_BLINK_EYES],
+        exclude=not_emotions(visemes_map, blink_eyes),
         end_ms=speech.duration_ms + TAIL_MS,
         field_name="emotions",
     )

@@ -1,4 +1,4 @@
-"""POST /speech and POST /emotions on a real server: stored audio and timeline, token, bad input."""
+"""POST /speech and POST /emotions on a real server: stored audio and timeline, token, bad input, missing keys."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.conftest import MakeServer
+from tests.server.conftest import MakeServer, wav_bytes
 
 TOKEN = "s3cret-token-for-tests"
 
@@ -31,13 +31,16 @@ def test_speech_stores_audio_and_a_timeline_that_plays(make_server: MakeServer) 
         assert played.json()["timeline_id"] == timeline_id
 
 
-def test_speech_needs_the_token_when_one_is_set(make_server: MakeServer) -> None:
+def test_speech_and_emotions_need_the_token_when_one_is_set(make_server: MakeServer) -> None:
     server = make_server(token=TOKEN)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    words = {"words": [{"t_ms": 0, "end_ms": 300, "text": "hi"}]}
     with server.client() as c:
-        r = c.post("/speech", json={"text": "hi"})
-        assert r.status_code == 401
-        r = c.post("/speech", json={"text": "hi"}, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert c.post("/speech", json={"text": "hi"}).status_code == 401
+        r = c.post("/speech", json={"text": "hi"}, headers=auth)
         assert r.status_code == 201, r.text
+        assert c.post("/emotions", json=words).status_code == 401  # it may spend the operator's OpenAI key
+        assert c.post("/emotions", json=words, headers=auth).status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -62,6 +65,40 @@ def test_bad_speech_requests_are_4xx_naming_the_field(make_server: MakeServer, b
         r = c.post("/speech", json=body)
     assert 400 <= r.status_code < 500, r.text
     assert r.json()["error"].startswith(f"{field}:"), r.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "request_args", "provider", "key"),
+    [
+        ("/speech", {"json": {"text": "Hi", "provider": "elevenlabs"}}, "elevenlabs", "ELEVENLABS_API_KEY"),
+        (
+            "/emotions",
+            {"json": {"words": [{"t_ms": 0, "end_ms": 100, "text": "hi"}], "provider": "openai"}},
+            "openai",
+            "OPENAI_API_KEY",
+        ),
+        (
+            "/align",
+            {"files": {"audio": ("take.wav", wav_bytes(500))}, "data": {"transcript": "hi", "provider": "elevenlabs"}},
+            "elevenlabs",
+            "ELEVENLABS_API_KEY",
+        ),
+        (
+            "/align",
+            {"files": {"audio": ("take.wav", wav_bytes(500))}, "data": {"provider": "whisper"}},
+            "whisper",
+            "OPENAI_API_KEY",
+        ),
+    ],
+    ids=["speech", "emotions", "align-elevenlabs", "align-whisper"],
+)
+def test_a_provider_without_its_key_is_a_400_naming_the_key(
+    make_server: MakeServer, path: str, request_args: dict[str, Any], provider: str, key: str
+) -> None:
+    with make_server().client() as c:
+        r = c.post(path, **request_args)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == f"provider: '{provider}' needs {key}, which is not set"
 
 
 def test_emotions_plans_a_track_for_timed_words(make_server: MakeServer) -> None:
@@ -91,3 +128,29 @@ def test_emotions_plans_a_track_for_timed_words(make_server: MakeServer) -> None
             r = c.post("/emotions", json=bad)
             assert 400 <= r.status_code < 500, (bad, r.text)
             assert r.json()["error"].startswith(f"{field}:"), (bad, r.json())
+
+
+def test_speech_work_has_its_own_bounded_threads() -> None:
+    import asyncio
+    import threading
+
+    from streamer.server.speech import SpeechBusy, SpeechWorkers
+
+    release = threading.Event()
+
+    async def scenario() -> tuple[list[str], str]:
+        workers = SpeechWorkers(workers=1, max_queued=1)
+        try:
+            first = asyncio.ensure_future(workers.run(lambda: release.wait(5) and threading.current_thread().name))
+            queued = asyncio.ensure_future(workers.run(lambda: threading.current_thread().name))
+            await asyncio.sleep(0.05)
+            with pytest.raises(SpeechBusy) as caught:
+                await workers.run(lambda: "never")
+            release.set()
+            return [await first, await queued], str(caught.value)
+        finally:
+            workers.close()
+
+    names, message = asyncio.run(scenario())
+    assert all(name.startswith("speech") for name in names)  # not the loop's shared executor
+    assert "too many speech requests" in message
