@@ -63,8 +63,8 @@ class LiveServer:
     app: Starlette
     settings: Settings
 
-    def client(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=10, **kwargs)
+    def client(self, timeout: float = 10, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout, **kwargs)
 
     def raw(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         """Send ``request`` bytes as they are (no URL normalisation) and read the response."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import io
 import json
 import math
 import re
@@ -29,7 +28,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from streamer.settings import Settings
-from tests.server.conftest import ServerThread
+from streamer.speech.audio import encode_audio
+from streamer.speech.model import Speech
+from tests.server.conftest import LiveServer, MakeServer, ServerThread
 
 ELEVEN_KEY = "test-eleven-key"
 OPENAI_KEY = "test-openai-key"
@@ -61,25 +62,9 @@ class Scripted:
 @lru_cache(maxsize=16)
 def mp3_tone(duration_ms: int, rate: int = 44_100) -> bytes:
     """An MP3 of a quiet 220 Hz tone, like the audio ElevenLabs sends by default."""
-    import av
-
-    n = rate * duration_ms // 1000
-    t = np.arange(n) / rate
-    samples = (8000 * np.sin(2 * math.pi * 220 * t)).astype(np.int16).reshape(1, -1)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp3") as container:
-        stream: Any = container.add_stream("libmp3lame", rate=rate)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-        frame.sample_rate = rate
-        frame.pts = 0
-        resampler = av.AudioResampler(format="s16p", layout="mono", rate=rate)
-        for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(resampled):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return buf.getvalue()
+    t = np.arange(rate * duration_ms // 1000) / rate
+    samples = (8000 * np.sin(2 * math.pi * 220 * t)).astype(np.int16)
+    return encode_audio(Speech(samples, rate), "mp3", "libmp3lame", rate, bit_rate=64_000)
 
 
 def character_alignment(text: str) -> dict[str, Any]:
@@ -260,16 +245,26 @@ def fake(fake_api: FakeAPI) -> FakeAPI:
     return fake_api
 
 
+def _pointed_at(fake: FakeAPI, **overrides: Any) -> dict[str, Any]:
+    """The settings fields that set both keys and point both services at ``fake``, then ``overrides``."""
+    return {
+        "elevenlabs_api_key": ELEVEN_KEY,
+        "elevenlabs_base_url": fake.elevenlabs_url,
+        "elevenlabs_max_retries": 0,
+        "elevenlabs_timeout_ms": 5000,
+        "openai_api_key": OPENAI_KEY,
+        "openai_base_url": fake.openai_url,
+        "openai_max_retries": 0,
+        "openai_timeout_ms": 5000,
+        **overrides,
+    }
+
+
 def settings_for(fake: FakeAPI, **overrides: Any) -> Settings:
     """Settings with both keys set and both services pointed at ``fake``; no retries unless asked."""
-    base = Settings.from_env({}).replace(
-        elevenlabs_api_key=ELEVEN_KEY,
-        elevenlabs_base_url=fake.elevenlabs_url,
-        elevenlabs_max_retries=0,
-        openai_api_key=OPENAI_KEY,
-        openai_base_url=fake.openai_url,
-        openai_max_retries=0,
-        openai_timeout_ms=5000,
-        elevenlabs_timeout_ms=5000,
-    )
-    return base.replace(**overrides)
+    return Settings.from_env({}).replace(**_pointed_at(fake, **overrides))
+
+
+def server_for(make_server: MakeServer, fake: FakeAPI, **overrides: Any) -> LiveServer:
+    """A live app whose settings are :func:`settings_for` ``fake`` (with ``overrides``)."""
+    return make_server(**_pointed_at(fake, **overrides))

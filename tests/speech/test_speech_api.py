@@ -141,7 +141,11 @@ def test_speech_work_has_its_own_bounded_threads() -> None:
     async def scenario() -> tuple[list[str], str]:
         workers = SpeechWorkers(workers=1, max_queued=1)
         try:
-            first = asyncio.ensure_future(workers.run(lambda: release.wait(5) and threading.current_thread().name))
+            def blocked() -> str:
+                release.wait(5)
+                return threading.current_thread().name
+
+            first = asyncio.ensure_future(workers.run(blocked))
             queued = asyncio.ensure_future(workers.run(lambda: threading.current_thread().name))
             await asyncio.sleep(0.05)
             with pytest.raises(SpeechBusy) as caught:
