@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 from streamer.speech.align import align  # noqa: E402
 from streamer.speech.espeak import synthesize  # noqa: E402
+from streamer.speech.model import Alignment  # noqa: E402
 from streamer.speech.pcm import load_pcm  # noqa: E402
 from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, make_recording  # noqa: E402
 
@@ -53,31 +54,27 @@ FIXTURES: list[tuple[str, list[str], str, int, int, float, int]] = [
 ]
 
 
-def run_fixture(rec: Recording) -> tuple[list[int], int, float]:
-    """Boundary errors, unplaced count and decode + align seconds for one recording."""
+def run_fixture(rec: Recording) -> tuple[list[int], Alignment, float]:
+    """Boundary errors, the alignment and decode + align seconds for one recording."""
     data = rec.wav_bytes()
     gc.collect()
     started = time.perf_counter()
     alignment = align(load_pcm(data), rec.transcript)
     elapsed = time.perf_counter() - started
     errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
-    return errors, len(alignment.unplaced), elapsed
+    return errors, alignment, elapsed
 
 
 def long_run(minutes: int) -> dict[str, float]:
     """Decode + align a ``minutes`` long recording: timed once, then once more under tracemalloc for the peak."""
     phrases = (PHRASES * 40)[: len(PHRASES) * minutes]
     rec = make_recording(phrases, voice="en-us+m3", rate_wpm=150, snr_db=25.0, sample_rate=16_000, seed=42)
+    errors, alignment, elapsed = run_fixture(rec)
     data = rec.wav_bytes()
-    gc.collect()
-    started = time.perf_counter()
-    alignment = align(load_pcm(data), rec.transcript)
-    elapsed = time.perf_counter() - started
     tracemalloc.start()
     align(load_pcm(data), rec.transcript)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
     return {
         "seconds": rec.duration_ms / 1000,
         "align_s": elapsed,
@@ -100,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             phrases, voice=voice, rate_wpm=rate_wpm, pitch=pitch, snr_db=snr_db, sample_rate=sample_rate, seed=k + 1
         )
         runs = [run_fixture(rec) for _ in range(3 if k == 0 else 1)]
-        errors, unplaced, _ = runs[0]
+        errors, alignment, _ = runs[0]
         elapsed = min(r[2] for r in runs)
         all_errors += errors
         rows.append(
@@ -109,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 "voice": voice,
                 "seconds": rec.duration_ms / 1000,
                 "words": len(rec.words),
-                "unplaced": unplaced,
+                "unplaced": len(alignment.unplaced),
                 "median": float(np.median(errors)),
                 "mean": float(np.mean(errors)),
                 "p90": float(np.percentile(errors, 90)),

@@ -1,4 +1,4 @@
-"""Encode speech audio as WAV or Ogg/Opus bytes (in memory, no file I/O; Opus needs PyAV)."""
+"""Encode speech audio as WAV, Ogg/Opus or other PyAV codecs' bytes (in memory, no file I/O; all but WAV need PyAV)."""
 
 from __future__ import annotations
 
@@ -32,17 +32,26 @@ def to_ogg_bytes(speech: Speech, bit_rate: int = 32_000) -> bytes:
     """
     if not 6_000 <= bit_rate <= 510_000:
         raise SpeechInputError(f"bit_rate: must be in [6000, 510000], got {bit_rate}")
+    return encode_audio(speech, "ogg", "libopus", OPUS_RATE, bit_rate)
+
+
+def encode_audio(speech: Speech, container_format: str, codec: str, rate: int, bit_rate: int) -> bytes:
+    """``speech`` encoded by PyAV's ``codec`` at ``rate`` Hz, mono, in a ``container_format`` file.
+
+    The output is byte-for-byte reproducible. Raises :class:`SpeechInputError` if ``speech``
+    has no samples and :class:`SpeechError` if PyAV is not installed.
+    """
     if len(speech.samples) == 0:
         raise SpeechInputError("speech: has no samples to encode")
     try:
         import av
     except ImportError as exc:
-        raise SpeechError("Ogg/Opus encoding needs PyAV (pip install av)") from exc
+        raise SpeechError(f"{codec} encoding needs PyAV (pip install av)") from exc
 
     buf = io.BytesIO()
     # bitexact: no random stream serial and no encoder version tag, so output is reproducible.
-    with av.open(buf, "w", format="ogg", options={"fflags": "+bitexact"}) as container:
-        stream: Any = container.add_stream("libopus", rate=OPUS_RATE, options={"flags": "+bitexact"})
+    with av.open(buf, "w", format=container_format, options={"fflags": "+bitexact"}) as container:
+        stream: Any = container.add_stream(codec, rate=rate, options={"flags": "+bitexact"})
         stream.layout = "mono"
         stream.bit_rate = bit_rate
         frame = av.AudioFrame.from_ndarray(
@@ -50,7 +59,8 @@ def to_ogg_bytes(speech: Speech, bit_rate: int = 32_000) -> bytes:
         )
         frame.sample_rate = speech.sample_rate
         frame.pts = 0
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=OPUS_RATE)
+        # The codec's own first sample format (s16 for Opus, planar for MP3).
+        resampler = av.AudioResampler(format=stream.format.name, layout="mono", rate=rate)
         for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
             for packet in stream.encode(resampled):
                 container.mux(packet)

@@ -8,14 +8,13 @@ by where each phrase was placed.
 
 from __future__ import annotations
 
-import io
-import wave
 from dataclasses import dataclass
 
 import numpy as np
 
+from streamer.speech.audio import to_wav_bytes
 from streamer.speech.espeak import synthesize
-from streamer.speech.model import Word
+from streamer.speech.model import Speech, Word
 from streamer.speech.pcm import resample
 
 
@@ -33,14 +32,8 @@ class Recording:
         return len(self.samples) * 1000 // self.sample_rate
 
     def wav_bytes(self) -> bytes:
-        buf = io.BytesIO()
-        with wave.open(buf, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(self.sample_rate)
-            pcm = np.clip(self.samples * 32767.0, -32768, 32767).astype("<i2")
-            out.writeframes(pcm.tobytes())
-        return buf.getvalue()
+        pcm = np.clip(self.samples * 32767.0, -32768, 32767).astype(np.int16)
+        return to_wav_bytes(Speech(pcm, self.sample_rate))
 
 
 PHRASES = [

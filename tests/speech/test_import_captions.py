@@ -11,7 +11,7 @@ import pytest
 from streamer.cli import main
 from streamer.core.timeline import parse_timeline
 from streamer.speech.imports import parse_rhubarb_json, parse_textgrid
-from tests.server.conftest import MakeServer
+from tests.server.conftest import MakeServer, write_png_rig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -108,3 +108,18 @@ def test_captions_and_lipsync_over_rest(make_server: MakeServer) -> None:
         assert c.get("/timelines/silent/lipsync.json").status_code == 422
         assert c.get("/timelines/nobody/captions.vtt").status_code == 404
         assert c.get("/rig").json()["visemes"]["AA"] == "speaking_ah"  # what `say --play` maps with
+
+
+def test_captions_read_mouth_shapes_through_the_configured_rig(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rig_dir = write_png_rig(tmp_path / "rig")
+    config = json.loads((rig_dir / "rig.json").read_text())
+    (rig_dir / "rig.json").write_text(json.dumps({**config, "visemes": {"AA": "speaking_ee"}}))
+    timeline = tmp_path / "t.json"
+    cue = {"t_ms": 0, "end_ms": 200, "viseme": "speaking_ee"}  # no phoneme: the rig's map picks the sound
+    timeline.write_text(json.dumps({"version": 1, "tracks": {"speech": [cue]}, "duration_ms": 400}))
+    monkeypatch.delenv("STREAMER_FRAMES_DIR", raising=False)
+    assert main(["captions", str(timeline), "-o", str(tmp_path / "default.tsv"), "-q"]) == 0
+    monkeypatch.setenv("STREAMER_FRAMES_DIR", str(rig_dir))
+    assert main(["captions", str(timeline), "-o", str(tmp_path / "rig.tsv"), "-q"]) == 0
+    assert (tmp_path / "default.tsv").read_text().startswith("0.00\tB\n")  # IY in the demo rig's map
+    assert (tmp_path / "rig.tsv").read_text().startswith("0.00\tD\n")  # AA in this rig's map

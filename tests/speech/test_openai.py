@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
 
-import httpx
 import pytest
 
 from streamer.core.timeline import WordSpan
@@ -16,7 +14,7 @@ from streamer.speech.say import say
 from streamer.speech.whisper import whisper_alignment
 from tests.rigs import make_rig
 from tests.server.conftest import MakeServer
-from tests.speech.fakeapi import OPENAI_KEY, FakeAPI, Scripted, chat_completion, settings_for
+from tests.speech.fakeapi import OPENAI_KEY, FakeAPI, Scripted, chat_completion, server_for, settings_for
 
 WORDS = [
     WordSpan(0, 300, "Hello!"),
@@ -198,21 +196,10 @@ def test_whisper_without_a_key(fake: FakeAPI) -> None:
         whisper_alignment(b"x", "a.wav", settings_for(fake, openai_api_key=None))
 
 
-def _openai_server(make_server: MakeServer, fake: FakeAPI, **overrides: Any) -> str:
-    settings = settings_for(fake, **overrides)
-    server = make_server(
-        openai_api_key=settings.openai_api_key,
-        openai_base_url=settings.openai_base_url,
-        openai_max_retries=0,
-        openai_timeout_ms=settings.openai_timeout_ms,
-    )
-    return server.base_url
-
-
 def test_post_emotions_with_openai_and_its_fallback(make_server: MakeServer, fake: FakeAPI) -> None:
-    base = _openai_server(make_server, fake, openai_timeout_ms=300)
+    server = server_for(make_server, fake, openai_timeout_ms=300)
     words = [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in WORDS]
-    with httpx.Client(base_url=base, timeout=20) as c:
+    with server.client(timeout=20) as c:
         fake.script("chat", plan((0, "happy_soft"), (6, "concerned")))
         r = c.post("/emotions", json={"words": words, "text": TEXT, "provider": "openai"})
         assert r.status_code == 200, r.text
@@ -240,16 +227,8 @@ def test_post_emotions_with_openai_and_its_fallback(make_server: MakeServer, fak
         assert r.status_code == 400 and r.json()["error"].startswith("provider: must be one of")
 
 
-def test_post_emotions_openai_without_a_key_is_a_400(make_server: MakeServer) -> None:
-    with make_server().client() as c:
-        r = c.post("/emotions", json={"words": [{"t_ms": 0, "end_ms": 100, "text": "hi"}], "provider": "openai"})
-    assert r.status_code == 400
-    assert r.json()["error"] == "provider: 'openai' needs OPENAI_API_KEY, which is not set"
-
-
 def test_post_speech_reports_who_planned_the_face(make_server: MakeServer, fake: FakeAPI) -> None:
-    base = _openai_server(make_server, fake)
-    with httpx.Client(base_url=base, timeout=20) as c:
+    with server_for(make_server, fake).client(timeout=20) as c:
         r = c.post("/speech", json={"text": "Hello! I am so happy to see you."})
         assert r.status_code == 201, r.text
         assert r.json()["emotions"] == {"provider": "openai"}

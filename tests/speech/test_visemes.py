@@ -22,6 +22,18 @@ def ph(t: int, end: int, arpabet: str | None, word: str | None = "w", symbol: st
     return Phoneme(t, end, "_" if arpabet is None else symbol, arpabet, None if arpabet is None else word)
 
 
+# "hello", a pause, "me".
+HELLO_ME = [
+    ph(0, 80, "HH", "hello"),
+    ph(80, 200, "AH0", "hello"),
+    ph(200, 300, "L", "hello"),
+    ph(300, 500, "OW1", "hello"),
+    ph(500, 800, None),
+    ph(800, 900, "M", "me"),
+    ph(900, 1100, "IY1", "me"),
+]
+
+
 def shapes(track: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
     return [(c["t_ms"], c["end_ms"], c["viseme"]) for c in track]
 
@@ -42,16 +54,7 @@ def assert_valid_track(track: list[dict[str, Any]]) -> None:
 
 
 def test_vowels_take_the_rig_shape_consonants_relax_and_pauses_leave_a_gap() -> None:
-    phonemes = [
-        ph(0, 80, "HH", "hello"),
-        ph(80, 200, "AH0", "hello"),
-        ph(200, 300, "L", "hello"),
-        ph(300, 500, "OW1", "hello"),
-        ph(500, 800, None),
-        ph(800, 900, "M", "me"),
-        ph(900, 1100, "IY1", "me"),
-    ]
-    track = sync(phonemes, DEFAULT_VISEMES)
+    track = sync(HELLO_ME, DEFAULT_VISEMES)
     assert shapes(track) == [
         (0, 80, "neutral"),
         (80, 200, "speaking_ah"),
@@ -151,17 +154,7 @@ def test_a_pause_that_anticipation_shrinks_below_min_hold_is_bridged_not_flashed
 
 
 def test_word_mode_holds_the_first_vowel_of_each_word_then_relaxes() -> None:
-    phonemes = [
-        ph(0, 80, "HH", "hello"),
-        ph(80, 200, "AH0", "hello"),
-        ph(200, 300, "L", "hello"),
-        ph(300, 500, "OW1", "hello"),
-        ph(500, 800, None),
-        ph(800, 900, "M", "me"),
-        ph(900, 1100, "IY1", "me"),
-        ph(1100, 1200, "T", "too"),
-        ph(1200, 1400, "UW1", "too"),
-    ]
+    phonemes = [*HELLO_ME, ph(1100, 1200, "T", "too"), ph(1200, 1400, "UW1", "too")]
     track = sync(phonemes, mode="word")
     assert shapes(track) == [(0, 500, "speaking_ah"), (800, 1100, "speaking_ee"), (1100, 1400, "speaking_uw")]
     assert [(c["phoneme"], c["word"]) for c in track] == [("AH0", "hello"), ("IY1", "me"), ("UW1", "too")]
