@@ -5,7 +5,7 @@
 and pitches, phrases joined by pauses of random length, hiss at 15-30 dB SNR, resampled to
 8-48 kHz, word times known from the recording's own synthesis), including a ~60 s one, and
 aligns each with its transcript through the real path (WAV bytes decoded with PyAV, then
-:func:`streamer.speech.align.align`).
+:func:`streamer.speech.recording.align_samples`: espeak-ng's reference, then the aligner).
 
 - accuracy: |found - true| of every placed word's start and end (median, mean, p90), and how
   many words were left unplaced;
@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from streamer.speech.align import align  # noqa: E402
 from streamer.speech.espeak import synthesize  # noqa: E402
 from streamer.speech.model import Alignment  # noqa: E402
 from streamer.speech.pcm import load_pcm  # noqa: E402
+from streamer.speech.recording import align_samples  # noqa: E402
 from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, make_recording  # noqa: E402
 
 TARGET_MEDIAN_MS = 40.0
@@ -59,7 +59,7 @@ def run_fixture(rec: Recording) -> tuple[list[int], Alignment, float]:
     data = rec.wav_bytes()
     gc.collect()
     started = time.perf_counter()
-    alignment = align(load_pcm(data), rec.transcript)
+    alignment = align_samples(load_pcm(data), rec.transcript)
     elapsed = time.perf_counter() - started
     errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
     return errors, alignment, elapsed
@@ -72,7 +72,7 @@ def long_run(minutes: int) -> dict[str, float]:
     errors, alignment, elapsed = run_fixture(rec)
     data = rec.wav_bytes()
     tracemalloc.start()
-    align(load_pcm(data), rec.transcript)
+    align_samples(load_pcm(data), rec.transcript)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {

@@ -6,7 +6,7 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,21 @@ def _size(text: str) -> tuple[int, int]:
     if not (16 <= w <= 8192 and 16 <= h <= 8192):
         raise argparse.ArgumentTypeError(f"size {text!r} is out of range (16..8192 per side)")
     return w, h
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: a whole number in ``[lo, hi]``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be in [{lo}, {hi}], got {value}")
+        return value
+
+    return parse
 
 
 def _coverage(rig: Rig, root: Path) -> list[str]:
@@ -224,7 +239,7 @@ def _http_json(method: str, url: str, body: bytes | None, content_type: str, tok
 
 
 def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
-    """The server rig's expressions and its viseme map (the default map for servers without one)."""
+    """The server rig's expressions and its viseme map (checked against the rig by the server)."""
     from streamer.core.rig import DEFAULT_VISEMES
 
     rig = _http_json("GET", server + "/rig", None, "application/json", None)
@@ -232,9 +247,10 @@ def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
         raise StreamerError(f"{server}/rig: not a streamer server (no rig expressions)")
     expressions = list(rig["expressions"])
     visemes = rig.get("visemes")
-    if not isinstance(visemes, dict):
-        visemes = dict(DEFAULT_VISEMES)
-    return expressions, {str(k): v for k, v in visemes.items() if isinstance(v, str) and v in expressions}
+    if isinstance(visemes, dict):
+        return expressions, {str(k): str(v) for k, v in visemes.items()}
+    # An older server lists no map: the default one, for the expressions this rig has (as rig.py does).
+    return expressions, {k: v for k, v in DEFAULT_VISEMES.items() if v in expressions}
 
 
 def _audio_id_for(path: Path) -> str:
@@ -461,7 +477,6 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_captions(args: argparse.Namespace) -> int:
-    from streamer.core.rig import DEFAULT_VISEMES
     from streamer.rigload import load_rig
     from streamer.speech.exports import export_timeline, format_for_path
 
@@ -470,9 +485,9 @@ def cmd_captions(args: argparse.Namespace) -> int:
     if args.output != "-" and not output.parent.is_dir():
         raise StreamerError(f"{output.parent}: no such folder for the output")
     timeline = _load_timeline_file(args.timeline)
-    # The map only matters for cues without a phoneme label; a rig is loaded only when named.
-    visemes = load_rig(args.rig).config.visemes if args.rig else DEFAULT_VISEMES
-    exported = export_timeline(timeline, fmt, visemes)
+    # The map only matters for cues without a phoneme label (the Rhubarb shapes), as for the other commands.
+    rig = load_rig(args.rig or Settings.from_env().frames_dir)
+    exported = export_timeline(timeline, fmt, rig.config.visemes)
     if args.output == "-":
         sys.stdout.write(exported.text)
     else:
@@ -612,6 +627,12 @@ def cmd_upload(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from streamer.settings import EMOTION_PROVIDERS
+    from streamer.speech import exports, imports
+    from streamer.speech.align_providers import ALIGN_PROVIDERS
+    from streamer.speech.say import PROVIDERS
+    from streamer.speech.visemes import ANTICIPATION_MS, MAX_ANTICIPATION_MS, MODES
+
     parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -660,12 +681,10 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument("--audio-out", help="write the Ogg/Opus audio here (default: next to --timeline-out)")
     say_p.add_argument("--play", metavar="CHANNEL", help="play it live on this channel of --server")
     say_p.add_argument("--server", default="http://127.0.0.1:8000", help="server for --play (token: STREAMER_TOKEN)")
-    say_p.add_argument(
-        "--provider", choices=["offline", "elevenlabs"], default="offline", help="speech engine (default offline)"
-    )
+    say_p.add_argument("--provider", choices=PROVIDERS, default="offline", help="speech engine (default offline)")
     say_p.add_argument(
         "--emotions",
-        choices=["rules", "openai", "auto"],
+        choices=EMOTION_PROVIDERS,
         help="who plans the face: rules, openai, or auto = openai when OPENAI_API_KEY is set (STREAMER_EMOTIONS)",
     )
     say_p.add_argument(
@@ -691,7 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     align_p.add_argument("--text", help="the words spoken, inline (instead of a TRANSCRIPT file)")
     align_p.add_argument(
         "--provider",
-        choices=["offline", "elevenlabs", "whisper", "auto"],
+        choices=ALIGN_PROVIDERS,
         default="offline",
         help="aligner: offline (default), elevenlabs (needs the transcript), whisper (without one), "
         "auto (a service when its key is set)",
@@ -710,9 +729,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="Praat .TextGrid (e.g. from MFA), Rhubarb .json/.tsv, or face_rig keyframe .json")
     imp.add_argument("-o", "--output", required=True, help="timeline JSON to write")
     imp.add_argument("--audio", help="the recording; the timeline plays it by its file name (keep them together)")
-    imp.add_argument("--format", choices=["textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1"])
-    imp.add_argument("--mode", choices=["phoneme", "word"], default="phoneme", help="TextGrid lip-sync per sound/word")
-    imp.add_argument("--anticipation-ms", type=int, default=50, help="mouth leads the sound by this much (default 50)")
+    imp.add_argument("--format", choices=imports.FORMATS)
+    imp.add_argument("--mode", choices=MODES, default=MODES[0], help="TextGrid lip-sync per sound/word")
+    imp.add_argument(
+        "--anticipation-ms",
+        type=_int_in(0, MAX_ANTICIPATION_MS),
+        default=ANTICIPATION_MS,
+        help=f"mouth leads the sound by this much, 0-{MAX_ANTICIPATION_MS} (default {ANTICIPATION_MS})",
+    )
     imp.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
     imp.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     imp.set_defaults(func=cmd_import)
@@ -720,8 +744,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap = sub.add_parser("captions", help="export a timeline's captions (SRT, WebVTT) or lip-sync (Rhubarb, TextGrid)")
     cap.add_argument("timeline", help="timeline JSON with a words track (captions) or speech track (lip-sync)")
     cap.add_argument("-o", "--output", required=True, help="out.srt, .vtt, .json (Rhubarb), .tsv, .TextGrid or -")
-    cap.add_argument("--format", choices=["srt", "vtt", "rhubarb_json", "rhubarb_tsv", "textgrid"])
-    cap.add_argument("--rig", help="rig folder whose viseme map reads the mouth shapes (default: the default map)")
+    cap.add_argument("--format", choices=list(exports.FORMATS))
+    cap.add_argument("--rig", help="rig folder for the viseme map (default: STREAMER_FRAMES_DIR or the demo rig)")
     cap.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     cap.set_defaults(func=cmd_captions)
 

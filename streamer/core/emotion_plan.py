@@ -24,7 +24,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streamer.core.emotions import END_HOLD_MS, MIN_GAP_MS, NEUTRAL, _check_words, end_in_neutral, transition_for
+from streamer.core.emotions import (
+    END_HOLD_MS,
+    MIN_GAP_MS,
+    NEUTRAL,
+    change_at,
+    check_words,
+    end_in_neutral,
+    transition_for,
+)
 from streamer.core.errors import StreamerError
 from streamer.core.timeline import WordSpan
 
@@ -144,7 +152,7 @@ def snap_plan(
     planned change, or is dropped; the face returns to ``neutral`` ``end_hold_ms`` after the
     last word, before ``end_ms`` (exclusive). Raises ``TimelineError`` for unsorted words.
     """
-    _check_words(words)
+    check_words(words)
     by_word: dict[int, str] = {}
     for c in sorted(changes, key=lambda c: c.word_index):
         if 0 <= c.word_index < len(words):
@@ -157,10 +165,7 @@ def snap_plan(
         if expr == current:
             continue
         limit = indices[k + 1] if k + 1 < len(indices) else len(words)
-        at = next(
-            (j for j in range(index, limit) if words[j].t_ms - last_t >= min_gap_ms and words[j].t_ms > last_t),
-            None,
-        )
+        at = change_at(words, index, limit, last_t, min_gap_ms)
         if at is None or (end_ms is not None and words[at].t_ms >= end_ms - 1):
             continue
         track.append({"t_ms": words[at].t_ms, "expr": expr, "transition_ms": transition_for(expr)})

@@ -14,6 +14,8 @@ Public API::
     plan_emotions(words, expressions, text=None, ...) -> list[dict]   {t_ms, expr, transition_ms}
     analyze(words, text=None) -> list[SentenceEmotion]                  the per-sentence decisions
     end_in_neutral(track, last_word_end_ms, ...) -> list[dict]          the final return to neutral
+    change_at(words, first, stop, last_t_ms, min_gap_ms) -> int | None  where a change can go
+    check_words(words)                                                  raises TimelineError
     transition_for(expr) -> int                                         a change's duration (ms)
 """
 
@@ -313,7 +315,8 @@ def _judge(sentence: list[_Token]) -> tuple[str, float, int, tuple[str, ...]]:
     return best, round(intensity, 3), first_at[best], tuple(cues)
 
 
-def _check_words(words: Sequence[WordSpan]) -> None:
+def check_words(words: Sequence[WordSpan]) -> None:
+    """Raise :class:`TimelineError` naming the word unless every time is an integer >= 0, sorted by start."""
     prev = 0
     for i, w in enumerate(words):
         for name in ("t_ms", "end_ms"):
@@ -331,7 +334,7 @@ def _check_words(words: Sequence[WordSpan]) -> None:
 
 def analyze(words: Sequence[WordSpan], text: str | None = None) -> list[SentenceEmotion]:
     """The emotion of each sentence of ``words`` (``text``, when given, supplies punctuation and emoji)."""
-    _check_words(words)
+    check_words(words)
     tokens = _tokens(words, text)
     out = []
     for sentence in _sentences(tokens):
@@ -378,14 +381,25 @@ def plan_emotions(
         expr = expression_for(s.emotion, s.intensity, have) if s.emotion != NEUTRAL else NEUTRAL
         if expr == current:
             continue
-        at = next((i for i in range(s.anchor, s.last + 1) if words[i].t_ms - last_t >= min_gap_ms), None)
-        if at is None or (track and words[at].t_ms <= track[-1]["t_ms"]):
+        at = change_at(words, s.anchor, s.last + 1, last_t, min_gap_ms)
+        if at is None:
             continue
         transition = TRANSITION_MS[s.emotion if expr != NEUTRAL else NEUTRAL]
         track.append({"t_ms": words[at].t_ms, "expr": expr, "transition_ms": transition})
         current, last_t = expr, words[at].t_ms
     last_word_end = max((w.end_ms for w in words), default=0)
     return end_in_neutral(track, last_word_end, min_gap_ms=min_gap_ms, end_hold_ms=end_hold_ms, end_ms=end_ms)
+
+
+def change_at(words: Sequence[WordSpan], first: int, stop: int, last_t_ms: int, min_gap_ms: int) -> int | None:
+    """Where a change of expression wanted at word ``first`` goes: the index of the first word of
+    ``first..stop-1`` that starts after ``last_t_ms`` (the previous change) and at least
+    ``min_gap_ms`` after it; ``None`` when none does (the change is dropped).
+    """
+    return next(
+        (i for i in range(first, stop) if words[i].t_ms > last_t_ms and words[i].t_ms - last_t_ms >= min_gap_ms),
+        None,
+    )
 
 
 def end_in_neutral(

@@ -11,12 +11,26 @@ Imports and exports of other tools' files (pure): :mod:`streamer.speech.imports`
 Rhubarb JSON/TSV, face_rig keyframes -> timelines), :mod:`streamer.speech.exports` (SRT,
 WebVTT, Rhubarb, TextGrid), :mod:`streamer.speech.textgrid` and :mod:`streamer.speech.rhubarb`.
 
-Errors: :class:`SpeechError` (a :class:`~streamer.core.errors.StreamerError`) when the engine
-fails, and :class:`SpeechInputError` (also a ``ValueError``) for bad text, voice, rate or pitch.
-External services (ElevenLabs, OpenAI: :mod:`streamer.speech.elevenlabs`,
-:mod:`streamer.speech.openai_planner`, :mod:`streamer.speech.whisper`) add
-:class:`ProviderUnavailable` (a ``SpeechInputError``: the key is not set) and
-:class:`ProviderError` (a ``SpeechError``: the service failed; its message names the status).
+Recordings: :mod:`streamer.speech.recording` (decode, then the pure offline aligner
+:mod:`streamer.speech.align`, or the loudness mouth) and :mod:`streamer.speech.align_providers`
+(ElevenLabs forced alignment, Whisper).
+
+Every error the speech modules raise on purpose is a :class:`~streamer.core.errors.StreamerError`
+whose message starts with the offending field, line or provider::
+
+    StreamerError
+    ├── SpeechError                           espeak-ng or an encoder failed
+    │   ├── SpeechInputError (ValueError)     bad text, transcript, voice, rate, pitch or provider
+    │   │   └── ProviderUnavailable           a service was asked for but its API key is not set
+    │   └── ProviderError                     ElevenLabs or OpenAI failed; ``reason`` and ``status`` say how
+    ├── FormatError (ValueError)              an imported or exported file that cannot be read or written
+    │   ├── TextGridError                     a Praat TextGrid (streamer.speech.textgrid)
+    │   └── RhubarbError                      Rhubarb Lip Sync JSON or TSV (streamer.speech.imports)
+    ├── TimingError (ValueError)              a service's character timings (streamer.speech.timing)
+    ├── TimelineError (ValueError)            a timeline that does not validate, bad lip-sync options
+    │   └── NothingToExport                   no words to caption or lip-sync to export (streamer.speech.exports)
+    ├── PlanError (ValueError)                a model's emotion plan (streamer.core.emotion_plan)
+    └── AudioError (ValueError)               a recording that is not audio or too long (streamer.storage)
 """
 
 from streamer.speech.audio import to_ogg_bytes, to_wav_bytes

@@ -1,7 +1,8 @@
-"""The offline aligner: place a transcript's words and phonemes in a recording (pure core; espeak at one edge).
+"""The offline aligner: place a transcript's words and phonemes in a recording (pure, no I/O).
 
 How it works: espeak-ng speaks the transcript (the *reference*, whose word and phoneme times
-are exact), both signals become unit-length cepstral features at 100 frames per second
+are exact; :func:`streamer.speech.recording.read_reference` makes it, at the I/O edge), both
+signals become unit-length cepstral features at 100 frames per second
 (:mod:`streamer.speech.features`), their silent ends are trimmed, dynamic time warping
 matches recording frames with reference frames (:mod:`streamer.speech.dtw`, banded and
 multiscale, so a 10 minute recording costs a few seconds and little memory), and every
@@ -16,16 +17,16 @@ out of words by voice activity, and speaking the reference at the recording's ra
 
 Public API::
 
-    align(samples, transcript, voice="en-us") -> Alignment     samples: mono float at features.RATE
+    align(samples, transcript, reference) -> Alignment     samples and reference.samples: mono float at RATE
+    Reference(samples, words, phonemes)                    espeak-ng's reading of the transcript
 
-Everything else here is a pure function of arrays with its own tests. Raises
-:class:`~streamer.speech.model.SpeechInputError` for an empty or oversized transcript or one
-with nothing speakable; :class:`~streamer.speech.model.SpeechError` if espeak-ng fails.
+Everything here is a pure function of arrays with its own tests; the transcript comes checked
+(:func:`streamer.speech.recording.check_transcript`). Raises
+:class:`~streamer.speech.model.SpeechInputError` when the reference has nothing speakable.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,23 +34,30 @@ import numpy as np
 import numpy.typing as npt
 
 from streamer.speech.dtw import Path, align_multiscale
-from streamer.speech.espeak import MAX_TEXT_CHARS, synthesize
 from streamer.speech.features import HOP_MS, RATE, cepstra, log_energy_db, mel_power, voiced_mask
-from streamer.speech.model import AlignedWord, Alignment, Phoneme, SpeechInputError, Word
+from streamer.speech.model import LOW_CONFIDENCE, AlignedWord, Alignment, Phoneme, SpeechInputError, Word
+from streamer.speech.timing import TOKEN
+from streamer.speech.units import samples_to_ms
 
-MAX_TRANSCRIPT_CHARS = MAX_TEXT_CHARS
 MIN_CONFIDENCE = 0.2  # below this a word is reported as unplaced
 GOOD_RANK, BAD_RANK = 0.03, 0.2  # cell ranks (see cell_ranks) that mean confidence 1 and 0
 CONTEXT_ROWS = 100  # a word's confidence also looks 1 s either side
-LOW_CONFIDENCE = 0.5  # a mean below this gets a warning
 MIN_WORD_MS = 30  # a word squeezed shorter than this was not found in the recording
 UNCOVERED_WARN_MS = 1_500  # this much sound matched with no word gets a warning
 REFERENCE_RATE_WPM = 165  # matching the recording's rate measured worse on the labelled fixtures
 SILENCE_MARGIN_FRAMES = 3  # kept around the voiced part when trimming silence (30 ms)
-_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The transcript as espeak-ng reads it: mono float ``samples`` at :data:`RATE`, exact word and phoneme times."""
+
+    samples: npt.ArrayLike
+    words: Sequence[Word]
+    phonemes: Sequence[Phoneme]
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,7 @@ def confidences(spans: Sequence[tuple[int, int]], path: Path, ranks: npt.NDArray
 
 def transcript_words(transcript: str) -> list[str]:
     """The words of a transcript as the aligner counts them (letters and digits, with ' or -)."""
-    return _TOKEN.findall(transcript)
+    return TOKEN.findall(transcript)
 
 
 def place(
@@ -226,36 +234,30 @@ def unplaced_words(tokens: Sequence[str], spoken: Sequence[Word], missed: Sequen
     return out
 
 
-def align(samples: npt.ArrayLike, transcript: str, voice: str = "en-us") -> Alignment:
-    """Place ``transcript`` in ``samples`` (mono float at :data:`RATE`); ``provider`` is ``offline``.
+def align(samples: npt.ArrayLike, transcript: str, reference: Reference) -> Alignment:
+    """Place ``transcript`` in ``samples`` (mono float at :data:`RATE`) by its ``reference`` reading; ``offline``.
 
-    Never invents a word: those it cannot place are listed in ``unplaced``, with readable
-    ``warnings`` when the transcript as a whole does not seem to match, or the recording
-    has speech the transcript lacks. Blocking (CPU); run it off the event loop.
+    ``transcript`` is the checked transcript and ``reference`` espeak-ng's reading of it at
+    :data:`REFERENCE_RATE_WPM` (see :func:`streamer.speech.recording.align_samples`). Never
+    invents a word: those it cannot place are listed in ``unplaced``, with readable
+    ``warnings`` when the transcript as a whole does not seem to match, or the recording has
+    speech the transcript lacks. Raises :class:`SpeechInputError` when the reference has no
+    words. Blocking (CPU); run it off the event loop.
     """
-    from streamer.speech.pcm import resample
-
-    if not isinstance(transcript, str) or not transcript.strip():
-        raise SpeechInputError("transcript: must be a non-empty string")
-    if len(transcript) > MAX_TRANSCRIPT_CHARS:
-        raise SpeechInputError(f"transcript: {len(transcript)} characters is over the limit of {MAX_TRANSCRIPT_CHARS}")
-    tokens = transcript_words(transcript)
-    if not tokens:
-        raise SpeechInputError("transcript: has no words (letters or digits)")
-    x = np.asarray(samples, dtype=np.float32)
-    duration_ms = len(x) * 1000 // RATE
-    speech = synthesize(transcript, voice=voice, rate_wpm=REFERENCE_RATE_WPM)
-    if not speech.words:
+    if not reference.words:
         raise SpeechInputError("transcript: nothing to align (no speakable words)")
+    tokens = transcript_words(transcript)
+    x = np.asarray(samples, dtype=np.float32)
+    duration_ms = samples_to_ms(len(x), RATE)
     rec = analyse(x)
-    ref = analyse(resample(speech.samples, speech.sample_rate))
+    ref = analyse(reference.samples)
 
     rec_ceps = rec.ceps[rec.start : rec.stop]
     ref_ceps = ref.ceps[ref.start : ref.stop]
     path = align_multiscale(rec_ceps, ref_ceps, open_end=True)
     ranks = cell_ranks(path, rec_ceps, ref_ceps)
-    words, phonemes, missed = place(path, rec, ref, speech.words, speech.phonemes, ranks)
-    unplaced = unplaced_words(tokens, speech.words, missed)
+    words, phonemes, missed = place(path, rec, ref, reference.words, reference.phonemes, ranks)
+    unplaced = unplaced_words(tokens, reference.words, missed)
 
     alignment = Alignment(words, phonemes, duration_ms, "offline", unplaced, [])
     warnings = alignment.warnings
@@ -266,7 +268,7 @@ def align(samples: npt.ArrayLike, transcript: str, voice: str = "en-us") -> Alig
         warnings.append(f"{len(unplaced)} of {len(tokens)} transcript words could not be placed: {shown}")
     if words and alignment.confidence < LOW_CONFIDENCE:
         warnings.append(f"low confidence ({alignment.confidence:.2f}): the transcript may not match the recording")
-    extra_ms = uncovered_ms(path, rec, ref, speech.words)
+    extra_ms = uncovered_ms(path, rec, ref, reference.words)
     if extra_ms >= UNCOVERED_WARN_MS:
         warnings.append(
             f"about {extra_ms / 1000:.1f} s of the recording's sound matches no transcript word"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from streamer.settings import Settings
 from streamer.speech.model import Alignment, ProviderError, ProviderUnavailable, SpeechInputError
-from streamer.speech.recording import MAX_ALIGN_MS, align_recording, check_transcript
+from streamer.speech.recording import MAX_ALIGN_MS, align_recording
 from streamer.storage import probe_audio
 
 ALIGN_PROVIDERS = ("offline", "elevenlabs", "whisper", "auto")
@@ -56,13 +56,12 @@ def align_with_provider(
 ) -> Alignment:
     """Align ``source`` (a path or the file's bytes, named ``filename`` for the services) with ``provider``.
 
-    ``voice`` is the espeak-ng voice of the offline aligner and of the phonemes read for a
-    service's words. Raises :class:`SpeechInputError` for a bad provider or transcript,
+    ``transcript`` comes checked (:func:`~streamer.speech.recording.check_transcript`, where
+    it came in). ``voice`` is the espeak-ng voice of the offline aligner and of the phonemes
+    read for a service's words. Raises :class:`SpeechInputError` for a bad provider,
     :class:`ProviderUnavailable` for a service without its key, :class:`ProviderError` when
     an explicitly chosen service fails, and what :func:`align_recording` raises.
     """
-    if transcript is not None:
-        transcript = check_transcript(transcript)
     chosen = choose_aligner(provider, transcript is not None, settings)
     if chosen == "offline":
         return align_recording(source, transcript, voice=voice, max_duration_ms=max_duration_ms)

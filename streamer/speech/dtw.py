@@ -43,14 +43,6 @@ class Path:
     cost: npt.NDArray[np.float64]
 
 
-def distances(a: Floats, b: Floats) -> npt.NDArray[np.float64]:
-    """Euclidean distances between every row of ``a`` and every row of ``b``, shape ``(len(a), len(b))``."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    sq = (a64**2).sum(1)[:, None] + (b64**2).sum(1)[None, :] - 2.0 * a64 @ b64.T
-    out: npt.NDArray[np.float64] = np.sqrt(np.maximum(sq, 0.0))
-    return out
-
-
 def _check_window(lo: Ints, hi: Ints, m: int) -> None:
     if lo[0] != 0 or hi[-1] != m:
         raise ValueError("window: must contain (0, 0) and (n - 1, m - 1)")

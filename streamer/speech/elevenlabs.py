@@ -21,11 +21,13 @@ import logging
 import math
 import re
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 from streamer.settings import Settings
 from streamer.speech.g2p import phonemes_for_words
 from streamer.speech.model import (
+    LOW_CONFIDENCE,
     AlignedWord,
     Alignment,
     ProviderError,
@@ -37,6 +39,7 @@ from streamer.speech.model import (
 from streamer.speech.pcm import decode_audio
 from streamer.speech.service import malformed, status_error, timeout_error
 from streamer.speech.timing import TimingError, match_words, tidy_words, tokens, words_from_characters
+from streamer.speech.units import samples_to_ms, seconds_to_ms
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,6 @@ PROVIDER = "elevenlabs"
 KEY_NAME = "ELEVENLABS_API_KEY"
 DEFAULT_BASE_URL = "https://api.elevenlabs.io"
 OUTPUT_FORMAT = "mp3_44100_128"  # the service's default, available on every plan
-LOW_CONFIDENCE = 0.5
 _VOICE_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 T = TypeVar("T")
@@ -156,7 +158,7 @@ def speech_from_response(response: Any, text: str, g2p_voice: str = "en-us") -> 
         samples, rate = decode_audio(audio, "audio_base64")
     except SpeechError as exc:
         raise malformed(PROVIDER, str(exc)) from None
-    duration_ms = -(-len(samples) * 1000 // rate)
+    duration_ms = samples_to_ms(len(samples), rate)
     words = tidy_words([(min(w.t_ms, duration_ms), min(w.end_ms, duration_ms), w.text) for w in words])
     phonemes = phonemes_for_words(words, g2p_voice)
     return Speech(samples=samples, sample_rate=rate, words=words, phonemes=phonemes, text=text)
@@ -179,11 +181,9 @@ def elevenlabs_forced_alignment(
 
     Words get a confidence from their loss (:func:`confidence_from_loss`); transcript words the
     service did not return are listed in ``unplaced``; phonemes come from espeak-ng
-    (``g2p_voice``). Raises like :func:`synthesize_elevenlabs`, and :class:`SpeechInputError`
-    for an empty transcript.
+    (``g2p_voice``). ``transcript`` comes checked
+    (:func:`~streamer.speech.recording.check_transcript`). Raises like :func:`synthesize_elevenlabs`.
     """
-    if not isinstance(transcript, str) or not transcript.strip():
-        raise SpeechInputError("transcript: must be a non-empty string")
     response = _call(
         settings,
         lambda client: client.forced_alignment.create(
@@ -208,10 +208,9 @@ def alignment_from_response(
             raise malformed(PROVIDER, f"words[{i}].text: missing or not a string")
         if not text.strip():
             continue  # a space between words
-        for field, value in (("start", start), ("end", end)):
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-                raise malformed(PROVIDER, f"words[{i}].{field}: must be a number of seconds >= 0")
-        spans.append((round(start * 1000), round(end * 1000), text.strip()))
+        start_ms = seconds_to_ms(start, f"words[{i}].start", partial(malformed, PROVIDER))
+        end_ms = seconds_to_ms(end, f"words[{i}].end", partial(malformed, PROVIDER))
+        spans.append((start_ms, end_ms, text.strip()))
         losses.append(float(loss) if isinstance(loss, int | float) and not isinstance(loss, bool) else math.inf)
     words = tidy_words(spans)
     warnings: list[str] = []

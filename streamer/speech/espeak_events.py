@@ -15,14 +15,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from streamer.speech.arpabet import VOWELS
 from streamer.speech.model import Phoneme, Word
+from streamer.speech.timing import TOKEN
+from streamer.speech.units import samples_to_ms
 
 # espeak_EVENT_TYPE values used here.
 EVENT_WORD = 1
 EVENT_END = 5
 EVENT_PHONEME = 7
-
-ARPABET_VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
 
 # espeak's English phoneme mnemonics (phsource/ph_english*) to ARPAbet. r-coloured vowels map
 # to their vowel (the mouth shape), syllabic consonants to the consonant. Symbols not listed
@@ -121,8 +122,6 @@ MNEMONIC_TO_ARPABET: dict[str, str] = {
 _STRESS_MARKS = {"'": "1", ",": "2"}
 _UNSTRESSED_MARKS = "%="
 _VARIANT_SUFFIX = re.compile(r"[0-9#/\-]+$")
-# A word of the text: letters and digits, joined by apostrophes or hyphens ("I'm", "well-known").
-_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
 
 
 class RawEvent(NamedTuple):
@@ -154,7 +153,7 @@ def to_arpabet(symbol: str) -> str | None:
         arpabet = MNEMONIC_TO_ARPABET.get(base) if base else None
     if arpabet is None:
         return None
-    return arpabet + digit if arpabet in ARPABET_VOWELS else arpabet
+    return arpabet + digit if arpabet in VOWELS else arpabet
 
 
 def _is_pause(symbol: str) -> bool:
@@ -203,14 +202,14 @@ def build_alignment(
     def ms(sample: int) -> int:
         return max(0, sample) * 1000 // sample_rate
 
-    total_ms = -(-n_samples * 1000 // sample_rate)
+    total_ms = samples_to_ms(n_samples, sample_rate)
     # A phoneme lasts until the next phoneme or clause-end event; one that shares its time with
     # the next (a pause right before a word) is empty and dropped. Word events do not cut
     # phonemes: they can fall inside a stop's closure, which still belongs to the sound before.
     marks = [i for i, e in enumerate(events) if e.kind in (EVENT_PHONEME, EVENT_END)]
     next_time = {i: ms(events[j].sample) for i, j in zip(marks, marks[1:], strict=False)}
 
-    spans = [m.span() for m in _TOKEN.finditer(text)]
+    spans = [m.span() for m in TOKEN.finditer(text)]
     starts = [s for s, _ in spans]
     sounds: list[tuple[int, int, str, _OpenWord | None]] = []
     words: list[_OpenWord] = []

@@ -17,6 +17,7 @@ than ``max_ms``. A caption stays up at least ``min_ms`` unless the next one star
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from streamer.core.timeline import SpeechCue, Timeline, WordSpan
 from streamer.speech.model import FormatError
 from streamer.speech.rhubarb import REST, MouthCue, shape_for_cue
 from streamer.speech.textgrid import Interval, write_textgrid
+from streamer.speech.timing import TOKEN
 
 FORMATS: Mapping[str, tuple[str, str]] = {  # format -> (file extension, media type)
     "srt": (".srt", "application/x-subrip; charset=utf-8"),
@@ -60,22 +62,21 @@ class Caption:
 def punctuate(words: Sequence[WordSpan], text: str | None) -> list[str]:
     """Each word as written in ``text``, with the punctuation around it ("hello" -> "Hello!").
 
-    Words are found in order as whole words, case-insensitively. Transcript text that no word
-    matched (a word the speech engine merged, "42" read as "forty two") joins the next word
-    found, and the unmatched words in between show nothing, so captions read as the transcript.
-    Without ``text``, or when nothing matches, words keep their own text.
+    The words and the text are split into tokens once (:data:`~streamer.speech.timing.TOKEN`)
+    and matched in order, case-insensitively (:func:`_matched_spans`). Transcript text that no
+    word matched (a word the speech engine merged, "42" read as "forty two") joins the next
+    word found, and the unmatched words in between show nothing, so captions read as the
+    transcript. Without ``text``, or when nothing matches, words keep their own text.
     """
     out = [w.text.strip() for w in words]
     if not text:
         return out
     cursor, pending = 0, []  # pending: words not found since the last one that was
-    for i, word in enumerate(out):
-        pattern = rf"(?<![\w'’]){re.escape(word)}(?![\w'’])" if word else None
-        found = re.compile(pattern, re.IGNORECASE).search(text, cursor) if pattern else None
-        if found is None:
+    for i, span in enumerate(_matched_spans(out, text)):
+        if span is None:
             pending.append(i)
             continue
-        start, end = found.span()
+        start, end = max(span[0], cursor), span[1]
         while end < len(text) and _is_punct(text[end]):
             end += 1
         if any(c.isalnum() for c in text[cursor:start]):
@@ -90,36 +91,93 @@ def punctuate(words: Sequence[WordSpan], text: str | None) -> list[str]:
     return out
 
 
+def _fold(token: str) -> str:
+    return token.lower().replace("’", "'")
+
+
+def _matched_spans(words: Sequence[str], text: str) -> list[tuple[int, int] | None]:
+    """For each word, the span of ``text`` its matched tokens cover, or ``None`` when none matched.
+
+    One diff of the two token sequences: the common start and end are matched directly, the
+    rest by :class:`difflib.SequenceMatcher` with its junk heuristic on. Past 200 tokens, a
+    token that makes up over 1% of the text only extends a match and never starts one:
+    without that a repetitive text (a chorus, "la la la") costs cubic time, which a public
+    GET cannot afford (with it, a 20,000-word text takes well under a second). The price: in
+    a long text, a stretch of only common words between two differences stays unmatched,
+    and so joins the next word found.
+    """
+    owners: list[int] = []  # word token -> its word
+    word_tokens: list[str] = []
+    for i, word in enumerate(words):
+        for m in TOKEN.finditer(word):
+            owners.append(i)
+            word_tokens.append(_fold(m.group()))
+    found = list(TOKEN.finditer(text))
+    text_tokens = [_fold(m.group()) for m in found]
+    pairs: list[tuple[int, int]] = []
+    head = 0
+    while head < min(len(word_tokens), len(text_tokens)) and word_tokens[head] == text_tokens[head]:
+        pairs.append((head, head))
+        head += 1
+    tail = 0
+    while tail < min(len(word_tokens), len(text_tokens)) - head and word_tokens[-1 - tail] == text_tokens[-1 - tail]:
+        tail += 1
+    a, b = word_tokens[head : len(word_tokens) - tail], text_tokens[head : len(text_tokens) - tail]
+    for block in difflib.SequenceMatcher(None, a, b, autojunk=True).get_matching_blocks():
+        pairs += [(head + block.a + k, head + block.b + k) for k in range(block.size)]
+    pairs += [(len(word_tokens) - tail + k, len(text_tokens) - tail + k) for k in range(tail)]
+    spans: list[tuple[int, int] | None] = [None] * len(words)
+    for w, t in pairs:
+        owner, (start, end) = owners[w], found[t].span()
+        held = spans[owner]
+        spans[owner] = (start, end) if held is None else (held[0], end)
+    return spans
+
+
 def _is_punct(char: str) -> bool:
     """Punctuation that belongs to the word next to it (not spaces, letters, digits or hyphens)."""
     return not (char.isspace() or char.isalnum() or char in "-_")
 
 
-def _fits(words: Sequence[str], max_chars: int, max_lines: int) -> bool:
-    """Whether ``words`` wrap (greedily, which needs the fewest lines) into ``max_lines`` lines."""
-    lines, length = 1, 0
-    for w in words:
-        if length and length + 1 + len(w) > max_chars:
-            lines, length = lines + 1, len(w)
+def _wrap(words: Sequence[str], width: int, from_end: bool = False) -> list[list[str]]:
+    """Greedy lines of at most ``width`` characters (a longer word gets a line of its own).
+
+    Greedy needs the fewest lines. ``from_end`` fills the bottom line first, so that any
+    slack goes to the top lines.
+    """
+    lines: list[list[str]] = []
+    length = 0
+    for w in reversed(words) if from_end else words:
+        if lines and length + 1 + len(w) <= width:
+            lines[-1].append(w)
+            length += 1 + len(w)
         else:
-            length += len(w) + (1 if length else 0)
-    return lines <= max_lines
+            lines.append([w])
+            length = len(w)
+    if from_end:
+        return [line[::-1] for line in reversed(lines)]
+    return lines
 
 
-def _lines(words: Sequence[str], max_chars: int) -> tuple[str, ...]:
-    """One line if it fits, else two split where the longer line is shortest (the top one on a tie)."""
-    whole = " ".join(words)
-    if len(whole) <= max_chars or len(words) < 2:
-        return (whole,)
-    best: tuple[int, int] | None = None
-    for k in range(1, len(words)):
-        top, bottom = " ".join(words[:k]), " ".join(words[k:])
-        score = max(len(top), len(bottom))
-        if best is None or score < best[0]:
-            best = (score, k)
-    assert best is not None
-    k = best[1]
-    return (" ".join(words[:k]), " ".join(words[k:]))
+def _fits(words: Sequence[str], max_chars: int, max_lines: int) -> bool:
+    """Whether ``words`` wrap into ``max_lines`` lines of ``max_chars``."""
+    return len(_wrap(words, max_chars)) <= max_lines
+
+
+def _lines(words: Sequence[str], max_chars: int, max_lines: int) -> tuple[str, ...]:
+    """The fewest lines of at most ``max_chars`` (and ``max_lines``), balanced.
+
+    Balanced: the longest line is as short as it can be in that many lines, and any slack
+    goes to the top lines (two lines split where the longer one is shortest, the top line
+    taking the shorter part on a tie). A word longer than ``max_chars`` gets a line of its own.
+    """
+    if len(words) < 2:
+        return (" ".join(words),)
+    count = min(len(_wrap(words, max_chars)), max_lines)
+    width = max(len(w) for w in words)
+    while len(_wrap(words, width, from_end=True)) > count:
+        width += 1
+    return tuple(" ".join(line) for line in _wrap(words, width, from_end=True))
 
 
 def captions(
@@ -161,7 +219,8 @@ def captions(
         t_ms, end_ms = words[group[0]].t_ms, max(words[k].end_ms for k in group)
         next_t = words[groups[n + 1][0]].t_ms if n + 1 < len(groups) else None
         end_ms = max(end_ms, t_ms + min_ms if next_t is None else min(t_ms + min_ms, next_t))
-        out.append(Caption(t_ms, max(end_ms, t_ms + 1), _lines([shown[k] for k in group if shown[k]], max_chars)))
+        shown_words = [shown[k] for k in group if shown[k]]
+        out.append(Caption(t_ms, max(end_ms, t_ms + 1), _lines(shown_words, max_chars, max_lines)))
     return out
 
 

@@ -22,13 +22,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamer.core.emotions import plan_emotions
 from streamer.core.errors import TimelineError
-from streamer.core.timeline import WordSpan, loads, parse_timeline, timeline_to_json
+from streamer.core.timeline import loads, parse_timeline, timeline_to_json
 from streamer.speech.model import FormatError
 from streamer.speech.rhubarb import REST, SHAPE_SOUNDS, SHAPES, MouthCue, expression_for_shape
-from streamer.speech.textgrid import TextGridError, alignment_from_textgrid, parse_textgrid, seconds_to_ms
-from streamer.speech.visemes import ANTICIPATION_MS, TAIL_MS, timeline_for_alignment
+from streamer.speech.textgrid import MAX_SECONDS, TextGridError, alignment_from_textgrid, parse_textgrid
+from streamer.speech.units import seconds_to_ms
+from streamer.speech.visemes import ANTICIPATION_MS, alignment_timeline, speech_timeline
 
 FORMATS = ("textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1")
 # A final TSV shape with no end in the file (Rhubarb always ends with X) holds this long.
@@ -67,9 +67,7 @@ def _shape(value: object, where: str) -> str:
 
 
 def _seconds(value: object, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RhubarbError(f"{where}: must be a number of seconds, got {str(value)[:40]!r}")
-    return seconds_to_ms(float(value), where, RhubarbError)
+    return seconds_to_ms(value, where, RhubarbError, MAX_SECONDS)
 
 
 def parse_rhubarb_json(text: str) -> RhubarbTrack:
@@ -119,7 +117,7 @@ def parse_rhubarb_tsv(text: str, duration_ms: int | None = None) -> RhubarbTrack
             seconds = float(parts[0])
         except ValueError:
             raise RhubarbError(f"line {n}: time {parts[0][:20]!r} is not a number of seconds") from None
-        t_ms = seconds_to_ms(seconds, f"line {n}", RhubarbError)
+        t_ms = _seconds(seconds, f"line {n}")
         if starts and t_ms < starts[-1][0]:
             raise RhubarbError(f"line {n}: time {parts[0]} is before the previous line's (lines must be sorted)")
         starts.append((t_ms, _shape(parts[1], f"line {n}"), n))
@@ -223,28 +221,19 @@ def import_timeline(
     if fmt == "textgrid":
         alignment = alignment_from_textgrid(parse_textgrid(text))
         warnings += alignment.warnings
-        spans = [WordSpan(w.t_ms, w.end_ms, w.text) for w in alignment.words]
-        end_ms = alignment.duration_ms + TAIL_MS
-        emotion = plan_emotions(spans, expressions, None, end_ms=end_ms) if spans else []
-        doc = timeline_for_alignment(
-            alignment, audio_id, visemes_map, emotion, mode=mode, anticipation_ms=anticipation_ms
+        doc = alignment_timeline(
+            alignment, audio_id, expressions, visemes_map, mode=mode, anticipation_ms=anticipation_ms
         )
     elif fmt in ("rhubarb_json", "rhubarb_tsv"):
         track = parse_rhubarb_json(text) if fmt == "rhubarb_json" else parse_rhubarb_tsv(text, audio_duration_ms)
         last = max([c.end_ms for c in track.cues] + [track.duration_ms or 0, audio_duration_ms or 0])
-        doc = {
-            "version": 1,
-            "tracks": {"speech": speech_track_from_cues(track.cues, visemes_map, expressions)},
-            "idle": {"blink": True, "seed": 7},
-            "duration_ms": last + TAIL_MS,
-        }
-        if audio_id is not None:
-            doc["audio"] = {"id": audio_id, "offset_ms": 0}
+        speech = speech_track_from_cues(track.cues, visemes_map, expressions)
+        doc = speech_timeline([], speech, last, audio_id)
     else:
         doc = timeline_to_json(parse_timeline(loads(text)))
         if audio_id is not None:
             doc["audio"] = {"id": audio_id, "offset_ms": 0}
-    parse_timeline(doc)
+            parse_timeline(doc)  # the audio id is checked; the builders above check their own
     return Imported(doc, fmt, warnings)
 
 

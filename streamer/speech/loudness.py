@@ -1,9 +1,11 @@
 """The loudness mouth: any audio animates without a transcript, as PNGtuber tools do (pure numpy, no I/O).
 
 The mouth follows the recording's loudness envelope (RMS over 10 ms frames, in dB against
-the recording's own background and loud levels): it opens when the level rises above an
-open threshold and closes only when it falls below a lower close threshold (hysteresis, so
-it does not chatter on one threshold), and every open or closed stretch lasts at least
+the recording's own background and loud levels) of mono float samples at
+:data:`~streamer.speech.features.RATE` (the caller resamples, as :mod:`streamer.speech.pcm`
+does while decoding): it opens when the level rises above an open threshold and closes only
+when it falls below a lower close threshold (hysteresis, so it does not chatter on one
+threshold), and every open or closed stretch lasts at least
 ``min_hold_ms``. Open stretches that get loud show a wide mouth, the others a half-open one.
 The result is an :class:`~streamer.speech.model.Alignment` with no words whose phonemes are
 these mouth shapes (``AA`` wide, ``EH`` half open; ``provider`` is ``loudness``), so the
@@ -19,6 +21,7 @@ import numpy.typing as npt
 
 from streamer.speech.features import HOP, HOP_MS, RATE, frame_count
 from streamer.speech.model import Alignment, Phoneme
+from streamer.speech.units import samples_to_ms
 
 WIDE, HALF = "AA1", "EH1"  # ARPAbet for the two open shapes (speaking_ah and speaking_ee in the default map)
 
@@ -34,18 +37,17 @@ class LoudnessSettings:
     min_hold_ms: int = 80
 
 
-def envelope_db(samples: npt.ArrayLike, rate: int = RATE) -> npt.NDArray[np.float64]:
-    """RMS level in dB of each 10 ms frame (20 ms windows centred on ``i * 10`` ms)."""
+def envelope_db(samples: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """RMS level in dB of each 10 ms frame (20 ms windows centred on ``i * 10`` ms) of samples at :data:`RATE`."""
     x = np.asarray(samples, dtype=np.float64).ravel()
-    hop = HOP * rate // RATE
-    n = frame_count(len(x) * RATE // rate) if len(x) else 0
+    n = frame_count(len(x)) if len(x) else 0
     if n == 0:
         return np.zeros(0)
-    padded = np.zeros(n * hop + 2 * hop)
-    padded[hop : hop + len(x)] = x
+    padded = np.zeros(n * HOP + 2 * HOP)
+    padded[HOP : HOP + len(x)] = x
     squares = np.concatenate([[0.0], np.cumsum(padded**2)])
-    starts = np.arange(n) * hop
-    power = (squares[starts + 2 * hop] - squares[starts]) / (2 * hop)
+    starts = np.arange(n) * HOP
+    power = (squares[starts + 2 * HOP] - squares[starts]) / (2 * HOP)
     out: npt.NDArray[np.float64] = 10.0 * np.log10(np.maximum(power, 1e-12))
     return out
 
@@ -92,12 +94,12 @@ def hold(states: npt.NDArray[np.int8], min_frames: int) -> list[tuple[int, int, 
     return [(a, b, s) for a, b, s in out]
 
 
-def loudness_alignment(samples: npt.ArrayLike, rate: int = RATE, settings: LoudnessSettings | None = None) -> Alignment:
-    """A mouth that follows the loudness of mono ``samples`` at ``rate``; ``provider`` is ``loudness``."""
+def loudness_alignment(samples: npt.ArrayLike, settings: LoudnessSettings | None = None) -> Alignment:
+    """A mouth that follows the loudness of mono ``samples`` at :data:`RATE`; ``provider`` is ``loudness``."""
     settings = settings or LoudnessSettings()
     x = np.asarray(samples)
-    duration_ms = len(x) * 1000 // rate
-    states = mouth_states(envelope_db(x, rate), settings)
+    duration_ms = samples_to_ms(len(x), RATE)
+    states = mouth_states(envelope_db(x), settings)
     min_frames = max(1, -(-settings.min_hold_ms // HOP_MS))
     phonemes: list[Phoneme] = []
     for start, stop, state in hold(states, min_frames):

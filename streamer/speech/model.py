@@ -8,6 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 from streamer.core.errors import StreamerError
+from streamer.speech.units import samples_to_ms
+
+LOW_CONFIDENCE = 0.5  # an alignment whose mean word confidence is under this gets a warning (any aligner)
 
 
 class SpeechError(StreamerError):
@@ -90,7 +93,7 @@ class Speech:
     @property
     def duration_ms(self) -> int:
         """Length of the audio in whole milliseconds, rounded up."""
-        return -(-len(self.samples) * 1000 // self.sample_rate)
+        return samples_to_ms(len(self.samples), self.sample_rate)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ KEY_NAME = "OPENAI_API_KEY"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
-def openai_client(settings: Settings, field: str = "provider", timeout_s: float | None = None) -> Any:
+def openai_client(settings: Settings, timeout_s: float | None = None) -> Any:
     """A new ``openai.OpenAI`` client, to use in ``with``.
 
-    Raises :class:`ProviderUnavailable` naming ``field`` when ``OPENAI_API_KEY`` is not set.
+    Raises :class:`ProviderUnavailable` (naming ``provider``) when ``OPENAI_API_KEY`` is not set.
     """
     if not settings.openai_api_key:
-        raise ProviderUnavailable(f"{field}: 'openai' needs {KEY_NAME}, which is not set")
+        raise ProviderUnavailable(f"provider: 'openai' needs {KEY_NAME}, which is not set")
     from openai import OpenAI
 
     return OpenAI(

@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from streamer.speech.arpabet import CONSONANTS, base
+
 SHAPES = "ABCDEFGHX"
 REST = "X"
 NEUTRAL = "neutral"
@@ -63,10 +65,10 @@ class MouthCue:
 
 def shape_for_arpabet(arpabet: str) -> str | None:
     """The Rhubarb shape of an ARPAbet sound (stress digits ignored); ``None`` if it is not ARPAbet."""
-    base = arpabet.upper().rstrip("012")
-    if base in ARPABET_SHAPES:
-        return ARPABET_SHAPES[base]
-    return "B" if base in _ARPABET_CONSONANTS else None
+    phone = base(arpabet.upper())
+    if phone in ARPABET_SHAPES:
+        return ARPABET_SHAPES[phone]
+    return "B" if phone in CONSONANTS else None
 
 
 def shape_for_cue(viseme: str, phoneme: str | None, visemes_map: Mapping[str, str]) -> str:
@@ -95,9 +97,3 @@ def expression_for_shape(shape: str, visemes_map: Mapping[str, str], expressions
     if expr in known:
         return expr
     return NEUTRAL if NEUTRAL in known else None
-
-
-_ARPABET_CONSONANTS = frozenset(
-    ["B", "CH", "D", "DH", "F", "G", "HH", "JH", "K", "L", "M", "N", "NG", "P", "R", "S", "SH", "T", "TH", "V"]
-    + ["W", "Y", "Z", "ZH"]
-)

@@ -9,18 +9,19 @@ Public API::
 
     parse_textgrid(text) -> TextGrid
     alignment_from_textgrid(grid) -> Alignment          tiers "words" and "phones" (MFA's output)
-    write_textgrid(tiers, duration_ms, short=False) -> str
+    write_textgrid(tiers, duration_ms) -> str           Praat's long text format
     arpabet_of(label) -> str | None                     ARPAbet or MFA's IPA phone -> ARPAbet
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from streamer.speech.arpabet import PHONES, VOWELS
 from streamer.speech.model import AlignedWord, Alignment, FormatError, Phoneme
+from streamer.speech.units import seconds_to_ms
 
 MAX_SECONDS = 3600.0
 # Interval labels that mean silence (MFA writes "" and, in older models, "sil" / "sp").
@@ -29,13 +30,6 @@ SILENCE = frozenset(["", "sil", "sp", "<eps>", "<sil>", "silence"])
 
 class TextGridError(FormatError):
     """A Praat TextGrid that cannot be read."""
-
-
-def seconds_to_ms(seconds: float, where: str, error: type[FormatError] = FormatError) -> int:
-    """``seconds`` as whole milliseconds; raises ``error`` naming ``where`` if not in [0, an hour]."""
-    if not math.isfinite(seconds) or not 0 <= seconds <= MAX_SECONDS:
-        raise error(f"{where}: time {seconds!r} is out of range [0, {MAX_SECONDS:g}] seconds")
-    return round(seconds * 1000)
 
 
 @dataclass(frozen=True)
@@ -140,7 +134,7 @@ class _Reader:
 
     def seconds(self, what: str) -> int:
         line = self.tokens[self.i].line if self.i < len(self.tokens) else 0
-        return seconds_to_ms(self.number(what), f"line {line}: {what}", TextGridError)
+        return seconds_to_ms(self.number(what), f"line {line}: {what}", TextGridError, MAX_SECONDS)
 
     def count(self, what: str, limit: int = 1_000_000) -> int:
         line = self.tokens[self.i].line if self.i < len(self.tokens) else 0
@@ -206,9 +200,7 @@ def _tier(r: _Reader, k: int) -> Tier:
     return Tier(name, kind, tuple(items))
 
 
-# ARPAbet, and the IPA phones of MFA's "english_mfa" models mapped to it (vowels get stress 1, schwa 0).
-_VOWELS = frozenset("AA AE AH AO AW AY EH ER EY IH IY OW OY UH UW".split())  # noqa: SIM905
-ARPABET = _VOWELS | frozenset("B CH D DH F G HH JH K L M N NG P R S SH T TH V W Y Z ZH".split())  # noqa: SIM905
+# The IPA phones of MFA's "english_mfa" models mapped to ARPAbet (vowels get stress 1, schwa 0).
 IPA_ARPABET: Mapping[str, str] = {
     **dict.fromkeys(("ɑ", "a", "ɒ"), "AA1"),
     "æ": "AE1",
@@ -248,8 +240,8 @@ def arpabet_of(label: str) -> str | None:
     """ARPAbet (with a stress digit on vowels) for a phone label in ARPAbet or MFA's IPA, else ``None``."""
     upper = label.strip().upper()
     base = upper.rstrip("012")
-    if base in ARPABET and len(upper) - len(base) <= 1:
-        return upper if base != upper or base not in _VOWELS else base + "1"
+    if base in PHONES and len(upper) - len(base) <= 1:
+        return upper if base != upper or base not in VOWELS else base + "1"
     ipa = label.strip()
     return IPA_ARPABET.get(ipa) or IPA_ARPABET.get(_IPA_MARKS.sub("", ipa))
 
@@ -320,26 +312,18 @@ def _filled(intervals: Sequence[Interval], duration_ms: int) -> list[Interval]:
     return out
 
 
-def write_textgrid(tiers: Mapping[str, Sequence[Interval]], duration_ms: int, *, short: bool = False) -> str:
-    """A TextGrid with one IntervalTier per entry of ``tiers`` (in order), from 0 to ``duration_ms``.
+def write_textgrid(tiers: Mapping[str, Sequence[Interval]], duration_ms: int) -> str:
+    """A TextGrid (Praat's long text format) with one IntervalTier per entry of ``tiers`` (in order).
 
-    Gaps become empty (silent) intervals and overlaps are clipped, as Praat needs a tier to
-    cover its whole time range. ``short=True`` writes Praat's short text format.
+    The tiers run from 0 to ``duration_ms``; gaps become empty (silent) intervals and overlaps
+    are clipped, as Praat needs a tier to cover its whole time range.
     """
     duration_ms = max([duration_ms, 1] + [i.end_ms for items in tiers.values() for i in items])
     end = _seconds(duration_ms)
     lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', ""]
-    if short:
-        lines += ["0", end, "<exists>", str(len(tiers))]
-    else:
-        lines += ["xmin = 0", f"xmax = {end}", "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
+    lines += ["xmin = 0", f"xmax = {end}", "tiers? <exists>", f"size = {len(tiers)}", "item []:"]
     for k, (name, items) in enumerate(tiers.items(), start=1):
         filled = _filled(items, duration_ms)
-        if short:
-            lines += ['"IntervalTier"', _quote(name), "0", end, str(len(filled))]
-            for i in filled:
-                lines += [_seconds(i.t_ms), _seconds(i.end_ms), _quote(i.text)]
-            continue
         lines += [f"    item [{k}]:", '        class = "IntervalTier"', f"        name = {_quote(name)}"]
         lines += ["        xmin = 0", f"        xmax = {end}", f"        intervals: size = {len(filled)}"]
         for j, i in enumerate(filled, start=1):

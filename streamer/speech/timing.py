@@ -5,29 +5,27 @@ phonemes. :func:`words_from_characters` groups timed characters into words (spli
 whitespace, punctuation kept with its word); :func:`match_words` pairs those words with the
 words of a reference reading (espeak-ng's, which knows each word's phonemes);
 :func:`spread_phonemes` stretches a reference word's phonemes over the span the service gave.
+:data:`TOKEN` is how any text splits into words, everywhere (espeak's events, the aligner,
+captions); :func:`tokens` gives them in lower case.
 """
 
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Sequence
 
+from streamer.core.errors import StreamerError
 from streamer.speech.model import Phoneme, Word
+from streamer.speech.units import seconds_to_ms
 
-# A word as espeak-ng splits text (see espeak_events._TOKEN).
-_TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
+# A word of a text as espeak-ng splits it: letters and digits, joined by apostrophes or hyphens
+# ("I'm", "well-known"). The one definition: espeak's timings, the aligner and captions use it.
+TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
 
 
-class TimingError(ValueError):
+class TimingError(StreamerError, ValueError):
     """Timings that cannot be used (lengths differ, times negative or not numbers); names the field."""
-
-
-def _ms(seconds: object, field: str) -> int:
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds < 0:
-        raise TimingError(f"{field}: must be a number of seconds >= 0, got {str(seconds)[:20]!r}")
-    return round(seconds * 1000)
 
 
 def words_from_characters(
@@ -48,8 +46,8 @@ def words_from_characters(
     for i, (ch, start, end) in enumerate(zip(characters, starts_s, ends_s, strict=True)):
         if not isinstance(ch, str):
             raise TimingError(f"{field}.characters[{i}]: must be a string")
-        start_ms = _ms(start, f"{field}.character_start_times_seconds[{i}]")
-        stop_ms = _ms(end, f"{field}.character_end_times_seconds[{i}]")
+        start_ms = seconds_to_ms(start, f"{field}.character_start_times_seconds[{i}]", TimingError)
+        stop_ms = seconds_to_ms(end, f"{field}.character_end_times_seconds[{i}]", TimingError)
         if not ch.strip():
             if current:
                 spans.append((t_ms, end_ms, "".join(current)))
@@ -79,7 +77,7 @@ def tidy_words(spans: Sequence[tuple[int, int, str]]) -> list[Word]:
 
 def tokens(text: str) -> list[str]:
     """The lower-case words of ``text`` as espeak-ng splits them (``"Don't stop!"`` -> don't, stop)."""
-    return [m.group(0).lower() for m in _TOKEN.finditer(text)]
+    return [m.group(0).lower() for m in TOKEN.finditer(text)]
 
 
 def match_words(targets: Sequence[str], reference: Sequence[str]) -> list[list[int]]:

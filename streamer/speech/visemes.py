@@ -11,17 +11,24 @@ A chain of small passes over integer milliseconds:
    layer lets go and the mouth relaxes to the emotion's own (closed) mouth;
 4. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
    (a short vowel may instead borrow time from a long consonant) so the face never flickers.
+
+Whole timelines: :func:`timeline_for` (synthesized speech), :func:`timeline_for_alignment`
+(a recording's alignment), :func:`alignment_timeline` (the same with emotions planned by the
+offline rules); all of them, and the Rhubarb import, are built by :func:`speech_timeline`.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streamer.core.emotions import plan_emotions
+from streamer.core.errors import TimelineError
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan, parse_timeline
+from streamer.speech.arpabet import base, is_vowel
 from streamer.speech.model import AlignedWord, Alignment, Phoneme, Speech, Word
 
 NEUTRAL = "neutral"
@@ -31,8 +38,7 @@ MODES = ("phoneme", "word")
 # early; and viewers accept a picture that leads the sound (up to ~125 ms) far more readily than
 # one that lags it (~45 ms).
 ANTICIPATION_MS = 50
-# ARPAbet vowels (without stress digits): word mode takes the first of these in each word.
-VOWELS = frozenset(["AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"])
+MAX_ANTICIPATION_MS = 1000
 TAIL_MS = 500  # how long a speech timeline holds after its audio ends
 _MAX_PHONEME_LABEL = 16
 _MAX_WORD = 200
@@ -61,7 +67,7 @@ def viseme_for(phoneme: Phoneme, visemes_map: Mapping[str, str]) -> str | None:
     """
     if phoneme.arpabet is None:
         return None if phoneme.is_pause else NEUTRAL
-    return visemes_map.get(phoneme.arpabet) or visemes_map.get(phoneme.arpabet.rstrip("012"), NEUTRAL)
+    return visemes_map.get(phoneme.arpabet) or visemes_map.get(base(phoneme.arpabet), NEUTRAL)
 
 
 def _label(p: Phoneme) -> str:
@@ -137,7 +143,7 @@ def _word_shapes(
     """
     out: list[_Shape] = []
     for g in _word_groups(phonemes, words):
-        vowels = (p for p in g.phonemes if p.arpabet and p.arpabet.rstrip("012") in VOWELS)
+        vowels = (p for p in g.phonemes if p.arpabet and is_vowel(p.arpabet))
         vowel = next((p for p in vowels if viseme_for(p, visemes_map) != NEUTRAL), None)
         viseme = viseme_for(vowel, visemes_map) if vowel else NEUTRAL
         out.append(_Shape(g.t_ms, g.end_ms, viseme or NEUTRAL, _label(vowel or g.phonemes[0]), _word(g.text)))
@@ -284,14 +290,16 @@ def speech_track(
     ``Phoneme.word`` groups them). Onsets come ``anticipation_ms`` early. Returns dicts
     ``{t_ms, end_ms, viseme, phoneme, word}`` (``word`` left out when unknown), sorted, not
     overlapping, each ``end_ms > t_ms``; ``phoneme`` is the sound that chose the shape.
-    Raises ``ValueError`` naming the argument for a negative time or an unknown mode.
+    Raises :class:`~streamer.core.errors.TimelineError` (a ``ValueError``) naming the argument
+    for a negative ``min_hold_ms``, an ``anticipation_ms`` outside ``[0, MAX_ANTICIPATION_MS]``
+    or an unknown mode.
     """
     if min_hold_ms < 0:
-        raise ValueError(f"min_hold_ms: must be >= 0, got {min_hold_ms}")
-    if not 0 <= anticipation_ms <= 1000:
-        raise ValueError(f"anticipation_ms: must be in [0, 1000], got {anticipation_ms}")
+        raise TimelineError(f"min_hold_ms: must be >= 0, got {min_hold_ms}")
+    if not 0 <= anticipation_ms <= MAX_ANTICIPATION_MS:
+        raise TimelineError(f"anticipation_ms: must be in [0, {MAX_ANTICIPATION_MS}], got {anticipation_ms}")
     if mode not in MODES:
-        raise ValueError(f"mode: must be one of {', '.join(MODES)}, got {str(mode)[:40]!r}")
+        raise TimelineError(f"mode: must be one of {', '.join(MODES)}, got {str(mode)[:40]!r}")
     if mode == "word":
         shapes = _word_shapes(phonemes, visemes_map, words, min_hold_ms)
     else:
@@ -346,18 +354,12 @@ def timeline_for(
     :func:`~streamer.core.timeline.parse_timeline`; raises ``TimelineError`` if invalid (for
     example a bad ``audio_id``).
     """
-    return _timeline(
-        speech.words,
-        speech.phonemes,
-        speech.duration_ms,
-        audio_id,
-        visemes_map,
-        default_emotion(speech) if emotion is None else emotion,
-        pose=pose,
-        text=speech.text,
-        seed=seed,
-        track_options={"min_hold_ms": min_hold_ms, "anticipation_ms": anticipation_ms, "mode": mode},
+    words = _spans(speech.words)
+    track = speech_track(
+        speech.phonemes, visemes_map, min_hold_ms, anticipation_ms=anticipation_ms, mode=mode, words=words or None
     )
+    emotion = default_emotion(speech) if emotion is None else emotion
+    return speech_timeline(words, track, speech.duration_ms, audio_id, emotion, pose=pose, text=speech.text, seed=seed)
 
 
 def timeline_for_alignment(
@@ -377,40 +379,69 @@ def timeline_for_alignment(
     Like :func:`timeline_for`; ``audio_id`` may be ``None`` (no ``audio`` in the timeline),
     ``text`` is the transcript for ``meta.text``. Raises ``TimelineError`` if invalid.
     """
-    return _timeline(
-        alignment.words,
-        alignment.phonemes,
-        alignment.duration_ms,
-        audio_id,
-        visemes_map,
-        _default_emotion(alignment.words, alignment.duration_ms) if emotion is None else emotion,
-        text=text,
-        seed=seed,
-        track_options={"min_hold_ms": min_hold_ms, "anticipation_ms": anticipation_ms, "mode": mode},
+    words = _spans(alignment.words)
+    track = speech_track(
+        alignment.phonemes, visemes_map, min_hold_ms, anticipation_ms=anticipation_ms, mode=mode, words=words or None
+    )
+    if emotion is None:
+        emotion = _default_emotion(alignment.words, alignment.duration_ms)
+    return speech_timeline(words, track, alignment.duration_ms, audio_id, emotion, text=text, seed=seed)
+
+
+def alignment_timeline(
+    alignment: Alignment,
+    audio_id: str | None,
+    expressions: Iterable[str],
+    visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
+    transcript: str | None = None,
+    *,
+    anticipation_ms: int = ANTICIPATION_MS,
+    mode: str = "phoneme",
+) -> dict[str, Any]:
+    """The v1 timeline playing audio ``audio_id`` with ``alignment``'s lip-sync, words and planned emotions.
+
+    The emotion track comes from the offline rules reading the placed words and the
+    ``transcript`` (only the rig's ``expressions`` are used); with no words the face stays
+    neutral. Raises ``TimelineError`` if the result does not validate (a bad ``audio_id``).
+    """
+    emotion: list[dict[str, Any]] = []
+    if alignment.words:
+        words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in alignment.words]
+        emotion = plan_emotions(words, expressions, transcript, end_ms=alignment.duration_ms + TAIL_MS)
+    return timeline_for_alignment(
+        alignment, audio_id, visemes_map, emotion, text=transcript, anticipation_ms=anticipation_ms, mode=mode
     )
 
 
-def _timeline(
-    words: Sequence[Word | AlignedWord],
-    phonemes: Sequence[Phoneme],
+def _spans(words: Sequence[Word | AlignedWord]) -> list[WordSpan]:
+    return [WordSpan(w.t_ms, w.end_ms, w.text[:500]) for w in words]
+
+
+def speech_timeline(
+    words: Sequence[WordSpan],
+    speech: Sequence[Mapping[str, Any]],
     duration_ms: int,
     audio_id: str | None,
-    visemes_map: Mapping[str, str],
-    emotion: Sequence[Mapping[str, Any]],
+    emotion: Sequence[Mapping[str, Any]] = (),
     *,
     pose: Sequence[Mapping[str, Any]] = (),
-    text: str | None,
-    seed: int,
-    track_options: Mapping[str, Any],
+    text: str | None = None,
+    seed: int = 7,
 ) -> dict[str, Any]:
-    spans = [WordSpan(w.t_ms, w.end_ms, w.text[:500]) for w in words]
+    """The v1 timeline of a ready-made ``speech`` track, ``words`` and ``emotion``, checked.
+
+    Every speech timeline is built here (from phonemes above, from Rhubarb cues in
+    :mod:`streamer.speech.imports`): it starts ``neutral`` at ``center``, blinks, lasts
+    ``duration_ms`` plus :data:`TAIL_MS`, plays ``audio_id`` (none when ``None``) and keeps
+    ``text`` as ``meta.text``. Raises ``TimelineError`` if the result does not validate.
+    """
     doc: dict[str, Any] = {
         "version": 1,
         "start": {"expr": NEUTRAL, "pose": "center"},
         "tracks": {
             "emotion": [dict(k) for k in emotion],
-            "speech": speech_track(phonemes, visemes_map, words=spans or None, **track_options),
-            "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in spans],
+            "speech": [dict(c) for c in speech],
+            "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in words],
         },
         "idle": {"blink": True, "seed": seed},
         "duration_ms": duration_ms + TAIL_MS,

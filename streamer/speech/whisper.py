@@ -8,7 +8,7 @@ provider ``whisper``. Uploads take longer than chat calls, so the timeout is fou
 
 from __future__ import annotations
 
-import math
+from functools import partial
 from typing import Any
 
 from streamer.settings import Settings
@@ -17,15 +17,14 @@ from streamer.speech.model import AlignedWord, Alignment
 from streamer.speech.openai_api import PROVIDER, openai_client, translate_error
 from streamer.speech.service import malformed
 from streamer.speech.timing import tidy_words
+from streamer.speech.units import seconds_to_ms
 
 WHISPER_MODEL = "whisper-1"
 TIMEOUT_FACTOR = 4
 
 
 def _seconds(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
-        raise malformed(PROVIDER, f"{field}: must be a number of seconds >= 0")
-    return round(value * 1000)
+    return seconds_to_ms(value, field, partial(malformed, PROVIDER))
 
 
 def whisper_alignment(audio_bytes: bytes, filename: str, settings: Settings, g2p_voice: str = "en-us") -> Alignment:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streamer.core.emotions import analyze, expression_for, plan_emotions
+from streamer.core.emotions import analyze, change_at, expression_for, plan_emotions
 from streamer.core.errors import TimelineError
 from streamer.core.timeline import WordSpan, parse_timeline
 from tests.rigs import FACE_RIG_CONFIG
@@ -130,6 +130,14 @@ def test_end_ms_bounds_the_return_to_neutral() -> None:
     assert track[-1] == {"t_ms": words[-1].end_ms + 99, "expr": "neutral", "transition_ms": 500}
     # No room at all after the change: no change.
     assert plan_emotions([WordSpan(0, 300, "happy!")], EXPRESSIONS, end_ms=1) == []
+
+
+def test_a_change_goes_to_the_first_word_that_keeps_the_gap() -> None:
+    words = [WordSpan(t, t + 90, "w") for t in (0, 100, 100, 900, 1000)]
+    assert change_at(words, 0, 5, last_t_ms=-701, min_gap_ms=700) == 0
+    assert change_at(words, 1, 5, last_t_ms=0, min_gap_ms=700) == 3  # moved to a later word
+    assert change_at(words, 1, 3, last_t_ms=0, min_gap_ms=700) is None  # none left before ``stop``: dropped
+    assert change_at(words, 1, 5, last_t_ms=100, min_gap_ms=0) == 3  # never at the previous change's time
 
 
 def test_empty_and_bad_words() -> None:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from streamer.speech.align import (
+    Reference,
     align,
     confidences,
     first_rows,
@@ -17,10 +18,11 @@ from streamer.speech.align import (
     unplaced_words,
     voiced_span,
 )
-from streamer.speech.dtw import Path, align_multiscale, align_window, distances, full_window, project
+from streamer.speech.dtw import Path, align_multiscale, align_window, full_window, project
 from streamer.speech.features import FEATURES, HOP_MS, RATE, cepstra, frame_count, mel_power, pool, voiced_mask
 from streamer.speech.model import SpeechInputError, Word
 from streamer.speech.pcm import load_pcm
+from streamer.speech.recording import align_samples, check_transcript
 from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, make_recording
 
 # -- DTW -------------------------------------------------------------------------------------
@@ -28,7 +30,7 @@ from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, 
 
 def brute_force_cost(a: np.ndarray, b: np.ndarray) -> float:
     """The textbook O(n*m) recurrence: diagonal steps weigh 2, vertical and horizontal 1."""
-    c = distances(a, b)
+    c = np.linalg.norm(a[:, None, :].astype(np.float64) - b[None, :, :].astype(np.float64), axis=2)
     n, m = c.shape
     d = np.full((n + 1, m + 1), np.inf)
     d[0, 0] = 0.0
@@ -194,7 +196,7 @@ def test_words_land_within_a_frame_of_the_truth(other_voice: Recording) -> None:
     rec = other_voice
     samples = load_pcm(rec.wav_bytes())
     started = time.perf_counter()
-    alignment = align(samples, rec.transcript)
+    alignment = align_samples(samples, rec.transcript)
     elapsed = time.perf_counter() - started
     errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
     assert alignment.provider == "offline"
@@ -218,14 +220,14 @@ def test_other_voices_rates_and_sample_rates_align_too() -> None:
         rec = make_recording(
             PHRASES[6:10], voice=voice, rate_wpm=rate_wpm, sample_rate=sample_rate, snr_db=snr_db, seed=rate_wpm
         )
-        alignment = align(load_pcm(rec.wav_bytes()), rec.transcript)
+        alignment = align_samples(load_pcm(rec.wav_bytes()), rec.transcript)
         errors += boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
     assert np.median(errors) < 40
 
 
 def test_a_transcript_of_other_words_is_reported_not_invented(other_voice: Recording) -> None:
     samples = load_pcm(other_voice.wav_bytes())
-    alignment = align(samples, " ".join(PHRASES[10:16]))
+    alignment = align_samples(samples, " ".join(PHRASES[10:16]))
     assert alignment.unplaced and alignment.confidence < 0.6
     assert any("low confidence" in w for w in alignment.warnings)
     assert any("could not be placed" in w for w in alignment.warnings)
@@ -234,7 +236,7 @@ def test_a_transcript_of_other_words_is_reported_not_invented(other_voice: Recor
 def test_a_transcript_with_an_extra_sentence_leaves_it_unplaced(other_voice: Recording) -> None:
     rec = other_voice
     samples = load_pcm(rec.wav_bytes())
-    alignment = align(samples, rec.transcript + " Six slippery snails slid slowly seaward.")
+    alignment = align_samples(samples, rec.transcript + " Six slippery snails slid slowly seaward.")
     assert {"snails", "slid", "slowly", "seaward"} & set(alignment.unplaced)
     assert len(alignment.words) >= 0.85 * len(rec.words)
 
@@ -242,7 +244,7 @@ def test_a_transcript_with_an_extra_sentence_leaves_it_unplaced(other_voice: Rec
 def test_a_transcript_of_the_first_sentences_places_them_and_says_more_was_spoken(other_voice: Recording) -> None:
     rec = other_voice
     samples = load_pcm(rec.wav_bytes())
-    alignment = align(samples, " ".join(PHRASES[:2]))
+    alignment = align_samples(samples, " ".join(PHRASES[:2]))
     found = [(w.t_ms, w.end_ms, w.text) for w in alignment.words]
     assert found[-1][2] == "shore" and len(found) >= 15
     assert np.median(boundary_errors_ms(found, rec.words)) < 40
@@ -250,11 +252,18 @@ def test_a_transcript_of_the_first_sentences_places_them_and_says_more_was_spoke
 
 
 def test_silence_with_a_transcript_does_not_crash() -> None:
-    alignment = align(np.zeros(RATE * 2, dtype=np.float32), "hello there")
+    alignment = align_samples(np.zeros(RATE * 2, dtype=np.float32), "hello there")
     assert alignment.duration_ms == 2000 and alignment.warnings
 
 
-@pytest.mark.parametrize("transcript", ["", "   ", "!!! ...", "x" * 20_001])
+@pytest.mark.parametrize("transcript", ["", "   ", "!!! ...", "x" * 20_001, None])
 def test_unusable_transcripts_are_refused(transcript: str) -> None:
     with pytest.raises(SpeechInputError, match="^transcript: "):
-        align(np.zeros(RATE, dtype=np.float32), transcript)
+        check_transcript(transcript)
+    assert check_transcript("  Hello there.\n") == "Hello there."
+
+
+def test_a_reference_with_nothing_speakable_is_refused_before_any_work() -> None:
+    silence = np.zeros(RATE, dtype=np.float32)
+    with pytest.raises(SpeechInputError, match="^transcript: nothing to align"):
+        align(silence, "...", Reference(silence, [], []))

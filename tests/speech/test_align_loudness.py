@@ -31,7 +31,7 @@ def test_mouth_opens_on_sound_and_closes_in_silence() -> None:
     samples = np.concatenate(
         [quiet(500, rng), burst(1000, 0.5, rng), quiet(1000, rng), burst(500, 0.05, rng), quiet(1000, rng)]
     )
-    alignment = loudness_alignment(samples, RATE)
+    alignment = loudness_alignment(samples)
     assert alignment.provider == "loudness" and alignment.words == [] and alignment.duration_ms == 4000
     phonemes = alignment.phonemes
     assert open_ms(phonemes, 550, 1450) == 900  # open all through the loud burst
@@ -67,7 +67,7 @@ def test_silence_and_a_flat_hum_keep_the_mouth_shut() -> None:
 
 def test_speech_animates_through_the_usual_lip_sync() -> None:
     rec = make_recording(PHRASES[:2], voice="en-us+m3", sample_rate=RATE, seed=5)
-    alignment = loudness_alignment(rec.samples, RATE)
+    alignment = loudness_alignment(rec.samples)
     track = speech_track(alignment.phonemes, DEFAULT_VISEMES)
     assert {c["viseme"] for c in track} <= {"speaking_ah", "speaking_ee"} and len(track) >= 6
     # The mouth is open while the words are spoken, and shut in the pause between the phrases.

@@ -13,7 +13,7 @@ import pytest
 
 from streamer.core.errors import StreamerError
 from streamer.speech import Speech, SpeechInputError, synthesize, to_ogg_bytes, to_wav_bytes
-from streamer.speech.espeak_events import ARPABET_VOWELS
+from streamer.speech.arpabet import VOWELS
 
 PHRASE = "Hello there. Nice to meet you!"
 
@@ -52,7 +52,7 @@ def test_phonemes_lie_inside_the_audio_and_vowels_come_out_as_arpabet(speech: Sp
     for p, after in zip(speech.phonemes, speech.phonemes[1:], strict=False):
         assert 0 <= p.t_ms < p.end_ms <= after.t_ms
     assert speech.phonemes[-1].end_ms <= speech.duration_ms
-    vowels = [p.arpabet for p in speech.phonemes if p.arpabet and p.arpabet.rstrip("012") in ARPABET_VOWELS]
+    vowels = [p.arpabet for p in speech.phonemes if p.arpabet and p.arpabet.rstrip("012") in VOWELS]
     assert {"OW1", "AY1", "IY1"} <= set(vowels)  # hellO, nIce, mEEt (stressed)
     assert {"AH0", "UW0"} <= set(vowels)  # hEllo, yOU (unstressed)
     assert all(v[-1] in "012" for v in vowels)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -40,13 +41,12 @@ def evenly(text: str, start_ms: int = 0, word_ms: int = 300) -> list[WordSpan]:
 # -- round trips with the importers --------------------------------------------------------
 
 
-@pytest.mark.parametrize("short", [False, True])
-def test_a_written_textgrid_reads_back_the_same_intervals(short: bool) -> None:
+def test_a_written_textgrid_reads_back_the_same_intervals() -> None:
     tiers = {
         "words": [Interval(310, 720, "hello"), Interval(720, 1260, 'say "hi"')],
         "phones": [Interval(310, 380, "HH"), Interval(380, 450, "AH0"), Interval(1001, 1260, "ER1")],
     }
-    grid = parse_textgrid(write_textgrid(tiers, 1520, short=short))
+    grid = parse_textgrid(write_textgrid(tiers, 1520))
     assert (grid.xmin_ms, grid.xmax_ms) == (0, 1520)
     for tier in grid.tiers:
         spoken = [i for i in tier.intervals if i.text]
@@ -129,6 +129,14 @@ def test_captions_fill_two_balanced_lines_of_at_most_42_characters() -> None:
     assert all(a.end_ms <= b.t_ms for a, b in zip(items, items[1:], strict=False))
 
 
+def test_captions_keep_to_max_lines_and_max_chars() -> None:
+    text = "the quick brown fox jumps over the lazy dog and keeps on running far away into the hills"
+    items = captions(evenly(text, word_ms=250), max_chars=12, max_lines=3)
+    assert all(len(c.lines) <= 3 and all(len(line) <= 12 for line in c.lines) for c in items)
+    assert " ".join(" ".join(c.lines) for c in items) == text
+    assert items[0].lines == ("the quick", "brown fox", "jumps over")  # three lines, not two long ones
+
+
 def test_a_caption_lasts_at_most_six_seconds() -> None:
     items = captions(evenly("a b c d e f g h i j k l m n o p", word_ms=1000))
     assert all(c.end_ms - c.t_ms <= 6000 for c in items) and len(items) == 3
@@ -139,6 +147,33 @@ def test_words_the_speech_engine_merged_or_read_out_show_as_written() -> None:
     assert punctuate(spoken, '"I have 42 cats," she said.') == ['"I', "have", "", "", '42 cats,"']
     assert [c.lines for c in captions(spoken, "I have 42 cats.")] == [("I have 42 cats.",)]
     assert punctuate(spoken, None) == ["I", "have", "forty", "two", "cats"]
+
+
+def test_punctuating_a_long_transcript_is_fast_and_keeps_every_word() -> None:
+    # Each sentence has words the transcript writes differently ("forty two" is "42"), which
+    # used to cost a search to the end of the text each.
+    sentence = "Day {n}: well, I think the fox didn't jump over 42 lazy dogs! Did it? No, it ran far away."
+    days = range(100, 900)
+    text = " ".join(sentence.format(n=n) for n in days)  # about 17,000 words
+    said = "Day {n} well I think the fox didn't jump over forty two lazy dogs Did it No it ran far away"
+    spoken = evenly(" ".join(said.format(n=n) for n in days))
+    started = time.perf_counter()
+    shown = punctuate(spoken, text)
+    assert time.perf_counter() - started < 1.0
+    assert " ".join(w for w in shown if w) == text
+    one = ["Day", "{n}:", "well,", "I", "think", "the", "fox", "didn't", "jump", "over", "", "", "42 lazy", "dogs!"]
+    one += ["Did", "it?", "No,", "it", "ran", "far", "away."]
+    assert shown == [w.format(n=n) for n in days for w in one]
+
+
+def test_punctuating_a_repetitive_text_stays_fast() -> None:
+    # Every token repeats: a diff that seeds matches from any token would take minutes here.
+    spoken = evenly(" ".join(["la", "di"] * 5000))
+    started = time.perf_counter()
+    text = " ".join(["la", "la", "di", "di"] * 2500) + "!"
+    shown = punctuate(spoken, text)
+    assert time.perf_counter() - started < 1.0
+    assert " ".join(w for w in shown if w) == text  # the captions still read as the transcript
 
 
 def test_srt_and_vtt_layouts_and_timestamps() -> None:

@@ -60,6 +60,21 @@ def test_import_rhubarb_and_keyframes(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["version"] == 1
 
 
+@pytest.mark.parametrize("value", ["-5", "1001", "soon"])
+def test_a_bad_anticipation_is_one_error_line_and_a_nonzero_exit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    out = tmp_path / "t.json"
+    with pytest.raises(SystemExit) as exited:
+        main(["import", str(FIXTURES / "mfa_hello.TextGrid"), "-o", str(out), "--anticipation-ms", value])
+    assert exited.value.code != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if "error:" in line]
+    assert errors == [lines[-1]] and "--anticipation-ms: must be" in errors[0]
+    assert not any("Traceback" in line for line in lines)
+    assert not out.exists()
+
+
 def test_word_mode_and_stdout_captions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "t.json"
     grid = str(FIXTURES / "mfa_hello.TextGrid")

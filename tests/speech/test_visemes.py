@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamer.core.errors import TimelineError
+from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.resolve import resolve
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan, check_against_rig, parse_timeline
@@ -185,8 +185,9 @@ def test_a_rig_override_is_used_in_both_modes_and_may_name_a_stressed_vowel() ->
     [({"mode": "syllable"}, "mode"), ({"anticipation_ms": -1}, "anticipation_ms"), ({"min_hold_ms": -5}, "min_hold")],
 )
 def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], field: str) -> None:
-    with pytest.raises(ValueError, match=field):
+    with pytest.raises(TimelineError, match=f"^{field}") as caught:  # a StreamerError: the CLI shows one line
         speech_track([ph(0, 100, "AA1")], DEFAULT_VISEMES, **kwargs)
+    assert isinstance(caught.value, StreamerError) and isinstance(caught.value, ValueError)
 
 
 ARPABET = sorted(DEFAULT_VISEMES) + ["P", "M", "S", "T", "L", "R", "NG"]
