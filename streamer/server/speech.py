@@ -111,6 +111,15 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
+async def _created(timelines: TimelineStore, timeline: dict[str, Any], audio_id: str, **extra: Any) -> Response:
+    """Store ``timeline`` and answer 201 ``{timeline_id, audio_id, duration_ms, timeline, **extra}``."""
+    timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
+    body = {"timeline_id": timeline_id, "audio_id": audio_id, "duration_ms": timeline["duration_ms"]}
+    return JSONResponse(
+        {**body, "timeline": timeline, **extra}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"}
+    )
+
+
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
     body = _object(await read_json(request, MAX_JSON_BYTES), SPEECH_FIELDS)
@@ -142,19 +151,8 @@ async def post_speech(request: Request) -> Response:
     info = await audio_store.save_stream(
         _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
     )
-    timeline = said.timeline(info.id)
-    timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
-    return JSONResponse(
-        {
-            "timeline_id": timeline_id,
-            "audio_id": info.id,
-            "duration_ms": timeline["duration_ms"],
-            "timeline": timeline,
-            "provider": said.provider,
-            "emotions": said.plan.to_json(),
-        },
-        status_code=201,
-        headers={"Location": f"/timelines/{timeline_id}"},
+    return await _created(
+        timelines, said.timeline(info.id), info.id, provider=said.provider, emotions=said.plan.to_json()
     )
 
 
@@ -307,24 +305,17 @@ async def post_align(request: Request) -> Response:
         return alignment, timeline
 
     alignment, timeline = await _workers(request).run(work)
-    timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
-    return JSONResponse(
-        {
-            "timeline_id": timeline_id,
-            "audio_id": info.id,
-            "duration_ms": timeline["duration_ms"],
-            "timeline": timeline,
-            "words": [
-                {"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text, "confidence": w.confidence}
-                for w in alignment.words
-            ],
-            "unplaced": alignment.unplaced,
-            "confidence": round(alignment.confidence, 3),
-            "provider": alignment.provider,
-            "warnings": alignment.warnings,
-        },
-        status_code=201,
-        headers={"Location": f"/timelines/{timeline_id}"},
+    return await _created(
+        timelines,
+        timeline,
+        info.id,
+        words=[
+            {"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text, "confidence": w.confidence} for w in alignment.words
+        ],
+        unplaced=alignment.unplaced,
+        confidence=round(alignment.confidence, 3),
+        provider=alignment.provider,
+        warnings=alignment.warnings,
     )
 
 
