@@ -265,6 +265,51 @@ def fit_rgba(im: Image.Image, size: tuple[int, int]) -> Image.Image:
     return canvas
 
 
+def composite_palette(palette: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    """A PAL8 palette (256 x 4 bytes, B G R A) with every entry composited over ``background``, opaque.
+
+    The same ``src*a + bg*(1-a)`` as :func:`flatten`, rounded the same way, done once per colour.
+    """
+    bgra = palette.astype(np.uint16)
+    alpha = bgra[:, 3:4]
+    bg = np.array(background[::-1], dtype=np.uint16)  # B, G, R
+    out = np.empty_like(palette)
+    out[:, :3] = (bgra[:, :3] * alpha + bg * (255 - alpha) + 127) // 255
+    out[:, 3] = 255
+    return out
+
+
+def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOptions) -> av.VideoFrame | None:
+    """A palette PNG at the output size, converted for the encoder without Pillow; else ``None``.
+
+    Illustrated frames are often palette PNGs (our demo rig's are). FFmpeg's PNG decoder keeps
+    the palette, so flattening onto the background is 256 colour blends instead of a blend per
+    pixel, and the frame goes to swscale with no copies through Python: about a third of the
+    Pillow path's cost. Frames that need resizing, and any other PNG, take the Pillow path.
+    """
+    decoder: Any = av.CodecContext.create("png", "r")  # one per image: a reused one mixes up palettes
+    decoder.thread_count = 1
+    try:
+        (frame,) = decoder.decode(av.Packet(data))
+    except (av.FFmpegError, ValueError):
+        return None  # the Pillow path decodes it again and reports a bad PNG clearly
+    if frame.format.name != "pal8" or (frame.width, frame.height) != size:
+        return None
+    # Tagged like the Pillow path's frames: unspecified range and matrix (the same YUV out, and no
+    # colour change for libx264 to reconfigure on) and no picture type (a decoded PNG is an
+    # I-frame, and encoders take a frame's type as an order: every frame a keyframe).
+    frame.color_range, frame.colorspace = 0, 2
+    frame.pict_type = av.video.frame.PictureType.NONE
+    out: av.VideoFrame
+    if options.has_alpha:
+        out = frame.reformat(format="rgba").reformat(format=CODECS[options.format][1])
+        return out
+    palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
+    frame.planes[1].update(composite_palette(palette, options.background).tobytes())
+    out = frame.reformat(format="rgb24").reformat(format=CODECS[options.format][1])
+    return out
+
+
 def flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     """Straight-alpha RGBA composited over an opaque ``background`` (``src*a + bg*(1-a)``), as RGB."""
     out = Image.new("RGB", im.size, background)
@@ -546,6 +591,9 @@ def _encode(
             track = _AudioTrack(astream, samples, sample_format)
 
         def convert(key: str) -> av.VideoFrame:
+            fast = decode_palette_frame(pngs[key], size, options)
+            if fast is not None:
+                return fast
             im = fit_rgba(decode_png(pngs[key], key), size)
             if options.has_alpha:
                 return av.VideoFrame.from_ndarray(np.asarray(im), format="rgba").reformat(format=pix_fmt)

@@ -313,3 +313,39 @@ render(schedule, LocalFrameStore(rig_dir), None, ExportOptions(format="mov", qua
     assert len(temps) == 1 and temps[0].name.startswith(".x.mov.")
     assert sweep_temp(tmp_path) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def _palette_png(with_alpha: bool = True) -> bytes:
+    """A 64x96 palette PNG with opaque, half transparent and fully transparent colours."""
+    import io
+
+    rng = np.random.default_rng(3)
+    rgba = rng.integers(0, 256, size=(96, 64, 4), dtype=np.uint8)
+    rgba[..., 3] = rng.choice([0, 40, 128, 200, 255], size=(96, 64))
+    im = Image.fromarray(rgba, "RGBA").quantize(colors=200, method=Image.Quantize.FASTOCTREE)
+    assert im.mode == "P"
+    buf = io.BytesIO()
+    (im if with_alpha else im.convert("RGB")).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm", "mov"])
+def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
+    from streamer.export.render import decode_palette_frame, decode_png, flatten
+
+    data = _palette_png()
+    options = ExportOptions(format=fmt, background=(30, 200, 90))
+    fast = decode_palette_frame(data, (64, 96), options)
+    assert fast is not None and fast.pict_type == av.video.frame.PictureType.NONE
+    im = decode_png(data, "k")
+    if options.has_alpha:
+        slow = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
+    else:
+        slow = av.VideoFrame.from_ndarray(np.asarray(flatten(im, options.background)), format="rgb24")
+    slow = slow.reformat(format=fast.format.name)
+    for a, b in zip(fast.planes, slow.planes, strict=True):
+        assert np.array_equal(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8))
+    # Frames that need resizing, RGB PNGs and bytes that are not a PNG take the Pillow path.
+    assert decode_palette_frame(data, (32, 48), options) is None
+    assert decode_palette_frame(_palette_png(with_alpha=False), (64, 96), options) is None
+    assert decode_palette_frame(b"not a png", (64, 96), options) is None
