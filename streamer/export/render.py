@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".export-tmp"
 AUDIO_RATE = 48_000
+LAYOUTS = {1: "mono", 2: "stereo"}
 DEFAULT_CACHE_BYTES = 768 * 1024 * 1024
 FETCH_CONCURRENCY = 16
 # A full disk, a full quota, or a file size limit: all "no room for the output".
@@ -60,10 +61,10 @@ CODECS: dict[str, tuple[str, str, str, str, str]] = {
 ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
     "mp4": {
         # A mostly still character at 1024x1536 (benchmarks/export.py): ultrafast encodes ~1.8x as
-        # fast as superfast; CABAC, 8x8 partitions and the deblocking filter back on cost ~10% of
-        # that and keep the file under twice superfast's (~1.4 Mbit/s). "high" is for small files.
+        # fast as superfast, for files about twice as large (~1.7 Mbit/s, still small for video).
+        # "high" is for small files.
         "draft": {"preset": "ultrafast", "crf": "24"},
-        "standard": {"preset": "ultrafast", "crf": "20", "x264-params": "cabac=1:partitions=i4x4,p8x8:deblock=1"},
+        "standard": {"preset": "ultrafast", "crf": "20"},
         "high": {"preset": "medium", "crf": "18"},
     },
     "webm": {
@@ -321,15 +322,18 @@ def flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
 
 
 def load_audio(source: AudioSource, start_ms: int, total_samples: int) -> np.ndarray:
-    """Stereo float32 samples at 48 kHz covering the export: placed at the offset, trimmed or padded."""
-    out = np.zeros((2, total_samples), dtype=np.float32)
+    """Float32 samples at 48 kHz covering the export (channels x samples): placed at the offset,
+    trimmed or padded. Mono stays mono (speech usually is: half the encoding work); anything
+    else becomes stereo."""
     shift = (source.offset_ms - start_ms) * AUDIO_RATE // 1000  # where the file's first sample lands
     try:
         with av.open(str(source.path)) as container:
             if not container.streams.audio:
                 raise ExportError(f"audio {source.path.name!r} has no audio stream")
             stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+            layout = "mono" if stream.codec_context.layout.nb_channels == 1 else "stereo"
+            out = np.zeros((1 if layout == "mono" else 2, total_samples), dtype=np.float32)
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=AUDIO_RATE)
             pos = shift
             for frame in container.decode(stream):
                 for chunk in resampler.resample(frame):
@@ -350,7 +354,7 @@ def _place(out: np.ndarray, samples: np.ndarray, pos: int) -> int:
     n = samples.shape[1]
     lo, hi = max(pos, 0), min(pos + n, out.shape[1])
     if lo < hi:
-        out[:, lo:hi] = samples[:2, lo - pos : hi - pos]
+        out[:, lo:hi] = samples[: out.shape[0], lo - pos : hi - pos]
     return pos + int(n)
 
 
@@ -381,7 +385,7 @@ class _AudioTrack:
             array = np.ascontiguousarray(block.T).reshape(1, -1)
         else:  # s16, interleaved
             array = (np.clip(block.T, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(array, format=self.format, layout="stereo")
+        frame = av.AudioFrame.from_ndarray(array, format=self.format, layout=LAYOUTS[self.samples.shape[0]])
         frame.sample_rate = AUDIO_RATE
         frame.pts = pos
         frame.time_base = Fraction(1, AUDIO_RATE)
@@ -583,10 +587,11 @@ def _encode(
             video.metadata["alpha_mode"] = "1"  # browsers only composite VP9 alpha with this tag
         track = None
         if samples is not None:
-            astream: Any = container.add_stream(acodec, rate=AUDIO_RATE, layout="stereo")
+            channels = samples.shape[0]
+            astream: Any = container.add_stream(acodec, rate=AUDIO_RATE, layout=LAYOUTS[channels])
             astream.codec_context.format = sample_format
             if acodec != "pcm_s16le":
-                astream.codec_context.bit_rate = 128_000
+                astream.codec_context.bit_rate = 64_000 * channels
             astream.codec_context.time_base = Fraction(1, AUDIO_RATE)
             track = _AudioTrack(astream, samples, sample_format)
 

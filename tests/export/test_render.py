@@ -66,6 +66,7 @@ def test_round_trip_has_the_right_streams_length_and_frame_count(tmp_path, hello
     assert int(video["nb_read_frames"]) == frames
     assert abs(float(info["format"]["duration"]) - frames / 24) < 0.05
     assert abs(_audio_seconds(out) - frames / 24) < 0.05
+    assert audio["channels"] == 1  # the example's speech is mono, and stays so
     if fmt == "mp4":
         assert video["pix_fmt"] == "yuv420p"
     if fmt == "mov":
@@ -349,3 +350,24 @@ def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
     assert decode_palette_frame(data, (32, 48), options) is None
     assert decode_palette_frame(_palette_png(with_alpha=False), (64, 96), options) is None
     assert decode_palette_frame(b"not a png", (64, 96), options) is None
+
+
+def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
+    import wave
+
+    timeline, schedule = hello
+    rate, n = 22_050, 22_050 * 2
+    t = np.arange(n) / rate
+    left, right = np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)
+    pcm = (np.stack([left, right], axis=1) * 12000).astype("<i2")
+    wav = tmp_path / "stereo.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(2)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+    out_path = tmp_path / "stereo.mp4"
+    render(schedule, LocalFrameStore(RIG_DIR), AudioSource(wav), ExportOptions(scale=SCALE), output=out_path)
+    (audio,) = _streams(ffprobe(out_path), "audio")
+    assert audio["channels"] == 2 and audio["codec_name"] == "aac"
+    assert abs(_audio_seconds(out_path) - schedule.frame_count(24) / 24) < 0.05
