@@ -177,7 +177,7 @@ def lateness(rig: Path, seconds: float) -> dict[str, Any]:
         url = base.replace("http", "ws") + "/ws?channel=bench"
         idle = asyncio.run(watch(url, seconds))
         # 300 s so that the export is still encoding when the measurement ends.
-        export = {"timeline": lipsync_timeline(300_000), "options": {"format": "mp4", "audio": False}}
+        export = {"timeline": lipsync_timeline(600_000), "options": {"format": "mp4", "audio": False}}
         body = json.dumps(export).encode()
         req = urllib.request.Request(
             base + "/exports", data=body, headers={"Content-Type": "application/json"}, method="POST"
