@@ -315,14 +315,15 @@ def cmd_say(args: argparse.Namespace) -> int:
         if timeline_path is not None:
             if timeline_path.parent.resolve() != audio_path.parent.resolve():
                 _status(f"note: the timeline names its audio {audio_id!r}; keep it next to the timeline", args.quiet)
-            timeline_path.write_text(json.dumps(said.timeline(audio_id), indent=1) + "\n", encoding="utf-8")
+            doc = said.timeline(audio_id, args.lipsync)
+            timeline_path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
             _status(f"wrote {timeline_path}", args.quiet)
 
     if args.output:
         with tempfile.TemporaryDirectory(prefix="streamer-say-") as tmp:
             timeline_file = Path(tmp) / "say.json"
             (Path(tmp) / "say.ogg").write_bytes(said.audio)
-            timeline_file.write_text(json.dumps(said.timeline("say.ogg")), encoding="utf-8")
+            timeline_file.write_text(json.dumps(said.timeline("say.ogg", args.lipsync)), encoding="utf-8")
             argv = ["export", str(timeline_file), "-o", args.output, "--fps", str(args.fps), "--quality", args.quality]
             if args.rig:
                 argv += ["--rig", args.rig]
@@ -340,7 +341,7 @@ def cmd_say(args: argparse.Namespace) -> int:
         _status(f"uploaded audio as {info['id']}", args.quiet)
         from urllib.parse import quote
 
-        body = json.dumps({"timeline": said.timeline(info["id"])}).encode()
+        body = json.dumps({"timeline": said.timeline(info["id"], args.lipsync)}).encode()
         _http_json("POST", f"{server}/channels/{quote(args.play, safe='')}/play", body, "application/json", token)
         _status(f"playing on channel {args.play!r} at {server}", args.quiet)
     return 0
@@ -407,7 +408,7 @@ def cmd_align(args: argparse.Namespace) -> int:
         max_duration_ms=settings.max_audio_ms,
     )
     timeline = alignment_timeline(
-        alignment, audio_id, list(rig.config.expressions), dict(rig.config.visemes), transcript
+        alignment, audio_id, list(rig.config.expressions), dict(rig.config.visemes), transcript, mode=args.lipsync
     )
     if audio_path.resolve() != source.resolve():
         shutil.copyfile(source, audio_path)
@@ -463,7 +464,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         rig.config.visemes,
         audio_id=audio_id,
         audio_duration_ms=audio_ms,
-        mode=args.mode,
+        mode=args.lipsync,
         anticipation_ms=args.anticipation_ms,
         fmt=args.format,
     )
@@ -633,6 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     from streamer.speech.say import PROVIDERS
     from streamer.speech.visemes import ANTICIPATION_MS, MAX_ANTICIPATION_MS, MODES
 
+    lipsync_help = "mouth shapes per sound (phoneme, default) or one per word (word, like face_rig)"
+
     parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -690,6 +693,7 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument(
         "--voice", help="espeak-ng voice (default en-us), or an ElevenLabs voice id (default STREAMER_ELEVENLABS_VOICE)"
     )
+    say_p.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help)
     say_p.add_argument("--rate-wpm", type=int, default=165, help="speaking rate in words per minute (80-450)")
     say_p.add_argument("--pitch", type=int, default=50, help="voice pitch, 0-100 (default 50)")
     say_p.add_argument(
@@ -721,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     align_p.add_argument(
         "--voice", default="en-us", help="espeak-ng voice of the transcript's language (default en-us)"
     )
+    align_p.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help)
     align_p.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
     align_p.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     align_p.set_defaults(func=cmd_align)
@@ -730,7 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("-o", "--output", required=True, help="timeline JSON to write")
     imp.add_argument("--audio", help="the recording; the timeline plays it by its file name (keep them together)")
     imp.add_argument("--format", choices=imports.FORMATS)
-    imp.add_argument("--mode", choices=MODES, default=MODES[0], help="TextGrid lip-sync per sound/word")
+    imp.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help + " (TextGrid)")
     imp.add_argument(
         "--anticipation-ms",
         type=_int_in(0, MAX_ANTICIPATION_MS),

@@ -37,6 +37,7 @@ from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
 from streamer.speech.openai_planner import choose_emotions
 from streamer.speech.say import MAX_SAY_CHARS, say
+from streamer.speech.visemes import MODES
 from streamer.storage import AudioStore, TimelineStore
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ MAX_EMOTION_WORDS = 20_000
 MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
-SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions")
+SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync")
 # Speech work running at once, and waiting beyond that (more answers 429).
 SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
@@ -107,6 +108,12 @@ def _optional(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     return value
 
 
+def _lipsync(mode: str) -> str:
+    if mode not in MODES:
+        raise SpeechInputError(f"lipsync: must be one of {', '.join(MODES)}, got {mode[:40]!r}")
+    return mode
+
+
 async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
@@ -130,6 +137,7 @@ async def post_speech(request: Request) -> Response:
     rate_wpm = _optional(body, "rate_wpm", int, 165)
     pitch = _optional(body, "pitch", int, 50)
     provider = _optional(body, "provider", str, "offline")
+    lipsync = _lipsync(_optional(body, "lipsync", str, MODES[0]))
     rig = cast(Rig, request.app.state.rig)
     settings = cast(Settings, request.app.state.settings)
     emotions = _optional(body, "emotions", str, settings.emotions)
@@ -152,7 +160,7 @@ async def post_speech(request: Request) -> Response:
         _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
     )
     return await _created(
-        timelines, said.timeline(info.id), info.id, provider=said.provider, emotions=said.plan.to_json()
+        timelines, said.timeline(info.id, lipsync), info.id, provider=said.provider, emotions=said.plan.to_json()
     )
 
 
@@ -213,7 +221,7 @@ async def post_emotions(request: Request) -> Response:
     return JSONResponse(await _workers(request).run(plan))
 
 
-ALIGN_FIELDS = ("audio", "transcript", "voice", "provider")
+ALIGN_FIELDS = ("audio", "transcript", "voice", "provider", "lipsync")
 MAX_ALIGN_FIELD_BYTES = 256 * 1024  # a transcript sent as a file part
 
 
@@ -275,6 +283,7 @@ async def post_align(request: Request) -> Response:
             transcript = check_transcript(transcript)
         voice = await _form_text(form.get("voice"), "voice") or "en-us"
         provider = await _form_text(form.get("provider"), "provider") or "offline"
+        lipsync = _lipsync(await _form_text(form.get("lipsync"), "lipsync") or MODES[0])
         choose_aligner(provider, transcript is not None, settings)  # before storing anything
         upload = form.get("audio")
         if not isinstance(upload, UploadFile):
@@ -301,7 +310,8 @@ async def post_align(request: Request) -> Response:
             voice=voice,
             max_duration_ms=settings.max_audio_ms,
         )
-        timeline = alignment_timeline(alignment, info.id, list(rig.config.expressions), rig.config.visemes, transcript)
+        expressions = list(rig.config.expressions)
+        timeline = alignment_timeline(alignment, info.id, expressions, rig.config.visemes, transcript, mode=lipsync)
         return alignment, timeline
 
     alignment, timeline = await _workers(request).run(work)

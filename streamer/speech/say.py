@@ -49,9 +49,12 @@ class Said:
         """The timeline's length: the audio's plus a short hold."""
         return self.speech.duration_ms + TAIL_MS
 
-    def timeline(self, audio_id: str) -> dict[str, Any]:
-        """The v1 timeline for this line, with ``audio_id`` as its audio (validated)."""
-        return timeline_for(self.speech, audio_id, self.visemes_map, emotion=self.emotion)
+    def timeline(self, audio_id: str, mode: str = "phoneme") -> dict[str, Any]:
+        """The v1 timeline for this line, with ``audio_id`` as its audio (validated).
+
+        ``mode`` is the lip-sync: ``phoneme`` (every vowel) or ``word`` (one shape per word).
+        """
+        return timeline_for(self.speech, audio_id, self.visemes_map, emotion=self.emotion, mode=mode)
 
 
 def check_text(text: object, limit: int = MAX_SAY_CHARS) -> str:

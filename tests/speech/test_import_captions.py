@@ -78,7 +78,7 @@ def test_a_bad_anticipation_is_one_error_line_and_a_nonzero_exit(
 def test_word_mode_and_stdout_captions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "t.json"
     grid = str(FIXTURES / "mfa_hello.TextGrid")
-    assert main(["import", grid, "-o", str(out), "--mode", "word", "--anticipation-ms", "0", "-q"]) == 0
+    assert main(["import", grid, "-o", str(out), "--lipsync", "word", "--anticipation-ms", "0", "-q"]) == 0
     assert json.loads(out.read_text())["tracks"]["speech"][0]["t_ms"] == 310
     capsys.readouterr()
     assert main(["captions", str(out), "-o", "-", "--format", "vtt"]) == 0

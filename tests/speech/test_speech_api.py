@@ -31,6 +31,20 @@ def test_speech_stores_audio_and_a_timeline_that_plays(make_server: MakeServer) 
         assert played.json()["timeline_id"] == timeline_id
 
 
+def test_speech_lipsync_per_word_holds_one_shape_per_word(make_server: MakeServer) -> None:
+    server = make_server()
+    line = {"text": "Hello! I am so happy to see you."}
+    with server.client() as c:
+        per_sound = c.post("/speech", json=line).json()["timeline"]["tracks"]["speech"]
+        per_word = c.post("/speech", json={**line, "lipsync": "word"}).json()["timeline"]["tracks"]["speech"]
+        bad = c.post("/speech", json={**line, "lipsync": "syllable"})
+    assert len(per_word) < len(per_sound)
+    vowel_shapes = [cue for cue in per_word if cue["viseme"] != "neutral"]
+    words = [cue["word"] for cue in vowel_shapes]
+    assert len(words) == len(set(words))  # one mouth shape per word
+    assert bad.status_code == 400 and bad.json()["error"].startswith("lipsync:")
+
+
 def test_speech_and_emotions_need_the_token_when_one_is_set(make_server: MakeServer) -> None:
     server = make_server(token=TOKEN)
     auth = {"Authorization": f"Bearer {TOKEN}"}
