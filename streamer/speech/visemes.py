@@ -12,9 +12,9 @@ A chain of small passes over integer milliseconds:
 4. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
    (a short vowel may instead borrow time from a long consonant) so the face never flickers.
 
-Whole timelines: :func:`timeline_for` (synthesized speech), :func:`timeline_for_alignment`
-(a recording's alignment), :func:`alignment_timeline` (the same with emotions planned by the
-offline rules); all of them, and the Rhubarb import, are built by :func:`speech_timeline`.
+Whole timelines: :func:`timeline_for` (synthesized speech) and :func:`alignment_timeline` (a
+recording's alignment, emotions planned by the offline rules); both, and the Rhubarb import,
+are built by :func:`speech_timeline`.
 """
 
 from __future__ import annotations
@@ -319,14 +319,8 @@ def speech_track(
 
 def default_emotion(speech: Speech, expr: str = "happy_soft", transition_ms: int = 400) -> list[dict[str, Any]]:
     """``expr`` from the start, relaxing to ``neutral`` shortly after the last word."""
-    return _default_emotion(speech.words, speech.duration_ms, expr, transition_ms)
-
-
-def _default_emotion(
-    words: Sequence[Word | WordSpan | AlignedWord], duration_ms: int, expr: str = "happy_soft", transition_ms: int = 400
-) -> list[dict[str, Any]]:
-    last_ms = max([w.end_ms for w in words] + [0]) or duration_ms
-    relax_ms = min(last_ms + 250, duration_ms + TAIL_MS - 1)
+    last_ms = max([w.end_ms for w in speech.words] + [0]) or speech.duration_ms
+    relax_ms = min(last_ms + 250, speech.duration_ms + TAIL_MS - 1)
     track = [{"t_ms": 0, "expr": expr, "transition_ms": transition_ms}]
     if relax_ms > 0:
         track.append({"t_ms": relax_ms, "expr": NEUTRAL, "transition_ms": transition_ms})
@@ -362,32 +356,6 @@ def timeline_for(
     return speech_timeline(words, track, speech.duration_ms, audio_id, emotion, pose=pose, text=speech.text, seed=seed)
 
 
-def timeline_for_alignment(
-    alignment: Alignment,
-    audio_id: str | None,
-    visemes_map: Mapping[str, str] = DEFAULT_VISEMES,
-    emotion: Sequence[Mapping[str, Any]] | None = None,
-    *,
-    text: str | None = None,
-    min_hold_ms: int = 60,
-    seed: int = 7,
-    anticipation_ms: int = ANTICIPATION_MS,
-    mode: str = "phoneme",
-) -> dict[str, Any]:
-    """A v1 timeline with lip-sync for an :class:`Alignment` of a recording (from any aligner or a TextGrid).
-
-    Like :func:`timeline_for`; ``audio_id`` may be ``None`` (no ``audio`` in the timeline),
-    ``text`` is the transcript for ``meta.text``. Raises ``TimelineError`` if invalid.
-    """
-    words = _spans(alignment.words)
-    track = speech_track(
-        alignment.phonemes, visemes_map, min_hold_ms, anticipation_ms=anticipation_ms, mode=mode, words=words or None
-    )
-    if emotion is None:
-        emotion = _default_emotion(alignment.words, alignment.duration_ms)
-    return speech_timeline(words, track, alignment.duration_ms, audio_id, emotion, text=text, seed=seed)
-
-
 def alignment_timeline(
     alignment: Alignment,
     audio_id: str | None,
@@ -404,13 +372,12 @@ def alignment_timeline(
     ``transcript`` (only the rig's ``expressions`` are used); with no words the face stays
     neutral. Raises ``TimelineError`` if the result does not validate (a bad ``audio_id``).
     """
-    emotion: list[dict[str, Any]] = []
-    if alignment.words:
-        words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in alignment.words]
-        emotion = plan_emotions(words, expressions, transcript, end_ms=alignment.duration_ms + TAIL_MS)
-    return timeline_for_alignment(
-        alignment, audio_id, visemes_map, emotion, text=transcript, anticipation_ms=anticipation_ms, mode=mode
+    words = _spans(alignment.words)
+    track = speech_track(
+        alignment.phonemes, visemes_map, anticipation_ms=anticipation_ms, mode=mode, words=words or None
     )
+    emotion = plan_emotions(words, expressions, transcript, end_ms=alignment.duration_ms + TAIL_MS) if words else []
+    return speech_timeline(words, track, alignment.duration_ms, audio_id, emotion, text=transcript)
 
 
 def _spans(words: Sequence[Word | AlignedWord]) -> list[WordSpan]:
