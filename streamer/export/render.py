@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 TEMP_SUFFIX = ".export-tmp"
 AUDIO_RATE = 48_000
 LAYOUTS = {1: "mono", 2: "stereo"}
+PNG_SIGNATURE, PNG_PALETTE = b"\x89PNG\r\n\x1a\n", 3
 DEFAULT_CACHE_BYTES = 768 * 1024 * 1024
 FETCH_CONCURRENCY = 16
 # A full disk, a full quota, or a file size limit: all "no room for the output".
@@ -288,13 +289,18 @@ def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOpti
     pixel, and the frame goes to swscale with no copies through Python: about a third of the
     Pillow path's cost. Frames that need resizing, and any other PNG, take the Pillow path.
     """
+    # The header says whether this is an 8-bit palette PNG of the output size: other PNGs are
+    # not decoded twice. (IHDR: width and height at bytes 16-23, bit depth 24, colour type 25.)
+    header = (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big"), data[24:26])
+    if data[:8] != PNG_SIGNATURE or header != (*size, bytes([8, PNG_PALETTE])):
+        return None
     decoder: Any = av.CodecContext.create("png", "r")  # one per image: a reused one mixes up palettes
     decoder.thread_count = 1
     try:
         (frame,) = decoder.decode(av.Packet(data))
     except (av.FFmpegError, ValueError):
         return None  # the Pillow path decodes it again and reports a bad PNG clearly
-    if frame.format.name != "pal8" or (frame.width, frame.height) != size:
+    if frame.format.name != "pal8":
         return None
     # Tagged like the Pillow path's frames: unspecified range and matrix (the same YUV out, and no
     # colour change for libx264 to reconfigure on) and no picture type (a decoded PNG is an

@@ -138,30 +138,26 @@ def browser() -> Iterator[Any]:
             chromium.close()
 
 
-def _settings(rig_dir: Path, data_dir: Path) -> Settings:
-    return Settings.from_env({"STREAMER_FRAMES_DIR": str(rig_dir), "STREAMER_DATA_DIR": str(data_dir)})
+def _serve(rig_dir: Path, data_dir: Path) -> Iterator[LiveServer]:
+    settings = Settings.from_env({"STREAMER_FRAMES_DIR": str(rig_dir), "STREAMER_DATA_DIR": str(data_dir)})
+    server = LiveServer(settings, free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
 def live_server(rig_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """One server shared by a module's tests (each test uses its own channel)."""
-    server = LiveServer(_settings(rig_dir, tmp_path_factory.mktemp("data")), free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(rig_dir, tmp_path_factory.mktemp("data"))
 
 
 @pytest.fixture
 def restartable_server(rig_dir: Path, tmp_path: Path) -> Iterator[LiveServer]:
     """A server of the test's own, which the test may stop and start again."""
-    server = LiveServer(_settings(rig_dir, tmp_path / "data"), free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(rig_dir, tmp_path / "data")
 
 
 @pytest.fixture

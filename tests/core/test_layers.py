@@ -8,10 +8,10 @@ import pytest
 
 from streamer.core.layers import Target, idle_blinks, target_events
 from streamer.core.resolve import resolve
-from streamer.core.rig import BlinkSettings, Rig, State, build_rig, parse_rig_config
+from streamer.core.rig import BlinkSettings, Rig, State
 from streamer.core.routing import router_for
 from streamer.core.timeline import parse_timeline
-from tests.rigs import listing_for, make_rig
+from tests.rigs import make_rig
 
 
 def _combo_config() -> dict[str, Any]:
@@ -42,7 +42,7 @@ def _combo_config() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def combo_rig() -> Rig:
     config = _combo_config()
-    return build_rig(parse_rig_config(config), listing_for(config))
+    return make_rig(config)
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +163,6 @@ def test_idle_blinks_terminate_when_every_blink_time_is_zero(face_rig: Rig) -> N
     assert blinks and [t for t, _ in blinks] == sorted({t for t, _ in blinks})
     times = ("interval_min_ms", "interval_max_ms", "close_ms", "closed_ms", "open_ms")
     config = {**_combo_config(), "blink": {"eyes": "shut", **dict.fromkeys(times, 0)}}
-    rig = build_rig(parse_rig_config(config), listing_for(config))
+    rig = make_rig(config)
     schedule = resolve(parse_timeline({"version": 1, "start": {"pose": "front"}, "duration_ms": 2000}), rig)
     assert schedule.changes[0] == (0, "endpoints/neutral__front.png")

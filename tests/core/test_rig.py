@@ -10,7 +10,7 @@ import pytest
 
 from streamer.core.errors import RigError
 from streamer.core.rig import RigListing, State, build_rig, parse_rig_config
-from tests.rigs import listing_for, tiny_config
+from tests.rigs import listing_for, make_rig, tiny_config
 
 FACE_RIG_EXPRESSIONS = Path(__file__).parent / "data" / "face_rig-expressions.json"
 
@@ -25,7 +25,7 @@ def _problems(exc_info: pytest.ExceptionInfo[RigError]) -> str:
 
 def test_builds_a_valid_tiny_rig() -> None:
     config = tiny_config()
-    rig = build_rig(parse_rig_config(config), listing_for(config))
+    rig = make_rig(config)
     assert set(rig.endpoints) == {State(e, p) for e in config["expressions"] for p in config["poses"]}
     assert rig.endpoint_key(State("smile", "side")) == "endpoints/smile__side.png"
     assert rig.warnings == ()
@@ -204,7 +204,7 @@ def test_parses_pose_sequence_folder_names() -> None:
 
 def test_parses_pose_names_with_underscores() -> None:
     data = json.loads(FACE_RIG_EXPRESSIONS.read_text(encoding="utf-8"))
-    rig = build_rig(parse_rig_config(data), listing_for(data))
+    rig = make_rig(data)
     seq = rig.sequences["neutral_center_to_neutral_tilt_left_small"]
     assert (seq.start, seq.end) == (State("neutral", "center"), State("neutral", "tilt_left_small"))
 
@@ -218,7 +218,7 @@ def test_base_path_missing_at_a_pose_is_a_warning_not_an_error() -> None:
 
 def test_indexes_frames_for_lookup() -> None:
     config = tiny_config()
-    rig = build_rig(parse_rig_config(config), listing_for(config))
+    rig = make_rig(config)
     key = "sequences/neutral_to_talk__side/050.png"
     found = rig.sequence_of_key(key)
     assert found is not None and found[0].id == "neutral_to_talk__side" and found[1] == 1

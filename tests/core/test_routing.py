@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from streamer.core.errors import UnreachableError
-from streamer.core.rig import Rig, State, build_rig, parse_rig_config
+from streamer.core.rig import Rig, State
 from streamer.core.routing import Router, router_for
-from tests.rigs import listing_for, make_rig, tiny_config
+from tests.rigs import make_rig, tiny_config
 
 CENTER = "center"
 
 
 def _ids(router: Router, src: State, dst: State) -> list[tuple[str, bool]]:
     return [(e.sequence.id, e.reversed) for e in router.route(src, dst)]
-
-
-def _tiny_rig(config: dict[str, Any], tweens: int = 3) -> Rig:
-    return build_rig(parse_rig_config(config), listing_for(config, tweens))
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +113,7 @@ def test_tilt_left_to_tilt_right_goes_via_center(router: Router) -> None:
 def test_unreachable_target_raises_a_clear_error() -> None:
     config = tiny_config()
     config["base_paths"] = [bp for bp in config["base_paths"] if bp["end"] != "talk"]
-    router = Router(_tiny_rig(config))
+    router = Router(make_rig(config))
     with pytest.raises(UnreachableError, match=r"^no sequence route from neutral@front to talk@side$"):
         router.route(State("neutral", "front"), State("talk", "side"))
     with pytest.raises(UnreachableError, match="unknown state nobody@front"):
@@ -132,7 +126,7 @@ def test_unreachable_target_fails_resolve() -> None:
 
     config = tiny_config()
     config["base_paths"] = [bp for bp in config["base_paths"] if bp["end"] != "talk"]
-    rig = _tiny_rig(config)
+    rig = make_rig(config)
     start = {"expr": "neutral", "pose": "front"}
     timeline = parse_timeline({"version": 1, "start": start, "tracks": {"emotion": [{"t_ms": 0, "expr": "talk"}]}})
     with pytest.raises(UnreachableError, match="to talk@front"):
@@ -176,7 +170,7 @@ def test_reroute_keeps_heading_on_a_tie() -> None:
     # either way is equally long, so the frame on screen keeps moving the way it was going.
     config = tiny_config()
     config["base_paths"].append({"id": "smile_to_talk", "start": "smile", "end": "talk"})
-    router = Router(_tiny_rig(config))
+    router = Router(make_rig(config))
     middle = "sequences/neutral_to_smile__front/050.png"
     talk = State("talk", "front")
     onward = router.leg_from_key(middle, talk, reversed_heading=False)
