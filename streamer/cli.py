@@ -511,7 +511,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from streamer.rigload import load_rig
     from streamer.server.app import create_app
-    from streamer.server.security import RedactTokenFilter
 
     changes: dict[str, Any] = {}
     if args.host is not None:
@@ -557,8 +556,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=10,
         server_header=False,
     )
-    # uvicorn's access log prints the query string, which may carry ?token=.
-    logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
     uvicorn.Server(config).run()
     return 0
 

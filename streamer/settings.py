@@ -102,6 +102,12 @@ class Settings:
     lookahead_ms: int = 1500
     batch_ms: int = 250
     viewer_queue: int = 256
+    # A viewer that has not read what it was sent for this long is closed (WebSocket ping deadline).
+    viewer_deadline_ms: int = 2000
+    # A channel with no viewers and no program is removed after this long (never "main").
+    channel_idle_s: int = 300
+    # Requests at once to the heavy public routes (validate, schedule, captions); more get 429.
+    heavy_concurrency: int = 2
     client_dir: Path = PACKAGE_ROOT / "client"
     examples_dir: Path = PACKAGE_ROOT / "examples"
     # face_rig names, read and kept for the S3, OpenAI and ElevenLabs adapters.
@@ -149,6 +155,9 @@ class Settings:
             ("lookahead_ms", self.lookahead_ms, 100, 60_000),
             ("batch_ms", self.batch_ms, 10, 10_000),
             ("viewer_queue", self.viewer_queue, 1, 1_000_000),
+            ("viewer_deadline_ms", self.viewer_deadline_ms, 200, 120_000),
+            ("channel_idle_s", self.channel_idle_s, 1, 30 * 86_400),
+            ("heavy_concurrency", self.heavy_concurrency, 1, 256),
             ("cache_mb", self.cache_mb, 0, 1_048_576),
             ("presign_expires_s", self.presign_expires_s, 60, 604_800),
             ("s3_connect_timeout_ms", self.s3_connect_timeout_ms, 10, 120_000),
@@ -222,6 +231,9 @@ class Settings:
             lookahead_ms=_int(env, "STREAMER_LOOKAHEAD_MS", 1500, 100, 60_000),
             batch_ms=_int(env, "STREAMER_BATCH_MS", 250, 10, 10_000),
             viewer_queue=_int(env, "STREAMER_VIEWER_QUEUE", 256, 1, 1_000_000),
+            viewer_deadline_ms=_int(env, "STREAMER_VIEWER_DEADLINE_MS", 2000, 200, 120_000),
+            channel_idle_s=_int(env, "STREAMER_CHANNEL_IDLE_S", 300, 1, 30 * 86_400),
+            heavy_concurrency=_int(env, "STREAMER_HEAVY_CONCURRENCY", 2, 1, 256),
             client_dir=Path(client) if client else PACKAGE_ROOT / "client",
             examples_dir=Path(examples) if examples else PACKAGE_ROOT / "examples",
             use_s3=_bool(env, "USE_S3", False),

@@ -7,13 +7,13 @@ value; nothing is silently fixed (unsorted or overlapping items are rejected, no
 from __future__ import annotations
 
 import builtins
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from streamer.core.errors import TimelineError
+from streamer.core.jsontext import loads as loads  # re-exported: the parser callers know
 from streamer.core.keys import is_valid_key
 from streamer.core.rig import Rig, State, suggest
 
@@ -97,18 +97,6 @@ class Timeline:
         ends += [c.end_ms for c in self.speech] + [w.end_ms for w in self.words]
         ends += [b.t_ms + (b.duration_ms or 0) for b in self.blinks]
         return min(MAX_DURATION_MS, max(ends) + TAIL_MS)
-
-
-def _reject_constant(name: str) -> float:
-    raise TimelineError(f"invalid JSON number {name}")
-
-
-def loads(text: str | bytes) -> object:
-    """Parse JSON text, rejecting NaN and Infinity (which :mod:`json` accepts by default)."""
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise TimelineError(f"invalid JSON: {exc}") from exc
 
 
 class _Reader:

@@ -42,9 +42,9 @@ from streamer.export.options import DiskFull, ExportBusy, ExportError
 from streamer.server.captions import caption_routes
 from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
-from streamer.server.http import http_routes
+from streamer.server.http import UnsupportedMediaType, http_routes
 from streamer.server.live import ChannelHub, live_routes
-from streamer.server.security import Forbidden, Unauthorized
+from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
 from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
@@ -65,6 +65,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     AudioError: 422,
     AlreadyExists: 409,
     PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Unauthorized: 401,
     Forbidden: 403,
     StoreUnavailable: 503,
@@ -79,8 +80,8 @@ ERROR_STATUS: dict[type[Exception], int] = {
 }
 # Seconds a client should wait before asking again for a frame the store could not give.
 RETRY_AFTER_S = 2
-# Rejections that can come before the request body is read.
-CLOSE_AFTER = frozenset({401, 403, 413})
+# Methods whose rejected requests close the connection: the body may be unread.
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # WebSocket close codes for errors that escape a WebSocket endpoint before it handles them.
 WS_CLOSE_SERVER_ERROR = 1011
 
@@ -90,9 +91,17 @@ def _rejected(conn: HTTPConnection, status: int, message: str) -> None:
     log.info("rejected %s %s: %d %s", conn.scope.get("method", "WS"), conn.url.path, status, message)
 
 
+def _close_if_body_unread(conn: HTTPConnection, headers: dict[str, str]) -> None:
+    # An error may come before the body is read: close rather than let the server drain an
+    # unwanted upload after answering (uvicorn reads the rest of a kept-alive request).
+    if conn.scope.get("method") in BODY_METHODS:
+        headers["Connection"] = "close"
+
+
 async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Response | None:
     status = next((ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS), 400)
-    message = str(exc) or type(exc).__name__
+    # Messages may quote the request: make them valid UTF-8 whatever it held.
+    message = (str(exc) or type(exc).__name__).encode("utf-8", "backslashreplace").decode("utf-8")
     body: dict[str, Any] = {"error": message}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(exc, ProviderError):  # an external service failed: 502, 504 timeout, 503 rate limited
@@ -105,9 +114,7 @@ async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Respons
     if isinstance(conn, WebSocket):
         await conn.close(WS_CLOSE_SERVER_ERROR)
         return None
-    if status in CLOSE_AFTER and conn.scope.get("method") in ("POST", "PUT", "PATCH"):
-        # The body may be unread: close rather than let the server drain an unwanted upload.
-        headers["Connection"] = "close"
+    _close_if_body_unread(conn, headers)
     if status == 503:
         headers.setdefault("Retry-After", str(RETRY_AFTER_S))
     return JSONResponse(body, status_code=status, headers=headers)
@@ -124,12 +131,16 @@ async def handle_http_exception(conn: HTTPConnection, exc: Exception) -> Respons
     _rejected(conn, exc.status_code, message)
     if exc.status_code in (204, 304):
         return Response(status_code=exc.status_code, headers=exc.headers)
-    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    _close_if_body_unread(conn, headers)
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
 
 async def handle_server_error(conn: HTTPConnection, exc: Exception) -> Response:
     log.error("unhandled error on %s %s", conn.scope.get("method", "WS"), conn.url.path, exc_info=exc)
-    return JSONResponse({"error": "internal server error"}, status_code=500)
+    headers: dict[str, str] = {}
+    _close_if_body_unread(conn, headers)
+    return JSONResponse({"error": "internal server error"}, status_code=500, headers=headers)
 
 
 class SecurityHeadersMiddleware:
@@ -174,6 +185,7 @@ def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioSto
 
 def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
     """The application for ``settings``; pass an already loaded ``rig`` to skip loading it again."""
+    install_log_redaction(settings.token)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

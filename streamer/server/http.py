@@ -27,11 +27,16 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
-from streamer.server.security import check_origin, require_token
+from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
 from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
 
 MAX_JSON_BYTES = 5 * 1024 * 1024
+
+
+class UnsupportedMediaType(StreamerError, ValueError):
+    """A JSON route got a body that is not declared as JSON (HTTP 415)."""
+
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
 AUDIO_CACHE_CONTROL = "public, max-age=3600"
@@ -61,9 +66,9 @@ def _audio(request: Request) -> AudioStore:
 
 
 def authorize_write(request: Request) -> None:
-    """Reject a write from a disallowed origin or without the token (when one is set)."""
+    """Reject a write from a foreign origin or without the token (when one is set)."""
     settings = _settings(request)
-    check_origin(request.headers, settings)
+    check_write_origin(request.headers, settings)
     require_token(request, settings)
 
 
@@ -95,13 +100,32 @@ async def capped(stream: AsyncIterator[bytes], limit: int) -> AsyncGenerator[byt
         yield chunk
 
 
-async def read_json(request: Request, limit: int = MAX_JSON_BYTES) -> Any:
-    """The JSON body, read with a size cap; raises :class:`TimelineError` for bad JSON."""
+def _require_json_type(request: Request) -> None:
+    """JSON bodies must say so: a browser's "no-cors" form post cannot send this type."""
+    raw = request.headers.get("content-type", "")
+    media = raw.partition(";")[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        shown = repr(raw[:80]) if raw else "none"
+        raise UnsupportedMediaType(
+            f"request body: send it with Content-Type: application/json (got {shown}; with curl use --json)"
+        )
+
+
+async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empty: bool = False) -> Any:
+    """The JSON body, read with a size cap; raises :class:`TimelineError` for bad JSON.
+
+    The ``Content-Type`` must be JSON (415 otherwise); with ``allow_empty`` an empty body of
+    any type gives None.
+    """
     _check_length(request, limit)
+    if _content_length(request) != 0:  # refused before reading: the body is not wanted
+        _require_json_type(request)
     body = bytearray()
     async for chunk in capped(request.stream(), limit):
         body += chunk
-    if not body:
+    if not body.strip():
+        if allow_empty:
+            return None
         raise TimelineError("request body: empty (send a JSON document)")
     if len(body) < 64 * 1024:
         return loads(bytes(body))

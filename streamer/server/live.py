@@ -39,8 +39,14 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, loads, parse_timeline
 from streamer.server.exports import watch_export
-from streamer.server.http import MAX_JSON_BYTES, authorize_write, capped
-from streamer.server.security import origin_allowed, token_ok
+from streamer.server.http import authorize_write, read_json
+from streamer.server.security import (
+    origin_allowed,
+    presented_token,
+    token_matches,
+    token_ok,
+    write_origin_allowed,
+)
 from streamer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,12 @@ STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
 PREFETCH_AHEAD_MS, PREFETCH_STEP_MS = 2000, 10
 MAX_WATCHES = 8  # export jobs one controller may watch at once
+# ``at_ms`` may lie this far in the past (it then starts as soon as possible) or in the future.
+AT_MS_PAST_LIMIT_MS, AT_MS_FUTURE_LIMIT_MS = 10_000, 24 * 3600 * 1000
+# A controller that connects without a token (when one is needed) must send ``auth`` this soon.
+AUTH_TIMEOUT_S = 5.0
+# Housekeeping: reap idle channels, and tell viewers waiting for a channel that they still wait.
+HOUSEKEEPING_S, WAITING_EVERY_S = 1.0, 5.0
 
 # prefetch(keys in presentation order, on_error(key, exc)) starts warming the frame cache.
 Prefetch = Callable[[list[str], Callable[[str, Exception], None]], object]
@@ -103,6 +115,8 @@ class Viewer:
         self.closing = False
         self.close_code = 1000
         self.writer: asyncio.Task[None] | None = None  # only while the transport pushes back
+        self.channel: str | None = None  # the channel it watches, once it exists
+        self.waiting_for: str | None = None  # the channel it waits for, until a controller creates it
         self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
 
     def push(self, text: str) -> bool:
@@ -178,8 +192,16 @@ class LiveChannel:
             batch_ms=s.batch_ms,
         )
         self.viewers: set[Viewer] = set()
+        self.last_used_ms = hub.now_ms()  # the last command, join or leave: idle channels are reaped
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
+
+    def idle_since(self, now_ms: int) -> int | None:
+        """How long the channel has had no viewers, no program and no command (None while in use)."""
+        program = self.core.program
+        if self.viewers or (program is not None and program.end_ms > now_ms):
+            return None
+        return now_ms - self.last_used_ms
 
     def _frame_url(self, key: str) -> str:
         # The core asks for URLs in presentation order while it plans: note the keys to prefetch.
@@ -278,6 +300,9 @@ class ChannelHub:
         self.frame_url, self.audio_url = frame_url, audio_url
         self.frame_base_url, self.prefetch = frame_base_url, prefetch
         self.channels: dict[str, LiveChannel] = {}
+        # Viewers of channels that no controller has created yet: they wait here, cheaply.
+        self.waiting: dict[str, set[Viewer]] = {}
+        self._housekeeper: asyncio.Task[None] | None = None
         self._t0 = time.monotonic()
 
     def now_ms(self) -> int:
@@ -285,11 +310,17 @@ class ChannelHub:
 
     async def start(self) -> None:
         self.channel("main")
+        self._housekeeper = asyncio.create_task(self._housekeeping(), name="channel-housekeeping")
         # The rig, routes and caches live for the whole process: keep them out of the
         # cyclic GC's scans so a full collection never stalls a broadcast.
         gc.freeze()
 
     async def close(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+        for viewers in self.waiting.values():
+            for viewer in viewers:
+                viewer.close(CLOSE_RESTART)
         for channel in self.channels.values():
             channel.task.cancel()
             for viewer in list(channel.viewers):
@@ -297,16 +328,72 @@ class ChannelHub:
         await asyncio.gather(*(c.task for c in self.channels.values()), return_exceptions=True)
 
     def channel(self, name: str) -> LiveChannel:
+        """The channel ``name``, created if needed (commands and controllers only: viewers wait)."""
         found = self.channels.get(name)
         if found is not None:
             return found
-        if not CHANNEL_NAME.fullmatch(name):
-            raise ChannelLimit(f"invalid channel name {name[:80]!r} (use a-z, 0-9, '_' and '-', at most 64)")
+        check_channel_name(name)
         if len(self.channels) >= self.settings.max_channels:
             raise ChannelLimit(f"too many channels (limit {self.settings.max_channels}); cannot create {name!r}")
         channel = self.channels[name] = LiveChannel(self, name)
         log.info("channel %s created", name)
+        for viewer in self.waiting.pop(name, ()):
+            if not viewer.closing:
+                self.add_viewer(channel, viewer)
         return channel
+
+    def add_viewer(self, channel: LiveChannel, viewer: Viewer) -> None:
+        """Register ``viewer`` on ``channel`` and bring it up to date (hello, frames, program)."""
+        viewer.channel = channel.name
+        channel.viewers.add(viewer)  # registered before its first message can arrive
+        channel.last_used_ms = self.now_ms()
+        channel.send(viewer, channel.core.join(self.now_ms(), viewer.role))
+        log.info("channel %s: %s joined (%d watching)", channel.name, viewer.role, len(channel.viewers))
+
+    def remove_viewer(self, viewer: Viewer) -> None:
+        channel = self.channels.get(viewer.channel or "")
+        if channel is not None and viewer in channel.viewers:
+            channel.viewers.discard(viewer)
+            channel.last_used_ms = self.now_ms()
+            log.info("channel %s: %s left (%d watching)", channel.name, viewer.role, len(channel.viewers))
+        waiting = self.waiting.get(viewer.waiting_for or "")
+        if waiting is not None:
+            waiting.discard(viewer)
+            if not waiting:
+                del self.waiting[viewer.waiting_for or ""]
+
+    def wait_for(self, name: str, viewer: Viewer) -> None:
+        """Park a viewer of a channel that does not exist yet; it joins when a controller creates it."""
+        viewer.waiting_for = name
+        self.waiting.setdefault(name, set()).add(viewer)
+        viewer.push(_waiting(name))
+        log.info("channel %s: a viewer waits for it to be created", name)
+
+    async def _housekeeping(self) -> None:
+        waited = 0.0
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_S)
+            self.reap_idle()
+            waited += HOUSEKEEPING_S
+            if waited >= WAITING_EVERY_S:  # a heartbeat, so waiting pages can tell "waiting" from "dead"
+                waited = 0.0
+                for name, viewers in self.waiting.items():
+                    text = _waiting(name)
+                    for viewer in list(viewers):
+                        viewer.push(text)
+
+    def reap_idle(self) -> list[str]:
+        """Remove channels idle for ``channel_idle_s`` (never ``main``); returns their names."""
+        now, limit = self.now_ms(), self.settings.channel_idle_s * 1000
+        reaped = []
+        for name, channel in list(self.channels.items()):
+            idle = channel.idle_since(now)
+            if name != "main" and idle is not None and idle >= limit:
+                del self.channels[name]
+                channel.task.cancel()
+                reaped.append(name)
+                log.info("channel %s removed after %d s idle", name, idle // 1000)
+        return reaped
 
     # -- commands (shared by WebSocket and REST) -----------------------------------------
 
@@ -322,9 +409,7 @@ class ChannelHub:
 
     async def play(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)
-        at_ms = body.get("at_ms")
-        if at_ms is not None and (isinstance(at_ms, bool) or not isinstance(at_ms, int) or at_ms < 0):
-            raise CommandError(f"at_ms: must be a non-negative integer server time, got {at_ms!r}")
+        at_ms = self._at_ms(body.get("at_ms"))
         timeline, timeline_id = await self._timeline(body)
         schedule = await asyncio.to_thread(resolve, timeline, self.rig)
         cue = None
@@ -333,6 +418,7 @@ class ChannelHub:
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
             channel.fit_lead()
+            channel.last_used_ms = self.now_ms()
             program, messages = channel.core.play(
                 self.now_ms(), schedule, timeline_id=timeline_id, audio=cue, at_ms=at_ms
             )
@@ -341,10 +427,25 @@ class ChannelHub:
         log.info("channel %s: playing %s (%d ms)", name, timeline_id or "inline timeline", schedule.duration_ms)
         return program.to_json()
 
+    def _at_ms(self, at_ms: Any) -> int | None:
+        """A valid ``at_ms``: an integer server time from 10 s ago to 24 h ahead, or None."""
+        if at_ms is None:
+            return None
+        now = self.now_ms()
+        lo, hi = max(0, now - AT_MS_PAST_LIMIT_MS), now + AT_MS_FUTURE_LIMIT_MS
+        if isinstance(at_ms, bool) or not isinstance(at_ms, int) or not lo <= at_ms <= hi:
+            shown = repr(at_ms) if not isinstance(at_ms, int) or abs(at_ms) < 10**20 else "a huge integer"
+            raise CommandError(
+                f"at_ms: must be an integer server time in [{lo}, {hi}] (now is {now}: from 10 s ago to 24 h ahead), "
+                f"got {shown}"
+            )
+        return at_ms
+
     async def stop(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)
         async with channel.lock:
             channel.fit_lead()
+            channel.last_used_ms = self.now_ms()
             result, messages = channel.core.stop(self.now_ms())
             channel.broadcast(messages)
         return result
@@ -362,6 +463,7 @@ class ChannelHub:
             raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
         async with channel.lock:
             channel.fit_lead()
+            channel.last_used_ms = self.now_ms()
             result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
             channel.broadcast(messages)
         return result
@@ -390,6 +492,10 @@ ERROR_CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
+def _waiting(name: str) -> str:
+    return json.dumps({"type": "waiting", "channel": name}, separators=(",", ":"))
+
+
 def _error(code: str, message: str, msg_id: Any = None) -> Message:
     out: Message = {"type": "error", "code": code, "message": message}
     if msg_id is not None:
@@ -413,11 +519,42 @@ class _Bucket:
         return True
 
 
-async def _refuse(ws: WebSocket, code: int, reason: str) -> None:
+async def _refuse(ws: WebSocket, code: int, reason: str, *, accepted: bool = False) -> None:
     """Accept, then close with ``code``: browsers only see close codes on accepted sockets."""
     log.warning("websocket refused (%d): %s", code, reason)
-    await ws.accept()
+    if not accepted:
+        await ws.accept()
     await ws.close(code, reason=reason[:120])
+
+
+def check_channel_name(name: str) -> str:
+    if not CHANNEL_NAME.fullmatch(name):
+        raise ChannelLimit(f"invalid channel name {name[:80]!r} (use a-z, 0-9, '_' and '-', at most 64)")
+    return name
+
+
+async def _receive_text(ws: WebSocket) -> str | None:
+    """The next text message; None for a binary one. Raises WebSocketDisconnect at the end."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    return text if isinstance(text, str) else None
+
+
+async def _authenticate(ws: WebSocket, settings: Settings) -> bool:
+    """Wait for a controller's first message, ``{"type": "auth", "token": ...}``, and check it.
+
+    Pages send the token this way rather than in the URL, where proxies and logs keep it.
+    """
+    try:
+        text = await asyncio.wait_for(_receive_text(ws), AUTH_TIMEOUT_S)
+        message = loads(text) if text is not None else None
+    except (TimeoutError, StreamerError):
+        return False
+    if not isinstance(message, dict) or message.get("type") != "auth" or not isinstance(message.get("token"), str):
+        return False
+    return token_matches(message["token"], settings)
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
@@ -430,65 +567,88 @@ async def ws_endpoint(ws: WebSocket) -> None:
     if role not in ("viewer", "controller"):
         await _refuse(ws, CLOSE_POLICY, f"unknown role {role[:40]!r} (viewer or controller)")
         return
-    if role == "controller" and not token_ok(ws, settings):
+    if role == "controller" and not write_origin_allowed(ws.headers, settings):
+        origin = ws.headers.get("origin", "")[:80]
+        await _refuse(ws, CLOSE_POLICY, f"origin {origin!r} may not control channels (see CORS_ORIGINS)")
+        return
+    # A token in the URL or a header is checked now; without one, the first message must carry it.
+    deferred_auth = role == "controller" and settings.token is not None and presented_token(ws) is None
+    if role == "controller" and not deferred_auth and not token_ok(ws, settings):
         await _refuse(ws, CLOSE_UNAUTHORIZED, "controller without a valid token")
         return
+    name = ws.query_params.get("channel", "main")
     try:
-        channel = hub.channel(ws.query_params.get("channel", "main"))
+        check_channel_name(name)
     except ChannelLimit as exc:
         await _refuse(ws, CLOSE_BAD_CHANNEL, str(exc))
         return
     await ws.accept()
+    if deferred_auth and not await _authenticate(ws, settings):
+        reason = "controller without a valid token (send {type: auth, token} first)"
+        await _refuse(ws, CLOSE_UNAUTHORIZED, reason, accepted=True)
+        return
     viewer = Viewer(ws, role, settings.viewer_queue)
-    async with channel.lock:
-        channel.viewers.add(viewer)  # registered before its first message can arrive
-        channel.send(viewer, channel.core.join(hub.now_ms(), role))
-    log.info("channel %s: %s joined (%d watching)", channel.name, role, len(channel.viewers))
     try:
-        await _read_loop(ws, hub, channel, viewer)
+        async with contextlib.AsyncExitStack() as stack:
+            if name in hub.channels or role == "controller":
+                channel = hub.channel(name)
+                await stack.enter_async_context(channel.lock)
+                hub.add_viewer(channel, viewer)
+            else:
+                hub.wait_for(name, viewer)
+    except ChannelLimit as exc:
+        await _refuse(ws, CLOSE_BAD_CHANNEL, str(exc), accepted=True)
+        return
+    try:
+        await _read_loop(ws, hub, viewer)
     except WebSocketDisconnect:
         pass
     finally:
-        channel.viewers.discard(viewer)
+        hub.remove_viewer(viewer)
         viewer.close(viewer.close_code)
         await viewer.finished(timeout=3)
-        log.info("channel %s: %s left (%d watching)", channel.name, role, len(channel.viewers))
 
 
-async def _read_loop(ws: WebSocket, hub: ChannelHub, channel: LiveChannel, viewer: Viewer) -> None:
+async def _read_loop(ws: WebSocket, hub: ChannelHub, viewer: Viewer) -> None:
     bucket = _Bucket()
     while not viewer.closing:
-        text = await ws.receive_text()
+        text = await _receive_text(ws)
         if not bucket.take():
-            log.warning("channel %s: closing a flooding connection (4029)", channel.name)
+            log.warning("channel %s: closing a flooding connection (4029)", viewer.channel or viewer.waiting_for)
             viewer.close(CLOSE_FLOOD)
             return
-        reply = await _handle(text, hub, channel, viewer)
+        if text is None:
+            reply: Message | None = _error("bad_message", "binary messages are not supported: send JSON text")
+        else:
+            reply = await _handle(text, hub, viewer)
         if reply is not None:
-            channel.send(viewer, [reply])
+            viewer.push(json.dumps(reply, separators=(",", ":")))
 
 
-async def _handle(text: str, hub: ChannelHub, channel: LiveChannel, viewer: Viewer) -> Message | None:
+async def _handle(text: str, hub: ChannelHub, viewer: Viewer) -> Message | None:
     try:
-        message = json.loads(text)
-    except ValueError:
-        return _error("bad_json", "message is not valid JSON")
+        message = loads(text)
+    except StreamerError as exc:
+        return _error("bad_json", f"message is not valid JSON: {exc}")
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         return _error("bad_message", "message must be a JSON object with a string 'type'")
     kind, msg_id = message["type"], message.get("id")
     if kind == "ping":
         return {"type": "pong", "id": msg_id, "client_time": message.get("client_time"), "server_time_ms": hub.now_ms()}
+    if kind == "auth":  # already checked at connect; a page may send it to any server
+        return {"type": "ack", "id": msg_id, "ok": True, "result": {"role": viewer.role}}
     if kind == "watch_export":
         return _watch_export(viewer, message, msg_id)
     if kind not in COMMANDS:
         return _error("unknown_type", f"unknown message type {kind[:40]!r}", msg_id)
     if viewer.role != "controller":
         return _error("forbidden", f"{kind!r} needs role=controller (and the control token)", msg_id)
+    name = viewer.channel or viewer.waiting_for or "main"
     try:
-        result = await getattr(hub, kind)(channel.name, message)
+        result = await getattr(hub, kind)(name, message)
     except StreamerError as exc:
         code = next((c for cls, c in ERROR_CODES if isinstance(exc, cls)), "bad_message")
-        log.info("channel %s: %s rejected: %s", channel.name, kind, exc)
+        log.info("channel %s: %s rejected: %s", name, kind, exc)
         return _error(code, str(exc), msg_id)
     return {"type": "ack", "id": msg_id, "ok": True, "result": result}
 
@@ -519,10 +679,9 @@ async def _rest_command(request: Request) -> JSONResponse:
     name, command = request.path_params["name"], request.path_params["command"]
     if command not in COMMANDS:
         raise NotFound(f"unknown command {command[:40]!r} (play, stop or set)")
-    raw = bytearray()
-    async for chunk in capped(request.stream(), MAX_JSON_BYTES):
-        raw += chunk
-    body = loads(bytes(raw)) if raw.strip() else {}
+    body = await read_json(request, allow_empty=True)
+    if body is None:
+        body = {}
     if not isinstance(body, dict):
         raise CommandError("request body: must be a JSON object")
     return JSONResponse(await getattr(hub, command)(name, body))

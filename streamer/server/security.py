@@ -1,9 +1,13 @@
 """Who may do what: the control token and the Origin check, shared by REST and WebSocket (no I/O).
 
 Writes (and WebSocket controllers) need ``STREAMER_TOKEN`` when one is set, sent as
-``Authorization: Bearer TOKEN`` or ``?token=TOKEN``. Requests from a browser carry an
-``Origin`` that must be in ``CORS_ORIGINS`` (``*`` allows any); requests without one (bots,
-curl) are allowed. The token is never logged or echoed.
+``Authorization: Bearer TOKEN``, ``?token=TOKEN`` or (WebSocket) a first ``auth`` message.
+Requests from a browser carry an ``Origin``. Reads are allowed from the origins in
+``CORS_ORIGINS`` (``*``, the default, allows any). Writes are allowed only from the server's
+own origin or an origin listed by name in ``CORS_ORIGINS`` (``*`` does not count), so that
+no other web page can drive the character, token or not. Requests without an ``Origin``
+(bots, curl, OBS) are allowed. The token is never logged or echoed (see
+:func:`install_log_redaction`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
@@ -54,6 +59,14 @@ def token_ok(conn: HTTPConnection, settings: Settings) -> bool:
     return hmac.compare_digest(presented, settings.token.encode("utf-8"))
 
 
+def token_matches(presented: str, settings: Settings) -> bool:
+    """Whether a token sent in a message is the configured one (any token when none is set)."""
+    if settings.token is None:
+        return True
+    raw = presented.encode("utf-8", errors="replace")
+    return hmac.compare_digest(raw, settings.token.encode("utf-8"))
+
+
 def require_token(conn: HTTPConnection, settings: Settings) -> None:
     """Raise :class:`Unauthorized` unless ``conn`` carries the configured token (if any)."""
     if not token_ok(conn, settings):
@@ -71,25 +84,77 @@ def origin_allowed(headers: Mapping[str, str], settings: Settings) -> bool:
 
 
 def check_origin(headers: Mapping[str, str], settings: Settings) -> None:
-    """Raise :class:`Forbidden` if the request's ``Origin`` is not allowed."""
+    """Raise :class:`Forbidden` if the request's ``Origin`` is not allowed to read."""
     if not origin_allowed(headers, settings):
         raise Forbidden(f"origin {headers.get('origin', '')[:200]!r} is not allowed (see CORS_ORIGINS)")
 
 
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*", re.IGNORECASE)
+def write_origin_allowed(headers: Mapping[str, str], settings: Settings) -> bool:
+    """Whether a write (or a WebSocket controller) may come from the request's ``Origin``.
 
-
-def redact_token(text: str) -> str:
-    """``text`` with any ``token=`` query value replaced by ``***``."""
-    return _TOKEN_IN_QUERY.sub(r"\1***", text)
-
-
-class RedactTokenFilter(logging.Filter):
-    """Hides ``?token=`` values in log records (install it on ``uvicorn.access``)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(redact_token(a) if isinstance(a, str) else a for a in record.args)
-        elif isinstance(record.msg, str):
-            record.msg = redact_token(record.msg)
+    Allowed: no ``Origin`` (not a browser), the server's own origin (its host as the browser
+    addressed it, in the ``Host`` header), or an origin listed by name in ``CORS_ORIGINS``.
+    ``*`` only opens reads: a page elsewhere could otherwise post to a server on the
+    viewer's own machine (a "no-cors" form post, or a WebSocket, needs no CORS permission).
+    """
+    origin = headers.get("origin")
+    if origin is None:
         return True
+    origin = origin.strip().rstrip("/").lower()
+    host = headers.get("host", "").strip().lower()
+    _, sep, netloc = origin.partition("://")
+    if sep and host and netloc == host:
+        return True
+    return origin in {o.lower() for o in settings.cors_origins if o != "*"}
+
+
+def check_write_origin(headers: Mapping[str, str], settings: Settings) -> None:
+    """Raise :class:`Forbidden` unless a write may come from the request's ``Origin``."""
+    if not write_origin_allowed(headers, settings):
+        raise Forbidden(
+            f"origin {headers.get('origin', '')[:200]!r} may not send commands or writes to this server: "
+            "only its own pages and origins listed in CORS_ORIGINS may ('*' allows reading only)"
+        )
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+
+
+def redact_token(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """``text`` with any ``token=`` query value, and each of ``secrets``, replaced by ``***``."""
+    text = _TOKEN_IN_QUERY.sub(r"\1***", text)
+    for secret in secrets:
+        if secret and secret in text:
+            text = text.replace(secret, "***")
+    return text
+
+
+_redacted_secrets: tuple[str, ...] = ()
+_base_factory: Callable[..., logging.LogRecord] | None = None
+
+
+def install_log_redaction(token: str | None) -> None:
+    """Redact ``?token=`` values and the configured token from every log record of the process.
+
+    A record factory (not a filter) so that it covers every logger and handler at every
+    level, uvicorn's own included (which logs WebSocket paths with their query strings).
+    The message is formatted once here; records keep no arguments that could carry a token.
+    """
+    global _redacted_secrets, _base_factory
+    _redacted_secrets = (token,) if token else ()
+    if _base_factory is not None:
+        return
+    base = _base_factory = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = base(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken format string is logging's own error to report
+            return record
+        redacted = redact_token(message, _redacted_secrets)
+        if redacted != message or record.args:
+            record.msg, record.args = redacted, None
+        return record
+
+    logging.setLogRecordFactory(factory)

@@ -162,8 +162,10 @@ async def test_set_replaces_queued_frames_from_now_plus_lead(server: LiveServer)
 
 async def test_two_viewers_see_identical_frames(server: LiveServer) -> None:
     async with connect(ws_url(server, "pair")) as a, connect(ws_url(server, "pair")) as b:
-        await recv(a, "frames"), await recv(b, "frames")
+        # Viewers of a channel no controller has created wait for it; the controller creates it.
+        assert await recv(a) == await recv(b) == {"type": "waiting", "channel": "pair"}
         async with connect(ws_url(server, "pair", role="controller")) as ctl:
+            await recv(a, "frames"), await recv(b, "frames")
             ack = await command(ctl, type="set", id=1, expr="concerned", transition_ms=300)
             from_ms = ack["result"]["t_ms"] - 300
             await command(ctl, type="set", id=2, expr="neutral", pose="tilt_right_small")
@@ -222,7 +224,7 @@ async def test_stop_ends_the_program_for_everyone(server: LiveServer, upload_hel
 
 async def test_inline_timeline_and_rest_commands(server: LiveServer) -> None:
     async with connect(ws_url(server, "rest")) as viewer:
-        await recv(viewer, "frames")
+        assert (await recv(viewer))["type"] == "waiting"  # until a command creates the channel
         with server.client() as c:
             played = c.post(
                 "/channels/rest/play",
@@ -381,6 +383,8 @@ class RawViewer:
 async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(make_server: Any) -> None:
     server = make_server(viewer_queue=32, lookahead_ms=60_000, batch_ms=250)
     hub = server.app.state.hub
+    with server.client() as c:  # a controller creates the channel; viewers then join it at once
+        assert c.post("/channels/slow/set", json={"expr": "neutral"}).status_code == 200
     slow = RawViewer(server, "slow")  # connects, then reads nothing until the end
     async with connect(ws_url(server, "slow")) as good:
         q = FrameQueue(server)

@@ -12,13 +12,15 @@ from starlette.requests import Request
 
 from streamer.server.security import (
     Forbidden,
-    RedactTokenFilter,
     Unauthorized,
     check_origin,
+    check_write_origin,
+    install_log_redaction,
     origin_allowed,
     presented_token,
     require_token,
     token_ok,
+    write_origin_allowed,
 )
 from streamer.settings import Settings
 from tests.server.conftest import LiveServer, wav_bytes
@@ -73,19 +75,24 @@ def test_the_token_is_never_logged(guarded: LiveServer, caplog: pytest.LogCaptur
     assert TOKEN not in repr(guarded.settings)
 
 
-def test_access_log_filter_redacts_the_query_token() -> None:
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "PUT", "/timelines/a?x=1&token=abc%20d&y=2", "1.1", 200),
-        None,
-    )
-    RedactTokenFilter().filter(record)
-    assert "abc" not in record.getMessage()
-    assert "/timelines/a?x=1&token=***&y=2" in record.getMessage()
+def test_log_records_of_any_logger_lose_query_tokens_and_the_configured_token() -> None:
+    install_log_redaction("p@ss-w0rd")
+    try:
+        record = logging.getLogger("uvicorn.error").makeRecord(
+            "uvicorn.error",
+            logging.DEBUG,
+            __file__,
+            1,
+            '%s - "WebSocket %s" [accepted]',
+            ("127.0.0.1:5", "/ws?role=controller&token=abc%20d&y=2"),
+            None,
+        )
+        assert "abc" not in record.getMessage()
+        assert "/ws?role=controller&token=***&y=2" in record.getMessage()
+        echoed = logging.getLogger("x").makeRecord("x", logging.INFO, __file__, 1, "got %r", ("p@ss-w0rd",), None)
+        assert "p@ss-w0rd" not in echoed.getMessage()
+    finally:
+        install_log_redaction(None)
 
 
 def test_writes_from_a_disallowed_origin_are_403(make_server: Callable[..., LiveServer]) -> None:
@@ -135,6 +142,19 @@ def test_origin_helpers() -> None:
     assert not origin_allowed({"origin": "null"}, listed)
     with pytest.raises(Forbidden, match="https://b.example"):
         check_origin({"origin": "https://b.example"}, listed)
+
+
+def test_writes_come_only_from_the_own_origin_or_a_listed_one() -> None:
+    any_origin = _settings()
+    listed = _settings(cors_origins=("*", "https://studio.example"))
+    own = {"origin": "http://127.0.0.1:8000", "host": "127.0.0.1:8000"}
+    assert write_origin_allowed({}, any_origin)  # curl, bots, OBS
+    assert write_origin_allowed(own, any_origin)
+    assert write_origin_allowed({"origin": "https://Studio.example/", "host": "x"}, listed)
+    for foreign in ("http://localhost:8000", "http://127.0.0.1:8001", "null", "https://evil.example"):
+        assert not write_origin_allowed({"origin": foreign, "host": "127.0.0.1:8000"}, listed), foreign
+    with pytest.raises(Forbidden, match="evil.example.*CORS_ORIGINS"):
+        check_write_origin({"origin": "https://evil.example", "host": "127.0.0.1:8000"}, any_origin)
 
 
 def test_http_client_sees_401_not_a_crash_for_a_non_ascii_token(guarded: LiveServer) -> None:
