@@ -1,6 +1,6 @@
 // The WebSocket to /ws (I/O): connect, reconnect with backoff, pace outgoing messages, dispatch by type.
 
-import { CloseCode, ProtocolError, describeClose, encode, isFatalClose, parseServerMessage } from './protocol.js';
+import { CloseCode, ProtocolError, auth, describeClose, encode, isFatalClose, parseServerMessage } from './protocol.js';
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10000;
@@ -14,11 +14,11 @@ const SEND_RATE_PER_S = 12;
 const SEND_BURST = 24;
 const SEND_QUEUE_MAX = 64;
 
-export function wsUrl({ channel, role, token, base = location }) {
+// The token never goes in the URL (proxies and logs keep URLs): it is the first message, `auth`.
+export function wsUrl({ channel, role, base = location }) {
   const scheme = base.protocol === 'https:' ? 'wss:' : 'ws:';
   const q = new URLSearchParams({ channel });
   if (role) q.set('role', role);
-  if (token) q.set('token', token);
   return `${scheme}//${base.host}/ws?${q}`;
 }
 
@@ -136,6 +136,8 @@ export class Connection {
     ws.onopen = () => {
       this.opened = true;
       this.stats.handshakeFailures = 0;
+      // Before anything else, unpaced: a server with a token waits for it (5 s) before hello.
+      if (this.params.token || this.params.role === 'controller') ws.send(encode(auth(this.params.token)));
     };
     ws.onmessage = (ev) => this.onMessage(ev);
     ws.onclose = (ev) => this.onClose(ws, ev.code, ev.reason);
@@ -163,6 +165,8 @@ export class Connection {
       this.emit('protocol_error', err instanceof ProtocolError ? err : new ProtocolError(String(err)));
       return;
     }
+    // A viewer of a channel that no controller has started yet waits, with a heartbeat every 5 s.
+    if (msg.type === 'waiting') this.setStatus('waiting');
     if (msg.type === 'hello') {
       this.backoff = BACKOFF_MIN_MS;
       this.stats.connects++;

@@ -34,7 +34,6 @@ const session = createLive({
   canvas,
   channel: params.get('channel') || 'main',
   role: 'viewer',
-  token: params.get('token') || '',
   audio: {
     enabled: params.get('audio') !== '0',
     // Bounded by what the player keeps: ~5 s of past frames, and the server's 1.5 s lookahead ahead.

@@ -8,7 +8,16 @@ const $ = (id) => document.getElementById(id);
 
 const params = new URLSearchParams(location.search);
 const channel = params.get('channel') || 'main';
-let token = params.get('token') ?? localStorage.getItem(TOKEN_KEY) ?? '';
+// A token may come in the URL once (#token=, which no server sees, or ?token=): it is kept in this
+// browser and taken out of the address bar, so it does not end up in history, screenshots or logs.
+const hashToken = new URLSearchParams(location.hash.slice(1)).get('token');
+let token = hashToken ?? params.get('token') ?? localStorage.getItem(TOKEN_KEY) ?? '';
+if (hashToken !== null || params.has('token')) {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  params.delete('token');
+  const query = params.toString();
+  history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}`);
+}
 let canControl = true; // false once the server refused our token: we then watch as a viewer
 let saying = false; // a line sent to POST /speech and not yet playing
 
@@ -233,6 +242,7 @@ const STATUS_LABELS = {
   connecting: 'Connecting…',
   connected: 'Connected',
   reconnecting: 'Reconnecting…',
+  waiting: 'Waiting: nothing has been played on this channel yet',
   failed: 'Disconnected',
   closed: 'Closed',
 };

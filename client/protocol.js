@@ -27,7 +27,7 @@ export function describeClose(code) {
   switch (code) {
     case CloseCode.POLICY: return 'origin not allowed by the server (CORS_ORIGINS)';
     case CloseCode.TOO_BIG: return 'message too big';
-    case CloseCode.SERVER_ERROR: return 'server error';
+    case CloseCode.SERVER_ERROR: return 'server error, or this page stopped reading for too long';
     case CloseCode.SERVER_RESTART: return 'server restarting';
     case CloseCode.BAD_TOKEN: return 'control token missing or wrong';
     case CloseCode.BAD_CHANNEL: return 'bad channel name, or too many channels';
@@ -48,6 +48,10 @@ export class ProtocolError extends Error {
 }
 
 // ------------------------------------------------------------------ viewer -> server
+
+export function auth(token) {
+  return { type: 'auth', token: String(token) };
+}
 
 export function ping(id, clientTime) {
   return { type: 'ping', id, client_time: clientTime };
@@ -135,6 +139,9 @@ const VALIDATORS = {
     need(m, 'state', isObj, 'an object');
     need(m, 'rig', (v) => isObj(v) && v.expressions != null && Array.isArray(v.poses), '{expressions, poses}');
     checkProgram(m.program ?? null, 'hello.program');
+  },
+  waiting(m) {
+    need(m, 'channel', isStr, 'a string');
   },
   pong(m) {
     need(m, 'client_time', isNum, 'a number');

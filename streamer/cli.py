@@ -511,6 +511,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from streamer.rigload import load_rig
     from streamer.server.app import create_app
+    from streamer.server.run import uvicorn_config
 
     changes: dict[str, Any] = {}
     if args.host is not None:
@@ -540,21 +541,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
     print(f"OBS:      {base}/client/obs.html?channel=main")
-    config = uvicorn.Config(
+    config = uvicorn_config(
         create_app(settings, rig=rig),
-        host=settings.host,
-        port=settings.port,
+        settings,
         log_level=args.log_level,
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips="*" if args.proxy_headers else None,
-        ws_max_size=65536,
-        # Compression would be per connection: it defeats encoding each message once per
-        # channel and costs more CPU than the bandwidth it saves on small JSON batches.
-        ws_per_message_deflate=False,
-        ws_ping_interval=20.0,
-        ws_ping_timeout=20.0,
-        timeout_graceful_shutdown=10,
-        server_header=False,
     )
     uvicorn.Server(config).run()
     return 0

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -22,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 import threading
 from collections.abc import AsyncIterator
@@ -86,6 +88,44 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def remove_leftovers(folder: Path, pattern: str) -> int:
+    """Remove files matching ``pattern`` that a crash left in ``folder``; returns how many.
+
+    Only at start-up, before anything writes: the data folder belongs to one server.
+    """
+    removed = 0
+    with contextlib.suppress(FileNotFoundError):
+        for path in folder.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+    if removed:
+        log.info("removed %d file(s) left by an interrupted write in %s", removed, folder)
+    return removed
+
+
+def is_regular_file(path: Path) -> bool:
+    """Whether ``path`` is a regular file itself: a symlink planted in the data folder is not."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _read_regular(path: Path) -> bytes:
+    """The bytes of ``path``, never through a symlink; FileNotFoundError for anything else."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            log.warning("refused %s: a symlink in the data folder", path)
+        raise FileNotFoundError(str(path)) from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise FileNotFoundError(str(path))
+        return fh.read()
+
+
 def _fsync_dir(folder: Path) -> None:
     # Makes the rename durable; not supported everywhere (e.g. Windows), hence best effort.
     with contextlib.suppress(OSError):
@@ -132,13 +172,17 @@ class TimelineStore:
         return timeline
 
     def exists(self, timeline_id: str) -> bool:
-        return self._path(timeline_id).is_file()
+        return is_regular_file(self._path(timeline_id))
+
+    def sweep_leftovers(self) -> int:
+        """Remove the temp files of writes a crash interrupted (call at start-up)."""
+        return remove_leftovers(self.root, ".tmp-*")
 
     def get_document(self, timeline_id: str) -> Any:
         """The stored JSON document; raises :class:`NotFound` or :class:`InvalidKey`."""
         path = self._path(timeline_id)
         try:
-            text = path.read_bytes()
+            text = _read_regular(path)
         except FileNotFoundError:
             raise NotFound(f"no timeline {timeline_id!r}") from None
         return loads(text)
@@ -196,7 +240,7 @@ class TimelineStore:
         if cached is not None and cached[0] == version:
             return cached[1]
         try:
-            duration: int | None = parse_timeline(loads(path.read_bytes())).duration_ms
+            duration: int | None = parse_timeline(loads(_read_regular(path))).duration_ms
         except (OSError, StreamerError) as exc:
             log.warning("stored timeline %s does not parse: %s", timeline_id, exc)
             duration = None
@@ -208,8 +252,8 @@ class TimelineStore:
         out = []
         for path in sorted(self.root.glob("*.json")):
             timeline_id = path.stem
-            if not TIMELINE_ID.fullmatch(timeline_id):
-                continue  # temp files (".tmp-...") and strays
+            if not TIMELINE_ID.fullmatch(timeline_id) or not is_regular_file(path):
+                continue  # temp files (".tmp-..."), symlinks and strays
             try:
                 stat = path.stat()
             except FileNotFoundError:
@@ -314,17 +358,23 @@ class AudioStore:
     def path(self, audio_id: str) -> Path:
         """The file of ``audio_id``; raises :class:`InvalidKey` or :class:`NotFound`."""
         path = self.root / validate_audio_id(audio_id)
-        if not path.is_file():
+        if not is_regular_file(path):
+            if path.is_symlink():
+                log.warning("refused audio %s: a symlink in the data folder", path)
             raise NotFound(f"no audio {audio_id!r}")
         return path
 
     def exists(self, audio_id: str) -> bool:
-        return AUDIO_ID.fullmatch(audio_id) is not None and (self.root / audio_id).is_file()
+        return AUDIO_ID.fullmatch(audio_id) is not None and is_regular_file(self.root / audio_id)
+
+    def sweep_leftovers(self) -> int:
+        """Remove partial uploads a crash interrupted (call at start-up)."""
+        return remove_leftovers(self.root, ".upload-*")
 
     def info(self, audio_id: str) -> AudioInfo:
         """Duration and content type of ``audio_id`` (probed once, then cached; blocking on a miss)."""
         cached = self._info.get(audio_id)
-        if cached is not None and cached.path.is_file():
+        if cached is not None and is_regular_file(cached.path):
             return cached
         path = self.path(audio_id)
         probe = probe_audio(path)

@@ -34,6 +34,7 @@ from streamer.core.errors import NotFound, StreamerError
 from streamer.core.schedule import Schedule
 from streamer.export.options import Cancelled, DiskFull, ExportError, ExportOptions, ExportTooLong
 from streamer.frames import FrameStore
+from streamer.storage import remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -138,15 +139,7 @@ def temp_path_for(output: Path) -> Path:
 
 def sweep_temp(folder: Path) -> int:
     """Remove export temp files left in ``folder`` by a crash; returns how many."""
-    removed = 0
-    with contextlib.suppress(FileNotFoundError):
-        for path in folder.glob(f".*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed += 1
-    if removed:
-        log.info("removed %d stale export temp file(s) in %s", removed, folder)
-    return removed
+    return remove_leftovers(folder, f".*{TEMP_SUFFIX}")
 
 
 # -- frames --------------------------------------------------------------------------------

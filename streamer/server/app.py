@@ -43,6 +43,7 @@ from streamer.server.captions import caption_routes
 from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
 from streamer.server.http import UnsupportedMediaType, http_routes
+from streamer.server.limits import Busy, HeavyWork
 from streamer.server.live import ChannelHub, live_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
@@ -72,6 +73,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     ExportNotReady: 409,
     ExportBusy: 429,
     SpeechBusy: 429,
+    Busy: 429,
     DiskFull: 507,
     ExportError: 422,
     SpeechInputError: 400,
@@ -80,6 +82,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
 }
 # Seconds a client should wait before asking again for a frame the store could not give.
 RETRY_AFTER_S = 2
+BUSY_RETRY_AFTER_S = 1  # ... and after a 429
 # Methods whose rejected requests close the connection: the body may be unread.
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # WebSocket close codes for errors that escape a WebSocket endpoint before it handles them.
@@ -117,6 +120,8 @@ async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Respons
     _close_if_body_unread(conn, headers)
     if status == 503:
         headers.setdefault("Retry-After", str(RETRY_AFTER_S))
+    if status == 429:  # too busy: say when to come back
+        headers.setdefault("Retry-After", str(getattr(exc, "retry_after_s", BUSY_RETRY_AFTER_S)))
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -179,6 +184,8 @@ def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioSto
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
     timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
+    timelines.sweep_leftovers()
+    audio.sweep_leftovers()
     seed_examples(settings.examples_dir, timelines, audio)
     return timelines, audio
 
@@ -261,4 +268,5 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
     handlers[Exception] = handle_server_error
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
+    app.state.heavy = HeavyWork(settings.heavy_concurrency)
     return app

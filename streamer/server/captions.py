@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.rig import Rig
+from streamer.server.http import heavy
 from streamer.speech.exports import export_timeline
 from streamer.storage import TimelineStore
 
@@ -31,7 +32,8 @@ async def _respond(request: Request, fmt: str, filename: str) -> Response:
         exported = export_timeline(store.load(timeline_id), fmt, rig.config.visemes)
         return exported.text, exported.media_type
 
-    text, media_type = await asyncio.to_thread(build)
+    async with heavy(request).slot("caption export"):
+        text, media_type = await asyncio.to_thread(build)
     headers = {
         "Cache-Control": CACHE_CONTROL,
         # Shown inline in a browser, saved under a useful name by download tools.

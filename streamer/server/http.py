@@ -27,6 +27,7 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
+from streamer.server.limits import HeavyWork, encode_json
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
 from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
@@ -260,9 +261,14 @@ async def create_timeline(request: Request) -> Response:
     return JSONResponse({"id": timeline_id}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
 
 
+def heavy(request: Request) -> HeavyWork:
+    return cast(HeavyWork, request.app.state.heavy)
+
+
 async def validate_timeline(request: Request) -> Response:
-    document = await read_json(request)
-    timeline = await asyncio.to_thread(_timelines(request).validate, document)
+    async with heavy(request).slot("timeline validation"):  # before reading: a refused body is never read
+        document = await read_json(request)
+        timeline = await asyncio.to_thread(_timelines(request).validate, document)
     return JSONResponse({"ok": True, "source": timeline.source, "duration_ms": timeline.duration_ms})
 
 
@@ -291,11 +297,14 @@ async def timeline_schedule(request: Request) -> Response:
     store, rig = _timelines(request), _rig(request)
     timeline_id = request.path_params["id"]
 
-    def build() -> dict[str, Any]:
+    def build() -> bytes:
+        # Up to tens of MB at 60 fps: encoded in the thread too, in steps that let the loop run.
         doc = resolve(store.load(timeline_id), rig).to_json(fps)
-        return {"id": timeline_id, **doc}
+        return encode_json({"id": timeline_id, **doc})
 
-    return JSONResponse(await asyncio.to_thread(build))
+    async with heavy(request).slot("schedule"):
+        body = await asyncio.to_thread(build)
+    return Response(body, media_type="application/json")
 
 
 # -- audio ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pytest
 import uvicorn
 
 from streamer.server.app import create_app
+from streamer.server.run import uvicorn_config
 from streamer.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -67,11 +68,11 @@ class LiveServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        config = uvicorn.Config(
+        config = uvicorn_config(
             create_app(self.settings),
+            self.settings,
             host="127.0.0.1",
             port=self.port,
-            ws_max_size=65536,
             log_level="warning",
             timeout_graceful_shutdown=2,
         )

@@ -16,6 +16,7 @@ def test_obs_page_draws_the_character_on_a_transparent_background(
 ) -> None:
     w, h = live_server.get_json("/rig")["size"]
     page.set_viewport_size({"width": w, "height": h})
+    live_server.post_json("/channels/obs-test/stop", {})  # commanded: viewers of new channels wait
     page.goto(f"{live_server.url}/client/obs.html?channel=obs-test&audio=0")
     page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
 
@@ -38,6 +39,7 @@ def test_obs_page_draws_the_character_on_a_transparent_background(
 
 def test_obs_page_scales_the_canvas_from_url_parameters(live_server: LiveServer, page: Any) -> None:
     w, h = live_server.get_json("/rig")["size"]
+    live_server.post_json("/channels/obs-scale/stop", {})  # commanded: viewers of new channels wait
     page.goto(f"{live_server.url}/client/obs.html?channel=obs-scale&audio=0&scale=0.5")
     page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
     box = page.eval_on_selector("#character", "c => [c.width, c.height, c.clientWidth, c.clientHeight]")
@@ -51,6 +53,7 @@ def test_obs_page_scales_the_canvas_from_url_parameters(live_server: LiveServer,
 
 
 def test_obs_page_resyncs_when_obs_shows_the_source_again(live_server: LiveServer, page: Any) -> None:
+    live_server.post_json("/channels/obs-resync/stop", {})  # commanded: viewers of new channels wait
     page.goto(f"{live_server.url}/client/obs.html?channel=obs-resync&audio=0")
     page.wait_for_function("window.__streamer && window.__streamer.stats.rttMs !== null", timeout=15_000)
     sent = page.evaluate("window.__streamer.stats.framesMessages")

@@ -152,7 +152,7 @@ def test_preview_watches_without_the_token_and_controls_once_it_is_given(
     server = LiveServer(settings, free_port())
     server.start()
     try:
-        page.goto(f"{server.url}/client/preview.html?channel=token-test")
+        page.goto(f"{server.url}/client/preview.html?channel=main")
         # Refused as a controller (4001), the page still shows the character as a viewer.
         page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
         page.wait_for_function("document.querySelector('#conn .label').textContent.includes('view only')")

@@ -24,6 +24,7 @@ from starlette.applications import Starlette
 from streamer.core.rig import Rig
 from streamer.rigload import load_rig
 from streamer.server.app import create_app
+from streamer.server.run import uvicorn_config
 from streamer.settings import Settings
 from tests.rigs import FACE_RIG_CONFIG, listing_for
 
@@ -99,7 +100,7 @@ class ServerThread:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", ws_max_size=65536)
+        config = uvicorn_config(app, app.state.settings, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -424,5 +424,7 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(ma
         assert all(len(v.queue) <= 32 for v in channel.viewers), "queues stay bounded"
         assert q.margins and min(q.margins) >= 0, "the reading viewer got every frame before its time"
     read, code = await asyncio.to_thread(slow.read_until_close, TIMEOUT)
-    assert code == 4008, "once it reads again it learns why it was dropped, and can reconnect"
+    # Dropped by whichever bound it hit first: the queue (4008) or the read deadline (1011,
+    # "keepalive ping timeout"); once it reads again it learns it was dropped, and can reconnect.
+    assert code in (4008, 1011)
     assert read > 0
