@@ -125,6 +125,9 @@ class ServerProcess:
                 raise RuntimeError(f"streamer serve did not start:\n{self.log()[-3000:]}")
             time.sleep(0.1)
 
+    def client(self, timeout: float = 30) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=timeout)
+
     def kill(self) -> None:
         """SIGKILL, as a crash or the OOM killer would."""
         assert self.proc is not None

@@ -113,38 +113,37 @@ def server(rig_dir: Path, tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 def test_a_viewer_that_stops_reading_is_dropped_and_the_others_stay_on_time(server: ServerProcess) -> None:
-    http = httpx.Client(base_url=server.base_url, timeout=10)
-    # A controller creates the channel and starts a minute of dense lip-sync.
-    played = http.post(f"/channels/{CHANNEL}/play", json={"timeline": lipsync_timeline(60_000)}, headers=JSON)
-    assert played.status_code == 200, played.text
+    with server.client(timeout=10) as http:
+        # A controller creates the channel and starts a minute of dense lip-sync.
+        played = http.post(f"/channels/{CHANNEL}/play", json={"timeline": lipsync_timeline(60_000)}, headers=JSON)
+        assert played.status_code == 200, played.text
 
-    url = f"ws://127.0.0.1:{server.port}/ws?channel={CHANNEL}"
-    with connect(url, open_timeout=10, max_size=None, compression=None) as ws:
-        good = ClockedViewer(ws)
-        slow = _raw_viewer(server.port)
-        try:
-            assert _viewers(http) == 2
-            slow.recv(512)  # it read its first bytes, then stops for good
-            stopped = time.monotonic()
-            while _viewers(http) > 1 and time.monotonic() - stopped < 30:
-                time.sleep(0.1)
-            dropped_after_s = time.monotonic() - stopped
-            assert _viewers(http) == 1, "the viewer that stopped reading is still attached after 30 s"
-            assert dropped_after_s <= DROP_WITHIN_S, f"dropped {dropped_after_s:.1f} s after it stopped reading"
-            # The server let go of the connection too: reading now ends (backlog, maybe a close frame, EOF).
-            slow.settimeout(10)
+        url = f"ws://127.0.0.1:{server.port}/ws?channel={CHANNEL}"
+        with connect(url, open_timeout=10, max_size=None, compression=None) as ws:
+            good = ClockedViewer(ws)
+            slow = _raw_viewer(server.port)
             try:
-                while slow.recv(65536):
-                    pass
-            except ConnectionResetError:
-                pass  # an abort is a way to let go too
-            except TimeoutError:
-                raise AssertionError("the server detached the viewer but kept its connection open") from None
-        finally:
-            slow.close()
-        time.sleep(1.5)  # the reading viewer keeps getting frames after the drop
-        received_by = good.now()
-        assert good.closed is None, f"the reading viewer was closed with {good.closed}"
-        assert any(at > received_by - 1500 for at in good.frames_after), "no frames for the reading viewer lately"
-        assert good.late == [], f"{len(good.late)} late frames at the reading viewer, first {good.late[:3]}"
-    http.close()
+                assert _viewers(http) == 2
+                slow.recv(512)  # it read its first bytes, then stops for good
+                stopped = time.monotonic()
+                while _viewers(http) > 1 and time.monotonic() - stopped < 30:
+                    time.sleep(0.1)
+                dropped_after_s = time.monotonic() - stopped
+                assert _viewers(http) == 1, "the viewer that stopped reading is still attached after 30 s"
+                assert dropped_after_s <= DROP_WITHIN_S, f"dropped {dropped_after_s:.1f} s after it stopped reading"
+                # The server let go of the connection too: reading now ends (backlog, maybe a close frame, EOF).
+                slow.settimeout(10)
+                try:
+                    while slow.recv(65536):
+                        pass
+                except ConnectionResetError:
+                    pass  # an abort is a way to let go too
+                except TimeoutError:
+                    raise AssertionError("the server detached the viewer but kept its connection open") from None
+            finally:
+                slow.close()
+            time.sleep(1.5)  # the reading viewer keeps getting frames after the drop
+            received_by = good.now()
+            assert good.closed is None, f"the reading viewer was closed with {good.closed}"
+            assert any(at > received_by - 1500 for at in good.frames_after), "no frames for the reading viewer lately"
+            assert good.late == [], f"{len(good.late)} late frames at the reading viewer, first {good.late[:3]}"
