@@ -100,7 +100,9 @@ class ServerThread:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn_config(app, app.state.settings, log_level="warning")
+        # The real app's settings; other apps (the fake OpenAI/ElevenLabs) get the defaults.
+        settings = getattr(app.state, "settings", None) or Settings.from_env({})
+        config = uvicorn_config(app, settings, log_level="warning")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
