@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -111,6 +111,7 @@ def test_json_routes_answer_every_body_with_a_clean_4xx_or_success(
     target: Target = TARGETS[name]
     body = data.draw(BODIES[name], label="body")
     response = http.request(target.method, target.path, content=body, headers=JSON)
+    event(f"HTTP {response.status_code}")
     assert_clean_rejection(response, f"{target.method} {target.path} {body[:120]!r}")
 
 
@@ -197,6 +198,7 @@ def test_websocket_answers_every_message_with_an_error_or_a_documented_close(
         try:
             ws.send(payload, text=is_text)
             reply = _next_reply(ws)
+            event(f"{'text' if is_text else 'binary'}: {reply['type']} {reply.get('code', '')}")
             if reply["type"] == "error":
                 assert isinstance(reply.get("code"), str) and reply["code"], reply
                 assert isinstance(reply.get("message"), str) and reply["message"], reply
@@ -205,6 +207,7 @@ def test_websocket_answers_every_message_with_an_error_or_a_documented_close(
             assert pong["type"] == "pong" and pong["id"] == "after", pong
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else 1006
+            event(f"{'text' if is_text else 'binary'}: closed {code}")
             reason = exc.rcvd.reason if exc.rcvd is not None else ""
             assert code in DOCUMENTED_CLOSE_CODES, f"closed with {code} {reason!r} after {payload[:120]!r}"
 
