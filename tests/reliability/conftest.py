@@ -7,7 +7,6 @@ everything it logs, run it as a real process (:class:`ServerProcess`).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -148,7 +147,3 @@ class ServerProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-def json_body(value: Any) -> bytes:
-    return json.dumps(value).encode()

@@ -115,15 +115,6 @@ def test_json_routes_answer_every_body_with_a_clean_4xx_or_success(
     assert_clean_rejection(response, f"{target.method} {target.path} {body[:120]!r}")
 
 
-@pytest.mark.parametrize("name", sorted(TARGETS))
-def test_the_server_is_up_after_each_route_was_fuzzed(name: str, http: httpx.Client) -> None:
-    # Runs after the route's fuzz test (same order): the server still answers.
-    assert http.get("/health").status_code == 200
-    target = TARGETS[name]
-    if target.path == "/channels/fuzz/set":
-        assert http.get("/channels/fuzz").status_code == 200
-
-
 @FUZZ
 @given(
     fps=st.text(max_size=12) | st.sampled_from(["60", "0", "-1", "1e9", "NaN", "9" * 5000, "30000/1001", "1/0"]),
@@ -143,6 +134,7 @@ WS_SEEDS: tuple[dict[str, Any], ...] = (
     {"type": "play", "id": 4, "timeline_id": "hello"},
     {"type": "play", "id": 5, "timeline": TARGETS["validate_timeline"].valid[0], "at_ms": 0},
     {"type": "watch_export", "id": 6, "export_id": "nope"},
+    {"type": "auth", "id": 7, "token": "guess"},
 )
 WS_NASTY: tuple[bytes, ...] = (
     b"[" * 60_000,
@@ -212,5 +204,10 @@ def test_websocket_answers_every_message_with_an_error_or_a_documented_close(
             assert code in DOCUMENTED_CLOSE_CODES, f"closed with {code} {reason!r} after {payload[:120]!r}"
 
 
-def test_the_server_is_up_after_the_websocket_fuzz(http: httpx.Client) -> None:
+def test_the_server_is_up_and_its_data_intact_after_the_fuzz(http: httpx.Client) -> None:
+    # Runs last in this module: after every fuzz test above.
     assert http.get("/health").status_code == 200
+    assert http.get("/timelines/hello").status_code == 200
+    assert http.get("/channels/fuzz").status_code == 200
+    listed = http.get("/timelines").json()
+    assert all(item["duration_ms"] is not None for item in listed), listed
