@@ -113,7 +113,10 @@ def _state(http: httpx.Client, channel: str) -> dict[str, Any]:
 
 
 def _settled_state(http: httpx.Client, channel: str, expected: dict[str, str] | None = None) -> dict[str, Any]:
-    """The channel's state once a command sent just before has landed (it starts "now + lead")."""
+    """The channel's state once ``expected`` shows, or after 3 s: a command lands "now + lead", not at once.
+
+    With no ``expected`` state it always waits the 3 s, so a command sent just before has landed.
+    """
     deadline = time.monotonic() + 3
     state = _state(http, channel)
     while time.monotonic() < deadline and state != expected:
