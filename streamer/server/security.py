@@ -117,12 +117,19 @@ def check_write_origin(headers: Mapping[str, str], settings: Settings) -> None:
         )
 
 
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE)
+# Where a token (right or a wrong guess) can show up in a log line: a query string, an
+# Authorization header (websockets logs handshakes at DEBUG), an ``auth`` message's JSON.
+_TOKEN_PATTERNS = (
+    re.compile(r"([?&]token=)[^&\s\"']*", re.IGNORECASE),
+    re.compile(r"(authorization['\"]?\s*[:=,]\s*['\"]?\s*(?:bearer|basic)\s+)[^\s'\"\\]*", re.IGNORECASE),
+    re.compile(r"(\\?['\"]token\\?['\"]\s*:\s*\\?['\"])[^'\"\\]*", re.IGNORECASE),
+)
 
 
 def redact_token(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """``text`` with any ``token=`` query value, and each of ``secrets``, replaced by ``***``."""
-    text = _TOKEN_IN_QUERY.sub(r"\1***", text)
+    """``text`` with token values (query, header, ``auth`` message) and each of ``secrets`` as ``***``."""
+    for pattern in _TOKEN_PATTERNS:
+        text = pattern.sub(r"\1***", text)
     for secret in secrets:
         if secret and secret in text:
             text = text.replace(secret, "***")
