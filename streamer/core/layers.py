@@ -116,8 +116,6 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
     i, n = 0, len(points)
     while i < n:
         t = points[i][0]
-        if t >= duration:
-            break
         cause_ms, cause_rank = 0, -1
         while i < n and points[i][0] == t:
             _, rank, ms, value = points[i]
