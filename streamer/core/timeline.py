@@ -199,11 +199,16 @@ def parse_timeline(data: object) -> Timeline:
     if timeline.duration is not None and last > timeline.duration:
         raise TimelineError(f"duration_ms: {timeline.duration} ends before the last speech or word ({last})")
     if timeline.duration is not None:
-        for track, items in (("emotion", timeline.emotion), ("pose", timeline.pose), ("blink", timeline.blinks)):
-            late = next((i for i, k in enumerate(items) if k.t_ms > timeline.duration), None)
+        starts = {
+            "emotion": [k.t_ms for k in timeline.emotion],
+            "pose": [k.t_ms for k in timeline.pose],
+            "blink": [b.t_ms for b in timeline.blinks],
+        }
+        for track, times in starts.items():
+            late = next((i for i, t in enumerate(times) if t > timeline.duration), None)
             if late is not None:
                 raise TimelineError(
-                    f"tracks.{track}[{late}]: t_ms {items[late].t_ms} is after duration_ms {timeline.duration}"
+                    f"tracks.{track}[{late}]: t_ms {times[late]} is after duration_ms {timeline.duration}"
                 )
     return timeline
 

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamer.core.channel import Channel
 from streamer.core.layers import target_events
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig, State
@@ -122,6 +123,30 @@ def test_every_schedule_ends_on_its_last_targets_reached_in_full(doc: dict[str, 
     final = RIG.endpoint_key(last_targets(doc))
     assert schedule.changes[-1][1] == final
     assert schedule.sample(fps)[-1] == final
+
+
+@PROPERTY_SETTINGS
+@given(timelines(), st.sampled_from([12, 24, 25, 30, 60]))
+def test_live_holds_the_last_targets_after_the_program_and_ends_on_the_exports_last_frame(
+    doc: dict[str, Any], fps: int
+) -> None:
+    schedule = resolve(parse_timeline(doc), RIG)
+    channel = Channel("prop", RIG, frame_url=lambda key: key, now_ms=0)
+    viewer: list[tuple[int, str]] = []
+    program, messages = channel.play(0, schedule)
+    now = 0
+    while now < program.end_ms + 1000:
+        for m in messages:
+            if m["type"] == "frames":  # the protocol's rule: drop from from_ms, then insert
+                viewer = [f for f in viewer if f[0] < m["from_ms"]] + [(t, u) for t, u in m["frames"]]
+        now += 250
+        messages = channel.tick(now)
+    final = last_targets(doc)
+    shown_at_end = [u for t, u in viewer if t <= program.end_ms][-1]
+    assert shown_at_end == schedule.sample(fps)[-1] == RIG.endpoint_key(final)
+    assert channel.state == final
+    hello = channel.join(now, "viewer")[0]
+    assert hello["state"] == {"expr": final.expr, "pose": final.pose}
 
 
 @PROPERTY_SETTINGS
