@@ -102,8 +102,7 @@ class Channel:
         self.lead_ms = lead_ms
         self.heartbeat_ms = heartbeat_ms
         self._combiner = Combiner(rig, self.router)
-        expr = "neutral" if "neutral" in rig.expressions else next(iter(rig.expressions))
-        self.home = State(expr, rig.poses[0])
+        self.home = State(rig.home_expression, rig.poses[0])
         self.state = self.home  # where the plan ends up (the idle state after it)
         self.program: Program | None = None
         self._program_count = 0
