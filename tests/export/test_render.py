@@ -157,9 +157,7 @@ def test_decoded_frames_are_the_schedules_frames_not_their_neighbours(tmp_path, 
         assert own > _psnr(decoded[i], refs[keys[i + 1]]), f"frame {i} looks like its successor"
 
 
-def test_the_last_frame_is_the_timelines_final_state_even_when_duration_ms_cuts_its_last_transition(
-    tmp_path, hello
-):
+def test_the_last_frame_is_the_timelines_final_state_even_when_duration_ms_cuts_its_last_transition(tmp_path, hello):
     timeline, schedule = hello
     assert timeline.emotion[-1].t_ms + timeline.emotion[-1].transition_ms > timeline.duration_ms  # cut before
     out = _render(tmp_path, hello, "mp4", fps=12, scale=0.5)
