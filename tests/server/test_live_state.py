@@ -20,7 +20,14 @@ SHORT = {
 }
 
 
+def create(server: LiveServer, channel: str) -> None:
+    """A command creates the channel (``stop`` on a new channel changes nothing)."""
+    with server.client() as c:
+        assert c.post(f"/channels/{channel}/stop").json() == {"stopped": None}
+
+
 async def test_a_program_reports_its_final_state_when_it_starts_and_holds_it_after_it_ends(server: LiveServer) -> None:
+    create(server, "ends")
     async with connect(ws_url(server, "ends")) as viewer:
         q = FrameQueue(server)
         q.apply(await recv(viewer, "frames"))
@@ -44,6 +51,7 @@ async def test_a_program_reports_its_final_state_when_it_starts_and_holds_it_aft
 
 
 async def test_stop_with_no_program_returns_to_neutral_at_the_current_pose(server: LiveServer) -> None:
+    create(server, "stopper")
     async with connect(ws_url(server, "stopper")) as viewer:
         q = FrameQueue(server)
         q.apply(await recv(viewer, "frames"))
@@ -61,6 +69,7 @@ async def test_stop_with_no_program_returns_to_neutral_at_the_current_pose(serve
 
 
 async def test_frames_messages_say_what_window_they_cover_and_keep_coming_when_idle(server: LiveServer) -> None:
+    create(server, "quiet")
     async with connect(ws_url(server, "quiet")) as viewer:
         hello = await recv(viewer, "hello")
         assert hello["heartbeat_ms"] == 1000 and hello["state"] == {"expr": "neutral", "pose": "center"}
