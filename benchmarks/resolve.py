@@ -47,17 +47,14 @@ def load_bench_rig() -> tuple[Rig, str]:
 
 
 def in_memory_rig() -> Rig:
-    """The demo rig's config with a listing generated from it: what ``frames/`` would hold."""
-    from streamer.demo.spec import POSE_HUB, RIG_NAME, RIG_SPEC, TWEEN_TS, frame_file
+    """The demo rig built from its plan, no files read: what ``frames/`` would hold."""
+    from streamer.demo.build import plan_rig
 
-    config = parse_rig_config({**json.loads(json.dumps(RIG_SPEC)), "name": RIG_NAME})
-    files: dict[str, int] = {f"endpoints/{e}__{p}.png": 1 for e in config.expressions for p in config.poses}
-    folders = [f"{bp.id}__{pose}" for bp in config.base_paths for pose in config.poses]
-    folders += [f"neutral_{POSE_HUB}_to_neutral_{pose}" for pose in config.poses if pose != POSE_HUB]
-    for folder in folders:
-        for t in TWEEN_TS:
-            files[f"sequences/{folder}/{frame_file(t)}"] = 1
-    return build_rig(config, RigListing(files=files))
+    plan = plan_rig()
+    documents = dict(plan.documents)
+    manifests = {key.split("/")[1]: doc for key, doc in documents.items() if key.endswith("/manifest.json")}
+    files = dict.fromkeys((job.key for job in plan.frames), 1)
+    return build_rig(parse_rig_config(documents["rig.json"]), RigListing(files=files, manifests=manifests))
 
 
 def best_ms(fn: Callable[[], T], runs: int) -> tuple[float, T]:

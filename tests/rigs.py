@@ -6,10 +6,13 @@ import json
 from typing import Any
 
 from streamer.core.rig import Rig, RigListing, build_rig, parse_rig_config
-from streamer.demo.spec import RIG_SPEC
+from streamer.demo.build import plan_rig
+from streamer.demo.spec import FACE_RIG_SPEC, RIG_SPEC
 
-# face_rig's expressions.json, as the demo rig uses it.
-FACE_RIG_CONFIG: dict[str, Any] = RIG_SPEC
+# face_rig's expressions.json: a rig whose emotions have no speaking mouths.
+FACE_RIG_CONFIG: dict[str, Any] = FACE_RIG_SPEC
+# The demo rig's layout: face_rig's plus each emotion's speaking mouths.
+DEMO_CONFIG: dict[str, Any] = RIG_SPEC
 
 
 def listing_for(config: dict[str, Any], tweens: int = 3, pose_hub: str | None = None) -> RigListing:
@@ -29,6 +32,15 @@ def listing_for(config: dict[str, Any], tweens: int = 3, pose_hub: str | None = 
         for t in ts:
             files[f"sequences/{d}/{t:03d}.png"] = 10
     return RigListing(files=files)
+
+
+def demo_rig() -> Rig:
+    """The demo rig as ``streamer rig demo`` writes it, built from its plan (no files read)."""
+    plan = plan_rig()
+    documents = dict(plan.documents)
+    manifests = {key.split("/")[1]: doc for key, doc in documents.items() if key.endswith("/manifest.json")}
+    files = dict.fromkeys((job.key for job in plan.frames), 100)
+    return build_rig(parse_rig_config(documents["rig.json"]), RigListing(files=files, manifests=manifests))
 
 
 def make_rig(config: dict[str, Any] | None = None, tweens: int = 3) -> Rig:

@@ -23,6 +23,7 @@ from streamer.demo import (
     write_demo_rig,
 )
 from streamer.demo.png import encode_png
+from streamer.demo.spec import FACE_RIG_SPEC, TALK_PATH_IDS, VARIANT_OF
 
 SIZE = (96, 144)
 TS = [0.25, 0.5, 0.75]
@@ -48,59 +49,77 @@ def frames_doc() -> list[dict[str, Any]]:
     return [{"t": t, "file": f} for t, f in zip(TS, FILES, strict=True)]
 
 
-def test_rig_json_is_the_face_rig_layout_plus_name_and_size(rig: Path) -> None:
+def test_rig_json_is_the_face_rig_layout_plus_speaking_emotions_name_and_size(rig: Path) -> None:
     doc = json.loads((rig / "rig.json").read_text())
     assert doc["name"] == "Pip"
     assert doc["size"] == list(SIZE)
     spec = {k: v for k, v in doc.items() if k not in ("name", "size")}
     assert spec == RIG_SPEC
     assert list(spec) == ["axes", "poses", "expressions", "base_paths"]
-    assert json.loads(REFERENCE.read_text()) == spec
+    assert json.loads(REFERENCE.read_text()) == FACE_RIG_SPEC
+    # a drop-in for face_rig: its expressions and paths come first, unchanged
+    face_rig = FACE_RIG_SPEC["expressions"]
+    assert list(spec["expressions"])[: len(face_rig)] == list(face_rig)
+    assert all(spec["expressions"][name] == axes for name, axes in face_rig.items())
+    assert spec["base_paths"][: len(FACE_RIG_SPEC["base_paths"])] == FACE_RIG_SPEC["base_paths"]
     assert (rig / "rig.json").read_text().endswith("}\n")
+
+
+def test_each_emotion_can_talk_with_its_own_eyes_and_brows() -> None:
+    expressions = RIG_SPEC["expressions"]
+    for emotion in ("happy_soft", "happy_big", "concerned", "surprised_ah"):
+        upper = {k: v for k, v in expressions[emotion].items() if k != "mouth"}
+        mouths = {a["mouth"] for a in expressions.values() if {k: v for k, v in a.items() if k != "mouth"} == upper}
+        assert {"ah", "ee", "uw"} <= mouths, emotion
+    assert len(VARIANT_OF) == 11
 
 
 def test_writes_every_endpoint(rig: Path) -> None:
     expected = {f"{e}__{p}.png" for e in RIG_SPEC["expressions"] for p in RIG_SPEC["poses"]}
-    assert len(expected) == 50
+    assert len(expected) == 21 * 5
     assert {p.name for p in (rig / "endpoints").iterdir()} == expected
 
 
-def test_writes_every_expression_sequence_with_three_tweens_and_a_manifest(rig: Path) -> None:
+def test_writes_every_expression_sequence_with_its_tweens_and_a_manifest(rig: Path) -> None:
     count = 0
     for path in RIG_SPEC["base_paths"]:
+        talking = path["id"] in TALK_PATH_IDS
+        files, doc = (["050.png"], [{"t": 0.5, "file": "050.png"}]) if talking else (FILES, frames_doc())
         for pose in RIG_SPEC["poses"]:
             folder = rig / "sequences" / f"{path['id']}__{pose}"
-            assert sorted(p.name for p in folder.iterdir()) == [*FILES, "manifest.json"]
+            assert sorted(p.name for p in folder.iterdir()) == [*files, "manifest.json"]
             assert json.loads((folder / "manifest.json").read_text()) == {
                 "path_id": path["id"],
                 "expr_start": path["start"],
                 "expr_end": path["end"],
                 "pose": pose,
-                "frames": frames_doc(),
+                "frames": doc,
             }
             count += 1
     assert count == len(RIG_SPEC["base_paths"]) * 5
 
 
-def test_writes_head_pose_sequences_from_center(rig: Path) -> None:
+def test_writes_head_pose_sequences_from_center_for_neutral_and_each_emotion(rig: Path) -> None:
     others = [p for p in RIG_SPEC["poses"] if p != "center"]
     assert len(others) == 4
-    for pose in others:
-        folder = rig / "sequences" / f"neutral_center_to_neutral_{pose}"
-        assert sorted(p.name for p in folder.iterdir()) == [*FILES, "manifest.json"]
-        assert json.loads((folder / "manifest.json").read_text()) == {
-            "path_id": f"neutral_center_to_neutral_{pose}",
-            "expr_start": "neutral",
-            "expr_end": "neutral",
-            "pose_start": "center",
-            "pose_end": pose,
-            "frames": frames_doc(),
-        }
+    for expr in ("neutral", "happy_soft", "happy_big", "concerned", "surprised_ah"):
+        for pose in others:
+            folder = rig / "sequences" / f"{expr}_center_to_{expr}_{pose}"
+            assert sorted(p.name for p in folder.iterdir()) == [*FILES, "manifest.json"]
+            assert json.loads((folder / "manifest.json").read_text()) == {
+                "path_id": f"{expr}_center_to_{expr}_{pose}",
+                "expr_start": expr,
+                "expr_end": expr,
+                "pose_start": "center",
+                "pose_end": pose,
+                "frames": frames_doc(),
+            }
 
 
 def test_nothing_else_is_written(rig: Path) -> None:
     pngs = list(rig.rglob("*.png"))
-    assert len(pngs) == 50 + 3 * (len(RIG_SPEC["base_paths"]) * 5 + 4)
+    face_rig_paths = len(RIG_SPEC["base_paths"]) - len(TALK_PATH_IDS)
+    assert len(pngs) == 21 * 5 + 3 * (face_rig_paths * 5 + 5 * 4) + 1 * len(TALK_PATH_IDS) * 5
     assert not list(rig.rglob("000.png")) and not list(rig.rglob("100.png"))
     assert not [p for p in rig.parent.iterdir() if p.name.startswith(".")]  # no temp folders left
 
@@ -114,7 +133,8 @@ def test_frames_have_alpha_transparent_corners_and_an_opaque_centre(rig: Path) -
         px = rgba(path)
         for x, y in [(0, 0), (w - 1, 0), (0, h - 1), (w - 1, h - 1)]:
             assert px[y, x, 3] == 0, (path, x, y)
-        assert px[int(h * 0.55), w // 2, 3] == 255  # the face
+        # the face; a raised head puts the mouth here, whose layers round to 253-254 at this tiny size
+        assert px[int(h * 0.55), w // 2, 3] >= 250
         assert px[h - 2, w // 2, 3] == 255  # the shirt
 
 
@@ -162,6 +182,10 @@ def test_every_expression_and_pose_has_its_own_parameters() -> None:
     assert faces["blink_closed"].eyelid_upper == 1.0
     assert faces["happy_big"].blush > faces["neutral"].blush
     assert faces["concerned"].mouth_smile < 0
+    # talking keeps the emotion's cheeks and some of its smile or frown
+    assert faces["happy_big_ee"].blush == faces["happy_big"].blush
+    assert faces["happy_soft_ee"].mouth_smile > faces["speaking_ee"].mouth_smile > faces["concerned_ee"].mouth_smile
+    assert faces["surprised_ee"].eye_wide == faces["surprised_ah"].eye_wide == 1.0
     with pytest.raises(KeyError, match="nope"):
         expression_params("nope")
 

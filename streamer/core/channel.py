@@ -27,6 +27,7 @@ PROTOCOL_VERSION = 1
 IDLE_CHUNK_MS = 20_000
 LEAD_IN_MS = 200  # route from the frame on screen to a program's first frame
 HOME_TRANSITION_MS = 300
+HEARTBEAT_MS = 1000  # an idle channel still sends a (possibly empty) frames message this often
 
 Message = dict[str, Any]
 
@@ -89,6 +90,7 @@ class Channel:
         lookahead_ms: int = 1500,
         batch_ms: int = 250,
         lead_ms: int = 100,
+        heartbeat_ms: int = HEARTBEAT_MS,
     ) -> None:
         self.name = name
         self.rig = rig
@@ -98,9 +100,9 @@ class Channel:
         self.lookahead_ms = lookahead_ms
         self.batch_ms = batch_ms
         self.lead_ms = lead_ms
+        self.heartbeat_ms = heartbeat_ms
         self._combiner = Combiner(rig, self.router)
-        expr = "neutral" if "neutral" in rig.expressions else next(iter(rig.expressions))
-        self.home = State(expr, rig.poses[0])
+        self.home = State(rig.home_expression, rig.poses[0])
         self.state = self.home  # where the plan ends up (the idle state after it)
         self.program: Program | None = None
         self._program_count = 0
@@ -159,7 +161,10 @@ class Channel:
         frames = [[times[k], url(keys[k])] for k in range(i, j)]
         if on_screen and (i == len(times) or times[i] != from_ms):
             frames.insert(0, [from_ms, url(keys[max(i - 1, 0)])])
-        return {"type": "frames", "from_ms": from_ms, "frames": frames}
+        return {"type": "frames", "from_ms": from_ms, "until_ms": until_ms, "frames": frames}
+
+    def _state_message(self, t_ms: int) -> Message:
+        return {"type": "state", "expr": self.state.expr, "pose": self.state.pose, "t_ms": t_ms}
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
         until = max(self._sent_until, now_ms + self.lookahead_ms)
@@ -178,17 +183,24 @@ class Channel:
     # -- inputs ---------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> list[Message]:
-        """Advance the clock: end a finished program and top up the lookahead window."""
+        """Advance the clock: end a finished program and top up the lookahead window.
+
+        A top-up goes out every ``batch_ms`` when it carries changes, and at least every
+        ``heartbeat_ms`` even when empty, so a viewer can tell a still character from a
+        stalled server.
+        """
         out: list[Message] = []
         if self.program is not None and now_ms >= self.program.end_ms:
-            out += self._end_program("finished", self.program.end_ms)
+            end_ms = self.program.end_ms
+            out += self._end_program("finished", end_ms)
+            out.append(self._state_message(end_ms))  # the channel now holds the program's final state
         until = now_ms + self.lookahead_ms
         if until - self._sent_until >= self.batch_ms:
             while self._horizon < until:
                 self._plan_idle()
             message = self._frames(self._sent_until, until, on_screen=False)
-            self._sent_until = until
-            if message["frames"]:
+            if message["frames"] or until - self._sent_until >= self.heartbeat_ms:
+                self._sent_until = until
                 out.append(message)
         # Keep the plan short: forget changes well before now (one stays for key_at).
         cut = bisect_right(self._times, now_ms - 2 * self.lookahead_ms) - 1
@@ -210,6 +222,7 @@ class Channel:
                 "frame_base_url": self.frame_base_url,
                 "lookahead_ms": self.lookahead_ms,
                 "batch_ms": self.batch_ms,
+                "heartbeat_ms": self.heartbeat_ms,
                 "state": {"expr": self.state.expr, "pose": self.state.pose},
                 "program": None if self.program is None else self.program.to_json(),
                 "rig": {
@@ -243,8 +256,9 @@ class Channel:
         self.state = target
         self._plan_idle(transition_ms)
         out.append(self._replan_message(now_ms, t))
-        out.append({"type": "state", "expr": target.expr, "pose": target.pose, "t_ms": t + transition_ms})
-        return {"expr": target.expr, "pose": target.pose, "t_ms": t + transition_ms}, out
+        state = self._state_message(t + transition_ms)
+        out.append(state)
+        return {k: state[k] for k in ("expr", "pose", "t_ms")}, out
 
     def play(
         self,
@@ -270,9 +284,10 @@ class Channel:
                 start = t + LEAD_IN_MS
         self._append([(start + ct, key) for ct, key in schedule.changes])
         self._horizon = start + schedule.duration_ms
-        last = schedule.changes[-1][1]
-        found = self.rig.sequence_of_key(last)
-        self.state = self.rig.state_of_key(last) or (found[0].end if found else self.state)
+        # A resolved schedule ends on its final state's endpoint (resolve() completes the last
+        # transition): the channel holds that state after the program and reports it as its own.
+        arrive_ms, last = schedule.changes[-1]
+        self.state = self.rig.state_of_key(last) or self.state
         self._program_count += 1
         program = Program(
             id=f"{self.name}-{self._program_count}",
@@ -287,16 +302,24 @@ class Channel:
         audio_message = program.audio_message()
         if audio_message is not None:
             out.append(audio_message)
+        out.append(self._state_message(start + arrive_ms))
         return program, out
 
     def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
-        """End the program (if any) and return to the home expression at the current pose."""
+        """End the program (if any) and return to the home expression at the current pose.
+
+        With no program and the character already headed home, nothing changes and no
+        message is sent.
+        """
         t = now_ms + self.lead_ms
         stopped = self.program.id if self.program is not None else None
+        target = State(self.home.expr, self.state.pose)
+        if stopped is None and target == self.state:
+            return {"stopped": None}, []
         out = self._end_program("stopped", t)
-        if stopped is not None:
-            self._truncate(t)
-            self.state = State(self.home.expr, self.state.pose)
-            self._plan_idle()
-            out.append(self._replan_message(now_ms, t))
+        self._truncate(t)
+        self.state = target
+        self._plan_idle()
+        out.append(self._replan_message(now_ms, t))
+        out.append(self._state_message(t + HOME_TRANSITION_MS))
         return {"stopped": stopped}, out

@@ -1,20 +1,63 @@
 """Layer passes: combine emotion, speech, blink and pose tracks into target states (pure).
 
 The emotion sets the base expression, speech overrides the mouth axis, a blink overrides the
-eyes axis. When the rig has no expression with the combined axes, speech wins over emotion,
-and a blink only happens where the rig has a direct blink sequence from the current state.
-When several layers change at the same millisecond, the transition time is that of the most
-significant one: pose, then emotion, then speech, then blink.
+eyes axis. Speech is taken a *phrase* at a time (cues separated by less than
+``PHRASE_GAP_MS`` of silence), so the upper face (every axis but the mouth) holds still
+through a phrase:
+
+- when the rig has the emotion with every mouth the phrase uses, the emotion stays on the
+  face and only the mouth moves;
+- otherwise speech wins over emotion for the whole phrase: the phrase is spoken with the home
+  (neutral) expression's upper face, and the emotion comes back after it;
+- only a rig that has neither falls back to a choice per cue (speech wins where the emotion
+  has no such mouth).
+
+A viseme with the home expression's mouth (``neutral``: a closed mouth between sounds) and a
+short silence inside a phrase show the chosen face's own mouth when the rig has no closed
+variant of it (a smile between words stays a smile). A blink only happens where the rig has a
+direct blink sequence from the current state. When several layers change at the same
+millisecond, the transition time is that of the most significant one: pose, then emotion,
+then speech, then blink.
 """
 
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from streamer.core.rig import BlinkSettings, Rig, State
 from streamer.core.routing import Router
-from streamer.core.timeline import Timeline
+from streamer.core.timeline import SpeechCue, Timeline
+
+# Silences at least this long end a phrase. As long as the emotion planner's minimum spacing
+# of changes (``emotions.MIN_GAP_MS``), so the upper face never changes faster than it would.
+PHRASE_GAP_MS = 700
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Speech from ``t_ms`` to ``end_ms`` with no silence of ``PHRASE_GAP_MS`` or more, and its visemes."""
+
+    t_ms: int
+    end_ms: int
+    visemes: frozenset[str]
+
+
+def phrases(speech: tuple[SpeechCue, ...], gap_ms: int = PHRASE_GAP_MS) -> list[Phrase]:
+    """The phrases of a (sorted, non-overlapping) speech track."""
+    out: list[Phrase] = []
+    start, end, visemes = 0, -gap_ms, set[str]()
+    for cue in speech:
+        if cue.t_ms - end >= gap_ms:
+            if visemes:
+                out.append(Phrase(start, end, frozenset(visemes)))
+            start, visemes = cue.t_ms, set()
+        end = cue.end_ms
+        visemes.add(cue.viseme)
+    if visemes:
+        out.append(Phrase(start, end, frozenset(visemes)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -48,32 +91,66 @@ _POSE, _EMOTION, _SPEECH_OFF, _SPEECH_ON, _BLINK_OFF, _BLINK_ON = range(6)
 
 
 class Combiner:
-    """Maps (emotion, viseme, blinking, pose) to a rig state, with memoisation."""
+    """Maps (emotion, viseme, blinking, pose, phrase) to a rig state, with memoisation."""
 
     def __init__(self, rig: Rig, router: Router) -> None:
         self.rig, self.router = rig, router
         axes = rig.config.axes
         self.mouth_axis = "mouth" if "mouth" in axes else None
         self.blink_eyes = rig.config.blink.eyes if "eyes" in axes else None
-        self._memo: dict[tuple[str, str | None, bool, str], State] = {}
+        self.home = rig.home_expression
+        self._memo: dict[tuple[str, str | None, bool, str, frozenset[str] | None], State] = {}
+        self._faces: dict[tuple[str, frozenset[str]], str | None] = {}
 
-    def state(self, emotion: str, viseme: str | None, blinking: bool, pose: str) -> State:
-        memo_key = (emotion, viseme, blinking, pose)
+    def state(
+        self, emotion: str, viseme: str | None, blinking: bool, pose: str, phrase: frozenset[str] | None = None
+    ) -> State:
+        """The state to show; ``phrase`` is the visemes of the phrase being spoken, if any."""
+        memo_key = (emotion, viseme, blinking, pose, phrase)
         found = self._memo.get(memo_key)
         if found is None:
-            found = self._memo[memo_key] = self._combine(emotion, viseme, blinking, pose)
+            found = self._memo[memo_key] = self._combine(emotion, viseme, blinking, pose, phrase)
         return found
 
-    def _combine(self, emotion: str, viseme: str | None, blinking: bool, pose: str) -> State:
+    def _with_mouth(self, expr: str, viseme: str) -> str | None:
+        """The expression with ``expr``'s upper face and ``viseme``'s mouth, or None."""
+        assert self.mouth_axis is not None
+        axes = dict(self.rig.axes_of(expr))
+        axes[self.mouth_axis] = self.rig.axes_of(viseme)[self.mouth_axis]
+        return self.rig.expression_with(axes)
+
+    def _speaks(self, face: str, viseme: str) -> str | None:
+        """``face`` speaking ``viseme``: the combination, or ``face`` itself for a closed
+        (home) mouth the rig has no variant of; None when the rig cannot show it."""
+        found = self._with_mouth(face, viseme)
+        if found is None and self._with_mouth(self.home, viseme) == self.home:
+            return face
+        return found
+
+    def face(self, emotion: str, phrase: frozenset[str]) -> str | None:
+        """Whose upper face a phrase under ``emotion`` is spoken with: the emotion's when the rig
+        has it with every mouth of the phrase, else the home expression's, else None."""
+        key = (emotion, phrase)
+        if key not in self._faces:
+            candidates = (emotion, self.home)
+            self._faces[key] = next(
+                (c for c in candidates if all(self._speaks(c, v) is not None for v in phrase)), None
+            )
+        return self._faces[key]
+
+    def _combine(
+        self, emotion: str, viseme: str | None, blinking: bool, pose: str, phrase: frozenset[str] | None
+    ) -> State:
         rig = self.rig
         expr = emotion
-        if viseme is not None:
-            if self.mouth_axis is None:
-                expr = viseme
-            else:
-                axes = dict(rig.axes_of(emotion))
-                axes[self.mouth_axis] = rig.axes_of(viseme)[self.mouth_axis]
-                expr = rig.expression_with(axes) or viseme
+        if self.mouth_axis is None:
+            expr = viseme or emotion
+        elif phrase is not None:
+            face = self.face(emotion, phrase)
+            if face is not None:
+                expr = face if viseme is None else (self._speaks(face, viseme) or face)
+            elif viseme is not None:  # a rig too sparse for either face: speech wins cue by cue
+                expr = self._with_mouth(emotion, viseme) or viseme
         if blinking and self.blink_eyes is not None:
             axes = dict(rig.axes_of(expr))
             axes["eyes"] = self.blink_eyes
@@ -106,6 +183,8 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
             points.append((t + closed_for, _BLINK_OFF, blink.open_ms, None))
             free_from = t + closed_for + blink.open_ms
     points.sort(key=lambda p: (p[0], p[1]))
+    spoken = phrases(timeline.speech)
+    phrase_starts = [p.t_ms for p in spoken]
 
     combiner = Combiner(rig, router)
     emotion, pose = timeline.start.expr, timeline.start.pose
@@ -116,8 +195,6 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
     i, n = 0, len(points)
     while i < n:
         t = points[i][0]
-        if t >= duration:
-            break
         cause_ms, cause_rank = 0, -1
         while i < n and points[i][0] == t:
             _, rank, ms, value = points[i]
@@ -137,7 +214,9 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
             if cause_rank < 0 or (cause_rank == _SPEECH_OFF and rank == _SPEECH_ON):
                 cause_ms, cause_rank = ms, rank
             i += 1
-        state = combiner.state(emotion, viseme, blinking, pose)
+        k = bisect_right(phrase_starts, t) - 1
+        phrase = spoken[k].visemes if k >= 0 and t < spoken[k].end_ms else None
+        state = combiner.state(emotion, viseme, blinking, pose, phrase)
         if state != current:
             out.append(Target(t, state, cause_ms))
             current = state

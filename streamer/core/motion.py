@@ -70,6 +70,14 @@ class Motion:
         self._moves_pose = leg.moves_pose
         self._arrive_ms = start_ms + transition_ms if rest else start_ms
 
+    def settled_ms(self, hold_ms: int) -> int:
+        """When the last target is reached in full: its transition has run its whole time and
+        its endpoint frame has been on screen for at least ``hold_ms``."""
+        if not self._planned and len(self.changes) == 1:
+            return self._arrive_ms  # nothing changed: the first frame already shows the final state
+        last_change = self._planned[-1][0] if self._planned else self.changes[-1][0]
+        return max(self._arrive_ms, last_change + hold_ms)
+
     def finish(self, end_ms: int) -> list[tuple[int, str]]:
         """Commit every planned change before ``end_ms`` and return all changes."""
         self._commit_before(end_ms)

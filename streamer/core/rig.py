@@ -153,6 +153,11 @@ class Rig:
         """Every key that routing can show."""
         return frozenset(self._endpoint_state) | frozenset(self._seq_index)
 
+    @property
+    def home_expression(self) -> str:
+        """The resting expression: ``neutral`` when the rig has it, else its first expression."""
+        return "neutral" if "neutral" in self.config.expressions else next(iter(self.config.expressions))
+
     def axes_of(self, expr: str) -> Mapping[str, str]:
         return self.config.expressions[expr]
 

@@ -88,7 +88,10 @@ class Timeline:
 
     @property
     def duration_ms(self) -> int:
-        """``duration_ms`` if given, else the end of the last item plus a short hold."""
+        """``duration_ms`` if given, else the end of the last item plus a short hold.
+
+        A schedule may last longer: a transition still running at this time completes.
+        """
         if self.duration is not None:
             return self.duration
         ends = [0]
@@ -183,6 +186,18 @@ def parse_timeline(data: object) -> Timeline:
     last = max([0] + [c.end_ms for c in timeline.speech] + [w.end_ms for w in timeline.words])
     if timeline.duration is not None and last > timeline.duration:
         raise TimelineError(f"duration_ms: {timeline.duration} ends before the last speech or word ({last})")
+    if timeline.duration is not None:
+        starts = {
+            "emotion": [k.t_ms for k in timeline.emotion],
+            "pose": [k.t_ms for k in timeline.pose],
+            "blink": [b.t_ms for b in timeline.blinks],
+        }
+        for track, times in starts.items():
+            late = next((i for i, t in enumerate(times) if t > timeline.duration), None)
+            if late is not None:
+                raise TimelineError(
+                    f"tracks.{track}[{late}]: t_ms {times[late]} is after duration_ms {timeline.duration}"
+                )
     return timeline
 
 

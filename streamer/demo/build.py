@@ -15,7 +15,7 @@ from typing import Any
 from streamer.demo.character import render
 from streamer.demo.params import FaceParams, expression_params, interpolate
 from streamer.demo.png import encode_png
-from streamer.demo.spec import POSE_HUB, RIG_NAME, RIG_SPEC, TWEEN_TS, frame_file
+from streamer.demo.spec import POSE_HUB, POSE_MOVERS, RIG_NAME, RIG_SPEC, TWEEN_TS, frame_file, path_tweens
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +39,8 @@ class Plan:
     documents: tuple[tuple[str, dict[str, Any]], ...]
 
 
-def _frames_doc() -> list[dict[str, Any]]:
-    return [{"t": t, "file": frame_file(t)} for t in TWEEN_TS]
+def _frames_doc(ts: tuple[float, ...] = TWEEN_TS) -> list[dict[str, Any]]:
+    return [{"t": t, "file": frame_file(t)} for t in ts]
 
 
 def plan_rig(size: tuple[int, int] = DEFAULT_SIZE) -> Plan:
@@ -57,7 +57,8 @@ def plan_rig(size: tuple[int, int] = DEFAULT_SIZE) -> Plan:
             folder = f"sequences/{path['id']}__{pose}"
             a = expression_params(path["start"], pose)
             b = expression_params(path["end"], pose)
-            frames.extend(FrameJob(f"{folder}/{frame_file(t)}", interpolate(a, b, t)) for t in TWEEN_TS)
+            ts = path_tweens(path["id"])
+            frames.extend(FrameJob(f"{folder}/{frame_file(t)}", interpolate(a, b, t)) for t in ts)
             docs.append(
                 (
                     f"{folder}/manifest.json",
@@ -66,31 +67,32 @@ def plan_rig(size: tuple[int, int] = DEFAULT_SIZE) -> Plan:
                         "expr_start": path["start"],
                         "expr_end": path["end"],
                         "pose": pose,
+                        "frames": _frames_doc(ts),
+                    },
+                )
+            )
+    for expr in POSE_MOVERS:
+        for pose in poses:
+            if pose == POSE_HUB:
+                continue
+            path_id = f"{expr}_{POSE_HUB}_to_{expr}_{pose}"
+            folder = f"sequences/{path_id}"
+            a = expression_params(expr, POSE_HUB)
+            b = expression_params(expr, pose)
+            frames.extend(FrameJob(f"{folder}/{frame_file(t)}", interpolate(a, b, t)) for t in TWEEN_TS)
+            docs.append(
+                (
+                    f"{folder}/manifest.json",
+                    {
+                        "path_id": path_id,
+                        "expr_start": expr,
+                        "expr_end": expr,
+                        "pose_start": POSE_HUB,
+                        "pose_end": pose,
                         "frames": _frames_doc(),
                     },
                 )
             )
-    for pose in poses:
-        if pose == POSE_HUB:
-            continue
-        path_id = f"neutral_{POSE_HUB}_to_neutral_{pose}"
-        folder = f"sequences/{path_id}"
-        a = expression_params("neutral", POSE_HUB)
-        b = expression_params("neutral", pose)
-        frames.extend(FrameJob(f"{folder}/{frame_file(t)}", interpolate(a, b, t)) for t in TWEEN_TS)
-        docs.append(
-            (
-                f"{folder}/manifest.json",
-                {
-                    "path_id": path_id,
-                    "expr_start": "neutral",
-                    "expr_end": "neutral",
-                    "pose_start": POSE_HUB,
-                    "pose_end": pose,
-                    "frames": _frames_doc(),
-                },
-            )
-        )
     return Plan(frames=tuple(frames), documents=tuple(docs))
 
 

@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from streamer.demo.spec import RIG_SPEC
+from streamer.demo.spec import RIG_SPEC, VARIANT_OF
 
 
 @dataclass(frozen=True)
@@ -113,10 +113,25 @@ def expression_params(expr: str, pose: str = "center", spec: dict[str, Any] | No
         if name not in table:
             raise KeyError(f"unknown {axis} value {name!r} in expression {expr!r}")
         values.update(table[name])
+    emotion = VARIANT_OF.get(expr)
+    if emotion is not None and emotion in spec["expressions"]:
+        values.update(_talking_carry(spec["expressions"][emotion]["mouth"], values))
     if pose not in POSES:
         raise KeyError(f"unknown pose {pose!r}")
     values.update(POSES[pose])
     return FaceParams(**values)
+
+
+def _talking_carry(emotion_mouth: str, values: dict[str, float]) -> dict[str, float]:
+    """What an emotion's speaking variant keeps of the emotion's own mouth: its blush, so the
+    cheeks do not flicker with the words, and half of its smile (or frown) at the corners."""
+    neutral = FaceParams()
+    own = MOUTHS[emotion_mouth]
+    lift = own.get("mouth_smile", neutral.mouth_smile) - neutral.mouth_smile
+    return {
+        "blush": own.get("blush", neutral.blush),
+        "mouth_smile": values.get("mouth_smile", neutral.mouth_smile) + 0.5 * lift,
+    }
 
 
 def smoothstep(t: float) -> float:

@@ -9,6 +9,7 @@ import pytest
 from streamer.core.channel import AudioCue, Channel
 from streamer.core.errors import CommandError
 from streamer.core.resolve import resolve
+from streamer.core.rig import State
 from streamer.core.timeline import parse_timeline
 from tests.rigs import make_rig
 
@@ -117,11 +118,16 @@ def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
         if 5100 + t < 5000 + 1500:
             assert q.at(5100 + t) == url(schedule.key_at(t)), "live frames are the schedule's frames"
     kinds = [m["type"] for m in messages]
-    assert kinds == ["frames", "program_start", "audio"]
+    assert kinds == ["frames", "program_start", "audio", "state"]
     audio = messages[2]
     assert audio["start_ms"] == 5100 and audio["url"] == "/audio/a.wav"
-    ends = [m for now in range(5000, 8000, 250) for m in ch.tick(now) if m["type"] == "program_end"]
-    assert ends == [{"type": "program_end", "program_id": program.id, "reason": "finished", "t_ms": 7100}]
+    # the state the program ends in, and when the character gets there (its last change)
+    assert messages[3] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 5100 + 850}
+    later = [m for now in range(5000, 8000, 250) for m in ch.tick(now) if m["type"] != "frames"]
+    assert later == [
+        {"type": "program_end", "program_id": program.id, "reason": "finished", "t_ms": 7100},
+        {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 7100},
+    ]
 
 
 def test_late_joiner_gets_the_current_frame_and_the_audio_cue() -> None:
@@ -160,7 +166,61 @@ def test_stop_returns_home_and_says_which_program_stopped() -> None:
     for m in messages:
         q.apply(m)
     assert q.at(3100 + 2000) == url("endpoints/neutral__center.png")
-    assert ch.stop(4000) == ({"stopped": None}, [])
+    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300}
+    assert ch.stop(4000) == ({"stopped": None}, [])  # already home: nothing to do
+
+
+def test_stop_without_a_program_returns_to_neutral_at_the_current_pose() -> None:
+    ch = channel()
+    q = Queue()
+    for m in ch.join(1000, "viewer"):
+        q.apply(m)
+    _, messages = ch.set(1000, "happy_big", "tilt_left_small", 300)
+    for m in messages:
+        q.apply(m)
+    result, messages = ch.stop(3000)
+    assert result == {"stopped": None}
+    assert [m["type"] for m in messages] == ["frames", "state"]
+    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "tilt_left_small", "t_ms": 3400}
+    for m in messages:
+        q.apply(m)
+    assert q.at(3099) == url("endpoints/happy_big__tilt_left_small.png")
+    assert q.at(3400) == url("endpoints/neutral__tilt_left_small.png")
+    assert ch.state == State("neutral", "tilt_left_small")
+    assert ch.join(3500, "viewer")[0]["state"] == {"expr": "neutral", "pose": "tilt_left_small"}
+
+
+def test_hello_state_during_a_program_is_the_state_the_program_ends_in() -> None:
+    ch = channel()
+    timeline = parse_timeline(
+        {
+            "version": 1,
+            "tracks": {
+                "emotion": [{"t_ms": 0, "expr": "happy_big"}, {"t_ms": 1000, "expr": "concerned"}],
+                "pose": [{"t_ms": 500, "pose": "nod_down_small"}],
+            },
+            "duration_ms": 3000,
+        }
+    )
+    ch.play(1000, resolve(timeline, RIG))
+    hello = ch.join(1500, "viewer")[0]
+    assert hello["program"] is not None
+    assert hello["state"] == {"expr": "concerned", "pose": "nod_down_small"}
+
+
+def test_an_idle_channel_sends_a_frames_message_at_least_every_heartbeat() -> None:
+    ch = channel()
+    join = ch.join(1000, "viewer")[1]
+    assert ch.heartbeat_ms == 1000
+    assert join["until_ms"] > join["from_ms"] == 1000
+    covered_until, last_sent = join["until_ms"], 1000
+    for now in range(1000, 40_000, 250):
+        for m in frames_of(ch.tick(now)):
+            # top-ups cover the timeline without gaps: each starts where the last ended (or before)
+            assert m["from_ms"] <= covered_until < m["until_ms"]
+            covered_until, last_sent = m["until_ms"], now
+        assert now - last_sent <= 1000, f"silent from {last_sent} to {now}"
+        assert covered_until >= now + 1500 - 1000, "the known window never runs short"
 
 
 def test_lead_in_routes_to_the_programs_first_frame_without_a_pop() -> None:

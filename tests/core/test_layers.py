@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from streamer.core.errors import TimelineError
 from streamer.core.layers import Target, idle_blinks, target_events
 from streamer.core.resolve import resolve
 from streamer.core.rig import BlinkSettings, Rig, State
@@ -152,9 +153,19 @@ def test_simultaneous_changes_take_the_most_significant_transition(face_rig: Rig
     assert _targets(data, face_rig) == [Target(500, State("happy_soft", "nod_up_small"), 900)]
 
 
-def test_layers_ignore_items_after_the_end(face_rig: Rig) -> None:
-    data = _v1(start=("neutral", "center"), emotion=[{"t_ms": 5000, "expr": "happy_soft"}])
-    assert _targets(data, face_rig) == []
+def test_an_item_at_the_end_is_a_last_target_and_the_schedule_runs_until_it_completes(face_rig: Rig) -> None:
+    data = _v1(start=("neutral", "center"), emotion=[{"t_ms": 5000, "expr": "happy_soft", "transition_ms": 400}])
+    assert _targets(data, face_rig) == [Target(5000, State("happy_soft", "center"), 400)]
+    schedule = resolve(parse_timeline(data), face_rig)
+    assert schedule.duration_ms == 5400  # 5000 + the whole transition
+    assert schedule.changes[-1] == (5300, "endpoints/happy_soft__center.png")
+    assert schedule.sample(12)[-1] == schedule.sample(60)[-1] == "endpoints/happy_soft__center.png"
+
+
+def test_items_after_the_end_are_rejected() -> None:
+    data = _v1(start=("neutral", "center"), pose=[{"t_ms": 5001, "pose": "nod_up_small"}])
+    with pytest.raises(TimelineError, match=r"tracks.pose\[0\]: t_ms 5001 is after duration_ms 5000"):
+        parse_timeline(data)
 
 
 def test_idle_blinks_terminate_when_every_blink_time_is_zero(face_rig: Rig) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from streamer.core.motion import Motion
-from streamer.core.resolve import resolve
+from streamer.core.resolve import FINAL_HOLD_MS, resolve
 from streamer.core.rig import Rig, State
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
@@ -177,9 +177,29 @@ def test_going_to_the_current_target_changes_nothing(rig: Rig) -> None:
     assert motion.planned == [] and motion.finish(2000) == [(0, NEUTRAL)]
 
 
-def test_changes_after_the_end_are_dropped(rig: Rig) -> None:
+def test_a_transition_cut_by_the_duration_completes_and_the_schedule_is_longer(rig: Rig) -> None:
     schedule = _resolve(rig, duration_ms=1100, emotion=[{"t_ms": 1000, "expr": "happy_soft", "transition_ms": 400}])
-    assert schedule.changes == ((0, NEUTRAL), (1000, TO_HAPPY.format(25)))
+    assert schedule.changes == (
+        (0, NEUTRAL),
+        (1000, TO_HAPPY.format(25)),
+        (1100, TO_HAPPY.format(50)),
+        (1200, TO_HAPPY.format(75)),
+        (1300, "endpoints/happy_soft__center.png"),
+    )
+    assert schedule.duration_ms == 1400
+
+
+def test_a_final_frame_shown_too_briefly_is_held_for_the_final_hold(rig: Rig) -> None:
+    schedule = _resolve(rig, duration_ms=1095, emotion=[{"t_ms": 1000, "expr": "happy_soft", "transition_ms": 80}])
+    assert schedule.changes[-1] == (1060, "endpoints/happy_soft__center.png")
+    assert schedule.duration_ms == 1060 + FINAL_HOLD_MS
+    for fps in range(12, 61):  # every export frame rate ends on the final state
+        assert schedule.sample(fps)[-1] == "endpoints/happy_soft__center.png", fps
+
+
+def test_a_schedule_that_settles_early_keeps_its_duration(rig: Rig) -> None:
+    schedule = _resolve(rig, duration_ms=5000, emotion=[{"t_ms": 1000, "expr": "happy_soft", "transition_ms": 400}])
+    assert schedule.duration_ms == 5000
 
 
 def test_resolving_twice_gives_the_same_schedule(rig: Rig) -> None:

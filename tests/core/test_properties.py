@@ -8,9 +8,10 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from streamer.core.channel import Channel
 from streamer.core.layers import target_events
 from streamer.core.resolve import resolve
-from streamer.core.rig import Rig
+from streamer.core.rig import Rig, State
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import parse_timeline, timeline_to_json
@@ -46,11 +47,11 @@ def timelines(draw: st.DrawFn) -> dict[str, Any]:
     transition = st.integers(0, 1500)
     emotion = [
         {"t_ms": t, "expr": draw(st.sampled_from(EXPRESSIONS)), "transition_ms": draw(transition)}
-        for t in draw(_times(duration + 500, 12))
+        for t in draw(_times(duration, 12))
     ]
     pose = [
         {"t_ms": t, "pose": draw(st.sampled_from(POSES)), "transition_ms": draw(transition)}
-        for t in draw(_times(duration + 500, 6))
+        for t in draw(_times(duration, 6))
     ]
     speech: list[dict[str, Any]] = []
     t = draw(st.integers(0, 500))
@@ -88,7 +89,8 @@ def test_every_schedule_plays_real_neighbouring_frames_in_time_order(doc: dict[s
     times = [t for t, _ in schedule.changes]
     assert times[0] == 0
     assert all(a <= b for a, b in zip(times, times[1:], strict=False))
-    assert times[-1] < schedule.duration_ms == timeline.duration_ms
+    assert times[-1] < schedule.duration_ms
+    assert schedule.duration_ms >= timeline.duration_ms
     assert schedule.changes[0][1] == RIG.endpoint_key(timeline.start)
     for _, key in schedule.changes:
         assert RIG.has_key(key), key
@@ -104,6 +106,47 @@ def test_given_time_the_schedule_settles_on_the_last_target(doc: dict[str, Any])
     targets = target_events(timeline, RIG, router_for(RIG))
     final = targets[-1].state if targets else timeline.start
     assert resolve(timeline, RIG).changes[-1][1] == RIG.endpoint_key(final)
+
+
+def last_targets(doc: dict[str, Any]) -> State:
+    """The state a timeline document ends in, read off its tracks: last emotion, last pose."""
+    tracks = doc["tracks"]
+    expr = tracks["emotion"][-1]["expr"] if tracks["emotion"] else doc["start"]["expr"]
+    pose = tracks["pose"][-1]["pose"] if tracks["pose"] else doc["start"]["pose"]
+    return State(expr, pose)
+
+
+@PROPERTY_SETTINGS
+@given(timelines(), st.sampled_from([12, 24, 25, 30, 60]))
+def test_every_schedule_ends_on_its_last_targets_reached_in_full(doc: dict[str, Any], fps: int) -> None:
+    schedule = resolve(parse_timeline(doc), RIG)
+    final = RIG.endpoint_key(last_targets(doc))
+    assert schedule.changes[-1][1] == final
+    assert schedule.sample(fps)[-1] == final
+
+
+@PROPERTY_SETTINGS
+@given(timelines(), st.sampled_from([12, 24, 25, 30, 60]))
+def test_live_holds_the_last_targets_after_the_program_and_ends_on_the_exports_last_frame(
+    doc: dict[str, Any], fps: int
+) -> None:
+    schedule = resolve(parse_timeline(doc), RIG)
+    channel = Channel("prop", RIG, frame_url=lambda key: key, now_ms=0)
+    viewer: list[tuple[int, str]] = []
+    program, messages = channel.play(0, schedule)
+    now = 0
+    while now < program.end_ms + 1000:
+        for m in messages:
+            if m["type"] == "frames":  # the protocol's rule: drop from from_ms, then insert
+                viewer = [f for f in viewer if f[0] < m["from_ms"]] + [(t, u) for t, u in m["frames"]]
+        now += 250
+        messages = channel.tick(now)
+    final = last_targets(doc)
+    shown_at_end = [u for t, u in viewer if t <= program.end_ms][-1]
+    assert shown_at_end == schedule.sample(fps)[-1] == RIG.endpoint_key(final)
+    assert channel.state == final
+    hello = channel.join(now, "viewer")[0]
+    assert hello["state"] == {"expr": final.expr, "pose": final.pose}
 
 
 @PROPERTY_SETTINGS

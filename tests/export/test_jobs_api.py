@@ -41,7 +41,8 @@ def test_export_a_stored_timeline_end_to_end(make_server, tmp_path):
             assert job["progress"]["frames"] <= job["progress"]["total"]
             time.sleep(0.01)
         assert job["status"] == "done", job
-        assert job["progress"]["frames"] == job["progress"]["total"] == 111
+        # 4742 ms at 24 fps: hello's last change (to neutral at 4342, 400 ms) completes past its 4601
+        assert job["progress"]["frames"] == job["progress"]["total"] == 114
         assert job["file"] == f"/exports/{job['id']}/file"
         file = c.get(job["file"])
         assert file.status_code == 200

@@ -157,6 +157,20 @@ def test_decoded_frames_are_the_schedules_frames_not_their_neighbours(tmp_path, 
         assert own > _psnr(decoded[i], refs[keys[i + 1]]), f"frame {i} looks like its successor"
 
 
+def test_the_last_frame_is_the_timelines_final_state_even_when_duration_ms_cuts_its_last_transition(tmp_path, hello):
+    timeline, schedule = hello
+    assert timeline.emotion[-1].t_ms + timeline.emotion[-1].transition_ms > timeline.duration_ms  # cut before
+    out = _render(tmp_path, hello, "mp4", fps=12, scale=0.5)
+    with av.open(str(out)) as container:
+        *_, last = container.decode(video=0)
+    size = (last.width, last.height)
+    shown = last.to_ndarray(format="rgb24")
+    final = _psnr(shown, _reference("endpoints/neutral__center.png", size))
+    assert final >= 35
+    for key in ("sequences/neutral_to_happy_soft__center/025.png", "endpoints/happy_soft__center.png"):
+        assert final > _psnr(shown, _reference(key, size)) + 1, key
+
+
 def test_trim_starts_at_the_schedules_frame_and_has_the_right_length(tmp_path, hello):
     _, schedule = hello
     options = ExportOptions(start_ms=1000, end_ms=2500)

@@ -418,8 +418,12 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(ma
 
             await asyncio.gather(follow(), *(hammer(c, k) for k, c in enumerate(ctls)))
         finally:
-            for c in ctls:
-                await c.close()
+            # Keep reading the good viewer while the controllers (which stopped reading) close:
+            # idle channels send a frames message every second, and a viewer left unread is dropped.
+            reading = asyncio.ensure_future(q.follow(good, 30))
+            await asyncio.gather(*(c.close() for c in ctls))
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
         assert dropped.is_set() and len(channel.viewers) == 1, "the slow viewer was dropped; the reading one stays"
         assert all(len(v.queue) <= 32 for v in channel.viewers), "queues stay bounded"
         assert q.margins and min(q.margins) >= 0, "the reading viewer got every frame before its time"

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from streamer.core.resolve import resolve
-from streamer.core.rig import Rig
+from streamer.core.rig import Rig, State
 from streamer.core.timeline import check_against_rig, parse_timeline
 from streamer.speech import SpeechInputError
 from streamer.speech.say import MAX_SAY_CHARS, Said, say
@@ -39,8 +39,10 @@ def test_the_timeline_has_speech_words_and_a_smile(said: Said, rig: Rig) -> None
     starts = {w["t_ms"] for w in doc["tracks"]["words"]}
     assert all(k["t_ms"] in starts for k in doc["tracks"]["emotion"][:-1])
     assert doc["tracks"]["emotion"][-1]["t_ms"] < doc["duration_ms"] == said.duration_ms
-    # It resolves to frames on the rig.
-    assert resolve(timeline, rig).duration_ms == doc["duration_ms"]
+    # It resolves to frames on the rig, and ends neutral (the last change runs in full).
+    schedule = resolve(timeline, rig)
+    assert schedule.duration_ms >= doc["duration_ms"]
+    assert rig.state_of_key(schedule.changes[-1][1]) == State("neutral", "center")
 
 
 def test_the_audio_is_ogg_opus_of_the_speech_length(said: Said) -> None:
