@@ -44,6 +44,7 @@ from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
 from streamer.server.live import ChannelHub, live_routes
+from streamer.server.reference import reference_routes
 from streamer.server.security import Forbidden, Unauthorized
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
@@ -231,6 +232,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         *export_routes(),
         *speech_routes(),
         *caption_routes(),
+        *reference_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [
