@@ -105,34 +105,52 @@ async function command(build, label) {
 
 // ------------------------------------------------------------------ program controls
 
+// The list is newest first (the server's order) and refreshes itself, so a line said from
+// another tab, `streamer play` or a bot shows up without a reload.
+const TIMELINES_EVERY_MS = 5000;
 let timelines = [];
+let timelinesShown = null; // what the select shows, to leave it alone when nothing changed
+let timelinesFailing = false;
 
-async function loadTimelines() {
+async function loadTimelines({ select: chosen = null } = {}) {
   const select = $('timeline');
   try {
-    const res = await fetch('/timelines');
+    const res = await fetch('/timelines', { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = await res.json();
     timelines = Array.isArray(body) ? body : body.timelines ?? [];
+    timelinesFailing = false;
   } catch (err) {
-    select.innerHTML = '<option value="">Timelines unavailable</option>';
-    toast(`Could not list timelines: ${err.message}`, { kind: 'error' });
+    if (!timelinesFailing) toast(`Could not list timelines: ${err.message}`, { kind: 'error' });
+    timelinesFailing = true;
+    if (timelinesShown === null) select.innerHTML = '<option value="">Timelines unavailable</option>';
     return;
   }
-  select.innerHTML = '';
-  if (!timelines.length) select.innerHTML = '<option value="">No timelines yet</option>';
-  for (const t of timelines) {
-    const opt = document.createElement('option');
-    opt.value = t.id;
-    const secs = t.duration_ms != null ? ` · ${(t.duration_ms / 1000).toFixed(1)} s` : '';
-    const audio = t.audio || t.has_audio ? ' · ♪' : '';
-    opt.textContent = `${t.title || t.name || t.id}${secs}${audio}`;
-    select.append(opt);
+  const shown = JSON.stringify(timelines.map((t) => [t.id, t.name, t.duration_ms]));
+  const keep = chosen ?? (timelinesShown === null ? params.get('timeline') : select.value);
+  if (shown !== timelinesShown) {
+    timelinesShown = shown;
+    select.innerHTML = '';
+    if (!timelines.length) select.innerHTML = '<option value="">No timelines yet</option>';
+    for (const t of timelines) {
+      const opt = document.createElement('option');
+      opt.value = t.id;
+      opt.title = t.id;
+      const secs = t.duration_ms != null ? ` · ${(t.duration_ms / 1000).toFixed(1)} s` : '';
+      opt.textContent = `${t.name || t.id}${secs}`;
+      select.append(opt);
+    }
   }
-  const wanted = params.get('timeline');
-  if (wanted && timelines.some((t) => t.id === wanted)) select.value = wanted;
+  if (keep && timelines.some((t) => t.id === keep)) select.value = keep;
   renderControls();
 }
+
+setInterval(() => {
+  if (document.visibilityState === 'visible') loadTimelines();
+}, TIMELINES_EVERY_MS);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') loadTimelines();
+});
 
 $('play').addEventListener('click', async () => {
   const id = $('timeline').value;
@@ -141,7 +159,8 @@ $('play').addEventListener('click', async () => {
   player.audio.needsGesture = false;
   if (player.audio.el) player.audio.el.muted = false;
   const result = await command((rid) => play(rid, { timelineId: id }), 'Play');
-  if (result) toast(`Playing ${id}`, { kind: 'ok', ms: 2000 });
+  const name = timelines.find((t) => t.id === id)?.name ?? id;
+  if (result) toast(`Playing ${name}`, { kind: 'ok', ms: 2000 });
 });
 
 $('stop').addEventListener('click', () => command((rid) => stop(rid), 'Stop'));
@@ -216,6 +235,7 @@ $('say-form').addEventListener('submit', async (e) => {
       toast(`Say: ${body.error || `HTTP ${res.status}`}`, { kind: 'error', code: String(res.status) });
       return;
     }
+    loadTimelines({ select: body.timeline_id });
     const result = await command((rid) => play(rid, { timelineId: body.timeline_id }), 'Say');
     if (result) $('say-text').select();
   } catch (err) {
