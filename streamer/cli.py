@@ -209,40 +209,12 @@ def _status(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _http_json(method: str, url: str, body: bytes | None, content_type: str, token: str | None) -> Any:
-    """One request to a streamer server; its JSON answer, or a :class:`StreamerError` with its message."""
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": content_type, "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except ValueError as exc:
-        raise StreamerError(f"{method} {url}: the answer is not JSON: {exc}") from None
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:2000].decode("utf-8", "replace")
-        try:
-            parsed = json.loads(detail)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            detail = parsed["error"]
-        hint = " (set STREAMER_TOKEN)" if exc.code == 401 else ""
-        raise StreamerError(f"{method} {url}: {exc.code} {detail}{hint}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise StreamerError(f"cannot reach the server at {url}: {reason}") from None
-
-
 def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
     """The server rig's expressions and its viseme map (checked against the rig by the server)."""
     from streamer.core.rig import DEFAULT_VISEMES
+    from streamer.remote import http_json
 
-    rig = _http_json("GET", server + "/rig", None, "application/json", None)
+    rig = http_json("GET", server + "/rig", None, "application/json", None)
     if not isinstance(rig, dict) or not isinstance(rig.get("expressions"), dict):
         raise StreamerError(f"{server}/rig: not a streamer server (no rig expressions)")
     expressions = list(rig["expressions"])
@@ -335,15 +307,52 @@ def cmd_say(args: argparse.Namespace) -> int:
             cmd_export(build_parser().parse_args(argv))
 
     if args.play:
-        token = settings.token
-        filename = "say.ogg"
-        info = _http_json("POST", f"{server}/audio?filename={filename}", said.audio, "audio/ogg", token)
-        _status(f"uploaded audio as {info['id']}", args.quiet)
-        from urllib.parse import quote
+        from streamer import remote
 
-        body = json.dumps({"timeline": said.timeline(info["id"], args.lipsync)}).encode()
-        _http_json("POST", f"{server}/channels/{quote(args.play, safe='')}/play", body, "application/json", token)
+        audio_id = remote.upload_audio(server, said.audio, "say.ogg", settings.token)
+        _status(f"uploaded audio as {audio_id}", args.quiet)
+        body = {"timeline": said.timeline(audio_id, args.lipsync)}
+        remote.play(server, args.play, body, settings.token)
         _status(f"playing on channel {args.play!r} at {server}", args.quiet)
+        _report_audience(remote.viewers(server, args.play), args.play, server, args.quiet)
+    return 0
+
+
+def _report_audience(count: int, channel: str, server: str, quiet: bool) -> None:
+    """Say how many viewers ``channel`` has: a typo in a channel name is otherwise silent."""
+    from streamer.remote import audience
+
+    line, nobody = audience(count, channel, server)
+    if nobody:
+        print(f"warning: {line}", file=sys.stderr)
+    else:
+        _status(line, quiet)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from streamer.core.timeline import loads, parse_timeline
+    from streamer.remote import play_on_server
+
+    settings = Settings.from_env()
+    path, server = Path(args.timeline), args.server.rstrip("/")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StreamerError(f"{path}: cannot read the timeline: {exc.strerror or exc}") from None
+    try:
+        document = loads(raw)
+        timeline = parse_timeline(document)
+    except StreamerError as exc:
+        raise StreamerError(f"{path}: not a timeline: {exc}") from None
+    audio_path = None
+    if timeline.audio is not None:
+        audio_path = _find_audio(timeline.audio.id, path, settings)
+    played = play_on_server(path, document, audio_path, server, args.channel, settings.token)
+    with_audio = f" with audio {played.audio_id}" if played.audio_id else ""
+    seconds = played.program.get("duration_ms", timeline.duration_ms) / 1000
+    _status(f"uploaded {path} as timeline {played.timeline_id!r} ({played.name}){with_audio}", args.quiet)
+    _status(f"playing {played.name!r} ({seconds:.1f} s) on channel {args.channel!r} at {server}", args.quiet)
+    _report_audience(played.viewers, args.channel, server, args.quiet)
     return 0
 
 
@@ -705,6 +714,15 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
     say_p.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
     say_p.set_defaults(func=cmd_say)
+
+    play_p = sub.add_parser(
+        "play", help="upload a timeline file and its audio to a running server and play it on a channel"
+    )
+    play_p.add_argument("timeline", help="timeline JSON (e.g. from `say --timeline-out`); its audio next to it")
+    play_p.add_argument("--server", default="http://127.0.0.1:8000", help="the server (token: STREAMER_TOKEN)")
+    play_p.add_argument("--channel", default="main", help="channel to play on (default main)")
+    play_p.add_argument("-q", "--quiet", action="store_true", help="no status lines (warnings still print)")
+    play_p.set_defaults(func=cmd_play)
 
     align_p = sub.add_parser(
         "align", help="lip-sync a recording: align its transcript offline, or follow its loudness without one"

@@ -109,6 +109,8 @@ def loads(text: str | bytes) -> object:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise TimelineError(f"invalid JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:  # bytes that are no Unicode text at all (an audio file, an image)
+        raise TimelineError(f"invalid JSON: not UTF-8 text (byte {exc.start})") from exc
 
 
 class _Reader:

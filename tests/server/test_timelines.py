@@ -263,3 +263,9 @@ def test_seeding_keeps_user_edits(make_server: MakeServer, tmp_path: Path) -> No
     second = make_server(examples_dir=examples, data_dir=data)
     with second.client() as c:
         assert c.get("/timelines/demo").json()["duration_ms"] == 999
+
+
+def test_a_binary_body_is_422_not_a_server_error(client: httpx.Client) -> None:
+    r = client.post("/timelines", content=b"OggS\x00\x02\xa4\xff\xfe", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("invalid JSON: not UTF-8 text")
