@@ -178,6 +178,7 @@ class LiveChannel:
             batch_ms=s.batch_ms,
         )
         self.viewers: set[Viewer] = set()
+        self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
 
@@ -338,6 +339,7 @@ class ChannelHub:
             )
             channel.program_started(program.id, program.start_ms, schedule)
             channel.broadcast(messages)
+            channel.commands += 1
         log.info("channel %s: playing %s (%d ms)", name, timeline_id or "inline timeline", schedule.duration_ms)
         return program.to_json()
 
@@ -347,6 +349,7 @@ class ChannelHub:
             channel.fit_lead()
             result, messages = channel.core.stop(self.now_ms())
             channel.broadcast(messages)
+            channel.commands += 1
         return result
 
     async def set(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -364,6 +367,7 @@ class ChannelHub:
             channel.fit_lead()
             result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
             channel.broadcast(messages)
+            channel.commands += 1
         return result
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -377,6 +381,7 @@ class ChannelHub:
             "state": {"expr": core.state.expr, "pose": core.state.pose},
             "program": None if core.program is None else core.program.to_json(),
             "viewers": len(channel.viewers),
+            "commands": channel.commands,
         }
 
 

@@ -115,6 +115,7 @@ SCHEMAS: dict[str, Schema] = {
         state=STATE,
         program=_nullable(_ref("Program")),
         viewers={"type": "integer", "description": "connected viewers and controllers"},
+        commands={"type": "integer", "description": "play, stop and set commands accepted since it was created"},
     ),
     "PlayRequest": _obj(
         "",
