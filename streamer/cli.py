@@ -356,6 +356,24 @@ def cmd_play(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_voices(args: argparse.Namespace) -> int:
+    from streamer.speech.voices import voice_table
+
+    wanted = (args.language or "").lower().replace("_", "-")
+    rows = []
+    for voice in voice_table().voices:
+        tags = [tag for _, tag in sorted(voice.languages)]
+        if wanted and not any(tag == wanted or tag.startswith(wanted + "-") for tag in tags):
+            continue
+        rows.append((voice.identifier.rsplit("/", 1)[-1], ", ".join(tags), voice.gender or "-", voice.name))
+    if not rows:
+        raise StreamerError(f"no espeak-ng voice for language {args.language!r}; `streamer voices` lists them all")
+    widths = [max(len(row[i]) for row in [("VOICE", "LANGUAGES", "GENDER", "NAME"), *rows]) for i in range(3)]
+    for row in [("VOICE", "LANGUAGES", "GENDER", "NAME"), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
+    return 0
+
+
 def _read_transcript(args: argparse.Namespace) -> str | None:
     if args.transcript is not None and args.text is not None:
         raise StreamerError("align: give the transcript as a file or as --text, not both")
@@ -700,7 +718,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="who plans the face: rules, openai, or auto = openai when OPENAI_API_KEY is set (STREAMER_EMOTIONS)",
     )
     say_p.add_argument(
-        "--voice", help="espeak-ng voice (default en-us), or an ElevenLabs voice id (default STREAMER_ELEVENLABS_VOICE)"
+        "--voice",
+        help="offline: a language tag or voice from `streamer voices` (en-GB, fr-fr; default en-us); "
+        "ElevenLabs: a voice id (default STREAMER_ELEVENLABS_VOICE)",
     )
     say_p.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help)
     say_p.add_argument("--rate-wpm", type=int, default=165, help="speaking rate in words per minute (80-450)")
@@ -714,6 +734,10 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
     say_p.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
     say_p.set_defaults(func=cmd_say)
+
+    voices_p = sub.add_parser("voices", help="list the offline (espeak-ng) voices; --voice takes one or a language")
+    voices_p.add_argument("language", nargs="?", help="only voices for this language tag (en, en-GB, fr, ...)")
+    voices_p.set_defaults(func=cmd_voices)
 
     play_p = sub.add_parser(
         "play", help="upload a timeline file and its audio to a running server and play it on a channel"

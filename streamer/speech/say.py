@@ -99,6 +99,8 @@ def say(
     :class:`~streamer.speech.SpeechError` when espeak-ng or the encoder fails.
     """
     text = check_text(text, max_chars)
+    if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+        raise SpeechInputError("voice: must not be empty (leave it out for the default voice)")
     if provider not in PROVIDERS:
         available = ", ".join(PROVIDERS)
         raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: {available})")
