@@ -533,6 +533,27 @@ def _browse_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` for uvicorn, or one readable error (the port is taken, ...)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StreamerError(
+                f"port {port} on {host} is already in use (another `streamer serve`?); choose one with --port"
+            ) from None
+        raise StreamerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -551,6 +572,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["data_dir"] = Path(args.data)
     settings = Settings.from_env().replace(**changes)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
+    sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
     if settings.token is None:
         if settings.host in LOOPBACK_HOSTS:
             log.warning(
@@ -563,8 +585,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "the character and write timelines and audio. Set STREAMER_TOKEN for any public deployment.",
                 settings.host,
             )
-    # Before binding, so rig problems print as a list (and a bad bucket as one line).
-    rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
+    # Before serving, so rig problems print as a list (and a bad bucket as one line).
+    try:
+        rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
+    except BaseException:
+        sock.close()
+        raise
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
     print(f"OBS:      {base}/client/obs.html?channel=main")
@@ -586,7 +612,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # uvicorn's access log prints the query string, which may carry ?token=.
     logging.getLogger("uvicorn.access").addFilter(RedactTokenFilter())
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
