@@ -356,7 +356,7 @@ def probe_audio(path: Path) -> _Probe:
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise AudioError(f"upload is not audio: {exc}") from exc
+        raise AudioError(f"upload is not audio: {getattr(exc, 'strerror', None) or exc}") from exc
     if duration_ms <= 0:
         raise AudioError("upload is not audio: its duration is zero")
     return _Probe(ext, content_type, duration_ms)
