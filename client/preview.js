@@ -315,10 +315,32 @@ function fmtMs(v, { sign = false } = {}) {
   return `${sign && r > 0 ? '+' : ''}${r.toLocaleString()} ms`;
 }
 
-function setStat(id, text, level = '') {
+function setStat(id, text, level = '', detail = '') {
   const dd = $(id);
   dd.textContent = text;
   dd.className = level;
+  dd.title = detail;
+}
+
+// What the user can act on is how well this page knows the server clock: the error of the
+// estimate is at most half the best round trip. The raw offset (server time minus page time)
+// grows with the server's uptime, so it only goes in the tooltip.
+const SYNC_GOOD_MS = 21; // half a frame at 24 fps
+const SYNC_FAIR_MS = 60;
+
+function renderClock() {
+  if (!clock.synced) {
+    setStat('s-clock', clock.offsetMs === null ? '–' : 'estimating…');
+    return;
+  }
+  const bound = clock.rttMs / 2;
+  const quality = bound <= SYNC_GOOD_MS ? 'good' : bound <= SYNC_FAIR_MS ? 'fair' : 'poor';
+  const level = { good: 'good', fair: 'warn', poor: 'bad' }[quality];
+  const detail =
+    `Within ±${fmtMs(bound)} of the server clock (half the best round trip of the last ` +
+    `${(clock.samples ?? []).length} pings).\nRaw offset: ${fmtMs(clock.offsetMs)} (server time minus this page's ` +
+    'clock; it grows with the server\'s uptime, which is normal).';
+  setStat('s-clock', `${quality} · ±${fmtMs(bound)}`, level, detail);
 }
 
 function renderStats() {
@@ -326,9 +348,10 @@ function renderStats() {
   const conns = conn.stats.connects;
   setStat('s-conn', `${STATUS_LABELS[conn.status] ?? conn.status}${conns > 1 ? ` · ${conns - 1} reconnect${conns > 2 ? 's' : ''}` : ''}`,
     conn.status === 'connected' ? 'good' : conn.status === 'failed' ? 'bad' : 'warn');
-  setStat('s-offset', clock.synced ? fmtMs(clock.offsetMs) : clock.offsetMs === null ? '–' : 'estimating…');
+  renderClock();
   const rtt = clock.rttMs;
-  setStat('s-rtt', fmtMs(rtt), rtt === null ? '' : rtt < 60 ? 'good' : rtt < 200 ? 'warn' : 'bad');
+  const rttLevel = rtt === null ? '' : rtt < 60 ? 'good' : rtt < 200 ? 'warn' : 'bad';
+  setStat('s-rtt', fmtMs(rtt), rttLevel, rtt === null ? '' : 'Best round trip to the server of the last pings');
   if (s.master === 'audio') {
     const lag = s.frameLagMs;
     setStat('s-sync', lag === 0 ? 'in sync' : `frame ${fmtMs(lag)} late`, lag < 42 ? 'good' : lag < 125 ? 'warn' : 'bad');
