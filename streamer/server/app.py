@@ -44,7 +44,7 @@ from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
 from streamer.server.http import http_routes
 from streamer.server.live import ChannelHub, live_routes
-from streamer.server.reference import reference_routes
+from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.security import Forbidden, Unauthorized
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
@@ -116,16 +116,20 @@ async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Respons
 
 async def handle_http_exception(conn: HTTPConnection, exc: Exception) -> Response | None:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = f"not found: {conn.url.path[:200]}"
     elif exc.status_code == 405:
+        # Every route of the path, not only the first that matched (GET and POST /timelines are two routes).
+        headers["Allow"] = allowed = allowed_methods(conn.scope)
         message = f"method {conn.scope.get('method')} is not allowed on {conn.url.path[:200]}"
+        message += f" (allowed: {allowed}; see /openapi.json)"
     else:
         message = str(exc.detail)
     _rejected(conn, exc.status_code, message)
     if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
 
 async def handle_server_error(conn: HTTPConnection, exc: Exception) -> Response:

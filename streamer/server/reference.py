@@ -13,7 +13,8 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import Scope
 
 import streamer
 
@@ -727,6 +728,15 @@ def markdown(doc: dict[str, Any] | None = None) -> str:
         fields = _fields(schema)
         out += (fields or [f"{_type_of(schema)}"]) + [""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def allowed_methods(scope: Scope) -> str:
+    """The methods some route of the app serves at ``scope``'s path, for a 405's ``Allow`` header."""
+    methods: set[str] = set()
+    for route in scope["app"].router.routes:
+        if isinstance(route, Route) and route.matches(scope)[0] == Match.PARTIAL:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 async def openapi_json(request: Request) -> Response:

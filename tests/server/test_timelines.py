@@ -269,3 +269,10 @@ def test_a_binary_body_is_422_not_a_server_error(client: httpx.Client) -> None:
     r = client.post("/timelines", content=b"OggS\x00\x02\xa4\xff\xfe", headers={"Content-Type": "application/json"})
     assert r.status_code == 422
     assert r.json()["error"].startswith("invalid JSON: not UTF-8 text")
+
+
+def test_a_method_a_path_does_not_take_says_which_it_does(client: httpx.Client) -> None:
+    r = client.put("/timelines", params={"id": "x"}, json=doc())
+    assert r.status_code == 405
+    assert r.json()["error"] == "method PUT is not allowed on /timelines (allowed: GET, HEAD, POST; see /openapi.json)"
+    assert r.headers["allow"] == "GET, HEAD, POST"
