@@ -62,6 +62,10 @@ function showLabelUntilDriven() {
   };
   session.conn.on('program_start', hide);
   session.conn.on('state', hide);
+  // Servers that make viewers of a channel not created yet wait (a `waiting` message) show it at once.
+  session.conn.on('waiting', () => {
+    if (!driven) label.hidden = false;
+  });
   session.conn.on('hello', async (m) => {
     if (driven || m.program) return hide();
     try {

@@ -123,6 +123,7 @@ def cmd_rig_demo(args: argparse.Namespace) -> int:
 
 def _read_timeline_file(path: str | Path) -> tuple[Any, Any]:
     """The JSON document in ``path`` and the timeline it parses to; errors name the file."""
+    from streamer.core.errors import TimelineError
     from streamer.core.timeline import loads, parse_timeline
 
     try:
@@ -132,8 +133,8 @@ def _read_timeline_file(path: str | Path) -> tuple[Any, Any]:
     try:
         document = loads(text)
         return document, parse_timeline(document)
-    except StreamerError as exc:
-        raise type(exc)(f"{path}: not a timeline: {exc}") from None
+    except TimelineError as exc:
+        raise TimelineError(f"{path}: not a timeline: {exc}") from None
 
 
 def _load_timeline_file(path: str) -> Any:
