@@ -507,7 +507,7 @@ PATHS: dict[str, Schema] = {
     "/channels/{name}/stop": _channel_command(
         "Stop the channel's program",
         "The WebSocket `stop` command. The body may be empty.",
-        {"required": False, "content": {JSON: {"schema": {"type": "object"}}}},
+        {"required": False, "description": "optional: empty or `{}`", "content": {JSON: {"schema": _obj()}}},
         "Stopped",
     ),
     "/channels/{name}/set": _channel_command(
@@ -679,15 +679,15 @@ def _operation_md(method: str, path: str, op: Schema) -> list[str]:
     body = op.get("requestBody")
     if body:
         media = ", ".join(f"`{m}`" for m in body["content"])
-        lines += ["", f"Body ({media}): " + body.get("description", "")]
-        for content in body["content"].values():
-            schema = content.get("schema", {})
-            if "$ref" in schema:
-                lines[-1] += f" {_type_of(schema)}."
-            else:
-                lines += _fields(schema)
+        schemas = [content.get("schema", {}) for content in body["content"].values()]
+        named = [_type_of(schema) for schema in schemas if "$ref" in schema]
+        description, shape = body.get("description", ""), ", ".join(named)
+        summary = f"{description} ({shape})" if description and shape else description or shape
+        lines += ["", f"Body ({media}): {summary}." if summary else f"Body ({media}):"]
+        fields = [line for schema in schemas if "$ref" not in schema for line in _fields(schema)]
+        lines += ["", *fields] if fields else []
     lines += ["", "| status | meaning |", "|---|---|"]
-    for code, response in op["responses"].items():
+    for code, response in sorted(op["responses"].items()):
         contents: list[Schema] = list(response.get("content", {}).values())
         schema = contents[0].get("schema") if contents else None
         shape = f" ({_type_of(schema)})" if schema and ("$ref" in schema or schema.get("type") == "array") else ""
