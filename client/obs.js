@@ -1,6 +1,6 @@
 // The OBS browser source page: a transparent canvas, configured by URL parameters, no controls.
 //
-// ?channel=main  &token=  &scale=1  &audio=1  &audio_offset_ms=0  &width=  &height=
+// ?channel=main  &token=  &scale=1  &audio=1  &audio_offset_ms=0  &width=  &height=  &label=1
 // audio_offset_ms: how much later the sound is heard than this page plays it (OBS's delay with
 // "Control audio via OBS", often ~1000); positive delays the frames by that much so they match.
 
@@ -30,9 +30,11 @@ function layout(player) {
   }
 }
 
+const channel = params.get('channel') || 'main';
+
 const session = createLive({
   canvas,
-  channel: params.get('channel') || 'main',
+  channel,
   role: 'viewer',
   audio: {
     enabled: params.get('audio') !== '0',
@@ -44,7 +46,36 @@ const session = createLive({
   },
 });
 window.__streamer = session.player.debug;
+if (params.get('label') !== '0') showLabelUntilDriven();
 session.start();
+
+// A channel nobody has played to yet shows its name, so a misspelt ?channel= is visible in OBS
+// instead of an empty source; the first program or state change (or ?label=0) removes it.
+function showLabelUntilDriven() {
+  const label = document.getElementById('channel-label');
+  label.textContent = `channel ${channel} · waiting for a program`;
+  let driven = false;
+  const hide = () => {
+    driven = true;
+    label.hidden = true;
+  };
+  session.conn.on('program_start', hide);
+  session.conn.on('state', hide);
+  // Servers that make viewers of a channel not created yet wait (a `waiting` message) show it at once.
+  session.conn.on('waiting', () => {
+    if (!driven) label.hidden = false;
+  });
+  session.conn.on('hello', async (m) => {
+    if (driven || m.program) return hide();
+    try {
+      const res = await fetch(`/channels/${encodeURIComponent(channel)}`, { cache: 'no-store' });
+      const described = res.ok ? await res.json() : null;
+      if (!driven && described && described.commands === 0) label.hidden = false;
+    } catch (err) {
+      console.warn('streamer: cannot describe the channel:', err.message);
+    }
+  });
+}
 
 function resyncIf(visible) {
   if (visible) session.resync();

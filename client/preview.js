@@ -114,34 +114,52 @@ async function command(build, label) {
 
 // ------------------------------------------------------------------ program controls
 
+// The list is newest first (the server's order) and refreshes itself, so a line said from
+// another tab, `streamer play` or a bot shows up without a reload.
+const TIMELINES_EVERY_MS = 5000;
 let timelines = [];
+let timelinesShown = null; // what the select shows, to leave it alone when nothing changed
+let timelinesFailing = false;
 
-async function loadTimelines() {
+async function loadTimelines({ select: chosen = null } = {}) {
   const select = $('timeline');
   try {
-    const res = await fetch('/timelines');
+    const res = await fetch('/timelines', { cache: 'no-store' });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const body = await res.json();
     timelines = Array.isArray(body) ? body : body.timelines ?? [];
+    timelinesFailing = false;
   } catch (err) {
-    select.innerHTML = '<option value="">Timelines unavailable</option>';
-    toast(`Could not list timelines: ${err.message}`, { kind: 'error' });
+    if (!timelinesFailing) toast(`Could not list timelines: ${err.message}`, { kind: 'error' });
+    timelinesFailing = true;
+    if (timelinesShown === null) select.innerHTML = '<option value="">Timelines unavailable</option>';
     return;
   }
-  select.innerHTML = '';
-  if (!timelines.length) select.innerHTML = '<option value="">No timelines yet</option>';
-  for (const t of timelines) {
-    const opt = document.createElement('option');
-    opt.value = t.id;
-    const secs = t.duration_ms != null ? ` · ${(t.duration_ms / 1000).toFixed(1)} s` : '';
-    const audio = t.audio || t.has_audio ? ' · ♪' : '';
-    opt.textContent = `${t.title || t.name || t.id}${secs}${audio}`;
-    select.append(opt);
+  const shown = JSON.stringify(timelines.map((t) => [t.id, t.name, t.duration_ms]));
+  const keep = chosen ?? (timelinesShown === null ? params.get('timeline') : select.value);
+  if (shown !== timelinesShown) {
+    timelinesShown = shown;
+    select.innerHTML = '';
+    if (!timelines.length) select.innerHTML = '<option value="">No timelines yet</option>';
+    for (const t of timelines) {
+      const opt = document.createElement('option');
+      opt.value = t.id;
+      opt.title = t.id;
+      const secs = t.duration_ms != null ? ` · ${(t.duration_ms / 1000).toFixed(1)} s` : '';
+      opt.textContent = `${t.name || t.id}${secs}`;
+      select.append(opt);
+    }
   }
-  const wanted = params.get('timeline');
-  if (wanted && timelines.some((t) => t.id === wanted)) select.value = wanted;
+  if (keep && timelines.some((t) => t.id === keep)) select.value = keep;
   renderControls();
 }
+
+setInterval(() => {
+  if (document.visibilityState === 'visible') loadTimelines();
+}, TIMELINES_EVERY_MS);
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible') loadTimelines();
+});
 
 $('play').addEventListener('click', async () => {
   const id = $('timeline').value;
@@ -150,7 +168,8 @@ $('play').addEventListener('click', async () => {
   player.audio.needsGesture = false;
   if (player.audio.el) player.audio.el.muted = false;
   const result = await command((rid) => play(rid, { timelineId: id }), 'Play');
-  if (result) toast(`Playing ${id}`, { kind: 'ok', ms: 2000 });
+  const name = timelines.find((t) => t.id === id)?.name ?? id;
+  if (result) toast(`Playing ${name}`, { kind: 'ok', ms: 2000 });
 });
 
 $('stop').addEventListener('click', () => command((rid) => stop(rid), 'Stop'));
@@ -225,6 +244,7 @@ $('say-form').addEventListener('submit', async (e) => {
       toast(`Say: ${body.error || `HTTP ${res.status}`}`, { kind: 'error', code: String(res.status) });
       return;
     }
+    loadTimelines({ select: body.timeline_id });
     const result = await command((rid) => play(rid, { timelineId: body.timeline_id }), 'Say');
     if (result) $('say-text').select();
   } catch (err) {
@@ -305,10 +325,32 @@ function fmtMs(v, { sign = false } = {}) {
   return `${sign && r > 0 ? '+' : ''}${r.toLocaleString()} ms`;
 }
 
-function setStat(id, text, level = '') {
+function setStat(id, text, level = '', detail = '') {
   const dd = $(id);
   dd.textContent = text;
   dd.className = level;
+  dd.title = detail;
+}
+
+// What the user can act on is how well this page knows the server clock: the error of the
+// estimate is at most half the best round trip. The raw offset (server time minus page time)
+// grows with the server's uptime, so it only goes in the tooltip.
+const SYNC_GOOD_MS = 21; // half a frame at 24 fps
+const SYNC_FAIR_MS = 60;
+
+function renderClock() {
+  if (!clock.synced) {
+    setStat('s-clock', clock.offsetMs === null ? '–' : 'estimating…');
+    return;
+  }
+  const bound = clock.rttMs / 2;
+  const quality = bound <= SYNC_GOOD_MS ? 'good' : bound <= SYNC_FAIR_MS ? 'fair' : 'poor';
+  const level = { good: 'good', fair: 'warn', poor: 'bad' }[quality];
+  const detail =
+    `Within ±${fmtMs(bound)} of the server clock (half the best round trip of the last ` +
+    `${(clock.samples ?? []).length} pings).\nRaw offset: ${fmtMs(clock.offsetMs)} (server time minus this page's ` +
+    'clock; it grows with the server\'s uptime, which is normal).';
+  setStat('s-clock', `${quality} · ±${fmtMs(bound)}`, level, detail);
 }
 
 function renderStats() {
@@ -316,9 +358,10 @@ function renderStats() {
   const conns = conn.stats.connects;
   setStat('s-conn', `${STATUS_LABELS[conn.status] ?? conn.status}${conns > 1 ? ` · ${conns - 1} reconnect${conns > 2 ? 's' : ''}` : ''}`,
     conn.status === 'connected' ? 'good' : conn.status === 'failed' ? 'bad' : 'warn');
-  setStat('s-offset', clock.synced ? fmtMs(clock.offsetMs) : clock.offsetMs === null ? '–' : 'estimating…');
+  renderClock();
   const rtt = clock.rttMs;
-  setStat('s-rtt', fmtMs(rtt), rtt === null ? '' : rtt < 60 ? 'good' : rtt < 200 ? 'warn' : 'bad');
+  const rttLevel = rtt === null ? '' : rtt < 60 ? 'good' : rtt < 200 ? 'warn' : 'bad';
+  setStat('s-rtt', fmtMs(rtt), rttLevel, rtt === null ? '' : 'Best round trip to the server of the last pings');
   if (s.master === 'audio') {
     const lag = s.frameLagMs;
     setStat('s-sync', lag === 0 ? 'in sync' : `frame ${fmtMs(lag)} late`, lag < 42 ? 'good' : lag < 125 ? 'warn' : 'bad');

@@ -100,26 +100,55 @@ def cmd_rig_demo(args: argparse.Namespace) -> int:
     from streamer.demo import write_demo_rig
 
     out = Path(args.out)
-    with tqdm(total=0, unit="frame", desc=f"drawing {args.size[0]}x{args.size[1]} rig", disable=args.quiet) as bar:
+    bars: list[Any] = []  # opened at the first progress report: a refusal prints no empty bar
 
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.n = done
-            bar.refresh()
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            desc = f"drawing {args.size[0]}x{args.size[1]} rig"
+            bars.append(tqdm(total=total, unit="frame", desc=desc, disable=args.quiet))
+        bars[0].total = total
+        bars[0].n = done
+        bars[0].refresh()
 
+    try:
         write_demo_rig(out, size=args.size, progress=progress, overwrite=args.force)
+    except FileExistsError as exc:
+        raise StreamerError(str(exc).replace("pass overwrite=True", "pass --force")) from None
+    finally:
+        for bar in bars:
+            bar.close()
     print(f"wrote demo rig to {out}; check it with: streamer rig check {out}")
     return 0
 
 
-def _load_timeline_file(path: str) -> Any:
+def _read_timeline_file(path: str | Path) -> tuple[Any, Any]:
+    """The JSON document in ``path`` and the timeline it parses to; errors name the file."""
+    from streamer.core.errors import TimelineError
     from streamer.core.timeline import loads, parse_timeline
 
     try:
         text = Path(path).read_bytes()
     except OSError as exc:
-        raise StreamerError(f"{path}: cannot read timeline: {exc.strerror or exc}") from exc
-    return parse_timeline(loads(text))
+        raise StreamerError(f"{path}: cannot read the timeline: {exc.strerror or exc}") from None
+    try:
+        document = loads(text)
+        return document, parse_timeline(document)
+    except TimelineError as exc:
+        raise TimelineError(f"{path}: not a timeline: {exc}") from None
+
+
+def _load_timeline_file(path: str) -> Any:
+    return _read_timeline_file(path)[1]
+
+
+def _probe_audio(path: Path) -> Any:
+    """``probe_audio`` with errors that name the file."""
+    from streamer.storage import AudioError, probe_audio
+
+    try:
+        return probe_audio(path)
+    except AudioError as exc:
+        raise AudioError(f"{path}: {str(exc).removeprefix('upload ')}") from None
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
@@ -178,14 +207,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     audio = None
     if timeline.audio is not None and options.audio:
         path = _find_audio(timeline.audio.id, Path(args.timeline), settings)
+        _probe_audio(path)  # before any frame is drawn: an unreadable file is one error line
         audio = AudioSource(path, timeline.audio.offset_ms)
-    with tqdm(total=0, unit="frame", desc="exporting", disable=args.quiet) as bar:
+    bars: list[Any] = []  # opened at the first progress report, once the frame count is known
 
-        def progress(done: int, total: int, stage: str) -> None:
-            bar.total = total
-            bar.set_description(stage, refresh=False)
-            bar.update(done - bar.n)
+    def progress(done: int, total: int, stage: str) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="frame", desc=stage, disable=args.quiet))
+        bar = bars[0]
+        bar.total = total
+        bar.set_description(stage, refresh=False)
+        bar.update(done - bar.n)
 
+    try:
         result = render(
             schedule,
             LocalFrameStore(rig_dir),
@@ -195,6 +229,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             output=output,
             max_duration_ms=settings.export_max_s * 1000,
         )
+    finally:
+        for bar in bars:
+            bar.close()
     audio_note = "with audio" if result.has_audio else "no audio"
     print(
         f"wrote {output}: {result.format}, {result.width}x{result.height}, {result.frames} frames "
@@ -209,40 +246,12 @@ def _status(message: str, quiet: bool = False) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
-def _http_json(method: str, url: str, body: bytes | None, content_type: str, token: str | None) -> Any:
-    """One request to a streamer server; its JSON answer, or a :class:`StreamerError` with its message."""
-    import urllib.error
-    import urllib.request
-
-    headers = {"Content-Type": content_type, "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(url, data=body, headers=headers, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"null")
-    except ValueError as exc:
-        raise StreamerError(f"{method} {url}: the answer is not JSON: {exc}") from None
-    except urllib.error.HTTPError as exc:
-        detail = exc.read()[:2000].decode("utf-8", "replace")
-        try:
-            parsed = json.loads(detail)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            detail = parsed["error"]
-        hint = " (set STREAMER_TOKEN)" if exc.code == 401 else ""
-        raise StreamerError(f"{method} {url}: {exc.code} {detail}{hint}") from None
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise StreamerError(f"cannot reach the server at {url}: {reason}") from None
-
-
 def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
     """The server rig's expressions and its viseme map (checked against the rig by the server)."""
     from streamer.core.rig import DEFAULT_VISEMES
+    from streamer.remote import http_json
 
-    rig = _http_json("GET", server + "/rig", None, "application/json", None)
+    rig = http_json("GET", server + "/rig", None, "application/json", None)
     if not isinstance(rig, dict) or not isinstance(rig.get("expressions"), dict):
         raise StreamerError(f"{server}/rig: not a streamer server (no rig expressions)")
     expressions = list(rig["expressions"])
@@ -254,24 +263,58 @@ def _server_rig(server: str) -> tuple[list[str], dict[str, str]]:
 
 
 def _audio_id_for(path: Path) -> str:
+    """The audio id for say's Ogg/Opus file at ``path``: its name, which must say it is Ogg/Opus."""
     from streamer.storage import validate_audio_id
 
+    message = f"--audio-out {path}: the file name must be letters, digits, '_' or '-' and end in .ogg or .opus"
+    if path.suffix.lower() not in (".ogg", ".opus"):
+        raise StreamerError(message)
     try:
         return validate_audio_id(path.name)
     except StreamerError:
-        raise StreamerError(
-            f"--audio-out {path}: the file name must be letters, digits, '_' or '-' and end in .ogg or .opus"
-        ) from None
+        raise StreamerError(message) from None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def _say_paths(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    """``say``'s timeline and audio files (the audio defaults to next to the timeline), checked."""
+    timeline_path = Path(args.timeline_out) if args.timeline_out else None
+    audio_path = Path(args.audio_out) if args.audio_out else None
+    if audio_path is None and timeline_path is not None:
+        audio_path = timeline_path.with_suffix(".ogg")
+    if audio_path is not None:
+        _audio_id_for(audio_path)
+    if timeline_path is not None and audio_path is not None and timeline_path.resolve() == audio_path.resolve():
+        raise StreamerError(f"--timeline-out {timeline_path}: that is the audio's file too; name the timeline .json")
+    for path in (timeline_path, audio_path):
+        if path is not None and not path.parent.is_dir():
+            raise StreamerError(f"{path.parent}: no such folder for the output")
+    return timeline_path, audio_path
 
 
 def cmd_say(args: argparse.Namespace) -> int:
     import tempfile
 
     from streamer.rigload import load_rig
-    from streamer.speech.say import say
+    from streamer.speech.say import check_text, say
 
     if not (args.output or args.timeline_out or args.audio_out or args.play):
         raise StreamerError("say: nothing to do; give -o VIDEO, --timeline-out/--audio-out FILE or --play CHANNEL")
+    # Every argument is checked before speaking: a bad one is one error line, with nothing printed first.
+    text = check_text(args.text)
+    if args.voice is not None and not args.voice.strip():
+        raise StreamerError("voice: must not be empty (leave --voice out for the default voice)")
+    timeline_path, audio_path = _say_paths(args)
+    if args.output:
+        from streamer.export.options import FORMATS
+
+        if Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
+            raise StreamerError(f"-o {args.output}: say writes a video ending in .mp4, .webm or .mov")
+        if not Path(args.output).parent.is_dir():
+            raise StreamerError(f"{Path(args.output).parent}: no such folder for the output")
     settings = Settings.from_env()
     server = args.server.rstrip("/")
     if args.play and not args.rig:
@@ -283,9 +326,9 @@ def cmd_say(args: argparse.Namespace) -> int:
         how = f"with ElevenLabs (voice {args.voice or settings.elevenlabs_voice}, {settings.elevenlabs_model})"
     else:
         how = f"offline (espeak-ng {args.voice or 'en-us'}, {args.rate_wpm} wpm)"
-    _status(f"speaking {len(args.text)} characters {how}", args.quiet)
+    _status(f"speaking {_count(len(text), 'character')} {how}", args.quiet)
     said = say(
-        args.text,
+        text,
         expressions,
         visemes,
         voice=args.voice,
@@ -296,20 +339,13 @@ def cmd_say(args: argparse.Namespace) -> int:
         settings=settings,
     )
     faces = " -> ".join(k["expr"] for k in said.emotion) or "neutral"
-    _status(f"spoke {said.speech.duration_ms / 1000:.2f} s: {len(said.speech.words)} words, face {faces}", args.quiet)
+    words = _count(len(said.speech.words), "word")
+    _status(f"spoke {said.speech.duration_ms / 1000:.2f} s: {words}, face {faces}", args.quiet)
     planner = said.plan.provider + (f" (fallback: {said.plan.fallback})" if said.plan.fallback else "")
     _status(f"face planned by {planner}", args.quiet)
 
-    if args.timeline_out or args.audio_out:
-        timeline_path = Path(args.timeline_out) if args.timeline_out else None
-        audio_path = Path(args.audio_out) if args.audio_out else None
-        if audio_path is None and timeline_path is not None:
-            audio_path = timeline_path.with_suffix(".ogg")
-        assert audio_path is not None
+    if audio_path is not None:
         audio_id = _audio_id_for(audio_path)
-        for path in (timeline_path, audio_path):
-            if path is not None and not path.parent.is_dir():
-                raise StreamerError(f"{path.parent}: no such folder for the output")
         audio_path.write_bytes(said.audio)
         _status(f"wrote {audio_path} (Ogg/Opus, {len(said.audio)} bytes)", args.quiet)
         if timeline_path is not None:
@@ -335,15 +371,61 @@ def cmd_say(args: argparse.Namespace) -> int:
             cmd_export(build_parser().parse_args(argv))
 
     if args.play:
-        token = settings.token
-        filename = "say.ogg"
-        info = _http_json("POST", f"{server}/audio?filename={filename}", said.audio, "audio/ogg", token)
-        _status(f"uploaded audio as {info['id']}", args.quiet)
-        from urllib.parse import quote
+        from streamer import remote
 
-        body = json.dumps({"timeline": said.timeline(info["id"], args.lipsync)}).encode()
-        _http_json("POST", f"{server}/channels/{quote(args.play, safe='')}/play", body, "application/json", token)
+        audio_id = remote.upload_audio(server, said.audio, "say.ogg", settings.token)
+        _status(f"uploaded audio as {audio_id}", args.quiet)
+        body = {"timeline": said.timeline(audio_id, args.lipsync)}
+        remote.play(server, args.play, body, settings.token)
         _status(f"playing on channel {args.play!r} at {server}", args.quiet)
+        _report_audience(remote.viewers(server, args.play), args.play, server, args.quiet)
+    return 0
+
+
+def _report_audience(count: int, channel: str, server: str, quiet: bool) -> None:
+    """Say how many viewers ``channel`` has: a typo in a channel name is otherwise silent."""
+    from streamer.remote import audience
+
+    line, nobody = audience(count, channel, server)
+    if nobody:
+        print(f"warning: {line}", file=sys.stderr)
+    else:
+        _status(line, quiet)
+
+
+def cmd_play(args: argparse.Namespace) -> int:
+    from streamer.remote import play_on_server
+
+    settings = Settings.from_env()
+    path, server = Path(args.timeline), args.server.rstrip("/")
+    document, timeline = _read_timeline_file(path)
+    audio_path = None
+    if timeline.audio is not None:
+        audio_path = _find_audio(timeline.audio.id, path, settings)
+    played = play_on_server(path, document, audio_path, server, args.channel, settings.token)
+    with_audio = f" with audio {played.audio_id}" if played.audio_id else ""
+    seconds = played.program.get("duration_ms", timeline.duration_ms) / 1000
+    _status(f"uploaded {path} as timeline {played.timeline_id!r} ({played.name}){with_audio}", args.quiet)
+    _status(f"playing {played.name!r} ({seconds:.1f} s) on channel {args.channel!r} at {server}", args.quiet)
+    _report_audience(played.viewers, args.channel, server, args.quiet)
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from streamer.speech.voices import voice_table
+
+    wanted = (args.language or "").lower().replace("_", "-")
+    rows = []
+    for voice in voice_table().voices:
+        tags = [tag for _, tag in sorted(voice.languages)]
+        if wanted and not any(tag == wanted or tag.startswith(wanted + "-") for tag in tags):
+            continue
+        rows.append((voice.identifier.rsplit("/", 1)[-1], ", ".join(tags), voice.gender or "-", voice.name))
+    if not rows:
+        raise StreamerError(f"no espeak-ng voice for language {args.language!r}; `streamer voices` lists them all")
+    widths = [max(len(row[i]) for row in [("VOICE", "LANGUAGES", "GENDER", "NAME"), *rows]) for i in range(3)]
+    for row in [("VOICE", "LANGUAGES", "GENDER", "NAME"), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[3])
     return 0
 
 
@@ -369,7 +451,7 @@ def cmd_align(args: argparse.Namespace) -> int:
     from streamer.speech.align import transcript_words
     from streamer.speech.align_providers import align_with_provider, choose_aligner
     from streamer.speech.recording import alignment_timeline, check_transcript
-    from streamer.storage import AUDIO_ID, probe_audio
+    from streamer.storage import AUDIO_ID
 
     settings = Settings.from_env()
     source, timeline_path = Path(args.audio), Path(args.output)
@@ -380,7 +462,7 @@ def cmd_align(args: argparse.Namespace) -> int:
         transcript = check_transcript(transcript)
     if not timeline_path.parent.is_dir():
         raise StreamerError(f"{timeline_path.parent}: no such folder for the output")
-    probe = probe_audio(source)
+    probe = _probe_audio(source)
     audio_path = timeline_path.with_suffix("." + probe.ext)
     audio_id = audio_path.name
     if not AUDIO_ID.fullmatch(audio_id):
@@ -432,7 +514,7 @@ def cmd_align(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from streamer.rigload import load_rig
     from streamer.speech.imports import import_timeline
-    from streamer.storage import probe_audio, validate_audio_id
+    from streamer.storage import validate_audio_id
 
     source, output = Path(args.file), Path(args.output)
     try:
@@ -451,7 +533,7 @@ def cmd_import(args: argparse.Namespace) -> int:
                 f"--audio {audio}: the file name must be letters, digits, '_' or '-' with an audio extension"
             ) from None
         if audio.is_file():
-            audio_ms = probe_audio(audio).duration_ms
+            audio_ms = _probe_audio(audio).duration_ms
         else:
             _status(f"note: {audio} does not exist yet; the timeline names it {audio_id!r}", args.quiet)
         if audio.parent.resolve() != output.parent.resolve():
@@ -481,7 +563,7 @@ def cmd_captions(args: argparse.Namespace) -> int:
     from streamer.rigload import load_rig
     from streamer.speech.exports import export_timeline, format_for_path
 
-    fmt = format_for_path(args.output, args.format)
+    fmt = format_for_path(args.output, args.format or ("srt" if args.output == "-" else None))
     output = Path(args.output)
     if args.output != "-" and not output.parent.is_dir():
         raise StreamerError(f"{output.parent}: no such folder for the output")
@@ -506,6 +588,27 @@ def _browse_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
+def _listen(host: str, port: int) -> Any:
+    """A socket bound to ``host:port`` for uvicorn, or one readable error (the port is taken, ...)."""
+    import errno
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StreamerError(
+                f"port {port} on {host} is already in use (another `streamer serve`?); choose one with --port"
+            ) from None
+        raise StreamerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -524,6 +627,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["data_dir"] = Path(args.data)
     settings = Settings.from_env().replace(**changes)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
+    sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
     if settings.token is None:
         if settings.host in LOOPBACK_HOSTS:
             log.warning(
@@ -536,8 +640,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 "the character and write timelines and audio. Set STREAMER_TOKEN for any public deployment.",
                 settings.host,
             )
-    # Before binding, so rig problems print as a list (and a bad bucket as one line).
-    rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
+    # Before serving, so rig problems print as a list (and a bad bucket as one line).
+    try:
+        rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
+    except BaseException:
+        sock.close()
+        raise
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
     print(f"OBS:      {base}/client/obs.html?channel=main")
@@ -548,7 +656,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         proxy_headers=args.proxy_headers,
         forwarded_allow_ips="*" if args.proxy_headers else None,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 
@@ -598,7 +706,8 @@ def cmd_upload(args: argparse.Namespace) -> int:
             if not args.dry_run:
                 await check_bucket(client, options)
             total = sum(item.size for item in items)
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"upload to {where}", disable=args.quiet) as bar:
+            quiet = args.quiet or args.dry_run  # a dry run transfers nothing: no transfer bar
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"upload to {where}", disable=quiet) as bar:
 
                 def progress(done_bytes: int, done_files: int) -> None:
                     bar.n = done_bytes
@@ -656,8 +765,12 @@ def build_parser() -> argparse.ArgumentParser:
     scaling.add_argument("--size", type=_size, help="WIDTHxHEIGHT box to fit the frames in, keeping their aspect")
     scaling.add_argument("--scale", type=float, help="scale the rig's size (e.g. 0.5)")
     export.add_argument("--rig", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
-    export.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
-    export.add_argument("--background", default="#ffffff", help="MP4 background colour behind the character")
+    export.add_argument(
+        "--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort (default standard)"
+    )
+    export.add_argument(
+        "--background", default="#ffffff", help="MP4 background colour behind the character (default #ffffff)"
+    )
     export.add_argument("--start-ms", type=int, default=0, help="start of the exported part (ms)")
     export.add_argument("--end-ms", type=int, help="end of the exported part (ms; default: the end)")
     export.add_argument("--no-audio", action="store_true", help="leave the timeline's audio out")
@@ -672,7 +785,11 @@ def build_parser() -> argparse.ArgumentParser:
     say_p.add_argument("--timeline-out", help="write the v1 timeline JSON here")
     say_p.add_argument("--audio-out", help="write the Ogg/Opus audio here (default: next to --timeline-out)")
     say_p.add_argument("--play", metavar="CHANNEL", help="play it live on this channel of --server")
-    say_p.add_argument("--server", default="http://127.0.0.1:8000", help="server for --play (token: STREAMER_TOKEN)")
+    say_p.add_argument(
+        "--server",
+        default="http://127.0.0.1:8000",
+        help="server for --play (default %(default)s; token: STREAMER_TOKEN)",
+    )
     say_p.add_argument("--provider", choices=PROVIDERS, default="offline", help="speech engine (default offline)")
     say_p.add_argument(
         "--emotions",
@@ -680,10 +797,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="who plans the face: rules, openai, or auto = openai when OPENAI_API_KEY is set (STREAMER_EMOTIONS)",
     )
     say_p.add_argument(
-        "--voice", help="espeak-ng voice (default en-us), or an ElevenLabs voice id (default STREAMER_ELEVENLABS_VOICE)"
+        "--voice",
+        help="offline: a language tag or voice from `streamer voices` (en-GB, fr-fr; default en-us); "
+        "ElevenLabs: a voice id (default STREAMER_ELEVENLABS_VOICE)",
     )
     say_p.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help)
-    say_p.add_argument("--rate-wpm", type=int, default=165, help="speaking rate in words per minute (80-450)")
+    say_p.add_argument("--rate-wpm", type=int, default=165, help="words per minute, 80-450 (default 165)")
     say_p.add_argument("--pitch", type=int, default=50, help="voice pitch, 0-100 (default 50)")
     say_p.add_argument(
         "--rig",
@@ -691,9 +810,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     say_p.add_argument("--fps", type=int, default=24, help="video frames per second (default 24)")
     say_p.add_argument("--size", type=_size, help="video WIDTHxHEIGHT box")
-    say_p.add_argument("--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort")
+    say_p.add_argument(
+        "--quality", choices=["draft", "standard", "high"], default="standard", help="encoder effort (default standard)"
+    )
     say_p.add_argument("-q", "--quiet", action="store_true", help="no status lines or progress bar")
     say_p.set_defaults(func=cmd_say)
+
+    voices_p = sub.add_parser("voices", help="list the offline (espeak-ng) voices; --voice takes one or a language")
+    voices_p.add_argument("language", nargs="?", help="only voices for this language tag (en, en-GB, fr, ...)")
+    voices_p.set_defaults(func=cmd_voices)
+
+    play_p = sub.add_parser(
+        "play", help="upload a timeline file and its audio to a running server and play it on a channel"
+    )
+    play_p.add_argument("timeline", help="timeline JSON (e.g. from `say --timeline-out`); its audio next to it")
+    play_p.add_argument(
+        "--server", default="http://127.0.0.1:8000", help="the server (default %(default)s; token: STREAMER_TOKEN)"
+    )
+    play_p.add_argument("--channel", default="main", help="channel to play on (default main)")
+    play_p.add_argument("-q", "--quiet", action="store_true", help="no status lines (warnings still print)")
+    play_p.set_defaults(func=cmd_play)
 
     align_p = sub.add_parser(
         "align", help="lip-sync a recording: align its transcript offline, or follow its loudness without one"
@@ -723,7 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="Praat .TextGrid (e.g. from MFA), Rhubarb .json/.tsv, or face_rig keyframe .json")
     imp.add_argument("-o", "--output", required=True, help="timeline JSON to write")
     imp.add_argument("--audio", help="the recording; the timeline plays it by its file name (keep them together)")
-    imp.add_argument("--format", choices=imports.FORMATS)
+    imp.add_argument("--format", choices=imports.FORMATS, help="the input's format (default: read from the file)")
     imp.add_argument("--lipsync", choices=MODES, default=MODES[0], help=lipsync_help + " (TextGrid)")
     imp.add_argument(
         "--anticipation-ms",
@@ -738,7 +874,9 @@ def build_parser() -> argparse.ArgumentParser:
     cap = sub.add_parser("captions", help="export a timeline's captions (SRT, WebVTT) or lip-sync (Rhubarb, TextGrid)")
     cap.add_argument("timeline", help="timeline JSON with a words track (captions) or speech track (lip-sync)")
     cap.add_argument("-o", "--output", required=True, help="out.srt, .vtt, .json (Rhubarb), .tsv, .TextGrid or -")
-    cap.add_argument("--format", choices=list(exports.FORMATS))
+    cap.add_argument(
+        "--format", choices=list(exports.FORMATS), help="the format (default: from the extension; srt for -o -)"
+    )
     cap.add_argument("--rig", help="rig folder for the viseme map (default: STREAMER_FRAMES_DIR or the demo rig)")
     cap.add_argument("-q", "--quiet", action="store_true", help="no status lines")
     cap.set_defaults(func=cmd_captions)
@@ -752,7 +890,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"
     )
     serve.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="server log level"
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="server log level (default info)",
     )
     serve.set_defaults(func=cmd_serve)
 

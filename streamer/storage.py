@@ -3,6 +3,7 @@
 ::
 
     data_dir/timelines/{id}.json    timeline documents as sent (v1 or face_rig), written atomically
+    data_dir/timelines/{id}.meta.json   {"name"}: the timeline's human name (Say text, file name)
     data_dir/audio/{id}             audio files; uploads are named {content hash}.{ext}
 
 Errors (all :class:`StreamerError`): :class:`InvalidKey` for a bad id, :class:`NotFound`,
@@ -39,6 +40,8 @@ from streamer.core.timeline import Timeline, check_against_rig, loads, parse_tim
 log = logging.getLogger(__name__)
 
 TIMELINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+MAX_NAME_CHARS = 120
+_SLUG_DROP = re.compile(r"[^a-z0-9]+")
 AUDIO_EXTENSIONS = ("wav", "ogg", "mp3", "m4a", "opus", "flac")
 AUDIO_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\.(?:" + "|".join(AUDIO_EXTENSIONS) + ")")
 EXAMPLE_AUDIO_SUFFIXES = (".wav", ".ogg", ".mp3")
@@ -62,6 +65,44 @@ def validate_timeline_id(timeline_id: object) -> str:
     if not isinstance(timeline_id, str) or not TIMELINE_ID.fullmatch(timeline_id):
         raise InvalidKey(f"timeline id {str(timeline_id)[:80]!r} must match [a-z0-9][a-z0-9_-]{{0,63}}")
     return timeline_id
+
+
+def clean_name(name: object, where: str = "name") -> str:
+    """A timeline's human name: one line of at most ``MAX_NAME_CHARS`` characters, whitespace collapsed.
+
+    Raises :class:`InvalidKey` for a name that is not a string, is empty or has control characters.
+    """
+    if not isinstance(name, str):
+        raise InvalidKey(f"{where}: must be a string, got {type(name).__name__}")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name.replace("\n", " ").replace("\t", " ")):
+        raise InvalidKey(f"{where}: must not contain control characters")
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InvalidKey(f"{where}: must not be empty")
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise InvalidKey(f"{where}: {len(cleaned)} characters is over the limit of {MAX_NAME_CHARS}")
+    return cleaned
+
+
+def short_name(text: str, limit: int = 60) -> str:
+    """``text`` as a name: one printable line cut at a word boundary to ``limit`` characters (ellipsis)."""
+    line = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0] if " " in line[: limit - 1] else line[: limit - 1]
+    return cut.rstrip(" ,.;:!?-") + "…"
+
+
+def _slug(name: str | None) -> str:
+    slug = _SLUG_DROP.sub("-", (name or "").lower()).strip("-")[:40].strip("-")
+    return slug or "timeline"
+
+
+def _document_name(document: object) -> str | None:
+    """The optional ``name`` of a v1 document (face_rig documents have none)."""
+    if isinstance(document, dict) and "version" in document and document.get("name") is not None:
+        return clean_name(document["name"], "name")
+    return None
 
 
 def validate_audio_id(audio_id: object) -> str:
@@ -191,36 +232,63 @@ class TimelineStore:
         """The stored timeline, parsed (not re-checked against the rig: resolving does that)."""
         return parse_timeline(self.get_document(timeline_id))
 
-    def put(self, timeline_id: str, document: object) -> Timeline:
-        """Validate ``document`` and store it under ``timeline_id`` (replacing any); returns it parsed.
+    def _meta_path(self, timeline_id: str) -> Path:
+        return self.root / f"{validate_timeline_id(timeline_id)}.meta.json"
 
-        A document that fails validation leaves the stored file untouched.
+    def name_of(self, timeline_id: str) -> str | None:
+        """The stored human name of ``timeline_id``, or None when it has none."""
+        try:
+            meta = json.loads(self._meta_path(timeline_id).read_bytes())
+        except (OSError, ValueError):
+            return None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) else None
+
+    def _write(self, path: Path, timeline_id: str, data: bytes, name: str | None) -> None:
+        # Name first: a crash between the two leaves a name without a document, which list() ignores.
+        if name is not None:
+            write_atomic(self._meta_path(timeline_id), json.dumps({"name": name}, ensure_ascii=False).encode())
+        write_atomic(path, data)
+
+    def put(self, timeline_id: str, document: object, name: str | None = None) -> tuple[Timeline, bool]:
+        """Validate ``document`` and store it under ``timeline_id`` (replacing any).
+
+        Returns the parsed timeline and whether it was created (False: replaced). The name is
+        ``name``, else the document's ``name``; a replacement without either keeps the old name.
+        A document that fails validation leaves the stored files untouched.
         """
         path = self._path(timeline_id)
         timeline = self.validate(document)
+        name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:
-            write_atomic(path, data)
+            created = not path.exists()
+            self._write(path, timeline_id, data, name)
         log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
-        return timeline
+        return timeline, created
 
-    def create(self, document: object, timeline_id: str | None = None) -> str:
-        """Store a new document under ``timeline_id`` (or a generated id) and return the id.
+    def create(self, document: object, timeline_id: str | None = None, name: str | None = None) -> str:
+        """Store a new document under ``timeline_id`` (or one made from its name) and return the id.
 
-        Raises :class:`AlreadyExists` if the id is taken.
+        The name is ``name``, else the document's ``name``. A generated id is the name's slug
+        and a short random suffix (``good-morning-3fa2``). Raises :class:`AlreadyExists` if
+        ``timeline_id`` is taken.
         """
         if timeline_id is not None:
             validate_timeline_id(timeline_id)
         timeline = self.validate(document)
+        name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:
             while timeline_id is None:
-                candidate = secrets.token_hex(6)
+                candidate = f"{_slug(name)}-{secrets.token_hex(2)}"
                 timeline_id = None if self._path(candidate).exists() else candidate
             path = self._path(timeline_id)
             if path.exists():
-                raise AlreadyExists(f"timeline {timeline_id!r} already exists (use PUT to replace it)")
-            write_atomic(path, data)
+                raise AlreadyExists(
+                    f"timeline {timeline_id!r} already exists (PUT /timelines/{timeline_id} replaces it)"
+                )
+            self._write(path, timeline_id, data, name)
         log.info("created timeline %s (%d bytes, %d ms)", timeline_id, len(data), timeline.duration_ms)
         return timeline_id
 
@@ -232,6 +300,8 @@ class TimelineStore:
                 path.unlink()
             except FileNotFoundError:
                 raise NotFound(f"no timeline {timeline_id!r}") from None
+            with contextlib.suppress(FileNotFoundError):
+                self._meta_path(timeline_id).unlink()
         _fsync_dir(self.root)
 
     def _duration(self, timeline_id: str, path: Path, stat: os.stat_result) -> int | None:
@@ -248,18 +318,25 @@ class TimelineStore:
         return duration
 
     def list(self) -> builtins.list[dict[str, Any]]:
-        """``[{id, duration_ms, updated}]`` sorted by id; ``updated`` is ISO 8601 UTC."""
-        out = []
-        for path in sorted(self.root.glob("*.json")):
+        """``[{id, name, duration_ms, updated}]``, most recently stored first (ties by id).
+
+        ``name`` is the human name, or the id when the timeline has none; ``updated`` is ISO 8601 UTC.
+        """
+        found = []
+        for path in self.root.glob("*.json"):
             timeline_id = path.stem
             if not TIMELINE_ID.fullmatch(timeline_id) or not is_regular_file(path):
-                continue  # temp files (".tmp-..."), symlinks and strays
+                continue  # temp files (".tmp-..."), names ("x.meta"), symlinks and strays
             try:
                 stat = path.stat()
             except FileNotFoundError:
                 continue  # deleted meanwhile
+            found.append((-stat.st_mtime_ns, timeline_id, path, stat))
+        out = []
+        for _, timeline_id, path, stat in sorted(found):
             duration = self._duration(timeline_id, path, stat)
-            out.append({"id": timeline_id, "duration_ms": duration, "updated": _iso(stat.st_mtime)})
+            name = self.name_of(timeline_id) or timeline_id
+            out.append({"id": timeline_id, "name": name, "duration_ms": duration, "updated": _iso(stat.st_mtime)})
         return out
 
 
@@ -323,7 +400,7 @@ def probe_audio(path: Path) -> _Probe:
     except AudioError:
         raise
     except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
-        raise AudioError(f"upload is not audio: {exc}") from exc
+        raise AudioError(f"upload is not audio: {getattr(exc, 'strerror', None) or exc}") from exc
     if duration_ms <= 0:
         raise AudioError("upload is not audio: its duration is zero")
     return _Probe(ext, content_type, duration_ms)
@@ -490,7 +567,7 @@ def seed_examples(examples_dir: Path, timelines: TimelineStore, audio: AudioStor
         if not TIMELINE_ID.fullmatch(src.stem) or timelines.exists(src.stem):
             continue
         try:
-            timelines.create(loads(src.read_bytes()), src.stem)
+            timelines.create(loads(src.read_bytes()), src.stem, name=src.name)
         except (OSError, StreamerError) as exc:
             log.warning("example timeline %s skipped: %s", src.name, exc)
             continue

@@ -45,6 +45,7 @@ from streamer.server.framesource import FrameSource
 from streamer.server.http import UnsupportedMediaType, http_routes
 from streamer.server.limits import Busy, HeavyWork
 from streamer.server.live import ChannelHub, live_routes
+from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
@@ -127,16 +128,19 @@ async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Respons
 
 async def handle_http_exception(conn: HTTPConnection, exc: Exception) -> Response | None:
     assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = f"not found: {conn.url.path[:200]}"
     elif exc.status_code == 405:
+        # Every route of the path, not only the first that matched (GET and POST /timelines are two routes).
+        headers["Allow"] = allowed = allowed_methods(conn.scope)
         message = f"method {conn.scope.get('method')} is not allowed on {conn.url.path[:200]}"
+        message += f" (allowed: {allowed}; see /openapi.json)"
     else:
         message = str(exc.detail)
     _rejected(conn, exc.status_code, message)
     if exc.status_code in (204, 304):
-        return Response(status_code=exc.status_code, headers=exc.headers)
-    headers = dict(exc.headers or {})
+        return Response(status_code=exc.status_code, headers=headers)
     _close_if_body_unread(conn, headers)
     return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
@@ -250,6 +254,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         *export_routes(),
         *speech_routes(),
         *caption_routes(),
+        *reference_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [

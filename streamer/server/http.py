@@ -253,12 +253,14 @@ async def list_timelines(request: Request) -> Response:
 
 async def create_timeline(request: Request) -> Response:
     authorize_write(request)
-    requested = request.query_params.get("id")
+    requested, name = request.query_params.get("id"), request.query_params.get("name")
     if requested is not None:
         validate_timeline_id(requested)
     document = await read_json(request)
-    timeline_id = await asyncio.to_thread(_timelines(request).create, document, requested)
-    return JSONResponse({"id": timeline_id}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
+    store = _timelines(request)
+    timeline_id = await asyncio.to_thread(store.create, document, requested, name)
+    body = {"id": timeline_id, "name": store.name_of(timeline_id) or timeline_id}
+    return JSONResponse(body, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
 
 
 def heavy(request: Request) -> HeavyWork:
@@ -280,9 +282,10 @@ async def get_timeline(request: Request) -> Response:
 async def put_timeline(request: Request) -> Response:
     authorize_write(request)
     timeline_id = validate_timeline_id(request.path_params["id"])
-    document = await read_json(request)
-    timeline = await asyncio.to_thread(_timelines(request).put, timeline_id, document)
-    return JSONResponse({"id": timeline_id, "duration_ms": timeline.duration_ms})
+    document, store = await read_json(request), _timelines(request)
+    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"))
+    name = store.name_of(timeline_id) or timeline_id
+    return JSONResponse({"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created})
 
 
 async def delete_timeline(request: Request) -> Response:

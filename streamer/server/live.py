@@ -193,6 +193,7 @@ class LiveChannel:
         )
         self.viewers: set[Viewer] = set()
         self.last_used_ms = hub.now_ms()  # the last command, join or leave: idle channels are reaped
+        self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
 
@@ -424,6 +425,7 @@ class ChannelHub:
             )
             channel.program_started(program.id, program.start_ms, schedule)
             channel.broadcast(messages)
+            channel.commands += 1
         log.info("channel %s: playing %s (%d ms)", name, timeline_id or "inline timeline", schedule.duration_ms)
         return program.to_json()
 
@@ -448,6 +450,7 @@ class ChannelHub:
             channel.last_used_ms = self.now_ms()
             result, messages = channel.core.stop(self.now_ms())
             channel.broadcast(messages)
+            channel.commands += 1
         return result
 
     async def set(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -466,6 +469,7 @@ class ChannelHub:
             channel.last_used_ms = self.now_ms()
             result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
             channel.broadcast(messages)
+            channel.commands += 1
         return result
 
     def describe(self, name: str) -> dict[str, Any]:
@@ -479,6 +483,7 @@ class ChannelHub:
             "state": {"expr": core.state.expr, "pose": core.state.pose},
             "program": None if core.program is None else core.program.to_json(),
             "viewers": len(channel.viewers),
+            "commands": channel.commands,
         }
 
 

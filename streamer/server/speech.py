@@ -38,7 +38,7 @@ from streamer.speech.model import SpeechInputError
 from streamer.speech.openai_planner import choose_emotions
 from streamer.speech.say import MAX_SAY_CHARS, say
 from streamer.speech.visemes import MODES
-from streamer.storage import AudioStore, TimelineStore
+from streamer.storage import AudioStore, TimelineStore, short_name
 
 log = logging.getLogger(__name__)
 
@@ -118,9 +118,14 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _created(timelines: TimelineStore, timeline: dict[str, Any], audio_id: str, **extra: Any) -> Response:
-    """Store ``timeline`` and answer 201 ``{timeline_id, audio_id, duration_ms, timeline, **extra}``."""
-    timeline_id = await asyncio.to_thread(timelines.create, timeline, None)
+async def _created(
+    timelines: TimelineStore, timeline: dict[str, Any], audio_id: str, name: str | None = None, **extra: Any
+) -> Response:
+    """Store ``timeline`` (named ``name``, else by its ``name``) and answer 201 ``{timeline_id, ...}``.
+
+    The answer is ``{timeline_id, audio_id, duration_ms, timeline, **extra}``.
+    """
+    timeline_id = await asyncio.to_thread(timelines.create, timeline, None, name)
     body = {"timeline_id": timeline_id, "audio_id": audio_id, "duration_ms": timeline["duration_ms"]}
     return JSONResponse(
         {**body, "timeline": timeline, **extra}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"}
@@ -294,7 +299,8 @@ async def post_align(request: Request) -> Response:
                 yield chunk
 
         try:
-            info = await audio_store.save_stream(chunks(), upload.filename, limit)
+            upload_name = upload.filename
+            info = await audio_store.save_stream(chunks(), upload_name, limit)
         except (AudioError, PayloadTooLarge) as exc:
             raise type(exc)(f"audio: {exc}") from None
     finally:
@@ -319,6 +325,7 @@ async def post_align(request: Request) -> Response:
         timelines,
         timeline,
         info.id,
+        name=short_name(upload_name) if upload_name else None,
         words=[
             {"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text, "confidence": w.confidence} for w in alignment.words
         ],

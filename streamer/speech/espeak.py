@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MIN_RATE_WPM, MAX_RATE_WPM = 80, 450
 MAX_TEXT_CHARS = 20_000
-_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(\+[A-Za-z0-9_\-]+)?")
+_VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?(\+[A-Za-z0-9_\-]+)?")
 
 # speak_lib.h constants.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -54,6 +54,35 @@ class _Event(ctypes.Structure):
         ("user_data", ctypes.c_void_p),
         ("id", _EventId),
     ]
+
+
+class _Voice(ctypes.Structure):
+    """``espeak_VOICE``; ``languages`` is a list of (priority byte, NUL-terminated tag), ended by a 0 byte."""
+
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("languages", ctypes.c_void_p),
+        ("identifier", ctypes.c_char_p),
+        ("gender", ctypes.c_ubyte),
+        ("age", ctypes.c_ubyte),
+        ("variant", ctypes.c_ubyte),
+        ("xx1", ctypes.c_ubyte),
+        ("score", ctypes.c_int),
+        ("spare", ctypes.c_void_p),
+    ]
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """An installed espeak-ng voice: its name, identifier (``gmw/en-US``), gender and language tags.
+
+    ``languages`` are ``(priority, tag)`` pairs, lower priority numbers preferred for the tag.
+    """
+
+    name: str
+    identifier: str
+    gender: str  # "male", "female" or "" when the voice does not say
+    languages: tuple[tuple[int, str], ...]
 
 
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
@@ -138,6 +167,8 @@ class _Session:
             ctypes.c_void_p,
         ]
         lib.espeak_Synth.restype = ctypes.c_int
+        lib.espeak_ListVoices.argtypes = [ctypes.c_void_p]
+        lib.espeak_ListVoices.restype = ctypes.POINTER(ctypes.POINTER(_Voice))
         lib.espeak_Terminate.argtypes = []
         lib.espeak_Terminate.restype = ctypes.c_int
         self.sample_rate = 0
@@ -175,6 +206,24 @@ class _Session:
             i += 1
         return 0
 
+    def voices(self) -> list[VoiceInfo]:
+        """Every installed voice (``espeak_ListVoices``)."""
+        found = self.lib.espeak_ListVoices(None)
+        out = []
+        i = 0
+        while found[i]:
+            voice = found[i].contents
+            languages, at = [], voice.languages
+            while at and (priority := ctypes.string_at(at, 1)[0]) != 0:
+                tag = ctypes.string_at(at + 1)
+                languages.append((priority, tag.decode("ascii", "replace")))
+                at += 2 + len(tag)
+            gender = {1: "male", 2: "female"}.get(voice.gender, "")
+            name, identifier = (voice.name or b"").decode(), (voice.identifier or b"").decode()
+            out.append(VoiceInfo(name, identifier, gender, tuple(languages)))
+            i += 1
+        return out
+
     def synthesize(self, text: str, voice: str, rate_wpm: int, pitch: int) -> tuple[bytes, list[RawEvent]]:
         lib = self.lib
         status = lib.espeak_SetVoiceByName(voice.encode())
@@ -200,6 +249,12 @@ class _Session:
 _lock = threading.Lock()
 
 
+def installed_voices() -> list[VoiceInfo]:
+    """Every voice espeak-ng has installed, in its own order (blocking: loads the library)."""
+    with _lock, _Session() as session:
+        return session.voices()
+
+
 def _check(text: str, voice: str, rate_wpm: int, pitch: int) -> None:
     if not isinstance(text, str) or not text.strip():
         raise SpeechInputError("text: must be a non-empty string")
@@ -207,8 +262,8 @@ def _check(text: str, voice: str, rate_wpm: int, pitch: int) -> None:
         raise SpeechInputError(f"text: {len(text)} characters is over the limit of {MAX_TEXT_CHARS}")
     if "\0" in text:
         raise SpeechInputError("text: must not contain NUL characters")
-    if not _VOICE.fullmatch(voice):
-        raise SpeechInputError(f"voice: invalid espeak voice name {voice!r}")
+    if not isinstance(voice, str) or not voice.strip():
+        raise SpeechInputError("voice: must not be empty (list the voices with `streamer voices`)")
     if isinstance(rate_wpm, bool) or not isinstance(rate_wpm, int) or not MIN_RATE_WPM <= rate_wpm <= MAX_RATE_WPM:
         raise SpeechInputError(f"rate_wpm: must be an integer in [{MIN_RATE_WPM}, {MAX_RATE_WPM}], got {rate_wpm!r}")
     if isinstance(pitch, bool) or not isinstance(pitch, int) or not 0 <= pitch <= 100:
@@ -218,14 +273,20 @@ def _check(text: str, voice: str, rate_wpm: int, pitch: int) -> None:
 def synthesize(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int = 50) -> Speech:
     """Speak ``text`` with espeak-ng: mono int16 samples at 22.05 kHz with word and phoneme timings.
 
-    Deterministic: the same arguments give the same samples. Blocks for the synthesis (hundreds
-    of times faster than real time); run it off the event loop. Raises :class:`SpeechInputError`
-    for empty or oversized text, an unknown voice, or a rate or pitch out of range, and
-    :class:`SpeechError` if espeak-ng cannot be loaded or fails.
+    ``voice`` is a language tag (``en-GB``, ``fr-fr``), a voice file name or an identifier, in
+    any case (:mod:`streamer.speech.voices`). Deterministic: the same arguments give the same
+    samples. Blocks for the synthesis (hundreds of times faster than real time); run it off the
+    event loop. Raises :class:`SpeechInputError` for empty or oversized text, an unknown voice,
+    or a rate or pitch out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
     """
+    from streamer.speech.voices import resolve_voice
+
     _check(text, voice, rate_wpm, pitch)
+    espeak_voice = resolve_voice(voice)  # only installed voices' identifiers get past this
+    if not _VOICE.fullmatch(espeak_voice):
+        raise SpeechInputError(f"voice: invalid espeak voice name {voice!r}")
     with _lock, _Session() as session:
-        pcm, events = session.synthesize(text, voice, rate_wpm, pitch)
+        pcm, events = session.synthesize(text, espeak_voice, rate_wpm, pitch)
         sample_rate = session.sample_rate
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
     samples.setflags(write=False)

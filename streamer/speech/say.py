@@ -27,6 +27,7 @@ from streamer.speech.espeak import synthesize
 from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
 from streamer.speech.openai_planner import EmotionPlan, choose_emotions
 from streamer.speech.visemes import TAIL_MS, timeline_for
+from streamer.storage import short_name
 
 MAX_SAY_CHARS = 1000
 PROVIDERS = ("offline", "elevenlabs")
@@ -43,6 +44,7 @@ class Said:
     audio_ext: str = "opus"
     provider: str = "offline"
     plan: EmotionPlan = field(default_factory=EmotionPlan)
+    text: str = ""
 
     @property
     def duration_ms(self) -> int:
@@ -54,7 +56,8 @@ class Said:
 
         ``mode`` is the lip-sync: ``phoneme`` (every vowel) or ``word`` (one shape per word).
         """
-        return timeline_for(self.speech, audio_id, self.visemes_map, emotion=self.emotion, mode=mode)
+        doc = timeline_for(self.speech, audio_id, self.visemes_map, emotion=self.emotion, mode=mode)
+        return {"name": short_name(self.text), **doc} if self.text else doc
 
 
 def check_text(text: object, limit: int = MAX_SAY_CHARS) -> str:
@@ -96,6 +99,8 @@ def say(
     :class:`~streamer.speech.SpeechError` when espeak-ng or the encoder fails.
     """
     text = check_text(text, max_chars)
+    if voice is not None and (not isinstance(voice, str) or not voice.strip()):
+        raise SpeechInputError("voice: must not be empty (leave it out for the default voice)")
     if provider not in PROVIDERS:
         available = ", ".join(PROVIDERS)
         raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: {available})")
@@ -127,4 +132,5 @@ def say(
         visemes_map=dict(visemes_map),
         provider=provider,
         plan=plan,
+        text=text,
     )

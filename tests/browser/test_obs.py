@@ -74,3 +74,27 @@ def test_audio_offset_delays_the_frames_behind_the_audio_element(live_server: Li
     # OBS plays the sound 400 ms after the element does: frames show what is heard, 400 ms behind it.
     gaps = page.evaluate("window.__streamer.log.map(s => s.audioMs - s.programMs)")
     assert all(abs(g - 400) < 1 for g in gaps), gaps[:5]
+
+
+LABEL_SHOWN = "!document.getElementById('channel-label').hidden"
+
+
+def test_a_channel_nobody_drove_yet_shows_its_name_until_it_is_driven(live_server: LiveServer, page: Any) -> None:
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-typo&audio=0")
+    page.wait_for_function(LABEL_SHOWN, timeout=15_000)
+    assert page.text_content("#channel-label") == "channel obs-typo · waiting for a program"
+    live_server.post_json("/channels/obs-typo/set", {"expr": "happy_soft"})
+    page.wait_for_function("document.getElementById('channel-label').hidden", timeout=10_000)
+
+    page.reload()  # a channel that was driven before: no label, even while it is idle again
+    page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
+    page.wait_for_timeout(500)
+    assert page.eval_on_selector("#channel-label", "el => el.hidden")
+    assert not page.problems, page.problems
+
+
+def test_the_channel_label_can_be_turned_off(live_server: LiveServer, page: Any) -> None:
+    page.goto(f"{live_server.url}/client/obs.html?channel=obs-nolabel&audio=0&label=0")
+    page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
+    page.wait_for_timeout(500)
+    assert page.eval_on_selector("#channel-label", "el => el.hidden")

@@ -97,6 +97,14 @@ def test_dry_run_touches_nothing_and_a_second_upload_skips_everything(
     assert meta["CacheControl"] == "public, max-age=31536000, immutable"
 
 
+def test_a_dry_run_draws_no_upload_bar(moto_url: str, small_rig: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bucket = new_bucket(moto_url)
+    assert cli_main(["upload", str(small_rig), "--bucket", bucket, "--endpoint-url", moto_url, "--dry-run"]) == 0
+    out, err = capsys.readouterr()
+    assert "would upload" in out
+    assert "upload to" not in err and "%|" not in err  # nothing is transferred, so no transfer bar
+
+
 def test_upload_refuses_a_broken_rig(
     moto_url: str, small_rig: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

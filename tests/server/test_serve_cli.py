@@ -58,3 +58,20 @@ def test_serve_on_all_interfaces_without_a_token_starts_and_warns(rig_dir: Path,
     assert f"http://127.0.0.1:{port}/" in out
     assert "/client/obs.html?channel=main" in out
     assert "NO STREAMER_TOKEN SET" in err
+
+
+def test_a_port_in_use_is_one_error_line_before_any_url(rig_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_") and k != "PORT"}
+        argv = ["serve", "--port", str(port), "--frames", str(rig_dir), "--data", str(tmp_path / "data")]
+        done = subprocess.run(
+            [sys.executable, "-m", "streamer", *argv], capture_output=True, text=True, env=env, timeout=60
+        )
+    assert done.returncode == 2
+    assert done.stdout == ""  # no URLs printed for a server that is not running
+    assert done.stderr.splitlines() == [
+        f"error: port {port} on 127.0.0.1 is already in use (another `streamer serve`?); choose one with --port"
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,7 @@ def test_create_get_list_put_delete(client: httpx.Client) -> None:
 
     r = client.put(f"/timelines/{timeline_id}", json=doc(duration_ms=3000))
     assert r.status_code == 200
-    assert r.json() == {"id": timeline_id, "duration_ms": 3000}
+    assert r.json() == {"id": timeline_id, "name": timeline_id, "duration_ms": 3000, "created": False}
     assert client.get(f"/timelines/{timeline_id}").json()["duration_ms"] == 3000
 
     assert client.delete(f"/timelines/{timeline_id}").status_code == 204
@@ -59,15 +61,69 @@ def test_create_get_list_put_delete(client: httpx.Client) -> None:
 
 
 def test_create_with_a_chosen_id_and_conflict(client: httpx.Client) -> None:
-    assert client.post("/timelines?id=intro", json=doc()).json() == {"id": "intro"}
+    assert client.post("/timelines?id=intro", json=doc()).json() == {"id": "intro", "name": "intro"}
     r = client.post("/timelines?id=intro", json=doc())
     assert r.status_code == 409
-    assert "intro" in r.json()["error"]
+    assert "PUT /timelines/intro replaces it" in r.json()["error"]
 
 
 def test_put_creates_under_the_given_id(client: httpx.Client) -> None:
-    assert client.put("/timelines/outro", json=doc()).status_code == 200
+    r = client.put("/timelines/outro", json=doc())
+    assert (r.status_code, r.json()["created"]) == (200, True)
     assert client.get("/timelines/outro").status_code == 200
+    assert client.put("/timelines/outro", json=doc()).json()["created"] is False
+
+
+def test_post_makes_a_readable_id_from_the_name(client: httpx.Client) -> None:
+    r = client.post("/timelines", params={"name": "Good morning, chat!"}, json=doc())
+    assert r.status_code == 201
+    body = r.json()
+    assert body["name"] == "Good morning, chat!"
+    assert body["id"].startswith("good-morning-chat-") and len(body["id"]) == len("good-morning-chat-") + 4
+    named = dict(doc(), name="From the document")
+    r = client.post("/timelines", json=named)
+    assert r.json()["name"] == "From the document" and r.json()["id"].startswith("from-the-document-")
+    assert client.get(f"/timelines/{r.json()['id']}").json() == named  # stored as sent
+
+
+def test_a_replacement_keeps_its_name_unless_given_one(client: httpx.Client) -> None:
+    client.put("/timelines/intro", params={"name": "Intro take 1"}, json=doc())
+    assert client.put("/timelines/intro", json=doc(duration_ms=2500)).json()["name"] == "Intro take 1"
+    assert client.put("/timelines/intro", params={"name": "Take 2"}, json=doc()).json()["name"] == "Take 2"
+    listed = {t["id"]: t["name"] for t in client.get("/timelines").json()}
+    assert listed["intro"] == "Take 2"
+
+
+@pytest.mark.parametrize("name", ["", "   ", "a" * 121, "bell\x07"])
+def test_bad_names_are_400_and_store_nothing(client: httpx.Client, server: LiveServer, name: str) -> None:
+    before = stored_files(server)
+    r = client.post("/timelines", params={"name": name}, json=doc())
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("name: ")
+    assert stored_files(server) == before
+
+
+def test_list_is_newest_first_with_names(client: httpx.Client, server: LiveServer) -> None:
+    first = client.post("/timelines", params={"name": "first"}, json=doc()).json()["id"]
+    second = client.post("/timelines", params={"name": "second"}, json=doc()).json()["id"]
+    # File times can tie within a tick: date them apart explicitly.
+    folder = server.settings.data_dir / "timelines"
+    now = time.time()
+    os.utime(folder / f"{first}.json", (now + 100, now + 100))
+    os.utime(folder / f"{second}.json", (now + 200, now + 200))
+    listed = client.get("/timelines").json()
+    assert [t["id"] for t in listed[:2]] == [second, first]
+    assert [t["name"] for t in listed[:2]] == ["second", "first"]
+    by_id = {t["id"]: t for t in listed}
+    assert by_id["hello"]["name"] == "hello.json"  # seeded examples are named by their file
+
+
+def test_delete_removes_the_name_too(client: httpx.Client, server: LiveServer) -> None:
+    client.put("/timelines/gone", params={"name": "Gone"}, json=doc())
+    assert client.delete("/timelines/gone").status_code == 204
+    assert not [n for n in stored_files(server) if n.startswith("gone")]
+    client.put("/timelines/gone", json=doc())
+    assert {t["id"]: t["name"] for t in client.get("/timelines").json()}["gone"] == "gone"
 
 
 def test_invalid_timeline_is_422_naming_the_field(client: httpx.Client) -> None:
@@ -207,3 +263,16 @@ def test_seeding_keeps_user_edits(make_server: MakeServer, tmp_path: Path) -> No
     second = make_server(examples_dir=examples, data_dir=data)
     with second.client() as c:
         assert c.get("/timelines/demo").json()["duration_ms"] == 999
+
+
+def test_a_binary_body_is_422_not_a_server_error(client: httpx.Client) -> None:
+    r = client.post("/timelines", content=b"OggS\x00\x02\xa4\xff\xfe", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["error"].startswith("invalid JSON: not UTF-8 text")
+
+
+def test_a_method_a_path_does_not_take_says_which_it_does(client: httpx.Client) -> None:
+    r = client.put("/timelines", params={"id": "x"}, json=doc())
+    assert r.status_code == 405
+    assert r.json()["error"] == "method PUT is not allowed on /timelines (allowed: GET, HEAD, POST; see /openapi.json)"
+    assert r.headers["allow"] == "GET, HEAD, POST"
