@@ -225,12 +225,13 @@ JSON = "application/json"
 ERRORS = {
     "400": "a bad parameter or id",
     "401": "a write without the control token (when STREAMER_TOKEN is set)",
-    "403": "a write from an origin not in CORS_ORIGINS",
+    "403": "a write from a browser origin that is neither the server's own nor listed in CORS_ORIGINS",
     "404": "nothing by that id",
     "409": "the id is taken, or the export is not done",
     "413": "the body is over its size limit",
+    "415": "a JSON body sent without Content-Type: application/json",
     "422": "the document or upload does not validate (the message names the field)",
-    "429": "busy: too much work queued; try again later",
+    "429": "busy: too much work at once or queued; Retry-After says when to try again",
     "503": "a store or engine is unavailable (Retry-After says when to try again)",
 }
 
@@ -268,6 +269,8 @@ def _op(
     if body is not None:
         out["requestBody"] = body
     codes = errors.split() + (["401", "403"] if write else [])
+    if body is not None and JSON in body.get("content", {}):
+        codes.append("415")
     for code in codes:
         out["responses"][code] = _json(_ref("Error"), ERRORS[code])
     if write:
@@ -385,7 +388,7 @@ PATHS: dict[str, Schema] = {
             SEC_TIMELINES,
             {"200": _json(_ref("Validated"), "it is valid for this rig")},
             body=_body(_ref("Timeline")),
-            errors="413 422",
+            errors="413 422 429",
         )
     },
     "/timelines/{id}": {
@@ -428,7 +431,7 @@ PATHS: dict[str, Schema] = {
                     "fps", "query", "also list every frame index's key at this rate (24, 30000/1001)", required=False
                 ),
             ),
-            errors="400 404 422",
+            errors="400 404 422 429",
         )
     },
     "/timelines/{id}/captions.srt": {
@@ -437,7 +440,7 @@ PATHS: dict[str, Schema] = {
             SEC_TIMELINES,
             {"200": {"description": "SRT from the words track", "content": {"application/x-subrip": {"schema": TEXT}}}},
             params=(TIMELINE_ID,),
-            errors="400 404 422",
+            errors="400 404 422 429",
         )
     },
     "/timelines/{id}/captions.vtt": {
@@ -446,7 +449,7 @@ PATHS: dict[str, Schema] = {
             SEC_TIMELINES,
             {"200": {"description": "WebVTT from the words track", "content": {"text/vtt": {"schema": TEXT}}}},
             params=(TIMELINE_ID,),
-            errors="400 404 422",
+            errors="400 404 422 429",
         )
     },
     "/timelines/{id}/lipsync.json": {
@@ -455,7 +458,7 @@ PATHS: dict[str, Schema] = {
             SEC_TIMELINES,
             {"200": _json({"type": "object"}, "Rhubarb's `{metadata, mouthCues}` from the speech track")},
             params=(TIMELINE_ID,),
-            errors="400 404 422",
+            errors="400 404 422 429",
         )
     },
     "/audio": {
