@@ -208,9 +208,13 @@ class TimelineStore:
         timeline = parse_timeline(document)
         if self.rig is not None:
             check_against_rig(timeline, self.rig)
-        if self.audio is not None and timeline.audio is not None and not self.audio.exists(timeline.audio.id):
-            raise TimelineError(f"audio.id: no audio {timeline.audio.id!r} (upload it with POST /audio first)")
+        self.check_audio(None if timeline.audio is None else timeline.audio.id)
         return timeline
+
+    def check_audio(self, audio_id: str | None) -> None:
+        """Raise :class:`TimelineError` if a timeline's ``audio.id`` is not in the audio store."""
+        if self.audio is not None and audio_id is not None and not self.audio.exists(audio_id):
+            raise TimelineError(f"audio.id: no audio {audio_id!r} (upload it with POST /audio first)")
 
     def exists(self, timeline_id: str) -> bool:
         return is_regular_file(self._path(timeline_id))
@@ -219,14 +223,17 @@ class TimelineStore:
         """Remove the temp files of writes a crash interrupted (call at start-up)."""
         return remove_leftovers(self.root, ".tmp-*")
 
-    def get_document(self, timeline_id: str) -> Any:
-        """The stored JSON document; raises :class:`NotFound` or :class:`InvalidKey`."""
+    def read_bytes(self, timeline_id: str) -> bytes:
+        """The stored document's bytes; raises :class:`NotFound` or :class:`InvalidKey`."""
         path = self._path(timeline_id)
         try:
-            text = _read_regular(path)
+            return _read_regular(path)
         except FileNotFoundError:
             raise NotFound(f"no timeline {timeline_id!r}") from None
-        return loads(text)
+
+    def get_document(self, timeline_id: str) -> Any:
+        """The stored JSON document; raises :class:`NotFound` or :class:`InvalidKey`."""
+        return loads(self.read_bytes(timeline_id))
 
     def load(self, timeline_id: str) -> Timeline:
         """The stored timeline, parsed (not re-checked against the rig: resolving does that)."""

@@ -220,6 +220,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         )
         app.state.hub = hub
         await hub.start()
+        app.state.heavy = HeavyWork(settings.heavy_concurrency, loaded)
         exports = ExportJobs(
             settings.data_dir / "exports",
             workers=settings.export_workers,
@@ -242,6 +243,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             yield
         finally:
             app.state.speech.close()
+            app.state.heavy.close()
             await exports.close()
             await hub.close()
             await frames.close()
@@ -273,5 +275,4 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
     handlers[Exception] = handle_server_error
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.settings = settings
-    app.state.heavy = HeavyWork(settings.heavy_concurrency)
     return app

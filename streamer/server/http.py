@@ -22,12 +22,11 @@ from starlette.routing import BaseRoute, Route
 import streamer
 from streamer.core.errors import NotFound, StreamerError, TimelineError
 from streamer.core.keys import validate_key
-from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
-from streamer.server.limits import HeavyWork, encode_json
+from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
 from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
@@ -112,12 +111,12 @@ def _require_json_type(request: Request) -> None:
         )
 
 
-async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empty: bool = False) -> Any:
-    """The JSON body, read with a size cap; raises :class:`TimelineError` for bad JSON.
+class EmptyBody(TimelineError):
+    """A JSON route got no body."""
 
-    The ``Content-Type`` must be JSON (415 otherwise); with ``allow_empty`` an empty body of
-    any type gives None.
-    """
+
+async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
+    """The raw body of a JSON request: size capped, ``Content-Type`` checked (415), not empty."""
     _check_length(request, limit)
     if _content_length(request) != 0:  # refused before reading: the body is not wanted
         _require_json_type(request)
@@ -125,12 +124,25 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empt
     async for chunk in capped(request.stream(), limit):
         body += chunk
     if not body.strip():
+        raise EmptyBody("request body: empty (send a JSON document)")
+    _require_json_type(request)  # a chunked body announced no length
+    return bytes(body)
+
+
+async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empty: bool = False) -> Any:
+    """The JSON body, read as :func:`read_json_bytes` does; raises :class:`TimelineError` for bad JSON.
+
+    With ``allow_empty`` an empty body of any type gives None.
+    """
+    try:
+        body = await read_json_bytes(request, limit)
+    except EmptyBody:
         if allow_empty:
             return None
-        raise TimelineError("request body: empty (send a JSON document)")
+        raise
     if len(body) < 64 * 1024:
-        return loads(bytes(body))
-    return await asyncio.to_thread(loads, bytes(body))
+        return loads(body)
+    return await asyncio.to_thread(loads, body)
 
 
 # -- service -------------------------------------------------------------------------------
@@ -268,10 +280,12 @@ def heavy(request: Request) -> HeavyWork:
 
 
 async def validate_timeline(request: Request) -> Response:
-    async with heavy(request).slot("timeline validation"):  # before reading: a refused body is never read
-        document = await read_json(request)
-        timeline = await asyncio.to_thread(_timelines(request).validate, document)
-    return JSONResponse({"ok": True, "source": timeline.source, "duration_ms": timeline.duration_ms})
+    work = heavy(request)
+    async with work.slot("timeline validation"):  # before reading: a refused body is never read
+        raw = await read_json_bytes(request)
+        source, duration_ms, audio_id = await work.run(validate_timeline_bytes, raw)
+    _timelines(request).check_audio(audio_id)
+    return JSONResponse({"ok": True, "source": source, "duration_ms": duration_ms})
 
 
 async def get_timeline(request: Request) -> Response:
@@ -297,16 +311,10 @@ async def delete_timeline(request: Request) -> Response:
 async def timeline_schedule(request: Request) -> Response:
     raw_fps = request.query_params.get("fps")
     fps = as_fps(raw_fps) if raw_fps is not None else None
-    store, rig = _timelines(request), _rig(request)
-    timeline_id = request.path_params["id"]
-
-    def build() -> bytes:
-        # Up to tens of MB at 60 fps: encoded in the thread too, in steps that let the loop run.
-        doc = resolve(store.load(timeline_id), rig).to_json(fps)
-        return encode_json({"id": timeline_id, **doc})
-
-    async with heavy(request).slot("schedule"):
-        body = await asyncio.to_thread(build)
+    timeline_id, work = request.path_params["id"], heavy(request)
+    async with work.slot("schedule"):
+        raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
+        body = await work.run(schedule_bytes, raw, fps, timeline_id)  # up to tens of MB at 60 fps
     return Response(body, media_type="application/json")
 
 

@@ -1,8 +1,10 @@
-"""Bounds on heavy public work: a few requests at a time, the rest 429; big JSON encoded off the loop.
+"""Bounds on heavy public work: a few requests at a time, the rest 429, the CPU work in processes.
 
-Validating a 5 MB timeline or building a 60 fps schedule costs tens of milliseconds of CPU
-and tens of megabytes. These routes need no token, so without a bound a stranger could
-stack them until memory runs out and the event loop (and every live frame) stalls.
+Validating a 5 MB timeline or building a 60 fps schedule costs hundreds of milliseconds of CPU
+and tens of megabytes. These routes need no token, so without a bound a stranger could stack
+them until memory runs out. A thread is not enough to keep live frames on time: ``json.loads``
+of a big body is one C call that holds the GIL for ~100 ms, so the event loop would wait for
+it. The work runs in a small process pool instead (spawned, holding its own copy of the rig).
 """
 
 from __future__ import annotations
@@ -10,10 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator
-from typing import Any
+import multiprocessing
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from fractions import Fraction
+from typing import Any, TypeVar
 
 from streamer.core.errors import StreamerError
+from streamer.core.resolve import resolve
+from streamer.core.rig import Rig
+from streamer.core.timeline import check_against_rig, loads, parse_timeline
+
+T = TypeVar("T")
 
 RETRY_AFTER_S = 1
 # Items per json.dumps call when encoding a big list: each call holds the GIL for about a
@@ -28,10 +38,28 @@ class Busy(StreamerError):
 
 
 class HeavyWork:
-    """At most ``slots`` heavy requests at once; one more is refused at once, not queued."""
+    """At most ``slots`` heavy requests at once (one more is refused, not queued), run in processes."""
 
-    def __init__(self, slots: int) -> None:
+    def __init__(self, slots: int, rig: Rig) -> None:
         self.slots = self.free = slots
+        self.rig = rig
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker process (started on first use), which has the rig as ``_rig``."""
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.slots,
+                mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded server
+                initializer=_init_worker,
+                initargs=(self.rig,),
+            )
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     @contextlib.asynccontextmanager
     async def slot(self, what: str) -> AsyncIterator[None]:
@@ -68,3 +96,31 @@ def encode_json(value: Any) -> bytes:
 
 async def encode_json_off_loop(value: Any) -> bytes:
     return await asyncio.to_thread(encode_json, value)
+
+
+# -- in the worker processes ----------------------------------------------------------------
+
+_rig: Rig | None = None
+
+
+def _init_worker(rig: Rig) -> None:
+    global _rig
+    _rig = rig
+
+
+def _worker_rig() -> Rig:
+    assert _rig is not None, "HeavyWork worker without a rig"
+    return _rig
+
+
+def validate_timeline_bytes(raw: bytes) -> tuple[str, int, str | None]:
+    """Parse and check a timeline body against the rig: (source, duration_ms, audio id or None)."""
+    timeline = parse_timeline(loads(raw))
+    check_against_rig(timeline, _worker_rig())
+    return timeline.source, timeline.duration_ms, None if timeline.audio is None else timeline.audio.id
+
+
+def schedule_bytes(raw: bytes, fps: int | Fraction | None, timeline_id: str) -> bytes:
+    """A stored timeline's schedule (sampled at ``fps`` when given) as the JSON body of its route."""
+    doc = resolve(parse_timeline(loads(raw)), _worker_rig()).to_json(fps)
+    return encode_json({"id": timeline_id, **doc})
