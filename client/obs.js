@@ -1,6 +1,6 @@
 // The OBS browser source page: a transparent canvas, configured by URL parameters, no controls.
 //
-// ?channel=main  &token=  &scale=1  &audio=1  &audio_offset_ms=0  &width=  &height=  &label=1
+// ?channel=main  &scale=1  &audio=1  &audio_offset_ms=0  &width=  &height=  &label=1
 // audio_offset_ms: how much later the sound is heard than this page plays it (OBS's delay with
 // "Control audio via OBS", often ~1000); positive delays the frames by that much so they match.
 

@@ -94,6 +94,7 @@ def test_a_channel_nobody_drove_yet_shows_its_name_until_it_is_driven(live_serve
 
 
 def test_the_channel_label_can_be_turned_off(live_server: LiveServer, page: Any) -> None:
+    live_server.post_json("/channels/obs-nolabel/stop", {})  # commanded: viewers of new channels wait
     page.goto(f"{live_server.url}/client/obs.html?channel=obs-nolabel&audio=0&label=0")
     page.wait_for_function("window.__streamer && window.__streamer.stats.framesDrawn > 0", timeout=15_000)
     page.wait_for_timeout(500)
