@@ -36,6 +36,7 @@ export class AudioTrack {
     this.needsGesture = false; // playing muted because the browser refused sound without a click
     this.latencyS = INITIAL_LATENCY_S;
     this.measureAt = null; // when to measure the start latency (performance.now ms), or null
+    this.buffered = false; // whether the last start or seek began with its data already loaded
   }
 
   element() {
@@ -99,6 +100,7 @@ export class AudioTrack {
     const pos = this.expectedPosition() + this.latencyS;
     if (pos > 0.02) this.seek(pos);
     else if (el.currentTime > 0) el.currentTime = 0;
+    this.buffered = el.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
     this.measureAt = Infinity; // set for real on 'playing'
     this.setState('starting');
     const cue = this.cue;
@@ -154,8 +156,16 @@ export class AudioTrack {
   }
 
   seek(pos) {
+    this.buffered = this.bufferedAt(pos);
     this.el.currentTime = Math.max(pos, 0);
     this.lastSeekAt = performance.now();
+  }
+
+  /** Whether the element holds data at `pos` s, so starting there costs only the output latency. */
+  bufferedAt(pos) {
+    const ranges = this.el.buffered;
+    for (let i = 0; i < ranges.length; i++) if (ranges.start(i) <= pos && pos < ranges.end(i)) return true;
+    return false;
   }
 
   get isPlaying() {
@@ -200,9 +210,11 @@ export class AudioTrack {
     const now = performance.now();
     if (this.measureAt !== null && now >= this.measureAt) {
       // Settled after a start or seek: learn how far behind it landed, and correct once if it shows.
+      // Only a start from buffered data teaches the latency: a one-off wait for the network
+      // would otherwise be applied to every later seek (which then lands too far ahead).
       const pos = this.expectedPosition();
       const drift = this.el.currentTime - pos;
-      this.latencyS = Math.min(Math.max(this.latencyS - drift, 0), MAX_LATENCY_S);
+      if (this.buffered) this.latencyS = Math.min(Math.max(this.latencyS - drift, 0), MAX_LATENCY_S);
       this.measureAt = null;
       this.lastCheck = now;
       if (Math.abs(drift) > START_SEEK_S) {

@@ -91,7 +91,7 @@ export class ClockSync {
   }
 
   pingOnce() {
-    this.send(ping(`clock-${++this.seq}`, this.clock.now()));
+    this.send(ping(`clock-${++this.seq}`, this.clock.now(), this.clock.rttMs));
   }
 
   handlePong(msg) {

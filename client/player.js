@@ -7,6 +7,7 @@ import { ImageCache } from './images.js';
 const PRELOAD_EVERY_MS = 100;
 const LOG_MAX = 20000;
 const DECODED_BUDGET_BYTES = 256 * 1024 * 1024;
+const HOLD_BACK_MAX_MS = 500;
 
 export class Player {
   /**
@@ -27,6 +28,7 @@ export class Player {
     this.state = null;
     this.rig = null;
     this.drawnUrl = null;
+    this.lastNow = null; // the time last drawn for (see steady())
     this.lastPreload = 0;
     this.running = false;
     this.stats = {
@@ -73,6 +75,7 @@ export class Player {
   onHello(m) {
     // A (re)connection: the new hello and frames replace everything we had.
     this.queue.clear();
+    this.lastNow = null;
     this.lookaheadMs = m.lookahead_ms ?? this.lookaheadMs;
     this.state = m.state;
     this.rig = m.rig;
@@ -120,9 +123,24 @@ export class Player {
 
   /** The time frames are shown for: the audio's when it plays, else the server clock estimate. */
   now() {
-    const a = this.audio.masterNow();
-    if (a !== null) return a;
-    return this.clock.serverNow();
+    return this.steady(this.audio.masterNow(), this.clock.serverNow());
+  }
+
+  /**
+   * Frames never step back when the audio takes over from the clock: an element that has just
+   * started may report a position a little behind what the clock already showed. Hold the frame
+   * on screen until the audio catches up (a larger step back is a real seek or a new program).
+   */
+  steady(audioNow, clockNow) {
+    const now = audioNow ?? clockNow;
+    if (now === null) return null;
+    const last = this.lastNow;
+    this.lastNow = now;
+    if (audioNow !== null && last != null && now < last && last - now < HOLD_BACK_MAX_MS) {
+      this.lastNow = last;
+      return last;
+    }
+    return now;
   }
 
   preload(now) {
@@ -150,7 +168,7 @@ export class Player {
   /** One animation frame: pick the entry for now, draw it if decoded, record stats. */
   frame() {
     const audioNow = this.audio.masterNow();
-    const now = audioNow ?? this.clock.serverNow();
+    const now = this.steady(audioNow, this.clock.serverNow());
     this.audio.tick();
     this.stats.master = audioNow !== null ? 'audio' : 'clock';
     this.stats.audioState = this.audio.state;

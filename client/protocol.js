@@ -53,8 +53,11 @@ export function auth(token) {
   return { type: 'auth', token: String(token) };
 }
 
-export function ping(id, clientTime) {
-  return { type: 'ping', id, client_time: clientTime };
+/** rttMs: this client's best round trip so far (the server sizes its re-plan lead with it), or null. */
+export function ping(id, clientTime, rttMs = null) {
+  const msg = { type: 'ping', id, client_time: clientTime };
+  if (rttMs != null && Number.isFinite(rttMs)) msg.rtt_ms = Math.round(rttMs);
+  return msg;
 }
 
 export function play(id, { timelineId, timeline, atMs } = {}) {

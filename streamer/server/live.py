@@ -58,6 +58,12 @@ RATE_PER_S, RATE_BURST = 20.0, 40.0
 # A re-plan starts "now + lead"; encoding and queueing cost roughly 80 us per viewer here
 # (benchmarks/fanout.py), so the lead grows with the audience to keep every frame on time.
 BASE_LEAD_MS, LEAD_US_PER_VIEWER = 100, 120
+# ... plus the slowest viewer's round trip (reported in its pings), so a re-plan reaches a far
+# viewer before its first frame; capped so one very far viewer cannot delay every command by more.
+MAX_NETWORK_LEAD_MS = 1000
+# A program with audio starts at least this much (plus the network lead) after the command, so
+# viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
+AUDIO_LEAD_MS = 500
 MAX_TRANSITION_MS = 10_000
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
@@ -116,6 +122,7 @@ class Viewer:
         self.close_code = 1000
         self.writer: asyncio.Task[None] | None = None  # only while the transport pushes back
         self.channel: str | None = None  # the channel it watches, once it exists
+        self.rtt_ms = 0  # its round trip to us, as its pings report it
         self.waiting_for: str | None = None  # the channel it waits for, until a controller creates it
         self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
 
@@ -259,9 +266,16 @@ class LiveChannel:
                     if viewer.close_code == CLOSE_TOO_SLOW:
                         log.warning("channel %s: viewer fell behind, closing it (4008)", self.name)
 
-    def fit_lead(self) -> None:
-        """Re-plans start far enough ahead that the broadcast reaches every viewer in time."""
-        self.core.lead_ms = BASE_LEAD_MS + len(self.viewers) * LEAD_US_PER_VIEWER // 1000
+    def fit_lead(self, audio: bool = False) -> None:
+        """Re-plans start far enough ahead that the broadcast reaches every viewer in time.
+
+        The lead covers the encoding and queueing cost of the audience, the slowest viewer's
+        round trip (at most MAX_NETWORK_LEAD_MS) and, for a program with ``audio``, the time
+        to fetch it (AUDIO_LEAD_MS).
+        """
+        network = min(max((v.rtt_ms for v in self.viewers), default=0), MAX_NETWORK_LEAD_MS)
+        lead = BASE_LEAD_MS + len(self.viewers) * LEAD_US_PER_VIEWER // 1000 + network
+        self.core.lead_ms = lead + (AUDIO_LEAD_MS if audio else 0)
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
         self._prefetch_planned(ahead=False)  # replies and joins: the ticks look ahead
@@ -418,7 +432,7 @@ class ChannelHub:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
-            channel.fit_lead()
+            channel.fit_lead(audio=cue is not None)
             channel.last_used_ms = self.now_ms()
             program, messages = channel.core.play(
                 self.now_ms(), schedule, timeline_id=timeline_id, audio=cue, at_ms=at_ms
@@ -639,6 +653,9 @@ async def _handle(text: str, hub: ChannelHub, viewer: Viewer) -> Message | None:
         return _error("bad_message", "message must be a JSON object with a string 'type'")
     kind, msg_id = message["type"], message.get("id")
     if kind == "ping":
+        rtt = message.get("rtt_ms")
+        if isinstance(rtt, int | float) and not isinstance(rtt, bool) and 0 <= rtt <= 60_000:
+            viewer.rtt_ms = int(rtt)
         return {"type": "pong", "id": msg_id, "client_time": message.get("client_time"), "server_time_ms": hub.now_ms()}
     if kind == "auth":  # already checked at connect; a page may send it to any server
         return {"type": "ack", "id": msg_id, "ok": True, "result": {"role": viewer.role}}
