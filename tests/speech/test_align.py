@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -195,16 +194,13 @@ def other_voice() -> Recording:
 def test_words_land_within_a_frame_of_the_truth(other_voice: Recording) -> None:
     rec = other_voice
     samples = load_pcm(rec.wav_bytes())
-    started = time.perf_counter()
     alignment = align_samples(samples, rec.transcript)
-    elapsed = time.perf_counter() - started
     errors = boundary_errors_ms([(w.t_ms, w.end_ms, w.text) for w in alignment.words], rec.words)
     assert alignment.provider == "offline"
     assert len(alignment.words) >= 0.9 * len(rec.words)
     assert np.median(errors) < 40, errors
     assert np.mean(np.array(errors) < 100) > 0.9
     assert alignment.confidence > 0.7 and not [w for w in alignment.warnings if "low confidence" in w]
-    assert rec.duration_ms / 1000 / elapsed > 20
     # Phonemes stay inside their words and in order.
     spans = {(w.text, w.t_ms): w for w in alignment.words}
     assert spans and all(p.end_ms > p.t_ms for p in alignment.phonemes)
