@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import urllib.request
+from bisect import bisect_right
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,44 @@ def _require_playwright() -> None:
         if os.environ.get("CI"):
             pytest.fail("the playwright package is missing and CI is set: pip install playwright")
         pytest.skip("browser tests need the playwright package (pip install playwright)")
+
+
+ONE_FRAME_MS = 1000 / 24
+
+
+class ScheduleKeys:
+    """The frame keys a schedule shows over time (the last change at or before t wins)."""
+
+    def __init__(self, changes: list[list[Any]]) -> None:
+        self.times = [int(t) for t, _ in changes]
+        self.keys = [str(k) for _, k in changes]
+
+    def index_at(self, t_ms: float) -> int:
+        return max(bisect_right(self.times, t_ms) - 1, 0)
+
+    def keys_between(self, t0: float, t1: float) -> set[str]:
+        """Every key on screen at some moment of [t0, t1]."""
+        return set(self.keys[self.index_at(t0) : self.index_at(t1) + 1])
+
+    def share_on_time(
+        self, samples: list[dict[str, Any]], shift_ms: float
+    ) -> tuple[float, list[tuple[int, str, set[str]]]]:
+        """The share of the player's log samples whose drawn frame is the schedule's at the audio
+        time (``audioMs + shift_ms``) within one frame, and the first misses."""
+        good, bad = 0, []
+        for s in samples:
+            t = s["audioMs"] + shift_ms
+            expected = self.keys_between(t - ONE_FRAME_MS, t + ONE_FRAME_MS)
+            if frame_key(s["url"]) in expected:
+                good += 1
+            else:
+                bad.append((round(t), frame_key(s["url"]), expected))
+        return good / max(len(samples), 1), bad[:5]
+
+
+def frame_key(url: str) -> str:
+    path = url.split("?", 1)[0]
+    return path.split("/frames/", 1)[1]
 
 
 def free_port() -> int:
