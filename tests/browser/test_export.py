@@ -32,7 +32,8 @@ PLAY = """async ([src, timeoutMs]) => {
   const count = (_, meta) => { shown.add(meta.mediaTime); v.requestVideoFrameCallback(count); };
   v.requestVideoFrameCallback(count);
   return await new Promise((resolve) => {
-    const done = (extra) => resolve({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, shown: shown.size, ...extra });
+    const done = (extra) =>
+      resolve({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, shown: shown.size, ...extra });
     v.onerror = () => done({ error: v.error ? `${v.error.code} ${v.error.message}` : 'error' });
     v.onended = () => done({ ended: true });
     v.play().catch((e) => done({ error: String(e) }));

@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from streamer.settings import Settings
-from tests.browser.conftest import LiveServer, ScheduleKeys, frame_key, free_port
+from tests.browser.conftest import LiveServer, ScheduleKeys, free_port
+
 
 def test_preview_frames_follow_the_audio_clock(live_server: LiveServer, page: Any, tmp_path: Path) -> None:
     schedule = live_server.get_json("/timelines/hello/schedule")
