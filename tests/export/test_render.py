@@ -276,7 +276,9 @@ try:
 except DiskFull as exc:
     print("diskfull:", exc)
 """
-    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(RIG_DIR.parent))
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(RIG_DIR.parent)
+    )
     assert "diskfull:" in res.stdout, res.stdout + res.stderr
     assert list(tmp_path.iterdir()) == []
 
