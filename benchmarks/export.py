@@ -127,7 +127,8 @@ def video_bytes(video: Path) -> int:
     """The video stream's share of the file (the audio codecs and bitrates differ between the methods)."""
     cmd = ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size", "-of", "csv=p=0"]
     out = subprocess.run([*cmd, str(video)], check=True, capture_output=True, text=True).stdout
-    return sum(int(line) for line in out.split() if line.strip().isdigit())
+    sizes = (line.split(",")[0].strip() for line in out.splitlines())  # WebM rows carry side data after a comma
+    return sum(int(size) for size in sizes if size.isdigit())
 
 
 def quality(video: Path, frames_dir: Path, background: tuple[int, int, int] | None) -> dict[str, float]:
