@@ -290,13 +290,14 @@ def main() -> None:
         if not args.skip_baseline:
             old_runs = [
                 ("old_mp4", OLD_MP4),
-                ("old_mp4_our_settings", ["-c:v", "libx264", "-pix_fmt", "yuv420p", *ffmpeg_codec_args("mp4")]),
+                (
+                    "old_mp4_our_settings",
+                    ["-c:v", "libx264", "-pix_fmt", "yuv420p", *ffmpeg_codec_args("mp4"), "-c:a", "aac"],
+                ),
                 ("old_webm", OLD_WEBM),
             ]
             for name, codec in old_runs:
                 out = work / f"{name}.{'webm' if 'webm' in name else 'mp4'}"
-                if "our_settings" in name:
-                    codec = [*codec, "-c:a", "aac"]
                 encode_s = ffmpeg_encode(png_dir, audio, out, codec)
                 runs[name] = {"s": png_s + encode_s, "file": out, "flatten": False, "ffmpeg_s": encode_s}
                 print(f"{name}: {png_s + encode_s:.1f} s (png {png_s:.1f} s, ffmpeg {encode_s:.1f} s)", file=sys.stderr)
