@@ -71,7 +71,9 @@ def test_a_late_joiner_starts_the_audio_where_the_program_is(live_server: LiveSe
     # Joined ~1.5 s in: the audio was started mid-file, on the server clock (not from 0).
     log = page.evaluate("window.__streamer.log")
     assert log[0]["audioMs"] > 1000, log[0]
-    assert abs(stats["audioDriftMs"]) < 150, stats
+    # The player seeks when the audio is over 500 ms off the shared clock and only nudges its rate
+    # below that; how far a busy machine's start-up lands inside that band is timing, not behaviour.
+    assert abs(stats["audioDriftMs"]) < 500, stats
 
 
 # Headless Chromium never refuses autoplay, so this page gets the policy of a desktop browser:
