@@ -9,6 +9,8 @@ aligns each with its transcript through the real path (WAV bytes decoded with Py
 
 - accuracy: |found - true| of every placed word's start and end (median, mean, p90), and how
   many words were left unplaced;
+- edges: the first word's start and the last word's end (found - true) on the edge fixtures
+  (``EDGE_FIXTURES``: breaths, lip clicks, rooms, long silences, other voices);
 - speed: decode + align time as a multiple of real time, on the ~60 s recording (best of 3)
   and on a 10 minute one, with the peak memory traced during the 10 minute alignment;
 - TTS: espeak-ng synthesis of the 60 s script, as a multiple of real time.
@@ -37,10 +39,18 @@ from streamer.speech.espeak import synthesize  # noqa: E402
 from streamer.speech.model import Alignment  # noqa: E402
 from streamer.speech.pcm import load_pcm  # noqa: E402
 from streamer.speech.recording import align_samples  # noqa: E402
-from tests.speech.align_fixtures import PHRASES, Recording, boundary_errors_ms, make_recording  # noqa: E402
+from tests.speech.align_fixtures import (  # noqa: E402
+    EDGE_FIXTURES,
+    PHRASES,
+    Recording,
+    boundary_errors_ms,
+    edge_errors_ms,
+    make_recording,
+)
 
 TARGET_MEDIAN_MS = 40.0
 TARGET_REALTIME = 20.0
+TARGET_EDGE_MS = 60.0
 
 # (name, phrases, voice, rate_wpm, pitch, snr_db, sample_rate)
 FIXTURES: list[tuple[str, list[str], str, int, int, float, int]] = [
@@ -133,6 +143,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"{sixty['seconds']:.0f} s recording: decode + align {sixty['align_s']:.2f} s = {realtime:.0f}x real time")
 
+    edges: list[int] = []
+    print(f"\n{'edge fixture':20} {'first word start':>17} {'last word end':>14}")
+    for k, fixture in enumerate(EDGE_FIXTURES):
+        rec = fixture.make(seed=100 + k)
+        spans = [(w.t_ms, w.end_ms, w.text) for w in run_fixture(rec)[1].words]
+        first, last = edge_errors_ms(spans, rec.words)
+        shown = ["unplaced" if e is None else str(e) for e in (first, last)]
+        print(f"{fixture.name:20} {shown[0]:>15} ms {shown[1]:>12} ms")
+        edges += [abs(e) if e is not None else 10_000 for e in (first, last)]
+    within = sum(e <= TARGET_EDGE_MS for e in edges)
+    print(f"edges within {TARGET_EDGE_MS:.0f} ms: {within} of {len(edges)}, worst {max(edges)} ms")
+
     script = " ".join(PHRASES)
     started = time.perf_counter()
     speech = synthesize(script, voice="en-us", rate_wpm=165)
@@ -153,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         "realtime_factor": round(realtime, 1),
         "seconds_60s_fixture": round(sixty["seconds"], 1),
         "tts_realtime_factor": round(tts_realtime, 1),
+        "edge_worst_ms": max(edges),
+        "edges_within_60ms": f"{sum(e <= TARGET_EDGE_MS for e in edges)}/{len(edges)}",
     }
     if args.long_minutes > 0:
         long = long_run(args.long_minutes)

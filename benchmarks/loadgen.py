@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import resource
@@ -224,6 +225,15 @@ async def _viewers(url: str, count: int) -> None:
         "min_margin_ms": min(v.min_margin for v in viewers),
         "frame_counts": sorted({len(v.frames) for v in viewers}),
     }
+    if "expect" in cmd:  # [[t_ms from the program start, url], ...]: compare every viewer's frames
+        expected = [(int(t), str(u)) for t, u in cmd["expect"]]
+        received = (sorted((t - cmd["start_ms"], u) for t, u in v.frames.items()) for v in viewers)
+        wrong = [got for got in received if got != expected]
+        result["wrong_viewers"] = len(wrong)
+        if wrong:
+            result["first_difference"] = next(
+                ([g, e] for g, e in itertools.zip_longest(wrong[0], expected) if g != e), None
+            )
     if cmd.get("report_first_frames"):
         first: dict[int, list[float]] = {}
         for v in viewers:
@@ -248,7 +258,6 @@ def main() -> None:
         asyncio.run(_drain(sys.argv[2], int(sys.argv[3])))
     else:  # python -m benchmarks.loadgen URL COUNT
         asyncio.run(_viewers(sys.argv[1], int(sys.argv[2])))
-
 
 
 class _Drain(asyncio.Protocol):

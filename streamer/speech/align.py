@@ -3,7 +3,9 @@
 How it works: espeak-ng speaks the transcript (the *reference*, whose word and phoneme times
 are exact; :func:`streamer.speech.recording.read_reference` makes it, at the I/O edge), both
 signals become unit-length cepstral features at 100 frames per second
-(:mod:`streamer.speech.features`), their silent ends are trimmed, dynamic time warping
+(:mod:`streamer.speech.features`), their silent ends are trimmed (the recording's to where
+its voice starts and ends, so that a breath, a lip click or a room's echo is not taken for the
+first or last word: :func:`trim_to_voice`), dynamic time warping
 matches recording frames with reference frames (:mod:`streamer.speech.dtw`, banded and
 multiscale, so a 10 minute recording costs a few seconds and little memory), and every
 reference boundary is carried over the warping path into the recording. Each word gets a
@@ -28,13 +30,13 @@ Everything here is a pure function of arrays with its own tests; the transcript 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
 
 from streamer.speech.dtw import Path, align_multiscale
-from streamer.speech.features import HOP_MS, RATE, cepstra, log_energy_db, mel_power, voiced_mask
+from streamer.speech.features import HOP, HOP_MS, RATE, cepstra, log_energy_db, mel_power, periodicity, voiced_mask
 from streamer.speech.model import LOW_CONFIDENCE, AlignedWord, Alignment, Phoneme, SpeechInputError, Word
 from streamer.speech.timing import TOKEN
 from streamer.speech.units import samples_to_ms
@@ -46,6 +48,13 @@ MIN_WORD_MS = 30  # a word squeezed shorter than this was not found in the recor
 UNCOVERED_WARN_MS = 1_500  # this much sound matched with no word gets a warning
 REFERENCE_RATE_WPM = 165  # matching the recording's rate measured worse on the labelled fixtures
 SILENCE_MARGIN_FRAMES = 3  # kept around the voiced part when trimming silence (30 ms)
+PITCHED = 0.6  # periodicity above this is a voice (breath, clicks and hiss score lower)
+EDGE_FRAMES = 300  # periodicity is computed this far (3 s) inside each edge of the sound
+MIN_PITCHED_FRAMES = 5  # a voice lasts at least 50 ms; shorter periodic blips are not speech
+AUDIBLE_DB = 6.0  # a voice fading out is still sounding this far above the background
+FAINT_DB = 1.0  # a periodic sound this far above the background is still the voice
+FADE_MS = 150  # the last word may fade out this long past where the warping path ends
+MAX_GAP_MS = 120  # a silence this long after the last voiced sound ends the speech (a stop closure is shorter)
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -62,20 +71,118 @@ class Reference:
 
 @dataclass(frozen=True)
 class Signal:
-    """Features of one signal: cepstra, voiced mask, and the voiced span ``[start, stop)`` in frames."""
+    """Features of one signal: cepstra, voiced mask, and the voiced span ``[start, stop)`` in frames.
+
+    ``energy_db`` is each frame's energy; ``pitched`` the span ``[first, last + 1)`` of frames
+    where a voice sounds (periodic and above the background, in runs of
+    :data:`MIN_PITCHED_FRAMES` or more), ``None`` if none does.
+    """
 
     ceps: Floats
     voiced: npt.NDArray[np.bool_]
     start: int
     stop: int
+    energy_db: npt.NDArray[np.float64]
+    periodicity: npt.NDArray[np.float64]
+    pitched: tuple[int, int] | None
 
 
 def analyse(samples: npt.ArrayLike) -> Signal:
     """Cepstra and voice activity of mono float samples at :data:`RATE` (pure)."""
     power = mel_power(samples)
-    voiced = voiced_mask(log_energy_db(power))
+    energy_db = log_energy_db(power)
+    voiced = voiced_mask(energy_db)
     start, stop = voiced_span(voiced, SILENCE_MARGIN_FRAMES)
-    return Signal(cepstra(power), voiced, start, stop)
+    periodic = edge_periodicity(np.asarray(samples, dtype=np.float32).ravel(), start, stop, len(voiced))
+    pitched = long_runs_span(voiced & (periodic > PITCHED), MIN_PITCHED_FRAMES)
+    if pitched is None or pitched[0] >= start + EDGE_FRAMES or pitched[1] <= stop - EDGE_FRAMES:
+        periodic = periodicity(samples)[: len(voiced)]  # no voice near an edge: look everywhere
+        pitched = long_runs_span(voiced & (periodic > PITCHED), MIN_PITCHED_FRAMES)
+    return Signal(cepstra(power), voiced, start, stop, energy_db, periodic, pitched)
+
+
+def edge_periodicity(x: Floats, start: int, stop: int, n_frames: int) -> npt.NDArray[np.float64]:
+    """:func:`periodicity` of the frames near the sound's edges only (the rest 0): it costs more than
+    the other features, and only the edges need it. The end window reaches past ``stop``, where a
+    voice may fade on under the speech threshold."""
+    out = np.zeros(n_frames)
+    for lo, hi in ((start, start + EDGE_FRAMES), (stop - EDGE_FRAMES, stop + EDGE_FRAMES // 3)):
+        lo, hi = max(lo, 0), min(hi, n_frames)
+        if hi > lo:
+            out[lo:hi] = periodicity(x[lo * HOP : hi * HOP])[: hi - lo]
+    return out
+
+
+def long_runs_span(mask: npt.NDArray[np.bool_], min_run: int) -> tuple[int, int] | None:
+    """``[start of the first run, end of the last run)`` over the runs of ``mask`` at least ``min_run`` long."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    starts, stops = edges[::2], edges[1::2]
+    long = stops - starts >= min_run
+    if not long.any():
+        return None
+    return int(starts[long][0]), int(stops[long][-1])
+
+
+def sound_end(voiced: npt.NDArray[np.bool_], end: int, max_gap: int) -> int:
+    """The end of the sound going on at frame ``end``, across gaps shorter than ``max_gap`` frames."""
+    last = end
+    for i in np.flatnonzero(voiced[end:]) + end:
+        if i - last > max_gap:
+            break
+        last = int(i) + 1
+    return max(last, end)
+
+
+def faint_voice_end(sig: Signal, end: int) -> int:
+    """Past ``end`` while the voice goes on, periodic, however faint (a last vowel fading into the room)."""
+    floor = float(np.percentile(sig.energy_db, 10)) + FAINT_DB
+    while end < len(sig.periodicity) and sig.periodicity[end] > PITCHED and sig.energy_db[end] > floor:
+        end += 1
+    return end
+
+
+def audible(energy_db: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Frames above the background (the 10th percentile of frame energy) by :data:`AUDIBLE_DB`."""
+    mask: npt.NDArray[np.bool_] = energy_db > np.percentile(energy_db, 10) + AUDIBLE_DB
+    return mask
+
+
+def trim_to_voice(rec: Signal, ref: Signal, first_ms: int, last_ms: int) -> Signal:
+    """``rec`` with its span cut to its voice and what belongs around it, as the reference shows.
+
+    Energy alone takes a breath, a lip click or a room's echo for speech: the first word
+    then starts too early, and the warping path, having speech to spread over breath, ended
+    the last word too early. A voice is periodic; the sounds around it are not. The span
+    starts before the recording's first voiced frame by as much unvoiced sound as the
+    reference has before its own (the "s" of "six"; its first word starts at ``first_ms``),
+    and ends where the sound after the last voiced frame stops, across gaps shorter than
+    :data:`MAX_GAP_MS` (a final "t" or the "er" of "bitter", which voices end more weakly than
+    the reference does), plus whatever the reference's last word (ending at ``last_ms``) has
+    past its own. Falls back to the energy span when either signal has no voice.
+    """
+    if rec.pitched is None or ref.pitched is None:
+        return rec
+    gap = MAX_GAP_MS // HOP_MS
+    lead = max(ref.pitched[0] - to_frame(first_ms), 0)
+    tail = max(to_frame(last_ms) - sound_end(audible(ref.energy_db), ref.pitched[1], gap), 0)
+    start = max(rec.pitched[0] - lead - SILENCE_MARGIN_FRAMES, 0)
+    end = faint_voice_end(rec, sound_end(audible(rec.energy_db), rec.pitched[1], gap))
+    stop = min(end + tail + SILENCE_MARGIN_FRAMES, len(rec.voiced))
+    return replace(rec, start=start, stop=stop) if stop > start else rec
+
+
+def to_voice_end(last: AlignedWord, rec: Signal, last_row: int) -> AlignedWord:
+    """The last word, ending where the recording's voice ends if the path stopped just short of it.
+
+    The warping path may end a few frames before the trimmed span does (its open end leaves
+    out frames that match the reference poorly, and a voice fading into the room matches
+    poorly): up to :data:`FADE_MS` of them are the last word's fading end, not other speech.
+    """
+    voice_end_ms = (rec.stop - SILENCE_MARGIN_FRAMES) * HOP_MS
+    path_end_ms = (rec.start + last_row + 1) * HOP_MS
+    if last.end_ms < voice_end_ms and voice_end_ms - path_end_ms <= FADE_MS:
+        return replace(last, end_ms=voice_end_ms)
+    return last
 
 
 def voiced_span(voiced: npt.NDArray[np.bool_], margin: int) -> tuple[int, int]:
@@ -249,14 +356,16 @@ def align(samples: npt.ArrayLike, transcript: str, reference: Reference) -> Alig
     tokens = transcript_words(transcript)
     x = np.asarray(samples, dtype=np.float32)
     duration_ms = samples_to_ms(len(x), RATE)
-    rec = analyse(x)
     ref = analyse(reference.samples)
+    rec = trim_to_voice(analyse(x), ref, reference.words[0].t_ms, reference.words[-1].end_ms)
 
     rec_ceps = rec.ceps[rec.start : rec.stop]
     ref_ceps = ref.ceps[ref.start : ref.stop]
     path = align_multiscale(rec_ceps, ref_ceps, open_end=True)
     ranks = cell_ranks(path, rec_ceps, ref_ceps)
     words, phonemes, missed = place(path, rec, ref, reference.words, reference.phonemes, ranks)
+    if words and len(reference.words) - 1 not in missed:
+        words[-1] = to_voice_end(words[-1], rec, int(path.rows[-1]))
     unplaced = unplaced_words(tokens, reference.words, missed)
 
     alignment = Alignment(words, phonemes, duration_ms, "offline", unplaced, [])

@@ -23,17 +23,21 @@ def _export(server: LiveServer, fmt: str) -> dict[str, Any]:
     return job
 
 
-PLAY = """async (src) => {
+PLAY = """async ([src, timeoutMs]) => {
   const v = document.createElement('video');
   v.muted = true;
   v.src = src;
   document.body.append(v);
+  const shown = new Set();
+  const count = (_, meta) => { shown.add(meta.mediaTime); v.requestVideoFrameCallback(count); };
+  v.requestVideoFrameCallback(count);
   return await new Promise((resolve) => {
-    const done = (extra) => resolve({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, ...extra });
+    const done = (extra) =>
+      resolve({ t: v.currentTime, w: v.videoWidth, h: v.videoHeight, shown: shown.size, ...extra });
     v.onerror = () => done({ error: v.error ? `${v.error.code} ${v.error.message}` : 'error' });
     v.onended = () => done({ ended: true });
     v.play().catch((e) => done({ error: String(e) }));
-    setTimeout(() => done({ timeout: true }), 20000);
+    setTimeout(() => done({ timeout: true }), timeoutMs);
   });
 }"""
 
@@ -41,10 +45,14 @@ PLAY = """async (src) => {
 @pytest.mark.parametrize("fmt", ["webm", "mp4"])
 def test_chromium_plays_the_exported_video(live_server: LiveServer, page: Any, fmt: str) -> None:
     job = _export(live_server, fmt)
+    duration_s = live_server.get_json("/timelines/hello/schedule")["duration_ms"] / 1000
+    frames = job["progress"]["total"]
     page.goto(live_server.url + "/health")
-    result = page.evaluate(PLAY, f"{job['file']}?inline=1")
-    assert "error" not in result, result
-    assert result.get("ended") or result["t"] > 0, result
+    result = page.evaluate(PLAY, [f"{job['file']}?inline=1", int(duration_s * 1000) + 30_000])
+    assert "error" not in result and result.get("ended"), result  # played to its end, not stalled
+    assert result["t"] >= duration_s - 0.1, (result, duration_s)
+    # Distinct frames the page presented: most of them (a busy machine may drop a few), not one.
+    assert result["shown"] >= frames / 2, (result, frames)
     assert (result["w"], result["h"]) == (128, 192)
     # /health has no favicon: that 404 is the only console error allowed.
     assert [p for p in page.problems if "404" not in p] == []

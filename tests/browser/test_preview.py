@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
 from streamer.settings import Settings
-from tests.browser.conftest import LiveServer, free_port
-
-ONE_FRAME_MS = 1000 / 24
-
-
-class ScheduleKeys:
-    """The frame keys a schedule shows over time (the last change at or before t wins)."""
-
-    def __init__(self, changes: list[list[Any]]) -> None:
-        self.times = [int(t) for t, _ in changes]
-        self.keys = [str(k) for _, k in changes]
-
-    def index_at(self, t_ms: float) -> int:
-        return max(bisect_right(self.times, t_ms) - 1, 0)
-
-    def keys_between(self, t0: float, t1: float) -> set[str]:
-        """Every key on screen at some moment of [t0, t1]."""
-        return set(self.keys[self.index_at(t0) : self.index_at(t1) + 1])
-
-
-def frame_key(url: str) -> str:
-    path = url.split("?", 1)[0]
-    return path.split("/frames/", 1)[1]
+from tests.browser.conftest import LiveServer, ScheduleKeys, free_port
 
 
 def test_preview_frames_follow_the_audio_clock(live_server: LiveServer, page: Any, tmp_path: Path) -> None:
@@ -56,16 +33,7 @@ def test_preview_frames_follow_the_audio_clock(live_server: LiveServer, page: An
 
     samples = [s for s in log if s["programId"] is not None]
     assert len(samples) > 50, f"only {len(samples)} animation frames were drawn during audio playback"
-    good = 0
-    bad: list[tuple[float, str, set[str]]] = []
-    for s in samples:
-        t = s["audioMs"] + audio_offset_ms
-        expected = keys.keys_between(t - ONE_FRAME_MS, t + ONE_FRAME_MS)
-        if frame_key(s["url"]) in expected:
-            good += 1
-        else:
-            bad.append((round(t), frame_key(s["url"]), expected))
-    ratio = good / len(samples)
+    ratio, bad = keys.share_on_time(samples, audio_offset_ms)
     assert ratio >= 0.95, f"{ratio:.1%} of {len(samples)} frames within one frame of the audio; first misses: {bad[:5]}"
     assert not page.problems, page.problems
 
@@ -103,7 +71,9 @@ def test_a_late_joiner_starts_the_audio_where_the_program_is(live_server: LiveSe
     # Joined ~1.5 s in: the audio was started mid-file, on the server clock (not from 0).
     log = page.evaluate("window.__streamer.log")
     assert log[0]["audioMs"] > 1000, log[0]
-    assert abs(stats["audioDriftMs"]) < 150, stats
+    # The player seeks when the audio is over 500 ms off the shared clock and only nudges its rate
+    # below that; how far a busy machine's start-up lands inside that band is timing, not behaviour.
+    assert abs(stats["audioDriftMs"]) < 500, stats
 
 
 # Headless Chromium never refuses autoplay, so this page gets the policy of a desktop browser:

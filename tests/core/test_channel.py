@@ -70,11 +70,14 @@ def test_ticks_push_frames_ahead_of_time_in_order() -> None:
 
 
 def test_idle_is_deterministic_per_channel_name() -> None:
-    def run() -> list[Any]:
-        ch = channel()
-        return [m for now in range(1000, 20_000, 250) for m in ch.tick(now)]
+    def blinks(name: str) -> list[int]:
+        ch = Channel(name, RIG, frame_url=url, now_ms=1000, lookahead_ms=1500, batch_ms=250, lead_ms=100)
+        frames = [f for now in range(1000, 60_000, 250) for m in ch.tick(now) for f in m.get("frames", [])]
+        return [t for t, u in frames if u == url("endpoints/blink_closed__center.png")]
 
-    assert run() == run()
+    main = blinks("main")
+    assert len(main) >= 5 and blinks("main") == main  # the same name blinks at the same times
+    assert blinks("studio-b") != main and blinks("main-2") != main  # another name, another rhythm
 
 
 def test_set_replaces_queued_frames_from_now_plus_lead() -> None:

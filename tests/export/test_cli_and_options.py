@@ -59,22 +59,22 @@ def test_options_parse_and_validate():
     assert (opts.format, opts.fps, opts.size, opts.background) == ("webm", 30, (640, 480), (16, 32, 48))
     assert ExportOptions(scale=0.5).output_size((513, 768)) == (256, 384)
     assert ExportOptions(size=(301, 301)).output_size((512, 768)) == (300, 300)
-    for bad in (
-        {"fps": 61},
-        {"fps": 11},
-        {"fps": True},
-        {"format": "gif"},
-        {"size": [8, 8]},
-        {"scale": 0},
-        {"size": "10x10", "scale": 1},
-        {"quality": "max"},
-        {"background": "pink-ish"},
-        {"start_ms": 500, "end_ms": 400},
-        {"audio": "yes"},
-        {"extra": 1},
+    for bad, message in (
+        ({"fps": 61}, r"fps: must be an integer in \[12, 60\], got 61"),
+        ({"fps": 11}, r"fps: .* got 11"),
+        ({"fps": True}, r"fps: .* got True"),
+        ({"format": "gif"}, r"format: must be one of mp4, webm, mov, got 'gif'"),
+        ({"size": [8, 8]}, r"size: each side must be in \[16, 4096\], got 8x8"),
+        ({"scale": 0}, r"scale: must be in \[0.05, 4.0\], got 0.0"),
+        ({"size": "100x100", "scale": 1}, r"size, scale: give one or the other, not both"),
+        ({"quality": "max"}, r"quality: must be one of draft, standard, high, got 'max'"),
+        ({"background": "pink-ish"}, r"background: expected '#rrggbb' or \[r, g, b\], got 'pink-ish'"),
+        ({"start_ms": 500, "end_ms": 400}, r"end_ms: must be after start_ms \(500\), got 400"),
+        ({"audio": "yes"}, r"audio: must be true or false, got 'yes'"),
+        ({"extra": 1}, r"options: unknown field\(s\) extra; known: audio, "),
     ):
-        with pytest.raises(ExportError):
+        with pytest.raises(ExportError, match=f"^{message}"):
             ExportOptions.parse(bad)
     assert format_for_path("a/b.MOV") == "mov"
-    with pytest.raises(ExportError):
+    with pytest.raises(ExportError, match=r"^format: cannot tell it from 'a/b'; use .mp4, .webm or .mov"):
         format_for_path("a/b")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -289,7 +290,9 @@ try:
 except DiskFull as exc:
     print("diskfull:", exc)
 """
-    res = subprocess.run(["python", "-c", script], capture_output=True, text=True, timeout=60, cwd=str(RIG_DIR.parent))
+    res = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=str(RIG_DIR.parent)
+    )
     assert "diskfull:" in res.stdout, res.stdout + res.stderr
     assert list(tmp_path.iterdir()) == []
 
@@ -314,7 +317,7 @@ def progress(done, total, stage):
 render(schedule, LocalFrameStore(rig_dir), None, ExportOptions(format="mov", quality="high"), progress,
        output=Path({str(tmp_path / "x.mov")!r}))
 """
-    proc = subprocess.Popen(["python", "-c", script], stdout=subprocess.PIPE, text=True, cwd=str(RIG_DIR.parent))
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=str(RIG_DIR.parent))
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "encoding"

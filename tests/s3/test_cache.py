@@ -121,8 +121,15 @@ def test_failures_are_reported_never_cached_and_retried_on_the_next_ask() -> Non
         store = FlakyStore()
         cache = CachedFrameStore(store, 1 << 20)
         failed: list[str] = []
-        assert cache.prefetch(["a/1.png", "a/2.png", "a/1.png"], lambda key, exc: failed.append(key)) == 2
-        await asyncio.sleep(0.1)
+        reported = asyncio.Event()
+
+        def report(key: str, exc: Exception) -> None:
+            failed.append(key)
+            if len(failed) == 2:
+                reported.set()
+
+        assert cache.prefetch(["a/1.png", "a/2.png", "a/1.png"], report) == 2
+        await asyncio.wait_for(reported.wait(), 10)  # both prefetches have failed and said so
         assert "a/1.png" not in cache
         store.down = False
         assert (await cache.get("a/1.png")).data == b"a/1.png"

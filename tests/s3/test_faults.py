@@ -20,6 +20,7 @@ MakeS3Server = Callable[..., LiveServer]
 CACHED = "endpoints/neutral__center.png"
 UNCACHED = "sequences/neutral_to_concerned__nod_up_small/025.png"
 OTHER = "sequences/neutral_to_concerned__nod_up_small/050.png"
+HANG_BOUND_S = 20  # generous: the configured bound is about 3 s, the client gives up at 30 s
 
 
 @pytest.fixture
@@ -43,9 +44,10 @@ def test_added_latency_only_slows_the_first_fetch(server: LiveServer, proxy: Fau
     proxy.latency_s = 0.3
     r, first = get(server, UNCACHED)
     assert r.status_code == 200 and r.content == (small_rig / UNCACHED).read_bytes()
-    assert first >= 0.3
-    r, again = get(server, UNCACHED)
-    assert r.status_code == 200 and again < 0.2
+    assert first >= 0.3  # a lower bound: the proxy's delay, which no machine can beat
+    r, _ = get(server, UNCACHED)
+    assert r.status_code == 200 and r.content == (small_rig / UNCACHED).read_bytes()
+    assert proxy.gets(UNCACHED) == 1  # the second answer came from the cache, not through the slow proxy
 
 
 @pytest.mark.parametrize("mode", ["cut", "slowdown", "hang"])
@@ -56,10 +58,13 @@ def test_store_faults_give_a_bounded_503_while_cached_frames_keep_serving_then_r
     proxy.fault(mode)
     r, waited = get(server, UNCACHED)
     assert_unavailable(r)
-    # 2 attempts x (0.5 s connect + 1 s read) plus backoff: bounded well under the client's patience.
-    assert waited < 6
-    cached, fast = get(server, CACHED)
-    assert cached.status_code == 200 and fast < 0.5
+    # 2 attempts x (0.5 s connect + 1 s read) plus backoff is about 3 s; a hang must not reach the
+    # client's own 30 s patience.
+    assert waited < HANG_BOUND_S
+    before = proxy.gets(CACHED)
+    cached, _ = get(server, CACHED)
+    assert cached.status_code == 200 and cached.content == (small_rig / CACHED).read_bytes()
+    assert proxy.gets(CACHED) == before  # served from the cache while S3 misbehaves
     proxy.fault("pass")
     r, _ = get(server, UNCACHED)
     assert r.status_code == 200 and r.content == (small_rig / UNCACHED).read_bytes()
@@ -78,7 +83,7 @@ def test_refused_connections_then_recovery(server: LiveServer, proxy: FaultProxy
     proxy.refuse()
     r, waited = get(server, UNCACHED)
     assert_unavailable(r)
-    assert waited < 6
+    assert waited < HANG_BOUND_S
     assert get(server, CACHED)[0].status_code == 200
     proxy.accept()
     r, _ = get(server, UNCACHED)

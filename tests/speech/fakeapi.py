@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import re
+import time
 from collections import defaultdict, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,6 +149,7 @@ class FakeAPI:
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
+        self.stopping = False
         self.scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self.app = Starlette(
             routes=[
@@ -164,6 +166,7 @@ class FakeAPI:
         return self
 
     def stop(self) -> None:
+        self.stopping = True  # ends scripted delays, which the server would otherwise wait out
         self.thread.stop()
 
     @property
@@ -198,8 +201,9 @@ class FakeAPI:
 
     async def _answer(self, route: str, recorded: Recorded, key_ok: bool, default: Any) -> Response:
         scripted = self.scripts[route].popleft() if self.scripts[route] else Scripted()
-        if scripted.delay_s:
-            await asyncio.sleep(scripted.delay_s)
+        until = time.monotonic() + scripted.delay_s
+        while time.monotonic() < until and not self.stopping:
+            await asyncio.sleep(min(0.05, until - time.monotonic()))
         if not key_ok:
             return JSONResponse({"detail": {"status": "invalid_api_key", "message": "Invalid API key"}}, 401)
         body = default() if scripted.body is None else scripted.body
