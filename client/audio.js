@@ -4,7 +4,8 @@
 // only a large error, or a resync after the page was hidden, seeks.
 const DRIFT_SEEK_S = 0.5;
 const RESYNC_SEEK_S = 0.1;
-const START_SEEK_S = 0.06;
+// A settled start off by less than this is brought in by the rate (a seek would skip or repeat speech).
+const START_SEEK_S = 0.25;
 const DEADBAND_S = 0.015;
 const RATE_GAIN = 0.5; // playbackRate change per second of drift
 const MAX_RATE_NUDGE = 0.05;
@@ -15,6 +16,10 @@ const SEEK_SETTLE_MS = 400;
 const SETTLED_AFTER_MS = 400;
 const INITIAL_LATENCY_S = 0.08;
 const MAX_LATENCY_S = 0.5;
+// Before its first start a page has not learnt its output latency; when a cue comes this early,
+// the page plays the file muted for CALIBRATE_MS to learn it, rewinds, and then starts on time.
+const CALIBRATE_MS = 250;
+const CALIBRATE_MIN_LEAD_S = 0.6; // the server announces programs with audio 0.8 s ahead
 
 /**
  * One cue at a time: {programId, url, startMs, durationMs}. Position 0 of the file plays at server
@@ -37,6 +42,10 @@ export class AudioTrack {
     this.latencyS = INITIAL_LATENCY_S;
     this.measureAt = null; // when to measure the start latency (performance.now ms), or null
     this.buffered = false; // whether the last start or seek began with its data already loaded
+    this.seeks = []; // {programId, fromS, toS} of every seek, for tests and the console
+    this.starts = []; // {programId, atS}: where in the file each start began
+    this.calibrated = false; // whether latencyS was learnt from a start on buffered data
+    this.calibrating = null; // the cue being calibrated for, while it is
   }
 
   element() {
@@ -44,6 +53,7 @@ export class AudioTrack {
       this.el = new Audio();
       this.el.preload = 'auto';
       this.el.addEventListener('playing', () => {
+        if (this.calibrating) return; // the muted pre-roll, not the program
         this.setState('playing');
         if (this.measureAt !== null) this.measureAt = performance.now() + SETTLED_AFTER_MS;
       });
@@ -73,7 +83,56 @@ export class AudioTrack {
       el.src = url;
       el.load();
     }
-    this.schedule();
+    const pos = this.expectedPosition();
+    if (!this.calibrated && !this.calibrating && pos !== null && pos < -CALIBRATE_MIN_LEAD_S) this.calibrate();
+    else this.schedule();
+  }
+
+  /**
+   * Learn this page's start latency before the first start: play the file muted from 0 for a
+   * moment, see how far it got, rewind, then schedule the real start. Without it the first start
+   * lands late by the unknown latency and is corrected by a seek, which skips speech.
+   */
+  calibrate() {
+    const el = this.element();
+    const cue = this.cue;
+    this.calibrating = cue;
+    if (el.readyState < HTMLMediaElement.HAVE_ENOUGH_DATA) {
+      // Measure the output's latency, not the download: wait until the file is here.
+      el.addEventListener('canplaythrough', () => this.calibrateLoaded(cue), { once: true });
+    } else {
+      this.calibrateLoaded(cue);
+    }
+  }
+
+  calibrateLoaded(cue) {
+    if (this.calibrating !== cue) return; // stopped or replaced meanwhile
+    const pos = this.expectedPosition();
+    if (pos === null || pos > -CALIBRATE_MIN_LEAD_S) {
+      this.calibrating = null; // too late now: start as usual
+      if (this.cue === cue) this.schedule();
+      return;
+    }
+    const el = this.el;
+    const wasMuted = el.muted;
+    el.muted = true;
+    el.currentTime = 0;
+    const playedAt = performance.now();
+    const finish = (learnt) => {
+      if (this.calibrating !== cue) return;
+      // How much of the elapsed time the element did not play: its start latency.
+      const lateS = (performance.now() - playedAt) / 1000 - el.currentTime;
+      this.calibrating = null;
+      el.pause();
+      el.muted = wasMuted;
+      el.currentTime = 0;
+      if (learnt) {
+        this.latencyS = Math.min(Math.max(lateS, 0), MAX_LATENCY_S);
+        this.calibrated = true;
+      }
+      if (this.cue === cue) this.schedule();
+    };
+    el.play().then(() => setTimeout(() => finish(true), CALIBRATE_MS), () => finish(false));
   }
 
   schedule() {
@@ -98,6 +157,7 @@ export class AudioTrack {
     if (!this.cue) return;
     const el = this.element();
     const pos = this.expectedPosition() + this.latencyS;
+    if (this.starts.length < 1000) this.starts.push({ programId: this.programId, atS: Math.max(pos, 0) });
     if (pos > 0.02) this.seek(pos);
     else if (el.currentTime > 0) el.currentTime = 0;
     this.buffered = el.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
@@ -136,6 +196,7 @@ export class AudioTrack {
     if (!this.cue || (programId != null && this.cue.programId != null && programId !== this.cue.programId)) return;
     clearTimeout(this.startTimer);
     this.cue = null;
+    this.calibrating = null;
     this.measureAt = null;
     if (this.el) {
       this.el.pause();
@@ -156,6 +217,7 @@ export class AudioTrack {
   }
 
   seek(pos) {
+    if (this.seeks.length < 1000) this.seeks.push({ programId: this.programId, fromS: this.el.currentTime, toS: pos });
     this.buffered = this.bufferedAt(pos);
     this.el.currentTime = Math.max(pos, 0);
     this.lastSeekAt = performance.now();
@@ -169,7 +231,7 @@ export class AudioTrack {
   }
 
   get isPlaying() {
-    return !!(this.cue && this.el && !this.el.paused && !this.el.ended);
+    return !!(this.cue && this.el && !this.el.paused && !this.el.ended && !this.calibrating);
   }
 
   /**
@@ -214,7 +276,10 @@ export class AudioTrack {
       // would otherwise be applied to every later seek (which then lands too far ahead).
       const pos = this.expectedPosition();
       const drift = this.el.currentTime - pos;
-      if (this.buffered) this.latencyS = Math.min(Math.max(this.latencyS - drift, 0), MAX_LATENCY_S);
+      if (this.buffered) {
+        this.latencyS = Math.min(Math.max(this.latencyS - drift, 0), MAX_LATENCY_S);
+        this.calibrated = true;
+      }
       this.measureAt = null;
       this.lastCheck = now;
       if (Math.abs(drift) > START_SEEK_S) {

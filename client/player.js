@@ -39,6 +39,7 @@ export class Player {
       framesQueued: 0,
       framesDrawn: 0,
       lateFrames: 0,
+      framesLateOnArrival: 0, // frames whose time had passed when their message arrived
       frameLagMs: 0,
       clockOffsetMs: null,
       rttMs: null,
@@ -51,7 +52,7 @@ export class Player {
       imageErrors: 0,
     };
     // Read by tests and handy from the console: what is on screen and, during audio, what was drawn when.
-    this.debug = { frameOnScreen: null, stats: this.stats, log: [] };
+    this.debug = { frameOnScreen: null, stats: this.stats, log: [], audioSeeks: this.audio.seeks, audioStarts: this.audio.starts };
     this.cache.onError = (url, err) => {
       this.stats.imageErrors++;
       console.warn('streamer: frame failed to load', url, err);
@@ -87,6 +88,11 @@ export class Player {
   }
 
   onFrames(m) {
+    const now = this.clock.serverNow();
+    if (now !== null) {
+      // The first pair may be the frame already on screen (at from_ms): only later ones can be late.
+      for (const [t] of m.frames) if (t > m.from_ms && t < now) this.stats.framesLateOnArrival++;
+    }
     this.queue.replaceFrom(m.from_ms, m.frames);
     this.stats.framesMessages++;
     this.stats.framesReceived += m.frames.length;

@@ -63,7 +63,7 @@ BASE_LEAD_MS, LEAD_US_PER_VIEWER = 100, 120
 MAX_NETWORK_LEAD_MS = 1000
 # A program with audio starts at least this much (plus the network lead) after the command, so
 # viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
-AUDIO_LEAD_MS = 500
+AUDIO_LEAD_MS = 800
 MAX_TRANSITION_MS = 10_000
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000

@@ -62,7 +62,9 @@ def test_preview_lists_rig_controls_and_timelines(live_server: LiveServer, page:
 def test_a_late_joiner_starts_the_audio_where_the_program_is(live_server: LiveServer, page: Any) -> None:
     program = live_server.post_json("/channels/late-join/play", {"timeline_id": "hello"})
     assert program["audio"] is not None
-    page.wait_for_timeout(1500)
+    # Programs with audio start a little after the command (time to fetch it): join 1.5 s into it.
+    now = live_server.get_json("/channels/late-join")["server_time_ms"]
+    page.wait_for_timeout(program["start_ms"] - now + 1500)
     page.goto(f"{live_server.url}/client/obs.html?channel=late-join")
     page.wait_for_function("window.__streamer && window.__streamer.stats.master === 'audio'", timeout=10_000)
     page.wait_for_timeout(1000)
