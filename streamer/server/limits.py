@@ -94,10 +94,6 @@ def encode_json(value: Any) -> bytes:
     return "".join(_pieces(value)).encode("utf-8")
 
 
-async def encode_json_off_loop(value: Any) -> bytes:
-    return await asyncio.to_thread(encode_json, value)
-
-
 # -- in the worker processes ----------------------------------------------------------------
 
 _rig: Rig | None = None

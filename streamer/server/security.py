@@ -83,12 +83,6 @@ def origin_allowed(headers: Mapping[str, str], settings: Settings) -> bool:
     return origin.rstrip("/").lower() in {o.lower() for o in settings.cors_origins}
 
 
-def check_origin(headers: Mapping[str, str], settings: Settings) -> None:
-    """Raise :class:`Forbidden` if the request's ``Origin`` is not allowed to read."""
-    if not origin_allowed(headers, settings):
-        raise Forbidden(f"origin {headers.get('origin', '')[:200]!r} is not allowed (see CORS_ORIGINS)")
-
-
 def write_origin_allowed(headers: Mapping[str, str], settings: Settings) -> bool:
     """Whether a write (or a WebSocket controller) may come from the request's ``Origin``.
 
