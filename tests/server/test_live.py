@@ -192,7 +192,8 @@ async def test_play_with_audio_then_late_joiner_gets_the_cue(server: LiveServer,
         audio = await recv(viewer, "audio")
         assert start["program"]["id"] == program["id"] == audio["program_id"]
         assert audio["start_ms"] == program["start_ms"] and 1900 <= audio["duration_ms"] <= 2100
-        await asyncio.sleep(0.8)
+        # Announced ahead (time to fetch the audio): join once it has been playing a while.
+        await asyncio.sleep((program["start_ms"] - server_now(server) + 300) / 1000)
         async with connect(ws_url(server)) as late:
             messages = [await recv(late) for _ in range(4)]
             assert [m["type"] for m in messages] == ["hello", "frames", "program_start", "audio"]
