@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
@@ -102,6 +103,9 @@ _rig: Rig | None = None
 def _init_worker(rig: Rig) -> None:
     global _rig
     _rig = rig
+    # Below the server in the CPU scheduler: on a small machine the live loop must win the cores.
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
 
 
 def _worker_rig() -> Rig:
