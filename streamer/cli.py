@@ -80,6 +80,28 @@ def cmd_rig_tween(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_rig_from_layers(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streamer.rigs.layers import build_from_layers
+
+    with tqdm(total=0, unit="seq", desc="in-betweens", disable=args.quiet or args.no_tween) as bar:
+        report = build_from_layers(
+            Path(args.layers),
+            Path(args.out),
+            overwrite=args.overwrite,
+            tween=not args.no_tween,
+            workers=args.workers,
+            progress=lambda done, total: _bar_to(bar, done, total),
+        )
+    for wanted, used in sorted(report.fallbacks.items()):
+        print(f"{wanted}.png missing: using {used}.png")
+    drawn = ", ".join(report.drawn_poses) or "none"
+    print(f"poses drawn: {drawn}; transformed: {', '.join(report.transformed_poses) or 'none'}")
+    print(f"wrote {report.endpoints} endpoints to {args.out}; check it with: streamer rig check {args.out}")
+    return 0
+
+
 def _bar_to(bar: Any, done: int, total: int) -> None:
     bar.total = total
     bar.update(done - bar.n)
@@ -618,6 +640,15 @@ def _add_rig_commands(rig: Any) -> None:
     tween.add_argument("--workers", type=_int_in(1, 64), help="processes (default: one per CPU)")
     tween.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tween.set_defaults(func=cmd_rig_tween)
+
+    layers = rig.add_parser("from-layers", help="compose a rig from drawn layers (base, eyes/, brows/, mouth/)")
+    layers.add_argument("layers", help="layers folder (see docs/rigs.md for the names)")
+    layers.add_argument("--out", required=True, help="rig folder to create")
+    layers.add_argument("--overwrite", action="store_true", help="replace the rig already in --out")
+    layers.add_argument("--no-tween", action="store_true", help="endpoints only (run `streamer rig tween` later)")
+    layers.add_argument("--workers", type=_int_in(1, 64), help="tween processes (default: one per CPU)")
+    layers.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    layers.set_defaults(func=cmd_rig_from_layers)
 
 
 def build_parser() -> argparse.ArgumentParser:
