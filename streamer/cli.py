@@ -650,6 +650,10 @@ def _add_rig_commands(rig: Any) -> None:
     layers.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     layers.set_defaults(func=cmd_rig_from_layers)
 
+    from streamer.rigs import generate_cli
+
+    generate_cli.add_parser(rig, _size, _int_in)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from streamer.settings import EMOTION_PROVIDERS

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tests.speech.fakeapi import fake, fake_api  # noqa: F401
+
 FRAMES = Path(__file__).resolve().parents[2] / "frames"
 SMALL = (128, 192)
 
