@@ -102,6 +102,17 @@ def cmd_rig_from_layers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rig_sheet(args: argparse.Namespace) -> int:
+    from streamer.rigs.sheet import rig_sheet
+
+    out = Path(args.output)
+    if not out.parent.is_dir():
+        raise StreamerError(f"{out.parent}: no such folder for the output")
+    rig_sheet(Path(args.dir), out, sequences=args.sequences, cell_width=args.cell_width)
+    print(f"wrote {out}")
+    return 0
+
+
 def _bar_to(bar: Any, done: int, total: int) -> None:
     bar.total = total
     bar.update(done - bar.n)
@@ -649,6 +660,13 @@ def _add_rig_commands(rig: Any) -> None:
     layers.add_argument("--workers", type=_int_in(1, 64), help="tween processes (default: one per CPU)")
     layers.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     layers.set_defaults(func=cmd_rig_from_layers)
+
+    sheet = rig.add_parser("sheet", help="a labelled contact sheet of a rig's endpoints (and sequences)")
+    sheet.add_argument("dir", help="rig folder")
+    sheet.add_argument("-o", "--output", required=True, help="PNG to write")
+    sheet.add_argument("--sequences", action="store_true", help="add every sequence as a film strip")
+    sheet.add_argument("--cell-width", type=_int_in(48, 1024), default=160, help="pixels per image (default 160)")
+    sheet.set_defaults(func=cmd_rig_sheet)
 
     from streamer.rigs import generate_cli
 

@@ -165,3 +165,17 @@ def test_a_folder_that_is_not_a_rig(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert (
         capsys.readouterr().err.strip() == f"error: {tmp_path}: no rig.json or expressions.json (is this a rig folder?)"
     )
+
+
+def test_rig_sheet_lays_out_endpoints_and_film_strips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sheet.png"
+    assert main(["rig", "sheet", str(FRAMES), "-o", str(out), "--cell-width", "64"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {out}"
+    with Image.open(out) as sheet:
+        assert sheet.width == 5 * 64  # one column per pose
+        endpoints_only = sheet.height
+    assert main(["rig", "sheet", str(FRAMES), "-o", str(out), "--cell-width", "64", "--sequences"]) == 0
+    with Image.open(out) as sheet:
+        assert sheet.height > endpoints_only * 5, "109 film strips below the endpoints"
+    assert main(["rig", "sheet", str(tmp_path / "nope"), "-o", str(out)]) == 1
+    assert capsys.readouterr().err.strip().endswith("nope: not a folder")
