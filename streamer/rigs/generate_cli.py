@@ -64,6 +64,16 @@ def _resume_command(args: argparse.Namespace) -> str:
     return shlex.join(["streamer", "rig", "generate", "--from", args.picture, "--out", args.out, "--yes"])
 
 
+def _write_manifests(out: Path, config: Any) -> None:
+    """The face_rig manifest of each generated sequence whose frames are all there."""
+    from streamer.rigs.tween import plan_tweens
+
+    for seq in plan_tweens(config):
+        folder = out / "sequences" / seq.name
+        if all((folder / f["file"]).is_file() for f in seq.manifest["frames"]):
+            (folder / "manifest.json").write_text(json.dumps(seq.manifest, indent=2) + "\n", encoding="utf-8")
+
+
 def _bar(bar: Any) -> Callable[[int, int], None]:
     def progress(done: int, total: int) -> None:
         bar.total = total
@@ -152,6 +162,8 @@ def cmd_rig_generate(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+    if options.tweens == "ai":
+        _write_manifests(out, config)
     if options.tweens == "offline":
         from streamer.rigs.tween import tween_rig
 

@@ -221,3 +221,31 @@ def test_bad_input_is_one_error_line_and_nothing_is_lost(
         assert generate(picture, rig, "--yes", "--overwrite") == 2
         assert "not empty and not a rig" in capsys.readouterr().err
         assert (rig / "notes.txt").read_text() == "mine"
+
+
+def test_ai_in_betweens_are_edited_from_both_endpoints(
+    picture: Path, tmp_path: Path, keyed: FakeAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = {
+        "axes": {"mouth": ["neutral", "ah"], "eyes": ["neutral"], "brows": ["neutral"]},
+        "poses": ["center"],
+        "expressions": {
+            "neutral": {"mouth": "neutral", "eyes": "neutral", "brows": "neutral"},
+            "speaking_ah": {"mouth": "ah", "eyes": "neutral", "brows": "neutral"},
+        },
+        "base_paths": [{"id": "neutral_to_speaking_ah", "start": "neutral", "end": "speaking_ah"}],
+    }
+    (tmp_path / "rig.json").write_text(json.dumps(config))
+    rig = tmp_path / "rig"
+    assert generate(picture, rig, "--yes", "--tweens", "ai", "--config", str(tmp_path / "rig.json")) == 0
+    calls = keyed.calls("/images/edits")
+    assert len(calls) == 1 + 3
+    tweens = [c for c in calls if len(c.images) == 2]
+    assert sorted(c.form["prompt"].split(" of the way")[0] for c in tweens) == [
+        "A frame 25%",
+        "A frame 50%",
+        "A frame 75%",
+    ]
+    manifest = json.loads((rig / "sequences/neutral_to_speaking_ah__center/manifest.json").read_text())
+    assert [f["file"] for f in manifest["frames"]] == ["025.png", "050.png", "075.png"]
+    assert main(["rig", "check", str(rig)]) == 0
