@@ -37,8 +37,9 @@ def check_rig(root: Path) -> CheckResult:
         rig = load_rig(root)
     except RigError as exc:
         return CheckResult((), tuple(exc.problems))
-    problems = _image_problems(root, rig) + _reachability_problems(root, rig)
-    return CheckResult(tuple(_coverage(rig, root)), tuple(problems))
+    unreachable = _unreachable(rig)
+    problems = _image_problems(root, rig) + _reachability_problems(root, rig, unreachable)
+    return CheckResult(tuple(_coverage(rig, root, len(unreachable))), tuple(problems))
 
 
 def _image_problems(root: Path, rig: Rig) -> list[str]:
@@ -85,8 +86,7 @@ def _tween_reaches(rig: Rig) -> set[State]:
     return seen
 
 
-def _reachability_problems(root: Path, rig: Rig) -> list[str]:
-    unreachable = _unreachable(rig)
+def _reachability_problems(root: Path, rig: Rig, unreachable: list[State]) -> list[str]:
     if not unreachable:
         return []
     start = hub_state(rig.config)
@@ -103,7 +103,7 @@ def _reachability_problems(root: Path, rig: Rig) -> list[str]:
     return problems
 
 
-def _coverage(rig: Rig, root: Path) -> list[str]:
+def _coverage(rig: Rig, root: Path, unreachable: int) -> list[str]:
     cfg = rig.config
     expr_seqs = [s for s in rig.sequences.values() if not s.is_pose_move]
     pose_seqs = [s for s in rig.sequences.values() if s.is_pose_move]
@@ -111,7 +111,6 @@ def _coverage(rig: Rig, root: Path) -> list[str]:
     full = sum(all((bp.start, bp.end, p) in have for p in cfg.poses) for bp in cfg.base_paths)
     mb = sum(rig.file_sizes.values()) / 1e6
     start = hub_state(cfg)
-    unreachable = len(_unreachable(rig))
     lines = [
         f"rig {cfg.name!r} in {root}" + (f", {cfg.size[0]}x{cfg.size[1]}" if cfg.size else ""),
         f"endpoints: {len(cfg.expressions)} expressions x {len(cfg.poses)} poses"
