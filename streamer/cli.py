@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from streamer.core.errors import RigError, StreamerError
-from streamer.core.rig import Rig, State
-from streamer.core.routing import router_for
+from streamer.core.rig import Rig
 from streamer.settings import Settings
 
 log = logging.getLogger("streamer")
@@ -43,53 +42,17 @@ def _int_in(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
-def _coverage(rig: Rig, root: Path) -> list[str]:
-    cfg = rig.config
-    expr_seqs = [s for s in rig.sequences.values() if not s.is_pose_move]
-    pose_seqs = [s for s in rig.sequences.values() if s.is_pose_move]
-    have = {(s.start.expr, s.end.expr, s.start.pose) for s in expr_seqs}
-    full = sum(all((bp.start, bp.end, p) in have for p in cfg.poses) for bp in cfg.base_paths)
-    frames = len(rig.file_sizes)
-    mb = sum(rig.file_sizes.values()) / 1e6
-    start = State("neutral" if "neutral" in cfg.expressions else next(iter(cfg.expressions)), cfg.poses[0])
-    router = router_for(rig)
-    unreachable = [s for s in rig.endpoints if s != start and not _reachable(router, start, s)]
-    lines = [
-        f"rig {cfg.name!r} in {root}" + (f", {cfg.size[0]}x{cfg.size[1]}" if cfg.size else ""),
-        f"endpoints: {len(cfg.expressions)} expressions x {len(cfg.poses)} poses"
-        f" = {len(rig.endpoints)} endpoints, all present",
-        f"base paths: {full}/{len(cfg.base_paths)} at every pose ({len(expr_seqs)} expression sequences)",
-        f"head-pose sequences: {len(pose_seqs)}"
-        + (f" ({', '.join(sorted(s.id for s in pose_seqs))})" if pose_seqs else ""),
-        f"frames: {frames} files, {mb:.1f} MB",
-        f"routes: {len(rig.endpoints) - 1 - len(unreachable)}/{len(rig.endpoints) - 1}"
-        f" states reachable from {start.expr}@{start.pose}",
-    ]
-    lines += [f"warning: {w}" for w in rig.warnings]
-    lines += [f"warning: {s.expr}@{s.pose} is unreachable from {start.expr}@{start.pose}" for s in unreachable]
-    return lines
-
-
-def _reachable(router: Any, a: State, b: State) -> bool:
-    try:
-        router.route(a, b)
-    except StreamerError:
-        return False
-    return True
-
-
 def cmd_rig_check(args: argparse.Namespace) -> int:
-    from streamer.rigload import load_rig
+    from streamer.rigs.check import check_rig
 
-    try:
-        rig = load_rig(args.dir)
-    except RigError as exc:
-        for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print(f"{args.dir}: {len(exc.problems)} problem(s)", file=sys.stderr)
-        return 1
-    for line in _coverage(rig, Path(args.dir)):
+    result = check_rig(Path(args.dir))
+    for line in result.lines:
         print(line)
+    for problem in result.problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if result.problems:
+        print(f"{args.dir}: {len(result.problems)} problem(s)", file=sys.stderr)
+        return 1
     print("ok")
     return 0
 
@@ -748,6 +711,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="replace the folder if it exists")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=cmd_rig_demo)
+    from streamer.rigs.commands import add_rig_commands
+
+    add_rig_commands(rig, _size, _int_in)
 
     sched = sub.add_parser("schedule", help="resolve a timeline and print its frame schedule as JSON")
     sched.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import io
 import json
 import math
 import re
@@ -48,6 +50,7 @@ class Recorded:
     headers: dict[str, str]
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)  # text fields as str, files as (filename, bytes)
+    images: list[bytes] = field(default_factory=list)  # every image file sent (images.edit), in order
 
 
 @dataclass
@@ -144,6 +147,26 @@ def transcription_answer(text: str = "hello there world") -> dict[str, Any]:
     }
 
 
+def image_answer(png: bytes) -> dict[str, Any]:
+    """An images.edit answer carrying ``png``."""
+    return {"created": 1_700_000_000, "data": [{"b64_json": base64.b64encode(png).decode()}]}
+
+
+def edited_image(images: list[bytes], prompt: str) -> bytes:
+    """What the fake image model makes: the inputs averaged, and a mark in the middle fifth whose
+    colour depends on the prompt (as an expression changes only the face): the rest is unchanged."""
+    from PIL import Image
+
+    arrays = [np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"), np.float32) for data in images]
+    out = np.mean(arrays, axis=0)
+    h, w = out.shape[:2]
+    digest = hashlib.sha256(prompt.encode()).digest()
+    out[int(h * 0.4) : int(h * 0.5), int(w * 0.4) : int(w * 0.6)] = [digest[0], digest[1], digest[2], 255]
+    buffer = io.BytesIO()
+    Image.fromarray(out.astype(np.uint8), "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 class FakeAPI:
     """The fake services; ``elevenlabs_url`` and ``openai_url`` are the SDKs' base URLs."""
 
@@ -157,8 +180,10 @@ class FakeAPI:
                 Route("/v1/forced-alignment", self.align, methods=["POST"]),
                 Route("/v1/chat/completions", self.chat, methods=["POST"]),
                 Route("/v1/audio/transcriptions", self.transcribe, methods=["POST"]),
+                Route("/v1/images/edits", self.image_edit, methods=["POST"]),
             ]
         )
+        self.app.state.settings = Settings.from_env({})  # what the loopback server helper reads
         self.thread = ServerThread(self.app)
 
     def start(self) -> FakeAPI:
@@ -178,7 +203,7 @@ class FakeAPI:
         return f"http://127.0.0.1:{self.thread.port}/v1"
 
     def script(self, route: str, *answers: Scripted) -> None:
-        """Answer the next calls to ``route`` (tts, align, chat, transcribe) with ``answers``, in order."""
+        """Answer the next calls to ``route`` (tts, align, chat, transcribe, images) with ``answers``, in order."""
         self.scripts[route].extend(answers)
 
     def calls(self, route_path: str) -> list[Recorded]:
@@ -191,6 +216,8 @@ class FakeAPI:
                 for name, value in form.multi_items():
                     if isinstance(value, UploadFile):
                         recorded.form[name] = (value.filename, await value.read())
+                        if name.startswith("image"):
+                            recorded.images.append(recorded.form[name][1])
                     else:
                         recorded.form[name] = value
         else:
@@ -232,6 +259,14 @@ class FakeAPI:
         recorded = await self._record(request)
         ok = recorded.headers.get("authorization") == f"Bearer {OPENAI_KEY}"
         return await self._answer("transcribe", recorded, ok, transcription_answer)
+
+
+    async def image_edit(self, request: Request) -> Response:
+        recorded = await self._record(request)
+        ok = recorded.headers.get("authorization") == f"Bearer {OPENAI_KEY}"
+        return await self._answer(
+            "images", recorded, ok, lambda: image_answer(edited_image(recorded.images, recorded.form["prompt"]))
+        )
 
 
 @pytest.fixture(scope="module")
