@@ -30,7 +30,7 @@ def add_parser(rig: Any, size_type: Any, int_in: Any) -> None:
     gen.add_argument("--from", dest="picture", required=True, help="the character, neutral, facing the viewer")
     gen.add_argument("--out", required=True, help="rig folder to create (or to resume)")
     gen.add_argument("--model", default="gpt-image-1", help="image model (default gpt-image-1)")
-    gen.add_argument("--quality", choices=["low", "medium", "high"], default="high", help="image quality (default high)")
+    gen.add_argument("--quality", choices=["low", "medium", "high"], default="high", help="quality (default high)")
     gen.add_argument("--size", type=size_type, default=(1024, 1536), help="rig WIDTHxHEIGHT (default 1024x1536)")
     gen.add_argument("--tweens", choices=["offline", "ai"], default="offline", help="offline or ai (default offline)")
     gen.add_argument("--chroma", default="auto", help="green screen: auto (default), off, or a colour like #00ff00")
