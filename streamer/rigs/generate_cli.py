@@ -55,9 +55,11 @@ def _config_doc(args: argparse.Namespace) -> dict[str, Any]:
         except (OSError, ValueError) as exc:
             raise StreamerError(f"{args.config}: cannot read the rig config ({exc})") from None
         return dict(doc)
-    from streamer.demo.spec import RIG_SPEC
+    # face_rig's ten expressions: every image is paid for, and the resolver keeps the face steady
+    # through speech without the demo's extra talking faces (layers compose those for free).
+    from streamer.demo.spec import FACE_RIG_SPEC
 
-    return {"name": Path(args.picture).stem, **json.loads(json.dumps(RIG_SPEC))}
+    return {"name": Path(args.picture).stem, **json.loads(json.dumps(FACE_RIG_SPEC))}
 
 
 def _resume_command(args: argparse.Namespace) -> str:

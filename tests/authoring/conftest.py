@@ -9,10 +9,16 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from streamer.core.rig import parse_rig_config
+from streamer.rigs.tween import plan_tweens
 from tests.speech.fakeapi import fake, fake_api  # noqa: F401
 
 FRAMES = Path(__file__).resolve().parents[2] / "frames"
 SMALL = (128, 192)
+DEMO_CONFIG = parse_rig_config(json.loads((FRAMES / "rig.json").read_text(encoding="utf-8")))
+DEMO_STATES = len(DEMO_CONFIG.expressions) * len(DEMO_CONFIG.poses)  # every expression at every pose
+# (`rig check` counts the states reachable from neutral@center among the other DEMO_STATES - 1)
+DEMO_SEQUENCES = len(plan_tweens(DEMO_CONFIG))  # what `rig tween` makes for the demo's endpoints
 
 
 def endpoints_only_rig(out: Path, size: tuple[int, int] = SMALL) -> Path:

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from streamer.cli import main
+from tests.authoring.conftest import DEMO_STATES
 
 
 def run_check(rig: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -21,14 +22,14 @@ def test_endpoints_alone_fail_and_name_rig_tween(fresh_rig: Path, capsys: pytest
     code, out, err = run_check(fresh_rig, capsys)
     assert code == 1
     assert "ok" not in out.splitlines()
-    assert "routes: 0/49 states reachable from neutral@center" in out
+    assert f"routes: 0/{DEMO_STATES - 1} states reachable from neutral@center" in out
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert errors[0] == (
         f"error: neutral@tilt_left_small is unreachable from neutral@center; "
         f"make its in-betweens: streamer rig tween {fresh_rig}"
     )
     assert "happy_soft@center is unreachable" in err
-    assert "... and 37 more unreachable states" in err
+    assert f"... and {DEMO_STATES - 1 - 12} more unreachable states" in err  # all but the start, 12 listed
 
 
 def test_an_expression_no_base_path_reaches_says_to_add_one(
@@ -40,7 +41,8 @@ def test_an_expression_no_base_path_reaches_says_to_add_one(
     assert main(["rig", "tween", str(fresh_rig), "-q", "--workers", "1"]) == 0
     code, out, err = run_check(fresh_rig, capsys)
     assert code == 1
-    assert "routes: 44/49" in out
+    cut = [e for e in config["expressions"] if e == "concerned" or e.startswith("concerned_")]  # its talking faces too
+    assert f"routes: {DEMO_STATES - 1 - 5 * len(cut)}/{DEMO_STATES - 1}" in out
     assert (
         f"error: concerned@center is unreachable from neutral@center; no base path in rig.json leads to "
         f"'concerned': add one, then run streamer rig tween {fresh_rig}"
@@ -70,4 +72,5 @@ def test_the_demo_rig_passes(capsys: pytest.CaptureFixture[str]) -> None:
     frames = Path(__file__).resolve().parents[2] / "frames"
     code, out, err = run_check(frames, capsys)
     assert (code, err) == (0, "")
-    assert out.splitlines()[-2:] == ["routes: 49/49 states reachable from neutral@center", "ok"]
+    others = DEMO_STATES - 1
+    assert out.splitlines()[-2:] == [f"routes: {others}/{others} states reachable from neutral@center", "ok"]

@@ -11,6 +11,7 @@ from PIL import Image
 
 from streamer.cli import main
 from streamer.rigs.files import read_rgba
+from tests.authoring.conftest import DEMO_SEQUENCES, DEMO_STATES
 from tests.authoring.layers import SIZE, make_layers
 
 
@@ -29,9 +30,9 @@ def test_layers_to_a_rig_that_speaks(layers: Path, tmp_path: Path, capsys: pytes
     assert "eyes/squint.png missing: using eyes/blink_closed.png" in out
     assert "brows/furrow.png missing: using brows/neutral.png" in out
     assert "poses drawn: nod_up_small; transformed: center, tilt_left_small, tilt_right_small, nod_down_small" in out
-    assert f"wrote 50 endpoints to {rig}; check it with: streamer rig check {rig}" in out
+    assert f"wrote {DEMO_STATES} endpoints to {rig}; check it with: streamer rig check {rig}" in out
     assert json.loads((rig / "rig.json").read_text())["size"] == list(SIZE)
-    assert len(list((rig / "sequences").iterdir())) == 109
+    assert len(list((rig / "sequences").iterdir())) == DEMO_SEQUENCES
 
     assert main(["rig", "check", str(rig)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "ok"

@@ -12,6 +12,7 @@ from PIL import Image
 from streamer.cli import main
 from streamer.rigs.files import read_rgba
 from streamer.rigs.interp import crossfade, difference_mask, tween
+from tests.authoring.conftest import DEMO_SEQUENCES
 
 FRAMES = Path(__file__).resolve().parents[2] / "frames"
 
@@ -90,8 +91,8 @@ def test_endpoints_alone_to_a_rig_that_speaks(
     av = pytest.importorskip("av")
     assert main(["rig", "tween", str(fresh_rig), "--workers", "2"]) == 0
     captured = capsys.readouterr()
-    assert "made 109 sequences (327 frames)" in captured.out
-    assert "109/109" in captured.err, "a progress bar"
+    assert f"made {DEMO_SEQUENCES} sequences ({3 * DEMO_SEQUENCES} frames)" in captured.out
+    assert f"{DEMO_SEQUENCES}/{DEMO_SEQUENCES}" in captured.err, "a progress bar"
     manifest = json.loads((fresh_rig / "sequences/neutral_to_speaking_ah__center/manifest.json").read_text())
     assert manifest == {
         "path_id": "neutral_to_speaking_ah",
@@ -176,6 +177,6 @@ def test_rig_sheet_lays_out_endpoints_and_film_strips(tmp_path: Path, capsys: py
         endpoints_only = sheet.height
     assert main(["rig", "sheet", str(FRAMES), "-o", str(out), "--cell-width", "64", "--sequences"]) == 0
     with Image.open(out) as sheet:
-        assert sheet.height > endpoints_only * 5, "109 film strips below the endpoints"
+        assert sheet.height > endpoints_only * 5, "a film strip per sequence below the endpoints"
     assert main(["rig", "sheet", str(tmp_path / "nope"), "-o", str(out)]) == 1
     assert capsys.readouterr().err.strip().endswith("nope: not a folder")
