@@ -44,7 +44,7 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
     async def observe(ws: websockets.ClientConnection, seen: dict[int, float]) -> None:
         async for raw in ws:
             at = time.monotonic() * 1000 + offset
-            if raw.startswith('{"type":"frames"'):
+            if isinstance(raw, str) and raw.startswith('{"type":"frames"'):
                 seen.setdefault(json.loads(raw)["from_ms"], at)
 
     tasks = [asyncio.create_task(observe(ws, seen)) for ws, seen in zip(clients, arrivals, strict=True)]

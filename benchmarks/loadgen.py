@@ -70,7 +70,8 @@ def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("server did not start: " + proc.stderr.read().decode()[-2000:]) from None
+                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    raise RuntimeError("server did not start: " + err[-2000:]) from None
                 time.sleep(0.1)
         try:
             yield base, proc
