@@ -12,7 +12,7 @@ from typing import Any
 
 from streamer.core.errors import RigError, StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import Settings
+from streamer.settings import Settings, add_flags, from_flags
 
 log = logging.getLogger("streamer")
 
@@ -579,16 +579,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from streamer.server.app import create_app
     from streamer.server.run import uvicorn_config
 
-    changes: dict[str, Any] = {}
-    if args.host is not None:
-        changes["host"] = args.host
-    if args.port is not None:
-        changes["port"] = args.port
-    if args.frames is not None:
-        changes["frames_dir"] = Path(args.frames)
-    if args.data is not None:
-        changes["data_dir"] = Path(args.data)
-    settings = Settings.from_env().replace(**changes)
+    settings = from_flags(args)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
     if settings.token is None:
@@ -848,10 +839,8 @@ def build_parser() -> argparse.ArgumentParser:
     cap.set_defaults(func=cmd_captions)
 
     serve = sub.add_parser("serve", help="run the live server (preview, OBS pages, REST and WebSocket)")
-    serve.add_argument("--host", help="address to bind (default: STREAMER_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: PORT, STREAMER_PORT or 8000)")
-    serve.add_argument("--frames", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
-    serve.add_argument("--data", help="folder for timelines and audio (default: STREAMER_DATA_DIR or ./data)")
+    serve_settings = serve.add_argument_group("settings", "each flag overrides its environment variable")
+    add_flags(serve_settings)  # type: ignore[arg-type]  # an argument group takes arguments as a parser does
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"
     )

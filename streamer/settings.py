@@ -1,15 +1,23 @@
 """The one settings object: reads the environment (the only module that does) (I/O).
 
+Each setting is declared once, as a field of :class:`Settings` made by :func:`setting`: its
+environment variable, type, default, bounds and help. From that one declaration come
+:meth:`Settings.from_env`, the checks in ``__post_init__`` (so ``replace`` and tests are held to
+the same bounds), the flags of ``streamer serve`` (:func:`add_flags`, as uvicorn's flags mirror its
+config) and the table in ``docs/configuration.md`` (``python -m streamer.settings``).
+
 face_rig's variable names are kept (``USE_S3``, ``S3_*``, ``OPENAI_*``, ``ELEVENLABS_*``,
-``CORS_ORIGINS``, ``PORT``); ours are prefixed ``STREAMER_``. Every value is checked here, once:
-a bad one raises :class:`ConfigError` naming the variable and the value.
+``CORS_ORIGINS``, ``PORT``); ours are prefixed ``STREAMER_``. A bad value raises
+:class:`ConfigError` naming the variable (or the field, for values set in code) and the value.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
-from collections.abc import Mapping
+import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,156 +49,218 @@ def default_frames_dir() -> Path:
     return PACKAGE_ROOT / "frames"
 
 
-def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}: must be an integer, got {raw!r}") from None
-    if not lo <= value <= hi:
-        raise ConfigError(f"{name}: must be in [{lo}, {hi}], got {value}")
-    return value
+@dataclass(frozen=True)
+class Var:
+    """How one setting is read and shown: the metadata of its :class:`Settings` field."""
+
+    env: str
+    help: str
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple[str, ...] = ()
+    # A variable read first when set (hosting platforms set PORT).
+    override: str | None = None
+    # Parses the raw text (after strip) into the field's value; default by the field's type.
+    parse: Callable[[str], Any] | None = None
+    # The default from_env uses when the variable is unset, computed at start-up (may read others).
+    fallback: Callable[[Mapping[str, str]], Any] | None = None
+    # The text shown for a computed default.
+    shown_default: str | None = None
+    # Flags of `streamer serve`; () keeps it environment-only (secrets: argv is visible to `ps`).
+    flags: tuple[str, ...] | None = None
+    secret: bool = False
+    keep_empty: bool = False  # an empty value is a value (S3_PREFIX="" is the bucket's root)
 
 
-def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ConfigError(f"{name}: must be true or false, got {raw!r}")
+def setting(default: Any = dataclasses.MISSING, /, **var: Any) -> Any:
+    """A :class:`Settings` field declared with its :class:`Var` (keyword arguments)."""
+    meta = Var(**var)
+    return field(default=default, repr=not meta.secret, metadata={"var": meta})
 
 
-def _str(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
-    raw = env.get(name, "").strip()
-    return raw or default
+def _integer_in(value: object, lo: int, hi: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
 
 
 def _origins(raw: str) -> tuple[str, ...]:
     origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
     if not origins:
-        raise ConfigError(f"CORS_ORIGINS: must list at least one origin or '*', got {raw!r}")
+        raise ConfigError(f"must list at least one origin or '*', got {raw!r}")
     for origin in origins:
         if origin != "*" and not origin.startswith(("http://", "https://")):
-            raise ConfigError(f"CORS_ORIGINS: origin {origin!r} must start with http:// or https:// (or be '*')")
+            raise ConfigError(f"origin {origin!r} must start with http:// or https:// (or be '*')")
     return origins
+
+
+def _hosts(raw: str) -> tuple[str, ...]:
+    return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+
+
+def _url_mode_default(env: Mapping[str, str]) -> str:
+    return "public" if env.get("S3_BASE_URL", "").strip() else "server"
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Configuration for the server and the CLI. Secrets are kept out of ``repr``.
+    """Configuration for the server and the CLI. Secrets are kept out of ``repr``."""
 
-    Besides the documented variables, ``STREAMER_CLIENT_DIR`` and ``STREAMER_EXAMPLES_DIR``
-    move the browser client and the examples seeded into the data folder (default: the
-    project's ``client/`` and ``examples/``).
-    """
-
-    frames_dir: Path
-    data_dir: Path
-    host: str = "127.0.0.1"
-    port: int = 8000
-    token: str | None = field(default=None, repr=False)
-    cors_origins: tuple[str, ...] = ("*",)
-    max_upload_mb: int = 25
-    max_audio_s: int = 600
-    max_channels: int = 64
-    lookahead_ms: int = 1500
-    batch_ms: int = 250
-    viewer_queue: int = 256
-    # A viewer that has not read what it was sent for this long is closed (WebSocket ping deadline).
-    viewer_deadline_ms: int = 2000
-    # A channel with no viewers and no program is removed after this long (never "main").
-    channel_idle_s: int = 300
-    # Requests at once to the heavy public routes (validate, schedule, captions); more get 429.
-    heavy_concurrency: int = 2
-    client_dir: Path = PACKAGE_ROOT / "client"
-    examples_dir: Path = PACKAGE_ROOT / "examples"
-    # face_rig names, read and kept for the S3, OpenAI and ElevenLabs adapters.
-    use_s3: bool = False
-    s3_bucket: str | None = None
-    s3_region: str = "us-east-1"
-    s3_prefix: str = "frames/"
-    s3_base_url: str | None = None
-    s3_endpoint_url: str | None = None
-    # Frames on S3 and the cache in front of any frame store (see docs/s3.md).
-    cache_mb: int = 512
-    url_mode: str = "server"
-    presign_expires_s: int = 3600
-    s3_connect_timeout_ms: int = 2000
-    s3_read_timeout_ms: int = 5000
-    s3_max_attempts: int = 3
-    store_concurrency: int = 16
-    prefetch: bool = True
-    openai_api_key: str | None = field(default=None, repr=False)
-    openai_base_url: str | None = None
-    elevenlabs_api_key: str | None = field(default=None, repr=False)
-    elevenlabs_base_url: str | None = None
-    # OpenAI emotion planning and Whisper, ElevenLabs speech (see docs/speech.md).
-    openai_model: str = DEFAULT_OPENAI_MODEL
-    openai_timeout_ms: int = 15_000
-    openai_max_retries: int = 1
-    elevenlabs_voice: str = DEFAULT_ELEVENLABS_VOICE
-    elevenlabs_model: str = DEFAULT_ELEVENLABS_MODEL
-    elevenlabs_timeout_ms: int = 60_000
-    elevenlabs_max_retries: int = 2
-    emotions: str = "auto"
-    # Video export jobs (see docs/export.md).
-    export_workers: int = 1
-    export_max_queued: int = 4
-    export_max_s: int = 600
-    export_ttl_s: int = 3600
-    export_webhook_hosts: tuple[str, ...] = ()
+    # Where things are.
+    frames_dir: Path = setting(
+        env="STREAMER_FRAMES_DIR",
+        help="the rig folder",
+        fallback=lambda env: default_frames_dir(),
+        shown_default="./frames if it holds a rig, else the demo rig",
+        flags=("--rig", "--frames"),
+    )
+    data_dir: Path = setting(
+        env="STREAMER_DATA_DIR",
+        help="stored timelines, audio and exports",
+        fallback=lambda env: Path.cwd() / "data",
+        shown_default="./data",
+        flags=("--data",),
+    )
+    client_dir: Path = setting(PACKAGE_ROOT / "client", env="STREAMER_CLIENT_DIR", help="the browser client's files")
+    examples_dir: Path = setting(
+        PACKAGE_ROOT / "examples", env="STREAMER_EXAMPLES_DIR", help="examples seeded into the data folder"
+    )
+    # Listening and access.
+    host: str = setting("127.0.0.1", env="STREAMER_HOST", help="address `streamer serve` binds")
+    port: int = setting(8000, env="STREAMER_PORT", override="PORT", lo=0, hi=65535, help="port to listen on")
+    token: str | None = setting(
+        None, env="STREAMER_TOKEN", secret=True, help="control token for controllers and writes"
+    )
+    cors_origins: tuple[str, ...] = setting(
+        ("*",),
+        env="CORS_ORIGINS",
+        parse=_origins,
+        help="browser origins that may read; writes only from the server's own pages and origins named here",
+    )
+    # Limits.
+    max_upload_mb: int = setting(25, env="STREAMER_MAX_UPLOAD_MB", lo=1, hi=4096, help="audio upload cap (MB)")
+    max_audio_s: int = setting(600, env="STREAMER_MAX_AUDIO_S", lo=1, hi=86_400, help="audio length cap (s)")
+    max_channels: int = setting(64, env="STREAMER_MAX_CHANNELS", lo=1, hi=100_000, help="live channels per process")
+    lookahead_ms: int = setting(
+        1500, env="STREAMER_LOOKAHEAD_MS", lo=100, hi=60_000, help="how far ahead frames are pushed (ms)"
+    )
+    batch_ms: int = setting(250, env="STREAMER_BATCH_MS", lo=10, hi=10_000, help="how often frames are pushed (ms)")
+    viewer_queue: int = setting(
+        256, env="STREAMER_VIEWER_QUEUE", lo=1, hi=1_000_000, help="messages queued per viewer before it is dropped"
+    )
+    viewer_deadline_ms: int = setting(
+        2000,
+        env="STREAMER_VIEWER_DEADLINE_MS",
+        lo=200,
+        hi=120_000,
+        help="a viewer that has not read what it was sent for this long is dropped (WebSocket ping deadline)",
+    )
+    channel_idle_s: int = setting(
+        300,
+        env="STREAMER_CHANNEL_IDLE_S",
+        lo=1,
+        hi=30 * 86_400,
+        help="a channel with no viewers and no program is removed after this long (never `main`)",
+    )
+    heavy_concurrency: int = setting(
+        2,
+        env="STREAMER_HEAVY_CONCURRENCY",
+        lo=1,
+        hi=256,
+        help="validations, schedules and caption exports at once; more get 429",
+    )
+    # Frames on S3 (face_rig's names) and the cache in front of any frame store (docs/s3.md).
+    use_s3: bool = setting(False, env="USE_S3", help="read frames from S3")
+    s3_bucket: str | None = setting(None, env="S3_BUCKET", help="the bucket (needed with USE_S3)")
+    s3_region: str = setting("us-east-1", env="S3_REGION", help="the bucket's region")
+    s3_prefix: str = setting("frames/", env="S3_PREFIX", keep_empty=True, help="key prefix of the rig in the bucket")
+    s3_base_url: str | None = setting(None, env="S3_BASE_URL", help="the bucket's public or CDN URL")
+    s3_endpoint_url: str | None = setting(None, env="S3_ENDPOINT_URL", help="an S3-compatible endpoint")
+    cache_mb: int = setting(512, env="STREAMER_CACHE_MB", lo=0, hi=1_048_576, help="frame cache size (MB)")
+    url_mode: str = setting(
+        "server",
+        env="STREAMER_URL_MODE",
+        choices=URL_MODES,
+        fallback=_url_mode_default,
+        shown_default="public with S3_BASE_URL, else server",
+        help="where viewers fetch frames",
+    )
+    presign_expires_s: int = setting(
+        3600, env="STREAMER_PRESIGN_EXPIRES_S", lo=60, hi=604_800, help="presigned URL lifetime (s)"
+    )
+    s3_connect_timeout_ms: int = setting(
+        2000, env="STREAMER_S3_CONNECT_TIMEOUT_MS", lo=10, hi=120_000, help="S3 connect timeout (ms)"
+    )
+    s3_read_timeout_ms: int = setting(
+        5000, env="STREAMER_S3_READ_TIMEOUT_MS", lo=10, hi=300_000, help="S3 read timeout (ms)"
+    )
+    s3_max_attempts: int = setting(3, env="STREAMER_S3_MAX_ATTEMPTS", lo=1, hi=10, help="attempts per S3 request")
+    store_concurrency: int = setting(
+        16, env="STREAMER_STORE_CONCURRENCY", lo=1, hi=1024, help="frame store reads at once"
+    )
+    prefetch: bool = setting(True, env="STREAMER_PREFETCH", help="fetch a program's frames before they are due")
+    # Speech and emotions (docs/speech.md).
+    openai_api_key: str | None = setting(
+        None, env="OPENAI_API_KEY", secret=True, help="OpenAI emotion planning and Whisper"
+    )
+    openai_base_url: str | None = setting(None, env="OPENAI_BASE_URL", help="OpenAI API URL (default the SDK's)")
+    elevenlabs_api_key: str | None = setting(
+        None, env="ELEVENLABS_API_KEY", secret=True, help="ElevenLabs speech and forced alignment"
+    )
+    elevenlabs_base_url: str | None = setting(None, env="ELEVENLABS_BASE_URL", help="ElevenLabs API URL")
+    openai_model: str = setting(DEFAULT_OPENAI_MODEL, env="STREAMER_OPENAI_MODEL", help="chat model for emotion plans")
+    openai_timeout_ms: int = setting(
+        15_000, env="STREAMER_OPENAI_TIMEOUT_MS", lo=100, hi=600_000, help="each OpenAI attempt's timeout (Whisper 4x)"
+    )
+    openai_max_retries: int = setting(
+        1, env="STREAMER_OPENAI_MAX_RETRIES", lo=0, hi=10, help="retries after a failed OpenAI call"
+    )
+    elevenlabs_voice: str = setting(
+        DEFAULT_ELEVENLABS_VOICE, env="STREAMER_ELEVENLABS_VOICE", help="ElevenLabs voice id"
+    )
+    elevenlabs_model: str = setting(
+        DEFAULT_ELEVENLABS_MODEL, env="STREAMER_ELEVENLABS_MODEL", help="ElevenLabs TTS model"
+    )
+    elevenlabs_timeout_ms: int = setting(
+        60_000, env="STREAMER_ELEVENLABS_TIMEOUT_MS", lo=100, hi=600_000, help="each ElevenLabs attempt's timeout"
+    )
+    elevenlabs_max_retries: int = setting(
+        2, env="STREAMER_ELEVENLABS_MAX_RETRIES", lo=0, hi=10, help="retries after a failed ElevenLabs call"
+    )
+    emotions: str = setting(
+        "auto",
+        env="STREAMER_EMOTIONS",
+        choices=EMOTION_PROVIDERS,
+        help="who plans faces (auto: OpenAI when its key is set)",
+    )
+    # Video export jobs (docs/export.md).
+    export_workers: int = setting(1, env="STREAMER_EXPORT_WORKERS", lo=1, hi=64, help="exports rendering at once")
+    export_max_queued: int = setting(
+        4, env="STREAMER_EXPORT_MAX_QUEUED", lo=0, hi=10_000, help="exports waiting; more get 429"
+    )
+    export_max_s: int = setting(600, env="STREAMER_EXPORT_MAX_S", lo=1, hi=86_400, help="longest export (s)")
+    export_ttl_s: int = setting(
+        3600, env="STREAMER_EXPORT_TTL_S", lo=1, hi=30 * 86_400, help="finished exports kept (s)"
+    )
+    export_webhook_hosts: tuple[str, ...] = setting(
+        (), env="STREAMER_EXPORT_WEBHOOK_HOSTS", parse=_hosts, help="hosts export webhooks may call (comma-separated)"
+    )
 
     def __post_init__(self) -> None:
-        checks: list[tuple[str, int, int, int]] = [
-            ("port", self.port, 0, 65535),
-            ("max_upload_mb", self.max_upload_mb, 1, 4096),
-            ("max_audio_s", self.max_audio_s, 1, 86_400),
-            ("max_channels", self.max_channels, 1, 100_000),
-            ("lookahead_ms", self.lookahead_ms, 100, 60_000),
-            ("batch_ms", self.batch_ms, 10, 10_000),
-            ("viewer_queue", self.viewer_queue, 1, 1_000_000),
-            ("viewer_deadline_ms", self.viewer_deadline_ms, 200, 120_000),
-            ("channel_idle_s", self.channel_idle_s, 1, 30 * 86_400),
-            ("heavy_concurrency", self.heavy_concurrency, 1, 256),
-            ("cache_mb", self.cache_mb, 0, 1_048_576),
-            ("presign_expires_s", self.presign_expires_s, 60, 604_800),
-            ("s3_connect_timeout_ms", self.s3_connect_timeout_ms, 10, 120_000),
-            ("s3_read_timeout_ms", self.s3_read_timeout_ms, 10, 300_000),
-            ("s3_max_attempts", self.s3_max_attempts, 1, 10),
-            ("store_concurrency", self.store_concurrency, 1, 1024),
-            ("export_workers", self.export_workers, 1, 64),
-            ("export_max_queued", self.export_max_queued, 0, 10_000),
-            ("export_max_s", self.export_max_s, 1, 86_400),
-            ("export_ttl_s", self.export_ttl_s, 1, 30 * 86_400),
-            ("openai_timeout_ms", self.openai_timeout_ms, 100, 600_000),
-            ("openai_max_retries", self.openai_max_retries, 0, 10),
-            ("elevenlabs_timeout_ms", self.elevenlabs_timeout_ms, 100, 600_000),
-            ("elevenlabs_max_retries", self.elevenlabs_max_retries, 0, 10),
-        ]
-        for name, value, lo, hi in checks:
-            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-                raise ConfigError(f"{name}: must be an integer in [{lo}, {hi}], got {value!r}")
+        for f, var in _declared():
+            value = getattr(self, f.name)
+            if var.lo is not None and var.hi is not None and not _integer_in(value, var.lo, var.hi):
+                raise ConfigError(f"{f.name}: must be an integer in [{var.lo}, {var.hi}], got {value!r}")
+            if var.choices and value not in var.choices:
+                raise ConfigError(f"{var.env}: must be one of {', '.join(var.choices)}, got {value!r}")
         if not self.host:
             raise ConfigError("host: must not be empty")
         if self.token is not None and not self.token:
             raise ConfigError("STREAMER_TOKEN: must not be empty when set")
         if self.use_s3 and not self.s3_bucket:
             raise ConfigError("S3_BUCKET: is required when USE_S3 is true")
-        if self.url_mode not in URL_MODES:
-            raise ConfigError(f"STREAMER_URL_MODE: must be one of {', '.join(URL_MODES)}, got {self.url_mode!r}")
         if self.url_mode == "public" and not self.s3_base_url:
             raise ConfigError("STREAMER_URL_MODE: 'public' needs S3_BASE_URL (the bucket's public or CDN URL)")
         if self.url_mode == "presigned" and not self.use_s3:
             raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
-        if self.emotions not in EMOTION_PROVIDERS:
-            choices = ", ".join(EMOTION_PROVIDERS)
-            raise ConfigError(f"STREAMER_EMOTIONS: must be one of {choices}, got {self.emotions!r}")
         if self.emotions == "openai" and not self.openai_api_key:
             raise ConfigError("STREAMER_EMOTIONS: 'openai' needs OPENAI_API_KEY")
 
@@ -208,68 +278,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` for bad values.
-
-        ``PORT`` (set by hosting platforms) wins over ``STREAMER_PORT``.
-        """
+        """Settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` for bad values."""
         env = os.environ if env is None else env
-        frames = _str(env, "STREAMER_FRAMES_DIR")
-        data = _str(env, "STREAMER_DATA_DIR")
-        client = _str(env, "STREAMER_CLIENT_DIR")
-        examples = _str(env, "STREAMER_EXAMPLES_DIR")
-        port_name = "PORT" if _str(env, "PORT") else "STREAMER_PORT"
-        return cls(
-            frames_dir=Path(frames) if frames else default_frames_dir(),
-            data_dir=Path(data) if data else Path.cwd() / "data",
-            host=_str(env, "STREAMER_HOST", "127.0.0.1") or "127.0.0.1",
-            port=_int(env, port_name, 8000, 0, 65535),
-            token=_str(env, "STREAMER_TOKEN"),
-            cors_origins=_origins(env.get("CORS_ORIGINS", "*") or "*"),
-            max_upload_mb=_int(env, "STREAMER_MAX_UPLOAD_MB", 25, 1, 4096),
-            max_audio_s=_int(env, "STREAMER_MAX_AUDIO_S", 600, 1, 86_400),
-            max_channels=_int(env, "STREAMER_MAX_CHANNELS", 64, 1, 100_000),
-            lookahead_ms=_int(env, "STREAMER_LOOKAHEAD_MS", 1500, 100, 60_000),
-            batch_ms=_int(env, "STREAMER_BATCH_MS", 250, 10, 10_000),
-            viewer_queue=_int(env, "STREAMER_VIEWER_QUEUE", 256, 1, 1_000_000),
-            viewer_deadline_ms=_int(env, "STREAMER_VIEWER_DEADLINE_MS", 2000, 200, 120_000),
-            channel_idle_s=_int(env, "STREAMER_CHANNEL_IDLE_S", 300, 1, 30 * 86_400),
-            heavy_concurrency=_int(env, "STREAMER_HEAVY_CONCURRENCY", 2, 1, 256),
-            client_dir=Path(client) if client else PACKAGE_ROOT / "client",
-            examples_dir=Path(examples) if examples else PACKAGE_ROOT / "examples",
-            use_s3=_bool(env, "USE_S3", False),
-            s3_bucket=_str(env, "S3_BUCKET"),
-            s3_region=_str(env, "S3_REGION", "us-east-1") or "us-east-1",
-            s3_prefix=env.get("S3_PREFIX", "frames/"),
-            s3_base_url=_str(env, "S3_BASE_URL"),
-            s3_endpoint_url=_str(env, "S3_ENDPOINT_URL"),
-            cache_mb=_int(env, "STREAMER_CACHE_MB", 512, 0, 1_048_576),
-            url_mode=(_str(env, "STREAMER_URL_MODE") or ("public" if _str(env, "S3_BASE_URL") else "server")).lower(),
-            presign_expires_s=_int(env, "STREAMER_PRESIGN_EXPIRES_S", 3600, 60, 604_800),
-            s3_connect_timeout_ms=_int(env, "STREAMER_S3_CONNECT_TIMEOUT_MS", 2000, 10, 120_000),
-            s3_read_timeout_ms=_int(env, "STREAMER_S3_READ_TIMEOUT_MS", 5000, 10, 300_000),
-            s3_max_attempts=_int(env, "STREAMER_S3_MAX_ATTEMPTS", 3, 1, 10),
-            store_concurrency=_int(env, "STREAMER_STORE_CONCURRENCY", 16, 1, 1024),
-            prefetch=_bool(env, "STREAMER_PREFETCH", True),
-            openai_api_key=_str(env, "OPENAI_API_KEY"),
-            openai_base_url=_str(env, "OPENAI_BASE_URL"),
-            elevenlabs_api_key=_str(env, "ELEVENLABS_API_KEY"),
-            elevenlabs_base_url=_str(env, "ELEVENLABS_BASE_URL"),
-            openai_model=_str(env, "STREAMER_OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
-            openai_timeout_ms=_int(env, "STREAMER_OPENAI_TIMEOUT_MS", 15_000, 100, 600_000),
-            openai_max_retries=_int(env, "STREAMER_OPENAI_MAX_RETRIES", 1, 0, 10),
-            elevenlabs_voice=_str(env, "STREAMER_ELEVENLABS_VOICE") or DEFAULT_ELEVENLABS_VOICE,
-            elevenlabs_model=_str(env, "STREAMER_ELEVENLABS_MODEL") or DEFAULT_ELEVENLABS_MODEL,
-            elevenlabs_timeout_ms=_int(env, "STREAMER_ELEVENLABS_TIMEOUT_MS", 60_000, 100, 600_000),
-            elevenlabs_max_retries=_int(env, "STREAMER_ELEVENLABS_MAX_RETRIES", 2, 0, 10),
-            emotions=(_str(env, "STREAMER_EMOTIONS") or "auto").lower(),
-            export_workers=_int(env, "STREAMER_EXPORT_WORKERS", 1, 1, 64),
-            export_max_queued=_int(env, "STREAMER_EXPORT_MAX_QUEUED", 4, 0, 10_000),
-            export_max_s=_int(env, "STREAMER_EXPORT_MAX_S", 600, 1, 86_400),
-            export_ttl_s=_int(env, "STREAMER_EXPORT_TTL_S", 3600, 1, 30 * 86_400),
-            export_webhook_hosts=tuple(
-                h.strip().lower() for h in env.get("STREAMER_EXPORT_WEBHOOK_HOSTS", "").split(",") if h.strip()
-            ),
-        )
+        values: dict[str, Any] = {}
+        for f, var in _declared():
+            name = var.override if var.override and env.get(var.override, "").strip() else var.env
+            raw = env.get(name)
+            if raw is not None and (raw.strip() or var.keep_empty):
+                values[f.name] = _parse(f, var, name, raw.strip())
+            elif var.fallback is not None:
+                values[f.name] = var.fallback(env)
+        return cls(**values)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (and validated), for CLI flags and tests."""
@@ -277,3 +296,150 @@ class Settings:
             return dataclasses.replace(self, **changes)
         except TypeError as exc:
             raise ConfigError(f"settings: {exc}") from None
+
+
+def _declared() -> list[tuple[dataclasses.Field[Any], Var]]:
+    return [(f, f.metadata["var"]) for f in dataclasses.fields(Settings)]
+
+
+_TYPES: dict[str, Any] = {}
+
+
+def _type(f: dataclasses.Field[Any]) -> Any:
+    """The field's type, with ``X | None`` read as ``X``."""
+    if not _TYPES:
+        _TYPES.update(typing.get_type_hints(Settings))
+    kind = _TYPES[f.name]
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    return args[0] if typing.get_origin(kind) is not tuple and args else kind
+
+
+def _parse(f: dataclasses.Field[Any], var: Var, name: str, raw: str) -> Any:
+    """The value of variable ``name`` for field ``f``; errors name the variable."""
+    try:
+        return _value(f, var, raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _value(f: dataclasses.Field[Any], var: Var, raw: str) -> Any:
+    kind = _type(f)
+    if var.parse is not None:
+        return var.parse(raw)
+    if kind is bool:
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise ConfigError(f"must be true or false, got {raw!r}")
+    if kind is int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"must be an integer, got {raw!r}") from None
+        if var.lo is not None and var.hi is not None and not var.lo <= value <= var.hi:
+            raise ConfigError(f"must be in [{var.lo}, {var.hi}], got {value}")
+        return value
+    if kind is Path:
+        return Path(raw)
+    return raw.lower() if var.choices else raw
+
+
+def _flag_type(f: dataclasses.Field[Any], var: Var) -> Callable[[str], Any]:
+    """An argparse type for ``f``'s flag: the variable's parsing, as an argparse error."""
+
+    def convert(text: str) -> Any:
+        try:
+            return _value(f, var, text.strip())
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _flag_names(f: dataclasses.Field[Any], var: Var) -> tuple[str, ...]:
+    if var.secret:
+        return ()
+    return var.flags if var.flags is not None else ("--" + f.name.replace("_", "-"),)
+
+
+def _env_names(var: Var) -> str:
+    return f"{var.override} or {var.env}" if var.override else var.env
+
+
+def _shown(f: dataclasses.Field[Any], var: Var) -> str:
+    if var.shown_default is not None:
+        return var.shown_default
+    value = f.default
+    if isinstance(value, tuple):
+        return ",".join(value) or "none"
+    if isinstance(value, Path):
+        return f"the project's {value.relative_to(PACKAGE_ROOT)}/" if value.is_relative_to(PACKAGE_ROOT) else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "unset" if value is None else str(value)
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting (secrets excepted), each overriding its variable; unset flags leave it."""
+    for f, var in _declared():
+        names = _flag_names(f, var)
+        if not names:
+            continue
+        kind = _type(f)
+        extra: dict[str, Any] = {}
+        if kind is bool:
+            extra["action"] = argparse.BooleanOptionalAction
+        else:
+            extra["metavar"] = (
+                "|".join(var.choices)
+                if var.choices
+                else {int: "N", Path: "DIR"}.get(kind, f.name.rsplit("_", 1)[-1].upper())
+            )
+            extra["type"] = _flag_type(f, var)
+        parser.add_argument(
+            *names,
+            dest="setting_" + f.name,
+            default=None,
+            help=f"{var.help} ({_env_names(var)}; default {_shown(f, var)})",
+            **extra,
+        )
+
+
+def from_flags(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """The environment's settings with the flags :func:`add_flags` made applied over them."""
+    changes = {
+        f.name: getattr(args, "setting_" + f.name)
+        for f, _ in _declared()
+        if getattr(args, "setting_" + f.name, None) is not None
+    }
+    return Settings.from_env(env).replace(**changes)
+
+
+DOC_HEADER = """# Configuration
+
+Every setting is an environment variable; `streamer serve` also takes each one as a flag, which
+wins over the variable. Secrets (the token and the API keys) are environment-only, because a
+process's arguments are visible to every user of the machine. Every value is checked at start-up:
+a bad one stops the server with one line naming the variable and the value.
+
+This page is generated from the declarations in `streamer/settings.py`
+(`python -m streamer.settings > docs/configuration.md`); a test keeps the two in step.
+
+"""
+
+
+def markdown_doc() -> str:
+    """``docs/configuration.md``: every setting, from its declaration."""
+    rows = ["| Variable | `serve` flag | Default | Meaning |", "|---|---|---|---|"]
+    for f, var in _declared():
+        env = " or ".join(f"`{name}`" for name in _env_names(var).split(" or "))
+        flags = ", ".join(f"`{n}`" for n in _flag_names(f, var)) or "(environment only)"
+        bounds = f" ({var.lo}–{var.hi})" if var.lo is not None else ""
+        choices = f" (one of {', '.join(var.choices)})" if var.choices else ""
+        rows.append(f"| {env} | {flags} | {_shown(f, var)} | {var.help}{bounds}{choices} |")
+    return DOC_HEADER + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_doc(), end="")

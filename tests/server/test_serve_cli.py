@@ -66,7 +66,7 @@ def test_a_port_in_use_is_one_error_line_before_any_url(rig_dir: Path, tmp_path:
         taken.listen()
         port = taken.getsockname()[1]
         env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_") and k != "PORT"}
-        argv = ["serve", "--port", str(port), "--frames", str(rig_dir), "--data", str(tmp_path / "data")]
+        argv = ["serve", "--port", str(port), "--rig", str(rig_dir), "--data", str(tmp_path / "data")]
         done = subprocess.run(
             [sys.executable, "-m", "streamer", *argv], capture_output=True, text=True, env=env, timeout=60
         )

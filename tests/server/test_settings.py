@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 from pathlib import Path
 
 import pytest
 
-from streamer.settings import ConfigError, Settings
+from streamer.settings import ConfigError, Settings, add_flags, from_flags, markdown_doc
 
 
 def test_defaults() -> None:
@@ -97,3 +99,36 @@ def test_replace_validates() -> None:
         s.replace(port=-1)
     with pytest.raises(ConfigError, match="no_such_field"):
         s.replace(no_such_field=1)
+
+
+def test_the_configuration_page_is_generated_from_the_declarations() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert page == markdown_doc(), "run: python -m streamer.settings > docs/configuration.md"
+    for f in dataclasses.fields(Settings):
+        assert f"`{f.metadata['var'].env}`" in page
+
+
+def test_every_setting_but_the_secrets_is_a_serve_flag(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_flags(parser)
+    args = parser.parse_args(
+        [
+            "--rig",
+            str(tmp_path),
+            "--port",
+            "9001",
+            "--no-prefetch",
+            "--url-mode",
+            "SERVER",
+            "--cors-origins",
+            "https://a.example/",
+        ]
+    )
+    s = from_flags(args, {"STREAMER_PORT": "9000", "STREAMER_MAX_CHANNELS": "7"})
+    assert (s.frames_dir, s.port, s.prefetch, s.url_mode, s.max_channels) == (tmp_path, 9001, False, "server", 7)
+    assert s.cors_origins == ("https://a.example",)
+    flags = {a.dest for a in parser._actions}
+    secrets = {"token", "openai_api_key", "elevenlabs_api_key"}
+    assert {"setting_" + f.name for f in dataclasses.fields(Settings)} - flags == {"setting_" + n for n in secrets}
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--max-channels", "0"])
