@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from streamer.core.errors import StreamerError
+from streamer.settings import Settings
 
 
-def cmd_rig_tween(args: argparse.Namespace) -> int:
+def cmd_rig_tween(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from streamer.rigs.tween import tween_rig
@@ -34,7 +35,7 @@ def cmd_rig_tween(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def cmd_rig_from_layers(args: argparse.Namespace) -> int:
+def cmd_rig_from_layers(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from streamer.rigs.layers import build_from_layers
@@ -56,7 +57,7 @@ def cmd_rig_from_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_rig_sheet(args: argparse.Namespace) -> int:
+def cmd_rig_sheet(args: argparse.Namespace, settings: Settings) -> int:
     from streamer.rigs.sheet import rig_sheet
 
     out = Path(args.output)

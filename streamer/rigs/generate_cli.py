@@ -84,12 +84,11 @@ def _bar(bar: Any) -> Callable[[int, int], None]:
     return progress
 
 
-def cmd_rig_generate(args: argparse.Namespace) -> int:
+def cmd_rig_generate(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from streamer.core.rig import parse_rig_config
 
-    settings = Settings.from_env()
     if not args.dry_run and not settings.openai_api_key:
         raise StreamerError(KEY_HELP)
     options = GenerateOptions(

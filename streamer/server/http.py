@@ -37,6 +37,7 @@ MAX_JSON_BYTES = 5 * 1024 * 1024
 class UnsupportedMediaType(StreamerError, ValueError):
     """A JSON route got a body that is not declared as JSON (HTTP 415)."""
 
+
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
 AUDIO_CACHE_CONTROL = "public, max-age=3600"
