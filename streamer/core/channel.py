@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,8 +83,6 @@ class Channel:
         name: str,
         rig: Rig,
         *,
-        frame_url: Callable[[str], str],
-        frame_base_url: str | None = None,
         now_ms: int = 0,
         lookahead_ms: int = 1500,
         batch_ms: int = 250,
@@ -95,8 +92,6 @@ class Channel:
         self.name = name
         self.rig = rig
         self.router = router_for(rig)
-        self.frame_url = frame_url
-        self.frame_base_url = frame_base_url
         self.lookahead_ms = lookahead_ms
         self.batch_ms = batch_ms
         self.lead_ms = lead_ms
@@ -150,17 +145,17 @@ class Channel:
         self._horizon = start + IDLE_CHUNK_MS
 
     def _frames(self, from_ms: int, until_ms: int, *, on_screen: bool = True) -> Message:
-        """A ``frames`` message with the planned changes in ``[from_ms, until_ms)``.
+        """A ``frames`` message with the planned changes in ``[from_ms, until_ms)``, as ``[t, key]`` pairs.
 
         With ``on_screen``, a viewer that drops what it queued from ``from_ms`` also learns
         which frame shows at ``from_ms`` (prepended when no change falls exactly there).
         """
-        times, keys, url = self._times, self._keys, self.frame_url
+        times, keys = self._times, self._keys
         i = bisect_left(times, from_ms)
         j = bisect_left(times, until_ms)
-        frames = [[times[k], url(keys[k])] for k in range(i, j)]
+        frames = [[times[k], keys[k]] for k in range(i, j)]
         if on_screen and (i == len(times) or times[i] != from_ms):
-            frames.insert(0, [from_ms, url(keys[max(i - 1, 0)])])
+            frames.insert(0, [from_ms, keys[max(i - 1, 0)]])
         return {"type": "frames", "from_ms": from_ms, "until_ms": until_ms, "frames": frames}
 
     def _state_message(self, t_ms: int) -> Message:
@@ -219,7 +214,6 @@ class Channel:
                 "role": role,
                 "server_time_ms": now_ms,
                 "frame_size": list(size) if size else None,
-                "frame_base_url": self.frame_base_url,
                 "lookahead_ms": self.lookahead_ms,
                 "batch_ms": self.batch_ms,
                 "heartbeat_ms": self.heartbeat_ms,

@@ -1,8 +1,8 @@
 """The Starlette app: wires routes, middleware, error handlers and the lifespan (I/O).
 
 The lifespan is the composition root: it loads the rig, builds the frame store, the timeline
-and audio stores (seeded from ``examples/``) and the live channel hub, and puts them on
-``app.state`` (``settings``, ``rig``, ``store``, ``timelines``, ``audio``, ``hub``).
+and audio stores (seeded from ``examples/``) and the channel service, and puts them on
+``app.state`` (``settings``, ``rig``, ``store``, ``timelines``, ``audio``, ``channels``).
 """
 
 from __future__ import annotations
@@ -40,11 +40,12 @@ from streamer.core.rig import Rig
 from streamer.export.jobs import ExportJobs, ExportNotReady
 from streamer.export.options import DiskFull, ExportBusy, ExportError
 from streamer.server.captions import caption_routes
+from streamer.server.channels import ChannelService
 from streamer.server.exports import export_routes
 from streamer.server.framesource import FrameSource
 from streamer.server.http import UnsupportedMediaType, http_routes
 from streamer.server.limits import Busy, HeavyWork
-from streamer.server.live import ChannelHub, live_routes
+from streamer.server.live import live_routes
 from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
@@ -207,7 +208,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         app.state.store = frames.cache
         app.state.timelines = timelines
         app.state.audio = audio
-        hub = ChannelHub(
+        channels = ChannelService(
             rig=loaded,
             settings=settings,
             timelines=timelines,
@@ -218,8 +219,8 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             # Viewers fetch from this server only in "server" mode: warm the cache for them there.
             prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
         )
-        app.state.hub = hub
-        await hub.start()
+        app.state.channels = channels
+        await channels.start()
         app.state.heavy = HeavyWork(settings.heavy_concurrency, loaded)
         exports = ExportJobs(
             settings.data_dir / "exports",
@@ -245,7 +246,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             app.state.speech.close()
             app.state.heavy.close()
             await exports.close()
-            await hub.close()
+            await channels.close()
             await frames.close()
 
     if not settings.client_dir.is_dir():

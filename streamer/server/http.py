@@ -153,16 +153,6 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/client/preview.html")
 
 
-def _channel_count(hub: Any) -> int:
-    if hub is None:
-        return 0
-    count = getattr(hub, "channel_count", None)
-    if isinstance(count, int):
-        return count
-    channels = getattr(hub, "channels", None)
-    return len(channels) if channels is not None else 0
-
-
 def _store_stats(request: Request) -> Any:
     """The frame cache's counters (hits, misses, store_gets, bytes, evictions, errors, ...)."""
     stats = getattr(_frames(request), "stats", None)
@@ -180,7 +170,7 @@ async def health(request: Request) -> Response:
             "status": "ok",
             "version": streamer.__version__,
             "rig": rig.config.name,
-            "channels": _channel_count(getattr(request.app.state, "hub", None)),
+            "channels": len(request.app.state.channels.channels),
             "frames": _store_stats(request),
         }
     )

@@ -16,12 +16,8 @@ from tests.rigs import make_rig
 RIG = make_rig()
 
 
-def url(key: str) -> str:
-    return "/frames/" + key
-
-
 def channel(now: int = 1000) -> Channel:
-    return Channel("main", RIG, frame_url=url, now_ms=now, lookahead_ms=1500, batch_ms=250, lead_ms=100)
+    return Channel("main", RIG, now_ms=now, lookahead_ms=1500, batch_ms=250, lead_ms=100)
 
 
 def frames_of(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -50,7 +46,7 @@ def test_join_says_hello_then_the_frame_on_screen() -> None:
     hello, frames = ch.join(1000, "viewer")
     assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["server_time_ms"] == 1000
     assert hello["state"] == {"expr": "neutral", "pose": "center"}
-    assert frames["frames"][0] == [1000, url("endpoints/neutral__center.png")]
+    assert frames["frames"][0] == [1000, "endpoints/neutral__center.png"]
 
 
 def test_ticks_push_frames_ahead_of_time_in_order() -> None:
@@ -65,15 +61,15 @@ def test_ticks_push_frames_ahead_of_time_in_order() -> None:
                 sent.append(t)
             q.apply(m)
     assert sent == sorted(sent) and len(sent) > 20
-    blink = url("endpoints/blink_closed__center.png")
+    blink = "endpoints/blink_closed__center.png"
     assert blink in {u for _, u in q.frames}, "idle channels blink"
 
 
 def test_idle_is_deterministic_per_channel_name() -> None:
     def blinks(name: str) -> list[int]:
-        ch = Channel(name, RIG, frame_url=url, now_ms=1000, lookahead_ms=1500, batch_ms=250, lead_ms=100)
+        ch = Channel(name, RIG, now_ms=1000, lookahead_ms=1500, batch_ms=250, lead_ms=100)
         frames = [f for now in range(1000, 60_000, 250) for m in ch.tick(now) for f in m.get("frames", [])]
-        return [t for t, u in frames if u == url("endpoints/blink_closed__center.png")]
+        return [t for t, u in frames if u == "endpoints/blink_closed__center.png"]
 
     main = blinks("main")
     assert len(main) >= 5 and blinks("main") == main  # the same name blinks at the same times
@@ -90,7 +86,7 @@ def test_set_replaces_queued_frames_from_now_plus_lead() -> None:
     (frames,) = frames_of(messages)
     assert frames["from_ms"] == 3100
     q.apply(frames)
-    assert q.at(3100 + 400) == url("endpoints/happy_soft__center.png")
+    assert q.at(3100 + 400) == "endpoints/happy_soft__center.png"
     assert result == {"expr": "happy_soft", "pose": "center", "t_ms": 3500}
     assert any(m["type"] == "state" for m in messages)
 
@@ -119,7 +115,7 @@ def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
         q.apply(m)
     for t in range(0, 2000, 37):
         if 5100 + t < 5000 + 1500:
-            assert q.at(5100 + t) == url(schedule.key_at(t)), "live frames are the schedule's frames"
+            assert q.at(5100 + t) == schedule.key_at(t), "live frames are the schedule's frames"
     kinds = [m["type"] for m in messages]
     assert kinds == ["frames", "program_start", "audio", "state"]
     audio = messages[2]
@@ -144,7 +140,7 @@ def test_late_joiner_gets_the_current_frame_and_the_audio_cue() -> None:
     messages = ch.join(2600, "viewer")
     assert [m["type"] for m in messages] == ["hello", "frames", "program_start", "audio"]
     assert messages[0]["program"]["id"] == program.id
-    assert messages[1]["frames"][0] == [2600, url(ch.key_at(2600))]
+    assert messages[1]["frames"][0] == [2600, ch.key_at(2600)]
     assert messages[3]["start_ms"] == program.start_ms + 250
 
 
@@ -168,7 +164,7 @@ def test_stop_returns_home_and_says_which_program_stopped() -> None:
     q = Queue()
     for m in messages:
         q.apply(m)
-    assert q.at(3100 + 2000) == url("endpoints/neutral__center.png")
+    assert q.at(3100 + 2000) == "endpoints/neutral__center.png"
     assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300}
     assert ch.stop(4000) == ({"stopped": None}, [])  # already home: nothing to do
 
@@ -187,8 +183,8 @@ def test_stop_without_a_program_returns_to_neutral_at_the_current_pose() -> None
     assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "tilt_left_small", "t_ms": 3400}
     for m in messages:
         q.apply(m)
-    assert q.at(3099) == url("endpoints/happy_big__tilt_left_small.png")
-    assert q.at(3400) == url("endpoints/neutral__tilt_left_small.png")
+    assert q.at(3099) == "endpoints/happy_big__tilt_left_small.png"
+    assert q.at(3400) == "endpoints/neutral__tilt_left_small.png"
     assert ch.state == State("neutral", "tilt_left_small")
     assert ch.join(3500, "viewer")[0]["state"] == {"expr": "neutral", "pose": "tilt_left_small"}
 
@@ -233,7 +229,7 @@ def test_lead_in_routes_to_the_programs_first_frame_without_a_pop() -> None:
     program, messages = ch.play(3000, resolve(timeline, RIG))
     assert program.start_ms == 3100 + 200
     keys = [u for _, u in frames_of(messages)[0]["frames"]]
-    assert keys[-1] == url("endpoints/neutral__center.png")
+    assert keys[-1] == "endpoints/neutral__center.png"
     assert any("neutral_center_to_neutral_tilt_left_small" in k for k in keys)
 
 
@@ -250,10 +246,10 @@ def test_top_ups_carry_every_planned_change_once_even_on_batch_boundaries() -> N
         }
     )
     program, messages = ch.play(1000, resolve(timeline, RIG))
-    planned = [(t, url(k)) for t, k in zip(ch._times, ch._keys, strict=True) if program.start_ms <= t < program.end_ms]
+    planned = [(t, k) for t, k in zip(ch._times, ch._keys, strict=True) if program.start_ms <= t < program.end_ms]
     (replan,) = frames_of(messages)
     on_screen = replan["frames"][0]
-    assert on_screen == [1100, url("endpoints/neutral__center.png")]  # no change exactly at from_ms
+    assert on_screen == [1100, "endpoints/neutral__center.png"]  # no change exactly at from_ms
     seen: list[tuple[int, str]] = [(t, u) for t, u in replan["frames"][1:]]
     for now in range(1000, 12_000, 250):  # batch boundaries land on 250 ms multiples
         for m in frames_of(ch.tick(now)):

@@ -131,7 +131,7 @@ def test_live_holds_the_last_targets_after_the_program_and_ends_on_the_exports_l
     doc: dict[str, Any], fps: int
 ) -> None:
     schedule = resolve(parse_timeline(doc), RIG)
-    channel = Channel("prop", RIG, frame_url=lambda key: key, now_ms=0)
+    channel = Channel("prop", RIG, now_ms=0)
     viewer: list[tuple[int, str]] = []
     program, messages = channel.play(0, schedule)
     now = 0

@@ -25,7 +25,7 @@ def ws_url(server: LiveServer, channel: str = "main", **params: str) -> str:
 
 
 def server_now(server: LiveServer) -> int:
-    return int(server.app.state.hub.now_ms())
+    return int(server.app.state.channels.now_ms())
 
 
 async def recv(ws: ClientConnection, kind: str | None = None, timeout: float = TIMEOUT) -> dict[str, Any]:
@@ -383,7 +383,7 @@ class RawViewer:
 
 async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(make_server: Any) -> None:
     server = make_server(viewer_queue=32, lookahead_ms=60_000, batch_ms=250)
-    hub = server.app.state.hub
+    service = server.app.state.channels
     with server.client() as c:  # a controller creates the channel; viewers then join it at once
         assert c.post("/channels/slow/set", json={"expr": "neutral"}).status_code == 200
     slow = RawViewer(server, "slow")  # connects, then reads nothing until the end
@@ -391,11 +391,11 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(ma
         q = FrameQueue(server)
         ctls = [await connect(ws_url(server, "slow", role="controller")) for _ in range(8)]
         dropped = asyncio.Event()
-        channel = hub.channels["slow"]
+        channel = service.channels["slow"]
         deadline = time.monotonic() + 5
-        while len(channel.viewers) < 10 and time.monotonic() < deadline:  # the 101 precedes registration
+        while channel.viewers < 10 and time.monotonic() < deadline:  # the 101 precedes registration
             await asyncio.sleep(0.01)
-        connected = len(channel.viewers)
+        connected = channel.viewers
         assert connected == 10
         try:
             poses = ["center", "tilt_left_small", "nod_up_small", "tilt_right_small", "nod_down_small"]
@@ -408,7 +408,7 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(ma
                     await command(ws, type="set", id=i, expr="neutral", pose=poses[(i + k) % 5], transition_ms=100)
                     await asyncio.sleep(0.06)
                     i += 1
-                    if len(channel.viewers) < connected:
+                    if channel.viewers < connected:
                         dropped.set()
 
             async def follow() -> None:
@@ -425,8 +425,9 @@ async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(ma
             await asyncio.gather(*(c.close() for c in ctls))
             reading.cancel()
             await asyncio.gather(reading, return_exceptions=True)
-        assert dropped.is_set() and len(channel.viewers) == 1, "the slow viewer was dropped; the reading one stays"
-        assert all(len(v.queue) <= 32 for v in channel.viewers), "queues stay bounded"
+        assert dropped.is_set() and channel.viewers == 1, "the slow viewer was dropped; the reading one stays"
+        viewers = service.fanout.viewers("slow")
+        assert all(len(v.queue) <= 32 for v in viewers), "queues stay bounded"
         assert q.margins and min(q.margins) >= 0, "the reading viewer got every frame before its time"
     read, code = await asyncio.to_thread(slow.read_until_close, TIMEOUT)
     # Dropped by whichever bound it hit first: the queue (4008) or the read deadline (1011,

@@ -73,7 +73,7 @@ def test_every_error_code_is_documented_and_vice_versa() -> None:
     used = {code for _, code in ERROR_CODES}
     for path in SOURCES:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            called = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_error"
+            called = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "error_message"
             if called and node.args and isinstance(node.args[0], ast.Constant):
                 used.add(node.args[0].value)
     assert used == documented

@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from starlette.routing import Mount, Route, WebSocketRoute
 
-from streamer.server.live import COMMANDS
+from streamer.core.commands import COMMANDS
 from streamer.server.reference import markdown, openapi
 from tests.server.conftest import REPO, LiveServer, wav_bytes
 

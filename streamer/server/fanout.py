@@ -1,0 +1,193 @@
+"""Fan-out (I/O): deliver one encoded message to every viewer of a channel.
+
+:class:`Fanout` is the seam between a channel (which decides what to say) and the connections
+that hear it. :class:`LocalFanout` delivers to this process's viewers: every message is encoded
+once per channel and the same string is written to every viewer; a viewer whose transport
+pushes back gets a bounded queue and a writer task, and a viewer that cannot keep up is closed
+(4008) without delaying anyone else. Another implementation (several processes sharing
+channels through a broker) publishes the text once and delivers it in each process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from collections.abc import Coroutine, Generator, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY, CLOSE_RESTART = 1008, 1012
+CLOSE_UNAUTHORIZED, CLOSE_BAD_CHANNEL, CLOSE_TOO_SLOW, CLOSE_FLOOD = 4001, 4002, 4008, 4029
+
+
+def encode(message: dict[str, Any]) -> str:
+    """A message as it goes on the wire (compact JSON)."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+class _Continue:
+    """Awaits the rest of a coroutine that was stepped by hand and suspended on ``waiting``."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+        self.coro, self.waiting = coro, waiting
+
+    def __await__(self) -> Generator[Any, None, None]:
+        coro, waiting = self.coro, self.waiting
+        try:
+            while True:
+                yield waiting
+                try:
+                    waiting = coro.send(None)
+                except StopIteration:
+                    return
+        finally:
+            coro.close()
+
+
+class Viewer:
+    """One connection's outgoing messages.
+
+    The common case writes at once: the send coroutine is stepped by hand and, while the
+    transport has room, finishes without suspending, so a broadcast costs no task switch per
+    viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
+    rest of that send and the messages after it go to a writer task through a bounded queue;
+    a viewer whose queue overflows is closed with 4008 and never delays the others.
+    """
+
+    def __init__(self, ws: WebSocket, role: str, max_queue: int) -> None:
+        self.ws, self.role = ws, role
+        self.queue: deque[str] = deque()
+        self.max_queue = max_queue
+        self.closing = False
+        self.close_code = 1000
+        self.writer: asyncio.Task[None] | None = None  # only while the transport pushes back
+        self.channel: str | None = None  # the channel it watches, once it exists
+        self.rtt_ms = 0  # its round trip to us, as its pings report it
+        self.waiting_for: str | None = None  # the channel it waits for, until a controller creates it
+        self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
+
+    def push(self, text: str) -> bool:
+        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind."""
+        if self.closing:
+            return False
+        if self.writer is not None:
+            if len(self.queue) >= self.max_queue:
+                self.close(CLOSE_TOO_SLOW)
+                return False
+            self.queue.append(text)
+            return True
+        send = self.ws.send_text(text)
+        try:
+            waiting = send.send(None)
+        except StopIteration:
+            return True
+        except Exception:  # noqa: BLE001 - a dead socket ends this viewer only
+            self.closing = True
+            return False
+        self.writer = asyncio.ensure_future(self._write_rest(_Continue(send, waiting)))
+        return True
+
+    async def _write_rest(self, pending: _Continue) -> None:
+        try:
+            await pending
+            while self.queue and not self.closing:
+                await self.ws.send_text(self.queue.popleft())
+        except Exception:  # noqa: BLE001
+            self.closing = True
+        finally:
+            self.writer = None
+            if self.closing:
+                await self._close_socket()
+
+    async def _close_socket(self) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(self.close_code), timeout=2)
+
+    def close(self, code: int) -> None:
+        if self.closing:
+            return
+        self.closing, self.close_code = True, code
+        self.queue.clear()
+        for task in self.watches.values():
+            task.cancel()
+        if self.writer is None:
+            self.writer = asyncio.ensure_future(self._close_socket())
+        # else the writer closes the socket once its send in flight ends
+
+    async def finished(self, timeout: float) -> None:
+        if self.writer is not None:
+            await asyncio.wait([self.writer], timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a channel's messages reach: how many viewers, and the slowest one's round trip."""
+
+    viewers: int
+    max_rtt_ms: int
+
+
+class Fanout(Protocol):
+    """Delivers a channel's messages to its viewers, wherever they are connected."""
+
+    def join(self, channel: str, viewer: Viewer) -> None:
+        """Start delivering ``channel``'s messages to ``viewer`` (connected to this process)."""
+
+    def leave(self, channel: str, viewer: Viewer) -> bool:
+        """Stop delivering to ``viewer``; False when it was not a viewer of ``channel``."""
+
+    def deliver(self, channel: str, text: str) -> None:
+        """Write one encoded message to every viewer of ``channel``."""
+
+    def audience(self, channel: str) -> Audience:
+        """The channel's audience, for sizing how far ahead re-plans start."""
+
+    def drop(self, channel: str, code: int) -> None:
+        """Close every viewer of ``channel`` with ``code`` (the channel is going away)."""
+
+
+class LocalFanout:
+    """The viewers connected to this process, by channel."""
+
+    def __init__(self) -> None:
+        self._viewers: dict[str, set[Viewer]] = {}
+
+    def join(self, channel: str, viewer: Viewer) -> None:
+        self._viewers.setdefault(channel, set()).add(viewer)
+
+    def leave(self, channel: str, viewer: Viewer) -> bool:
+        viewers = self._viewers.get(channel)
+        if viewers is None or viewer not in viewers:
+            return False
+        viewers.discard(viewer)
+        if not viewers:
+            del self._viewers[channel]
+        return True
+
+    def viewers(self, channel: str) -> Iterable[Viewer]:
+        return self._viewers.get(channel, ())
+
+    def deliver(self, channel: str, text: str) -> None:
+        viewers = self._viewers.get(channel)
+        if not viewers:
+            return
+        for viewer in list(viewers):
+            if not viewer.push(text):
+                viewers.discard(viewer)
+                if viewer.close_code == CLOSE_TOO_SLOW:
+                    log.warning("channel %s: viewer fell behind, closing it (4008)", channel)
+
+    def audience(self, channel: str) -> Audience:
+        viewers = self._viewers.get(channel, ())
+        return Audience(len(viewers), max((v.rtt_ms for v in viewers), default=0))
+
+    def drop(self, channel: str, code: int) -> None:
+        for viewer in list(self._viewers.pop(channel, ())):
+            viewer.close(code)
