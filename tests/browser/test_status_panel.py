@@ -8,9 +8,7 @@ from typing import Any
 from tests.browser.conftest import LiveServer
 
 
-def test_clock_sync_shows_its_quality_and_keeps_the_raw_offset_in_a_tooltip(
-    live_server: LiveServer, page: Any
-) -> None:
+def test_clock_sync_shows_its_quality_and_keeps_the_raw_offset_in_a_tooltip(live_server: LiveServer, page: Any) -> None:
     page.goto(f"{live_server.url}/client/preview.html?channel=status-test")
     page.wait_for_function("/^(good|fair|poor) · ±/.test(document.getElementById('s-clock').textContent)")
     labels = page.eval_on_selector_all("#stats dt", "els => els.map(e => e.textContent)")
