@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from streamer.core.errors import CommandError
@@ -27,6 +27,7 @@ IDLE_CHUNK_MS = 20_000
 LEAD_IN_MS = 200  # route from the frame on screen to a program's first frame
 HOME_TRANSITION_MS = 300
 HEARTBEAT_MS = 1000  # an idle channel still sends a (possibly empty) frames message this often
+INTERRUPT_MS = 120  # an interrupted program's face settles (mouth closed) this fast
 
 Message = dict[str, Any]
 
@@ -34,38 +35,65 @@ Message = dict[str, Any]
 @dataclass(frozen=True)
 class AudioCue:
     url: str
-    offset_ms: int
+    offset_ms: int  # from the program's start
     duration_ms: int
 
 
 @dataclass(frozen=True)
 class Program:
-    """A schedule placed on the server clock from ``start_ms``."""
+    """A schedule placed on the server clock from ``start_ms``.
+
+    A played timeline has at most one ``audio`` cue. A spoken ``stream`` (text said live) grows
+    a segment at a time: each segment's audio is a cue of ``segments``, placed where the one
+    before it ends.
+    """
 
     id: str
     timeline_id: str | None
     start_ms: int
     duration_ms: int
     audio: AudioCue | None
+    stream: str | None = None
+    segments: tuple[AudioCue, ...] = ()
 
     @property
     def end_ms(self) -> int:
         return self.start_ms + self.duration_ms
 
-    def audio_message(self) -> Message | None:
-        if self.audio is None:
-            return None
-        return {
+    @property
+    def speech_end_ms(self) -> int:
+        """When the last spoken segment's audio ends (the program's start without segments)."""
+        last = self.segments[-1] if self.segments else None
+        return self.start_ms + (last.offset_ms + last.duration_ms if last else 0)
+
+    def cue_message(self, cue: AudioCue, segment: int | None) -> Message:
+        message: Message = {
             "type": "audio",
             "program_id": self.id,
-            "url": self.audio.url,
-            "start_ms": self.start_ms + self.audio.offset_ms,
-            "duration_ms": self.audio.duration_ms,
+            "url": cue.url,
+            "start_ms": self.start_ms + cue.offset_ms,
+            "duration_ms": cue.duration_ms,
         }
+        if segment is not None:
+            message["segment"] = segment
+        return message
+
+    def audio_message(self) -> Message | None:
+        return None if self.audio is None else self.cue_message(self.audio, None)
+
+    def audio_messages(self, after_ms: int) -> list[Message]:
+        """``audio`` messages for a viewer joining now: the track, or the segments not over by ``after_ms``."""
+        if self.audio is not None:
+            return [self.cue_message(self.audio, None)]
+        return [
+            self.cue_message(cue, i)
+            for i, cue in enumerate(self.segments)
+            if self.start_ms + cue.offset_ms + cue.duration_ms > after_ms
+        ]
 
     def to_json(self) -> Message:
         audio = self.audio_message()
-        return {
+        out: Message = {
             "id": self.id,
             "timeline_id": self.timeline_id,
             "start_ms": self.start_ms,
@@ -73,6 +101,10 @@ class Program:
             "duration_ms": self.duration_ms,
             "audio": None if audio is None else {k: audio[k] for k in ("url", "start_ms", "duration_ms")},
         }
+        if self.stream is not None:
+            out["stream"] = self.stream
+            out["segments"] = len(self.segments)
+        return out
 
 
 class Channel:
@@ -231,9 +263,7 @@ class Channel:
         out.append(self._frames(now_ms, max(self._sent_until, now_ms + 1)))
         if self.program is not None:
             out.append({"type": "program_start", "program": self.program.to_json(), "server_time_ms": now_ms})
-            audio = self.program.audio_message()
-            if audio is not None:
-                out.append(audio)
+            out += self.program.audio_messages(now_ms)
         return out
 
     def set(self, now_ms: int, expr: str | None, pose: str | None, transition_ms: int) -> tuple[Message, list[Message]]:
@@ -266,22 +296,7 @@ class Channel:
         """Place ``schedule`` on the clock at ``at_ms`` (or as soon as possible) and plan it."""
         t = max(now_ms + self.lead_ms, at_ms or 0)
         out = self._end_program("replaced", t)
-        on_screen = self._truncate(t)
-        first_key = schedule.changes[0][1]
-        start = t
-        if on_screen != first_key:
-            first_state = self.rig.state_of_key(first_key)
-            if first_state is not None:
-                lead_in = Motion(self.router, on_screen, t)
-                lead_in.goto(t, first_state, LEAD_IN_MS)
-                self._append(lead_in.finish(t + LEAD_IN_MS)[1:])
-                start = t + LEAD_IN_MS
-        self._append([(start + ct, key) for ct, key in schedule.changes])
-        self._horizon = start + schedule.duration_ms
-        # A resolved schedule ends on its final state's endpoint (resolve() completes the last
-        # transition): the channel holds that state after the program and reports it as its own.
-        arrive_ms, last = schedule.changes[-1]
-        self.state = self.rig.state_of_key(last) or self.state
+        start, arrive_ms = self._place(t, schedule)
         self._program_count += 1
         program = Program(
             id=f"{self.name}-{self._program_count}",
@@ -298,6 +313,84 @@ class Channel:
             out.append(audio_message)
         out.append(self._state_message(start + arrive_ms))
         return program, out
+
+    def speak(
+        self, now_ms: int, schedule: Schedule, audio_url: str, audio_ms: int, *, stream: str
+    ) -> tuple[Program, list[Message]]:
+        """Say one segment of ``stream``: its ``schedule`` (lip-sync and face) with its audio.
+
+        While the stream's previous segment still plays, this one starts where that one's audio
+        ends, so the voice runs on without a gap (the previous segment's closing hold is cut);
+        otherwise it starts as soon as possible, as a new program. The program's ``segments``
+        gain the audio; viewers get the re-plan, ``program_start`` (again, same id, when it grows)
+        and an ``audio`` message with its ``segment`` number.
+        """
+        earliest = now_ms + self.lead_ms
+        current = self.program
+        grows = current is not None and current.stream == stream and current.speech_end_ms >= earliest
+        t = current.speech_end_ms if grows and current is not None else earliest
+        out = [] if grows else self._end_program("replaced", t)
+        start, arrive_ms = self._place(t, schedule)
+        if grows and current is not None:
+            cue = AudioCue(audio_url, start - current.start_ms, audio_ms)
+            end = start + schedule.duration_ms
+            program = replace(current, duration_ms=end - current.start_ms, segments=(*current.segments, cue))
+        else:
+            self._program_count += 1
+            program = Program(
+                id=f"{self.name}-{self._program_count}",
+                timeline_id=None,
+                start_ms=start,
+                duration_ms=schedule.duration_ms,
+                audio=None,
+                stream=stream,
+                segments=(AudioCue(audio_url, 0, audio_ms),),
+            )
+        self.program = program
+        out.append(self._replan_message(now_ms, t))
+        out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
+        out.append(program.cue_message(program.segments[-1], len(program.segments) - 1))
+        out.append(self._state_message(start + arrive_ms))
+        return program, out
+
+    def _place(self, t: int, schedule: Schedule) -> tuple[int, int]:
+        """Plan ``schedule`` from ``t`` (after a short route from the frame on screen to its first).
+
+        Returns where the schedule starts and when it arrives at its final state (from its start).
+        """
+        on_screen = self._truncate(t)
+        first_key = schedule.key_at(0)  # after any zero-length transitions at 0
+        start = t
+        if on_screen != first_key:
+            first_state = self.rig.state_of_key(first_key)
+            if first_state is not None:
+                lead_in = Motion(self.router, on_screen, t)
+                lead_in.goto(t, first_state, LEAD_IN_MS)
+                self._append(lead_in.finish(t + LEAD_IN_MS)[1:])
+                start = t + LEAD_IN_MS
+        self._append([(start + ct, key) for ct, key in schedule.changes])
+        self._horizon = start + schedule.duration_ms
+        # A resolved schedule ends on its final state's endpoint (resolve() completes the last
+        # transition): the channel holds that state after the program and reports it as its own.
+        arrive_ms, last = schedule.changes[-1]
+        self.state = self.rig.state_of_key(last) or self.state
+        return start, arrive_ms
+
+    def interrupt(self, now_ms: int) -> tuple[Message, list[Message]]:
+        """Cut the program short: from now + lead the face settles, mouth closed, in the state it was headed for.
+
+        Unlike ``stop``, the face keeps the program's final expression rather than going home.
+        """
+        t = now_ms + self.lead_ms
+        interrupted = self.program.id if self.program is not None else None
+        if interrupted is None:
+            return {"interrupted": None}, []
+        out = self._end_program("interrupted", t)
+        self._truncate(t)
+        self._plan_idle(INTERRUPT_MS)
+        out.append(self._replan_message(now_ms, t))
+        out.append(self._state_message(t + INTERRUPT_MS))
+        return {"interrupted": interrupted}, out
 
     def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
         """End the program (if any) and return to the home expression at the current pose.
