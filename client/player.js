@@ -3,6 +3,7 @@
 import { AudioTrack } from './audio.js';
 import { FrameQueue } from './frames.js';
 import { ImageCache } from './images.js';
+import { SegmentAudio } from './segments.js';
 
 const PRELOAD_EVERY_MS = 100;
 const LOG_MAX = 20000;
@@ -22,6 +23,8 @@ export class Player {
     this.queue = new FrameQueue();
     this.cache = new ImageCache({ capacity: cacheSize });
     this.audio = new AudioTrack(clock, { ...audio, onChange: () => onChange('audio') });
+    // A spoken stream's segments (`audio` messages with a `segment`), gapless on the Web Audio clock.
+    this.speech = new SegmentAudio(clock, { ...audio, onChange: () => onChange('audio') });
     this.frameSize = null;
     this.lookaheadMs = 1500;
     this.program = null;
@@ -52,7 +55,15 @@ export class Player {
       imageErrors: 0,
     };
     // Read by tests and handy from the console: what is on screen and, during audio, what was drawn when.
-    this.debug = { frameOnScreen: null, stats: this.stats, log: [], audioSeeks: this.audio.seeks, audioStarts: this.audio.starts };
+    this.debug = {
+      frameOnScreen: null,
+      stats: this.stats,
+      log: [],
+      audioSeeks: this.audio.seeks,
+      audioStarts: this.audio.starts,
+      speech: this.speech.log,
+      speechLog: [], // {heardMs, url}: the frame drawn while a spoken segment is heard
+    };
     this.cache.onError = (url, err) => {
       this.stats.imageErrors++;
       console.warn('streamer: frame failed to load', url, err);
@@ -64,7 +75,7 @@ export class Player {
     conn.on('hello', (m) => this.onHello(m));
     conn.on('frames', (m) => this.onFrames(m));
     conn.on('program_start', (m) => this.onProgramStart(m));
-    conn.on('audio', (m) => this.audio.play(m));
+    conn.on('audio', (m) => (m.segment != null ? this.speech.play(m) : this.audio.play(m)));
     conn.on('program_end', (m) => this.onProgramEnd(m));
     conn.on('state', (m) => {
       this.state = { expr: m.expr, pose: m.pose, t_ms: m.t_ms };
@@ -83,6 +94,7 @@ export class Player {
     this.program = m.program ?? null;
     this.stats.programId = this.program ? this.program.id : null;
     if (!this.program || this.program.id !== this.audio.programId) this.audio.stop();
+    this.speech.stop(); // a joining viewer is sent the segments still to hear
     if (m.frame_size) this.setFrameSize(m.frame_size);
     this.onChange('hello');
   }
@@ -107,6 +119,8 @@ export class Player {
 
   onProgramEnd(m) {
     this.audio.stop(m.program_id);
+    // An interrupt cuts the voice when the server closes the mouth; a finished program has ended.
+    this.speech.stop(m.program_id, m.reason === 'interrupted' ? m.t_ms : null);
     if (!this.program || m.program_id == null || this.program.id === m.program_id) {
       this.program = null;
       this.stats.programId = null;
@@ -129,7 +143,12 @@ export class Player {
 
   /** The time frames are shown for: the audio's when it plays, else the server clock estimate. */
   now() {
-    return this.steady(this.audio.masterNow(), this.clock.serverNow());
+    return this.steady(this.masterNow(), this.clock.serverNow());
+  }
+
+  /** Server time the listener hears: the spoken segment's, else the program audio's; null without sound. */
+  masterNow() {
+    return this.speech.masterNow() ?? this.audio.masterNow();
   }
 
   /**
@@ -173,7 +192,8 @@ export class Player {
 
   /** One animation frame: pick the entry for now, draw it if decoded, record stats. */
   frame() {
-    const audioNow = this.audio.masterNow();
+    const speechNow = this.speech.masterNow();
+    const audioNow = speechNow ?? this.audio.masterNow();
     const now = this.steady(audioNow, this.clock.serverNow());
     this.audio.tick();
     this.stats.master = audioNow !== null ? 'audio' : 'clock';
@@ -203,7 +223,11 @@ export class Player {
       }
     }
     this.stats.decoded = this.cache.stats.decoded;
-    if (audioNow !== null && this.drawnUrl) {
+    if (speechNow !== null && this.drawnUrl) {
+      const log = this.debug.speechLog;
+      if (log.length >= LOG_MAX) log.splice(0, log.length - LOG_MAX + 1);
+      log.push({ heardMs: now, url: this.drawnUrl });
+    } else if (audioNow !== null && this.drawnUrl) {
       const log = this.debug.log;
       if (log.length >= LOG_MAX) log.splice(0, log.length - LOG_MAX + 1);
       log.push({

@@ -1,6 +1,6 @@
 // The preview page's wiring: the live canvas plus program, expression and pose controls, status and toasts.
 
-import { CloseCode, expressionNames, play, poseNames, set, stop, watchExport } from './protocol.js';
+import { CloseCode, expressionNames, play, poseNames, say, set, stop, watchExport } from './protocol.js';
 import { createLive, numberParam } from './live.js';
 
 const TOKEN_KEY = 'streamer.token';
@@ -19,7 +19,7 @@ if (hashToken !== null || params.has('token')) {
   history.replaceState(null, '', `${location.pathname}${query ? `?${query}` : ''}`);
 }
 let canControl = true; // false once the server refused our token: we then watch as a viewer
-let saying = false; // a line sent to POST /speech and not yet playing
+let saying = false; // a line sent to the channel and not yet accepted
 
 // ------------------------------------------------------------------ toasts
 
@@ -221,7 +221,8 @@ function renderControls() {
 
 // ------------------------------------------------------------------ say
 
-// POST /speech speaks the line offline and stores its audio and timeline; then play that timeline here.
+// The line is said live on the channel: the server cuts it into segments and speaks each as the
+// one before it plays, so a long paragraph starts at once. Stop interrupts it.
 
 $('say-form').addEventListener('submit', async (e) => {
   e.preventDefault();
@@ -230,25 +231,12 @@ $('say-form').addEventListener('submit', async (e) => {
   // The click is a user gesture: it also lets this page play the line's audio with sound.
   player.audio.needsGesture = false;
   if (player.audio.el) player.audio.el.muted = false;
+  player.speech.unlock();
   saying = true;
   renderControls();
   try {
-    const res = await fetch('/speech', {
-      method: 'POST',
-      cache: 'no-store',
-      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
-      body: JSON.stringify({ text }),
-    });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      toast(`Say: ${body.error || `HTTP ${res.status}`}`, { kind: 'error', code: String(res.status) });
-      return;
-    }
-    loadTimelines({ select: body.timeline_id });
-    const result = await command((rid) => play(rid, { timelineId: body.timeline_id }), 'Say');
+    const result = await command((rid) => say(rid, { text }), 'Say');
     if (result) $('say-text').select();
-  } catch (err) {
-    toast(`Say: ${err.message}`, { kind: 'error' });
   } finally {
     saying = false;
     renderControls();
@@ -311,11 +299,13 @@ function fmtTime(ms) {
 
 function renderAudioGate() {
   const a = player.audio;
-  $('enable-audio').hidden = !(a.cue && (a.needsGesture || a.state === 'blocked'));
+  const speechHeld = player.speech.ctx && player.speech.ctx.state === 'suspended';
+  $('enable-audio').hidden = !((a.cue && (a.needsGesture || a.state === 'blocked')) || speechHeld);
 }
 
 $('enable-audio').addEventListener('click', () => {
   player.audio.unlock();
+  player.speech.unlock();
   renderAudioGate();
 });
 

@@ -81,12 +81,28 @@ export function set(id, { expr, pose, transitionMs } = {}) {
   if (expr != null) msg.expr = String(expr);
   if (pose != null) msg.pose = String(pose);
   if (transitionMs != null) {
-    if (!(transitionMs >= 0 && transitionMs <= 10000)) {
-      throw new ProtocolError(`set: transition_ms must be 0-10000, got ${transitionMs}`);
+    if (!(transitionMs >= 0 && transitionMs <= 60000)) {
+      throw new ProtocolError(`set: transition_ms must be 0-60000, got ${transitionMs}`);
     }
     msg.transition_ms = Math.round(transitionMs);
   }
   return msg;
+}
+
+/**
+ * Say text live: whole (final, the default) or a piece of `stream` as it is written. The options
+ * (voice, rate_wpm, pitch, provider, emotions, lipsync) are POST /speech's.
+ */
+export function say(id, { text, stream = null, final = true, ...options } = {}) {
+  if (typeof text !== 'string') throw new ProtocolError('say: text must be a string');
+  const msg = { type: 'say', id, text, final: !!final, ...options };
+  if (stream != null) msg.stream = String(stream);
+  return msg;
+}
+
+/** Stop speaking now: queued text is dropped and the mouth closes. */
+export function interrupt(id) {
+  return { type: 'interrupt', id };
 }
 
 export function watchExport(id, exportId) {
@@ -161,6 +177,7 @@ const VALIDATORS = {
   audio(m) {
     need(m, 'url', isStr, 'a string');
     need(m, 'start_ms', isNum, 'a number');
+    if (m.segment != null) need(m, 'segment', isNum, 'a number');
   },
   program_end(m) {
     need(m, 'reason', isStr, 'a string');

@@ -9,13 +9,18 @@ server when it loads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamer.core.errors import CommandError
 from streamer.core.timeline import MAX_TRANSITION_MS
 
-COMMANDS = ("play", "stop", "set")
+COMMANDS = ("play", "stop", "set", "say", "interrupt")
+# say: the voice options a message may carry (checked by the speech layer, as POST /speech's are).
+SAY_OPTIONS = ("voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync")
+MAX_SAY_TEXT = 10_000  # characters in one say message (a stream may have any number of them)
+STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 DEFAULT_SET_TRANSITION_MS = 300
 # ``at_ms`` may lie this far in the past (it then starts as soon as possible) or in the future.
 AT_MS_PAST_LIMIT_MS, AT_MS_FUTURE_LIMIT_MS = 10_000, 24 * 3600 * 1000
@@ -44,7 +49,22 @@ class Stop:
     """End the program and go home."""
 
 
-Command = Play | Set | Stop
+@dataclass(frozen=True)
+class Say:
+    """Speak ``text``, part of ``stream`` (``final`` when it is the stream's last part; a new stream without an id)."""
+
+    text: str
+    stream: str | None
+    final: bool
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Interrupt:
+    """Stop speaking now: drop what is queued, close the mouth."""
+
+
+Command = Play | Set | Stop | Say | Interrupt
 
 
 def parse_command(kind: str, body: dict[str, Any], now_ms: int) -> Command:
@@ -55,6 +75,10 @@ def parse_command(kind: str, body: dict[str, Any], now_ms: int) -> Command:
         return _set(body)
     if kind == "stop":
         return Stop()
+    if kind == "say":
+        return _say(body)
+    if kind == "interrupt":
+        return Interrupt()
     raise CommandError(f"unknown command {kind[:40]!r} ({', '.join(COMMANDS)})")
 
 
@@ -78,6 +102,22 @@ def _set(body: dict[str, Any]) -> Set:
     if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
         raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
     return Set(expr, pose, ms)
+
+
+def _say(body: dict[str, Any]) -> Say:
+    text = body.get("text")
+    if not isinstance(text, str):
+        raise CommandError("text: is required (a string)")
+    if len(text) > MAX_SAY_TEXT:
+        raise CommandError(f"text: {len(text)} characters is over the limit of {MAX_SAY_TEXT} per message")
+    stream = _optional_str(body, "stream")
+    if stream is not None and not STREAM_ID.fullmatch(stream):
+        raise CommandError(f"stream: must be 1-64 letters, digits, '_' or '-', got {stream[:80]!r}")
+    final = body.get("final", True)
+    if not isinstance(final, bool):
+        raise CommandError(f"final: must be true or false, got {final!r}")
+    options = {k: body[k] for k in SAY_OPTIONS if k in body}
+    return Say(text, stream, final, options)
 
 
 def _optional_str(body: dict[str, Any], field: str) -> str | None:

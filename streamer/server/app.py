@@ -208,6 +208,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         app.state.store = frames.cache
         app.state.timelines = timelines
         app.state.audio = audio
+        speech = app.state.speech = SpeechWorkers()
         channels = ChannelService(
             rig=loaded,
             settings=settings,
@@ -218,6 +219,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             frame_base_url=frames.frame_base_url,
             # Viewers fetch from this server only in "server" mode: warm the cache for them there.
             prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
+            speech=speech,
         )
         app.state.channels = channels
         await channels.start()
@@ -232,7 +234,6 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         )
         await exports.start()
         app.state.exports = exports
-        app.state.speech = SpeechWorkers()
         log.info(
             "serving rig %r from %s (%d frames); data in %s",
             loaded.config.name,

@@ -10,22 +10,26 @@ checked by :func:`~streamer.core.commands.parse_command`. The clock is injected.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import re
+import secrets
 import time
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
-from streamer.core.commands import Play, Set, Stop, parse_command
+from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_command
 from streamer.core.errors import NotFound, StoreUnavailable, StreamerError
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, parse_timeline
 from streamer.server.fanout import CLOSE_RESTART, Fanout, LocalFanout, Viewer, encode
+from streamer.server.speaking import Speaker
+from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
 
 log = logging.getLogger("streamer.server.live")
@@ -40,6 +44,8 @@ MAX_NETWORK_LEAD_MS = 1000
 # A program with audio starts at least this much (plus the network lead) after the command, so
 # viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
 AUDIO_LEAD_MS = 800
+# A spoken stream's first segment needs less: its audio is a few seconds of Opus, fetched at once.
+SPEECH_LEAD_MS = 200
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
@@ -107,8 +113,19 @@ class LiveChannel:
         )
         self.last_used_ms = service.now_ms()  # the last command, join or leave: idle channels are reaped
         self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
+        self.speaker: Speaker | None = None  # the stream of text being said, if any
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
+
+    def hush(self) -> None:
+        """Drop what the speaker has queued and stop its synthesis."""
+        if self.speaker is not None:
+            self.speaker.cancel()
+            self.speaker = None
+
+    def close(self) -> None:
+        self.hush()
+        self.task.cancel()
 
     @property
     def viewers(self) -> int:
@@ -186,17 +203,17 @@ class LiveChannel:
         for text in texts:
             viewer.push(text)
 
-    def fit_lead(self, audio: bool = False) -> None:
+    def fit_lead(self, audio_ms: int = 0) -> None:
         """Re-plans start far enough ahead that the broadcast reaches every viewer in time.
 
         The lead covers the encoding and queueing cost of the audience, the slowest viewer's
-        round trip (at most MAX_NETWORK_LEAD_MS) and, for a program with ``audio``, the time
-        to fetch it (AUDIO_LEAD_MS).
+        round trip (at most MAX_NETWORK_LEAD_MS) and ``audio_ms`` for viewers to fetch a
+        program's audio (AUDIO_LEAD_MS, or SPEECH_LEAD_MS for spoken segments).
         """
         audience = self.service.fanout.audience(self.name)
         network = min(audience.max_rtt_ms, MAX_NETWORK_LEAD_MS)
         lead = BASE_LEAD_MS + audience.viewers * LEAD_US_PER_VIEWER // 1000 + network
-        self.core.lead_ms = lead + (AUDIO_LEAD_MS if audio else 0)
+        self.core.lead_ms = lead + audio_ms
 
     def commanded(self) -> None:
         """Count an accepted command (hold the lock)."""
@@ -233,6 +250,7 @@ class ChannelService:
         prefetch: Prefetch | None = None,
         fanout: Fanout | None = None,
         clock: Clock | None = None,
+        speech: SpeechWorkers | None = None,
     ) -> None:
         self.rig, self.settings = rig, settings
         self.timelines, self.audio = timelines, audio
@@ -240,6 +258,7 @@ class ChannelService:
         self.frame_base_url, self.prefetch = frame_base_url, prefetch
         self.fanout: Fanout = fanout or LocalFanout()
         self.clock: Clock = clock or MonotonicClock()
+        self.speech = speech or SpeechWorkers()
         self.channels: dict[str, LiveChannel] = {}
         # Viewers of channels that no controller has created yet: they wait here, cheaply.
         self.waiting: dict[str, set[Viewer]] = {}
@@ -262,7 +281,7 @@ class ChannelService:
             for viewer in viewers:
                 viewer.close(CLOSE_RESTART)
         for name, channel in self.channels.items():
-            channel.task.cancel()
+            channel.close()
             self.fanout.drop(name, CLOSE_RESTART)
         await asyncio.gather(*(c.task for c in self.channels.values()), return_exceptions=True)
 
@@ -328,7 +347,7 @@ class ChannelService:
             idle = channel.idle_since(now)
             if name != "main" and idle is not None and idle >= limit:
                 del self.channels[name]
-                channel.task.cancel()
+                channel.close()
                 reaped.append(name)
                 log.info("channel %s removed after %d s idle", name, idle // 1000)
         return reaped
@@ -341,16 +360,56 @@ class ChannelService:
         channel = self.channel(name)
         if isinstance(command, Play):
             return await self._play(channel, command)
+        if isinstance(command, Say):
+            return self._say(channel, command)
         async with channel.lock:
             channel.fit_lead()
             if isinstance(command, Set):
                 result, messages = channel.core.set(self.now_ms(), command.expr, command.pose, command.transition_ms)
+            elif isinstance(command, Interrupt):
+                channel.hush()
+                result, messages = channel.core.interrupt(self.now_ms())
             else:
                 assert isinstance(command, Stop)
+                channel.hush()
                 result, messages = channel.core.stop(self.now_ms())
             channel.commanded()
             channel.broadcast(messages)
         return result
+
+    def _say(self, channel: LiveChannel, command: Say) -> dict[str, Any]:
+        """Feed a stream's text to the channel's speaker (a new stream replaces the one speaking)."""
+        options = SayOptions.parse(command.options, self.settings)
+        speaker = channel.speaker
+        if speaker is None or speaker.done or (command.stream is not None and speaker.stream != command.stream):
+            channel.hush()
+            stream = command.stream or secrets.token_hex(6)
+            say = functools.partial(self._say_segment, channel, stream)
+            speaker = channel.speaker = Speaker(stream, options, say, self.now_ms)
+        speaker.feed(command.text, command.final)
+        channel.commanded()
+        return {"stream": speaker.stream, "segments": speaker.segments, "final": speaker.final}
+
+    async def _say_segment(self, channel: LiveChannel, stream: str, text: str, options: SayOptions) -> None:
+        """Speak one segment and place it on the channel after the stream's previous one."""
+        try:
+            said = await options.speak(self.speech, text, self.rig, self.settings)
+            audio_id = await store_said(self.audio, said, self.settings)
+            doc = said.timeline(audio_id, options.lipsync)
+            state = channel.core.state  # start from the face on screen: no jump between segments
+            doc["start"] = {"expr": state.expr, "pose": state.pose}
+            schedule = await asyncio.to_thread(lambda: resolve(parse_timeline(doc), self.rig))
+        except StreamerError as exc:
+            log.warning("channel %s: cannot say %r: %s", channel.name, text[:40], exc)
+            channel.broadcast([error_message("speech_failed", f"stream {stream}: {exc}")])
+            return
+        async with channel.lock:
+            channel.fit_lead(SPEECH_LEAD_MS)
+            url = self.audio_url(audio_id)
+            program, messages = channel.core.speak(self.now_ms(), schedule, url, said.speech.duration_ms, stream=stream)
+            channel.program_started(program.id, program.start_ms + program.segments[-1].offset_ms, schedule)
+            channel.broadcast(messages)
+        log.info("channel %s: said %r (%d ms) in stream %s", channel.name, text[:40], said.speech.duration_ms, stream)
 
     async def _timeline(self, command: Play) -> Timeline:
         if command.timeline_id is not None:
@@ -365,7 +424,8 @@ class ChannelService:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
-            channel.fit_lead(audio=cue is not None)
+            channel.fit_lead(AUDIO_LEAD_MS if cue is not None else 0)
+            channel.hush()
             program, messages = channel.core.play(
                 self.now_ms(), schedule, timeline_id=command.timeline_id, audio=cue, at_ms=command.at_ms
             )

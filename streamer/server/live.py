@@ -8,6 +8,7 @@ channel says reaches its viewers through the service's :class:`~streamer.server.
 from __future__ import annotations
 
 import asyncio
+import codecs
 import logging
 import time
 from typing import Any
@@ -46,6 +47,7 @@ from streamer.server.security import (
     write_origin_allowed,
 )
 from streamer.settings import Settings
+from streamer.storage import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ RATE_PER_S, RATE_BURST = 20.0, 40.0
 MAX_WATCHES = 8  # export jobs one controller may watch at once
 # A controller that connects without a token (when one is needed) must send ``auth`` this soon.
 AUTH_TIMEOUT_S = 5.0
+MAX_SAY_BYTES = 1024 * 1024  # a text/plain say body, however long it streams
 
 ERROR_CODES: list[tuple[type[Exception], str]] = [
     (NotFound, "not_found"),
@@ -235,13 +238,44 @@ async def _rest_command(request: Request) -> JSONResponse:
     service: ChannelService = request.app.state.channels
     name, command = request.path_params["name"], request.path_params["command"]
     if command not in COMMANDS:
-        raise NotFound(f"unknown command {command[:40]!r} (play, stop or set)")
+        raise NotFound(f"unknown command {command[:40]!r} ({', '.join(COMMANDS)})")
+    if command == "say" and request.headers.get("content-type", "").startswith("text/plain"):
+        return JSONResponse(await _say_as_it_arrives(request, service, name))
     body = await read_json(request, allow_empty=True)
     if body is None:
         body = {}
     if not isinstance(body, dict):
         raise CommandError("request body: must be a JSON object")
     return JSONResponse(await service.command(name, command, body))
+
+
+async def _say_as_it_arrives(request: Request, service: ChannelService, name: str) -> dict[str, Any]:
+    """``POST /channels/{name}/say`` with a (chunked) ``text/plain`` body: each piece is said as it arrives.
+
+    The voice options and the stream id come from the query string.
+    """
+    options: dict[str, Any] = dict(request.query_params)
+    for field in ("rate_wpm", "pitch"):
+        if field in options:
+            try:
+                options[field] = int(options[field])
+            except ValueError:
+                raise CommandError(f"{field}: must be an integer, got {options[field][:40]!r}") from None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    result: dict[str, Any] = {}
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > MAX_SAY_BYTES:
+                raise PayloadTooLarge(f"request body is over the limit of {MAX_SAY_BYTES} bytes")
+            text = decoder.decode(chunk)
+            if text:
+                result = await service.command(name, "say", {**options, "text": text, "final": False})
+                options["stream"] = result["stream"]
+        return await service.command(name, "say", {**options, "text": decoder.decode(b"", final=True), "final": True})
+    except UnicodeDecodeError:
+        raise CommandError("request body: must be UTF-8 text") from None
 
 
 async def _rest_describe(request: Request) -> JSONResponse:

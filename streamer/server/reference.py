@@ -130,8 +130,26 @@ SCHEMAS: dict[str, Schema] = {
         optional=True,
         expr=STR,
         pose=STR,
-        transition_ms={"type": "integer", "minimum": 0, "maximum": 10000, "default": 300},
+        transition_ms={"type": "integer", "minimum": 0, "maximum": 60000, "default": 300},
     ),
+    "SayRequest": _obj(
+        "text",
+        text={"type": "string", "description": "what to say (at most 10,000 characters per request)"},
+        stream={"type": "string", "description": "the stream this text belongs to (1-64 of A-Z a-z 0-9 _ -)"},
+        final={"type": "boolean", "default": True, "description": "false while more of the stream will follow"},
+        voice={"type": "string", "description": "espeak-ng voice or language tag, or an ElevenLabs voice id"},
+        rate_wpm={"type": "integer", "minimum": 80, "maximum": 450, "default": 165},
+        pitch={"type": "integer", "minimum": 0, "maximum": 100, "default": 50},
+        provider={"enum": ["offline", "elevenlabs"], "default": "offline"},
+        emotions={"enum": ["auto", "rules", "openai"]},
+        lipsync={"enum": ["phoneme", "word"], "default": "phoneme"},
+    ),
+    "SayResult": _obj(
+        stream=STR,
+        segments={"type": "integer", "description": "segments the stream's text was cut into so far"},
+        final={"type": "boolean"},
+    ),
+    "Interrupted": _obj(interrupted=_nullable({"type": "string", "description": "the program cut short, if any"})),
     "Stopped": _obj(stopped=_nullable({"type": "string", "description": "the program stopped, if any"})),
     "SetResult": _obj(expr=STR, pose=STR, t_ms={"type": "integer", "description": "when the character arrives"}),
     "ExportRequest": _obj(
@@ -518,6 +536,26 @@ PATHS: dict[str, Schema] = {
         "The WebSocket `set` command; ends a program that is playing.",
         _body(_ref("SetRequest")),
         "SetResult",
+    ),
+    "/channels/{name}/say": _channel_command(
+        "Say text live on a channel",
+        "The WebSocket `say` command: the text is cut into segments, each spoken while the one before it "
+        "plays and placed where its audio ends. Also takes a chunked `text/plain` body, said as it arrives, "
+        "with the options and `stream` in the query string.",
+        {
+            "required": True,
+            "content": {
+                JSON: {"schema": _ref("SayRequest")},
+                "text/plain": {"schema": {"type": "string", "description": "the text, streamed"}},
+            },
+        },
+        "SayResult",
+    ),
+    "/channels/{name}/interrupt": _channel_command(
+        "Stop speaking now",
+        "The WebSocket `interrupt` command: queued text is dropped, synthesis cancelled, the mouth closes.",
+        {"required": False, "description": "optional: empty or `{}`", "content": {JSON: {"schema": _obj()}}},
+        "Interrupted",
     ),
     "/exports": {
         "post": _op(

@@ -22,6 +22,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from starlette.requests import Request
@@ -36,7 +37,7 @@ from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
 from streamer.speech.openai_planner import choose_emotions
-from streamer.speech.say import MAX_SAY_CHARS, say
+from streamer.speech.say import MAX_SAY_CHARS, Said, say
 from streamer.speech.visemes import MODES
 from streamer.storage import AudioStore, TimelineStore, short_name
 
@@ -132,40 +133,71 @@ async def _created(
     )
 
 
+@dataclass(frozen=True)
+class SayOptions:
+    """How to speak: the options ``POST /speech`` and a channel's ``say`` share."""
+
+    voice: str | None = None
+    rate_wpm: int = 165
+    pitch: int = 50
+    provider: str = "offline"
+    emotions: str = "auto"
+    lipsync: str = MODES[0]
+
+    @classmethod
+    def parse(cls, body: dict[str, Any], settings: Settings) -> SayOptions:
+        """The options in ``body`` (unknown fields are the caller's to refuse)."""
+        return cls(
+            voice=_optional(body, "voice", str, None),
+            rate_wpm=_optional(body, "rate_wpm", int, 165),
+            pitch=_optional(body, "pitch", int, 50),
+            provider=_optional(body, "provider", str, "offline"),
+            emotions=_optional(body, "emotions", str, settings.emotions),
+            lipsync=_lipsync(_optional(body, "lipsync", str, MODES[0])),
+        )
+
+    async def speak(self, workers: SpeechWorkers, text: str, rig: Rig, settings: Settings) -> Said:
+        """``text`` spoken with these options on the speech threads, its face planned for ``rig``."""
+        return await workers.run(
+            say,
+            text,
+            list(rig.config.expressions),
+            rig.config.visemes,
+            voice=self.voice,
+            rate_wpm=self.rate_wpm,
+            pitch=self.pitch,
+            provider=self.provider,
+            emotions=self.emotions,
+            settings=settings,
+            blink_eyes=rig.config.blink.eyes,
+        )
+
+
+async def store_said(audio_store: AudioStore, said: Said, settings: Settings) -> str:
+    """Store the spoken audio; returns its audio id."""
+    info = await audio_store.save_stream(
+        _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
+    )
+    return info.id
+
+
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
     body = _object(await read_json(request, MAX_JSON_BYTES), SPEECH_FIELDS)
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")
-    voice = _optional(body, "voice", str, None)
-    rate_wpm = _optional(body, "rate_wpm", int, 165)
-    pitch = _optional(body, "pitch", int, 50)
-    provider = _optional(body, "provider", str, "offline")
-    lipsync = _lipsync(_optional(body, "lipsync", str, MODES[0]))
-    rig = cast(Rig, request.app.state.rig)
     settings = cast(Settings, request.app.state.settings)
-    emotions = _optional(body, "emotions", str, settings.emotions)
-    audio_store = cast(AudioStore, request.app.state.audio)
+    options = SayOptions.parse(body, settings)
+    said = await options.speak(_workers(request), text, cast(Rig, request.app.state.rig), settings)
+    audio_id = await store_said(cast(AudioStore, request.app.state.audio), said, settings)
     timelines = cast(TimelineStore, request.app.state.timelines)
-    said = await _workers(request).run(
-        say,
-        text,
-        list(rig.config.expressions),
-        rig.config.visemes,
-        voice=voice,
-        rate_wpm=rate_wpm,
-        pitch=pitch,
-        provider=provider,
-        emotions=emotions,
-        settings=settings,
-        blink_eyes=rig.config.blink.eyes,
-    )
-    info = await audio_store.save_stream(
-        _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
-    )
     return await _created(
-        timelines, said.timeline(info.id, lipsync), info.id, provider=said.provider, emotions=said.plan.to_json()
+        timelines,
+        said.timeline(audio_id, options.lipsync),
+        audio_id,
+        provider=said.provider,
+        emotions=said.plan.to_json(),
     )
 
 

@@ -1,4 +1,4 @@
-"""The preview page's say box: type a line, click Say, and the character speaks it with audio."""
+"""The preview page's say box: a paragraph is said live, segment after segment, and Stop cuts it."""
 
 from __future__ import annotations
 
@@ -7,39 +7,61 @@ from typing import Any
 
 from tests.browser.conftest import LiveServer
 
+PARAGRAPH = (
+    "Wow! I am so happy to see you, this is wonderful. Let me tell you about my day, it was long. "
+    "First I woke up early; then I had breakfast. After that, I went for a walk in the park."
+)
 
-def test_say_box_makes_the_character_speak(live_server: LiveServer, page: Any) -> None:
+
+def test_say_box_speaks_a_paragraph_live_without_gaps(live_server: LiveServer, page: Any) -> None:
     page.goto(f"{live_server.url}/client/preview.html?channel=say-test")
     page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
     page.wait_for_function("!document.getElementById('say').disabled", timeout=10_000)
     first_frame = page.evaluate("window.__streamer.frameOnScreen")
 
-    page.fill("#say-text", "Wow! I am so happy to see you, this is wonderful.")
-    with page.expect_response(lambda r: r.url.endswith("/speech")) as info:
-        page.click("#say")
-    response = info.value
-    assert response.status == 201, response.text()
-    body = response.json()
-    assert "happy_big" in [k["expr"] for k in body["timeline"]["tracks"]["emotion"]]
-
-    # The program starts, driven by its audio.
-    page.wait_for_function(
-        "window.__streamer.stats.programId !== null && window.__streamer.stats.master === 'audio'", timeout=10_000
-    )
-    assert page.evaluate("window.__streamer.stats.audioState") == "playing"
+    page.fill("#say-text", PARAGRAPH)
+    page.click("#say")
+    # The first segment is heard, and frames follow the audio clock while it is.
+    page.wait_for_function("window.__streamer.stats.master === 'audio'", timeout=10_000)
+    program = live_server.get_json("/channels/say-test")["program"]
+    assert program["stream"] and program["audio"] is None
     frames = set()
     deadline = time.monotonic() + 2.0
     while time.monotonic() < deadline:
         frames.add(page.evaluate("window.__streamer.frameOnScreen"))
         time.sleep(0.05)
     assert len(frames - {first_frame}) >= 4, frames  # the mouth moves
-    program = live_server.get_json("/channels/say-test")["program"]
-    assert program["timeline_id"] == body["timeline_id"]
-    assert program["audio"]["url"] == f"/audio/{body['audio_id']}"
 
-    # It plays to the end and the box is ready for the next line.
-    page.wait_for_function("window.__streamer.stats.programId === null", timeout=body["duration_ms"] + 10_000)
+    # Every segment is scheduled on the audio clock exactly where the one before it ends.
+    page.wait_for_function("window.__streamer.stats.programId === null", timeout=60_000)
+    scheduled = page.evaluate("window.__streamer.speech")
+    assert len(scheduled) >= 4, scheduled
+    for before, after in zip(scheduled, scheduled[1:], strict=False):
+        assert after["segment"] == before["segment"] + 1
+        server_gap_ms = after["startMs"] - before["startMs"]
+        assert abs((after["ctxStart"] - before["ctxStart"]) * 1000 - server_gap_ms) < 1, "one clock for all"
+        heard_ms = before["durationS"] * 1000
+        assert abs(heard_ms - server_gap_ms) < 25, "each starts where the one before it ends (Opus pads ~20 ms)"
+    log = page.evaluate("window.__streamer.speechLog")
+    assert len(log) > 100
     assert not page.is_disabled("#say")
+    assert page.problems == []
+
+
+def test_stop_interrupts_what_is_being_said(live_server: LiveServer, page: Any) -> None:
+    page.goto(f"{live_server.url}/client/preview.html?channel=say-stop")
+    page.wait_for_function("!document.getElementById('say').disabled", timeout=15_000)
+    page.fill("#say-text", PARAGRAPH)
+    page.click("#say")
+    page.wait_for_function("window.__streamer.stats.master === 'audio'", timeout=10_000)
+    page.click("#stop")
+    page.wait_for_function(
+        "window.__streamer.stats.programId === null && window.__streamer.stats.master === 'clock'", timeout=5_000
+    )
+    said = len(page.evaluate("window.__streamer.speech"))
+    time.sleep(1.5)
+    assert len(page.evaluate("window.__streamer.speech")) == said, "nothing more is said after Stop"
+    assert live_server.get_json("/channels/say-stop")["program"] is None
     assert page.problems == []
 
 
@@ -47,7 +69,7 @@ def test_say_box_reports_errors(live_server: LiveServer, page: Any) -> None:
     page.goto(f"{live_server.url}/client/preview.html?channel=say-errors")
     page.wait_for_function("!document.getElementById('say').disabled", timeout=15_000)
     page.evaluate("document.getElementById('say-text').removeAttribute('maxlength')")
-    page.fill("#say-text", "la " * 400)
+    page.fill("#say-text", "la " * 4000)
     page.click("#say")
     page.wait_for_selector(".toast.error", timeout=10_000)
     assert "text:" in page.inner_text(".toast.error")

@@ -135,6 +135,9 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("GET", "/channels/{name}", 404, "/channels/never-used")
         call("POST", "/channels/{name}/set", 200, "/channels/ref/set", json={"expr": "neutral"})
         call("POST", "/channels/{name}/stop", 200, "/channels/ref/stop")
+        call("POST", "/channels/{name}/say", 200, "/channels/ref/say", json={"text": "Hi.", "stream": "ref-1"})
+        call("POST", "/channels/{name}/say", 400, "/channels/ref/say", json={"text": 3})
+        call("POST", "/channels/{name}/interrupt", 200, "/channels/ref/interrupt")
         call("POST", "/channels/{name}/play", 404, "/channels/ref/play", json={"timeline_id": "nope"})
         job = call("POST", "/exports", 202, json={"timeline_id": "ref", "options": {"fps": 12, "quality": "draft"}})
         for _ in range(300):
