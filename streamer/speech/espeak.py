@@ -289,10 +289,11 @@ def synthesize(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int 
 
     ``voice`` is a language tag (``en-GB``, ``fr-fr``), a voice file name or an identifier, in
     any case (:mod:`streamer.speech.voices`). Phonemes of English voices carry espeak's
-    mnemonics and ARPAbet; those of every other voice their IPA (``Phoneme.arpabet`` is ``None``). Deterministic: the same arguments give the same
-    samples. Blocks for the synthesis (hundreds of times faster than real time); run it off the
-    event loop. Raises :class:`SpeechInputError` for empty or oversized text, an unknown voice,
-    or a rate or pitch out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
+    mnemonics and ARPAbet; those of every other voice their IPA (``Phoneme.arpabet`` is
+    ``None``). Deterministic: the same arguments give the same samples. Blocks for the
+    synthesis (hundreds of times faster than real time); run it off the event loop. Raises
+    :class:`SpeechInputError` for empty or oversized text, an unknown voice, or a rate or pitch
+    out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
     """
     from streamer.speech.voices import resolve_voice
 
