@@ -8,6 +8,7 @@ from streamer.core.articulation import ARPABET_IPA, mouth_class
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.speech.arpabet import base
 from streamer.speech.espeak import synthesize
+from streamer.speech.espeak_events import EVENT_END, EVENT_PHONEME, EVENT_WORD, RawEvent, build_alignment
 from streamer.speech.model import Phoneme
 from streamer.speech.say import say
 from streamer.speech.visemes import ANTICIPATION_MS, speech_track, viseme_for
@@ -129,3 +130,31 @@ def test_spanish_say_plans_joy_and_lip_syncs() -> None:
     assert [e["expr"] for e in said.emotion] == ["happy_soft", "happy_big", "neutral"]  # "¡Hola!", then "feliz"
     speech = said.timeline("a" * 16)["tracks"]["speech"]
     assert {c["viseme"] for c in speech} >= {"speaking_ah", "oh_round", "neutral"}
+
+
+def test_ipa_events_get_no_arpabet_and_modifiers_join_the_sound_before() -> None:
+    events = [
+        RawEvent(EVENT_WORD, 1, 4, 0),
+        RawEvent(EVENT_PHONEME, 0, 0, 0, "p"),
+        RawEvent(EVENT_PHONEME, 0, 0, 40, "ʲ"),
+        RawEvent(EVENT_PHONEME, 0, 0, 60, "ˈi"),
+        RawEvent(EVENT_PHONEME, 0, 0, 150, "tʲ"),
+        RawEvent(EVENT_PHONEME, 0, 0, 200, ""),
+        RawEvent(EVENT_END, 0, 0, 220),
+    ]
+    words, phonemes = build_alignment("пить", events, 220, 1000, ipa=True)
+    assert [(p.t_ms, p.end_ms, p.symbol, p.arpabet) for p in phonemes] == [
+        (0, 60, "p", None),
+        (60, 150, "ˈi", None),
+        (150, 200, "tʲ", None),
+        (200, 220, "", None),
+    ]
+    assert [(w.t_ms, w.end_ms, w.text) for w in words] == [(0, 200, "пить")]
+    # The same events read as English mnemonics map to ARPAbet, as before.
+    assert [p.arpabet for p in build_alignment("pit", events, 220, 1000)[1]][:1] == ["P"]
+
+
+def test_word_mode_finds_the_vowels_of_any_language() -> None:
+    speech = synthesize("Bonjour mon ami", voice="fr")
+    track = speech_track(speech.phonemes, DEFAULT_VISEMES, mode="word", words=None)
+    assert [c["viseme"] for c in track if c["viseme"] != "neutral"] == ["oh_round", "oh_round", "speaking_ah"]
