@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from streamer.core.emotion_plan import plan_messages
 from streamer.core.emotions import analyze, plan_emotions, rules_for
 from streamer.core.timeline import WordSpan
 
@@ -85,3 +86,10 @@ def test_a_spanish_plan_uses_the_rig_expressions() -> None:
     text = "¡Hola! Estoy muy feliz."
     track = plan_emotions(words(text), EXPRESSIONS, text, language="es")
     assert [k["expr"] for k in track] == ["happy_soft", "happy_big", "neutral"]
+
+
+def test_the_openai_prompt_keeps_any_language_as_written() -> None:
+    text = "¡Qué día tan bonito! 今日は楽しい 😀"
+    system, user = plan_messages(words(text), EXPRESSIONS, text)
+    assert "any language" in system["content"]
+    assert "0=Qué 1=día 2=tan 3=bonito 4=今日は楽しい" in user["content"] and text in user["content"]
