@@ -17,8 +17,8 @@ function words (English when nothing tells). Any other language is read by its p
 
 Public API::
 
-    plan_emotions(words, expressions, text=None, language=None, ...) -> list[dict]   {t_ms, expr, transition_ms}
-    analyze(words, text=None, language=None) -> list[SentenceEmotion]                  the per-sentence decisions
+    plan_emotions(words, expressions, text=None, ...) -> list[dict]   {t_ms, expr, transition_ms}
+    analyze(words, text=None, language=None) -> list[SentenceEmotion]   the per-sentence decisions
     rules_for(language, words) -> Language                              the word lists used
     end_in_neutral(track, last_word_end_ms, ...) -> list[dict]          the final return to neutral
     change_at(words, first, stop, last_t_ms, min_gap_ms) -> int | None  where a change can go
