@@ -46,7 +46,9 @@ SYSTEM_PROMPT = (
     "Answer with the changes of expression: for each, the index of the word where the new expression "
     "starts, and the expression. The face starts neutral and goes back to neutral by itself after the "
     "last word. Change only where the feeling of the words changes, usually at most once per sentence; "
-    "plain statements stay neutral. Use only the listed expressions."
+    "plain statements stay neutral. Use only the listed expressions. The line may be in any "
+    "language: read its feeling in that language (its words, punctuation such as ¡ ¿, and emoji), "
+    "without translating it, and number the words exactly as given."
 )
 
 

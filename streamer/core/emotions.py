@@ -9,10 +9,17 @@ expressions that can show it (``happy_big`` / ``happy_soft``, ``concerned``,
 sentence's first word when only punctuation does), at least ``min_gap_ms`` apart, and the face
 returns to ``neutral`` after the last word.
 
+Word lists exist for English (here), Spanish, French and German
+(:mod:`streamer.core.emotion_languages`); ``language`` picks them (a tag such as ``es`` or
+``fr-FR``, or an espeak voice), or, when ``None``, they are guessed from the words' frequent
+function words (English when nothing tells). Any other language is read by its punctuation
+(``!``, ``?``; Spanish ``¡`` ``¿`` open a sentence and add nothing) and emoji alone.
+
 Public API::
 
     plan_emotions(words, expressions, text=None, ...) -> list[dict]   {t_ms, expr, transition_ms}
-    analyze(words, text=None) -> list[SentenceEmotion]                  the per-sentence decisions
+    analyze(words, text=None, language=None) -> list[SentenceEmotion]   the per-sentence decisions
+    rules_for(language, words) -> Language                              the word lists used
     end_in_neutral(track, last_word_end_ms, ...) -> list[dict]          the final return to neutral
     change_at(words, first, stop, last_t_ms, min_gap_ms) -> int | None  where a change can go
     check_words(words)                                                  raises TimelineError
@@ -27,11 +34,23 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streamer.core.emotion_languages import (
+    ANGER,
+    FEAR,
+    FRENCH,
+    GERMAN,
+    JOY,
+    NO_WORDS,
+    SADNESS,
+    SPANISH,
+    SURPRISE,
+    Language,
+    language_code,
+)
 from streamer.core.errors import TimelineError
 from streamer.core.timeline import WordSpan
 
 NEUTRAL = "neutral"
-JOY, SADNESS, FEAR, ANGER, SURPRISE = "joy", "sadness", "fear", "anger", "surprise"
 EMOTIONS = (SURPRISE, JOY, SADNESS, FEAR, ANGER)  # also the tie-break order
 
 # A sentence shows an emotion from this score up; joy from BIG_JOY up is the big smile.
@@ -108,6 +127,18 @@ INTENSIFIERS: Mapping[str, float] = {
     **dict.fromkeys(_names("quite pretty too"), 1.2),
 }
 SOFTENERS: Mapping[str, float] = dict.fromkeys(_names("bit slightly somewhat little kinda"), 0.6)
+ENGLISH = Language(
+    code="en",
+    lexicon=LEXICON,
+    phrases=PHRASES,
+    negations=NEGATIONS,
+    intensifiers=INTENSIFIERS,
+    softeners=SOFTENERS,
+    question_surprise=QUESTION_SURPRISE,
+    suffixes=(("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e")),
+    function_words=frozenset(_names("the and is are you to of it this that my we was have with but")),
+)
+LANGUAGES: Mapping[str, Language] = {lang.code: lang for lang in (ENGLISH, SPANISH, FRENCH, GERMAN)}
 NEGATION_WINDOW = 3  # a negation affects an emotional word up to this many words later
 
 EMOJI: Mapping[str, tuple[str, float]] = {
@@ -124,7 +155,9 @@ EMOTICONS: Mapping[str, tuple[str, float]] = {
     **dict.fromkeys((">:(", ">:-("), (ANGER, 0.6)),
 }
 _EMOTICON = re.compile("|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True)))
-_SENTENCE_END = re.compile(r"[.!?…;]|\n\s*\n")
+_SENTENCE_END = re.compile(r"[.!?…;。।]|\n\s*\n")
+# Other scripts' marks read as "!" and "?" (full-width, Arabic question mark).
+_MARKS = str.maketrans({"！": "!", "？": "?", "؟": "?"})
 _PAUSE = re.compile(r"[,.;:!?…()\[\]\"—–]")  # ends a negation's reach and breaks a phrase
 _WORD_CHARS = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -157,7 +190,27 @@ def _norm(text: str) -> str:
     return "".join(found).replace("'", "").replace("’", "")
 
 
-def _tokens(words: Sequence[WordSpan], text: str | None) -> list[_Token]:
+def rules_for(language: str | None, words: Sequence[WordSpan] = ()) -> Language:
+    """The word lists for ``language`` (a tag or espeak voice; ``None``: guessed from ``words``).
+
+    A language without lists gets none (punctuation and emoji only). The guess counts each
+    language's function words among ``words`` and takes the clear winner, else English.
+    """
+    code = language_code(language)
+    if code is not None:
+        return LANGUAGES.get(code, NO_WORDS)
+    counts = dict.fromkeys(LANGUAGES, 0)
+    for w in words:
+        norm = _norm(w.text)
+        for lang in LANGUAGES.values():
+            counts[lang.code] += lang.base(norm) in lang.function_words
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    if ranked[0][1] > 0 and ranked[0][1] > ranked[1][1]:
+        return LANGUAGES[ranked[0][0]]
+    return ENGLISH
+
+
+def _tokens(words: Sequence[WordSpan], text: str | None, lang: Language = ENGLISH) -> list[_Token]:
     """Each word's normalised form and the text that follows it (punctuation, emoji)."""
     tokens: list[_Token] = []
     spans: list[tuple[int, int] | None] = []
@@ -182,7 +235,7 @@ def _tokens(words: Sequence[WordSpan], text: str | None) -> list[_Token]:
         if span is not None and text is not None:
             nxt = next((s for s in spans[i + 1 :] if s is not None), None)
             trailing += text[span[1] : nxt[0] if nxt else len(text)]
-        tokens.append(_Token(i, _norm(own), trailing))
+        tokens.append(_Token(i, lang.base(_norm(lang.split_elision(own))), trailing.translate(_MARKS)))
     return tokens
 
 
@@ -207,18 +260,19 @@ def _sentences(tokens: list[_Token]) -> list[list[_Token]]:
     return [s for s in out if s]
 
 
-def _lookup(norm: str) -> tuple[str, float] | None:
-    if norm in LEXICON:
-        return LEXICON[norm]
+def _lookup(norm: str, lang: Language = ENGLISH) -> tuple[str, float] | None:
+    lexicon = lang.lexicon
+    if norm in lexicon:
+        return lexicon[norm]
     variants = []
-    for suffix, repl in (("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e")):
+    for suffix, repl in lang.suffixes:
         if norm.endswith(suffix) and len(norm) > len(suffix) + 2:
             variants.append(norm[: -len(suffix)] + repl)
-    if norm.endswith("ly") and len(norm) > 4:
+    if lang is ENGLISH and norm.endswith("ly") and len(norm) > 4:
         variants += [norm[:-2], norm[:-3] + "y" if norm.endswith("ily") else norm[:-2]]
     for v in variants:
-        if v in LEXICON:
-            return LEXICON[v]
+        if v in lexicon:
+            return lexicon[v]
     return None
 
 
@@ -238,7 +292,7 @@ def _negated(emotion: str, intensity: float) -> tuple[str, float] | None:
     return None
 
 
-def _judge(sentence: list[_Token]) -> tuple[str, float, int, tuple[str, ...]]:
+def _judge(sentence: list[_Token], lang: Language = ENGLISH) -> tuple[str, float, int, tuple[str, ...]]:
     """The sentence's emotion, intensity, anchor word index and cues."""
     scores: dict[str, list[float]] = {e: [] for e in EMOTIONS}
     first_at: dict[str, int] = {}
@@ -260,18 +314,18 @@ def _judge(sentence: list[_Token]) -> tuple[str, float, int, tuple[str, ...]]:
             negate_left = max(0, negate_left - 1)
             continue
         nxt = sentence[k + 1].norm if k + 1 < len(sentence) else ""
-        hit = PHRASES.get((norm, nxt))
+        hit = lang.phrases.get((norm, nxt))
         if hit is not None and not _PAUSE.search(t.trailing):
             skip = True
             norm = norm + " " + nxt
         else:
-            hit = _lookup(norm) if norm else None
-        if hit is None and norm in NEGATIONS:
+            hit = _lookup(norm, lang) if norm else None
+        if hit is None and norm in lang.negations:
             negate_left, boost = NEGATION_WINDOW + 1, 1.0
-        elif norm in INTENSIFIERS and hit is None:
-            boost = max(boost, INTENSIFIERS[norm])
-        elif norm in SOFTENERS:
-            boost = min(boost, SOFTENERS[norm])
+        elif norm in lang.intensifiers and hit is None:
+            boost = max(boost, lang.intensifiers[norm])
+        elif norm in lang.softeners:
+            boost = min(boost, lang.softeners[norm])
         if hit is not None:
             emotion, intensity = hit
             label = norm
@@ -284,7 +338,7 @@ def _judge(sentence: list[_Token]) -> tuple[str, float, int, tuple[str, ...]]:
                 emotion, intensity = flipped
             add(emotion, min(1.0, intensity * boost), t.index, label)
             boost = 1.0
-        elif question and norm in QUESTION_SURPRISE:
+        elif question and norm in lang.question_surprise:
             add(SURPRISE, 0.6, t.index, norm + "?")
         for symbol, emotion, intensity in _symbols(t.trailing):
             add(emotion, intensity, t.index, symbol)
@@ -332,13 +386,17 @@ def check_words(words: Sequence[WordSpan]) -> None:
         prev = w.t_ms
 
 
-def analyze(words: Sequence[WordSpan], text: str | None = None) -> list[SentenceEmotion]:
-    """The emotion of each sentence of ``words`` (``text``, when given, supplies punctuation and emoji)."""
+def analyze(words: Sequence[WordSpan], text: str | None = None, language: str | None = None) -> list[SentenceEmotion]:
+    """The emotion of each sentence of ``words`` (``text``, when given, supplies punctuation and emoji).
+
+    ``language`` chooses the word lists (:func:`rules_for`; ``None`` guesses them from the words).
+    """
     check_words(words)
-    tokens = _tokens(words, text)
+    lang = rules_for(language, words)
+    tokens = _tokens(words, text, lang)
     out = []
     for sentence in _sentences(tokens):
-        emotion, intensity, anchor, cues = _judge(sentence)
+        emotion, intensity, anchor, cues = _judge(sentence, lang)
         out.append(SentenceEmotion(sentence[0].index, sentence[-1].index, emotion, intensity, anchor, cues))
     return out
 
@@ -361,8 +419,11 @@ def plan_emotions(
     min_gap_ms: int = MIN_GAP_MS,
     end_hold_ms: int = END_HOLD_MS,
     end_ms: int | None = None,
+    language: str | None = None,
 ) -> list[dict[str, Any]]:
     """A v1 emotion track for ``words`` using only the rig's ``expressions``.
+
+    ``language`` (a tag or espeak voice) picks the word lists; ``None`` guesses (:func:`rules_for`).
 
     Items are ``{t_ms, expr, transition_ms}``, strictly increasing in time, each at a word's
     start (except the final return to ``neutral``, ``end_hold_ms`` after the last word), at
@@ -377,7 +438,7 @@ def plan_emotions(
     track: list[dict[str, Any]] = []
     current = NEUTRAL
     last_t = -min_gap_ms - 1
-    for s in analyze(words, text):
+    for s in analyze(words, text, language):
         expr = expression_for(s.emotion, s.intensity, have) if s.emotion != NEUTRAL else NEUTRAL
         if expr == current:
             continue

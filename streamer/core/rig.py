@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from streamer.core.articulation import MOUTH_CLASSES
 from streamer.core.errors import InvalidKey, RigError
 from streamer.core.keys import validate_key
 
@@ -24,14 +26,24 @@ _NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9\-]|_(?!_))*")
 _NUMBERED_FRAME = re.compile(r"(\d{3})\.png")
 DEFAULT_BLINK_EYES = "blink_closed"
 
-# face_rig's vowel mapping (ARPAbet without stress digits) to mouth expressions; consonants
-# relax towards neutral. A rig may override it with a "visemes" object in rig.json.
+# face_rig's vowel mapping (ARPAbet without stress digits) to mouth expressions, for English
+# phones; every other sound goes by its articulation (core.articulation): bilabials close the
+# mouth (the home expression's, unless the rig maps "closed"), other consonants relax towards
+# neutral. A rig may override it with a "visemes" object in rig.json, whose keys are ARPAbet
+# (any case), engine symbols between slashes ("/ɔ̃/", IPA or espeak mnemonics) or mouth classes.
 DEFAULT_VISEMES: Mapping[str, str] = {
     **dict.fromkeys(("AA", "AH", "AO", "ER"), "speaking_ah"),
     **dict.fromkeys(("IY", "IH", "EH", "EY", "AE", "AY"), "speaking_ee"),
     **dict.fromkeys(("UW", "UH"), "speaking_uw"),
     **dict.fromkeys(("OW", "OY", "AW"), "oh_round"),
 }
+
+
+def _viseme_key(key: str) -> str:
+    """A ``visemes`` key as looked up: ``/symbol/`` (NFC) and mouth classes as written, ARPAbet upper-cased."""
+    if len(key) > 2 and key.startswith("/") and key.endswith("/"):
+        return unicodedata.normalize("NFC", key)
+    return key if key in MOUTH_CLASSES else key.upper()
 
 
 def not_emotions(visemes: Mapping[str, str], blink_eyes: str = DEFAULT_BLINK_EYES) -> list[str]:
@@ -273,7 +285,7 @@ def parse_rig_config(data: object) -> RigConfig:
             for phoneme, expr in raw_v.items():
                 if expr not in expressions:
                     problems.append(f"visemes.{phoneme}: unknown expression {expr!r}")
-            visemes = {str(k).upper(): v for k, v in raw_v.items()}
+            visemes = {_viseme_key(str(k)): v for k, v in raw_v.items()}
 
     blink = _parse_blink(data.get("blink", {}), axes, problems)
     speech_ms = data.get("speech_transition_ms", 60)

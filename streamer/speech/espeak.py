@@ -5,6 +5,12 @@ state and is not thread-safe, so one lock serialises every synthesis, and each s
 on a freshly loaded and initialised library (see :class:`_Session`) so that output is
 deterministic. Synthesis is synchronous: espeak calls our callback with chunks of 22.05 kHz
 samples and the word and phoneme events that fall in them.
+
+Phoneme events name each sound. English voices report espeak's English mnemonics, which map
+to ARPAbet (the English phone set rigs' viseme maps are written in); every other voice reports
+IPA, which no single language's table covers, and lip-sync reads its articulation
+(:mod:`streamer.core.articulation`). espeak's mnemonics differ between languages' phoneme
+tables (Portuguese ``y`` is ɨ, German ``y`` is y), so only IPA means the same in all of them.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ _VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]*(/[A-Za-z0-9_\-]+)?(\+[A-Za-z0-9
 # speak_lib.h constants.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_PHONEME_EVENTS = 0x0001
+_INITIALIZE_PHONEME_IPA = 0x0002
 _INITIALIZE_DONT_EXIT = 0x8000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
@@ -140,7 +147,8 @@ class _Session:
     synthesis (about 5 ms) makes the output a function of the arguments alone.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, ipa: bool = False) -> None:
+        self.ipa = ipa  # phoneme events name sounds in IPA instead of espeak's mnemonics
         lib_path, self.data_path = _library_paths()
         self.lib_path = lib_path
         try:
@@ -177,7 +185,7 @@ class _Session:
         self._callback = _SynthCallback(self._on_synth)
 
     def __enter__(self) -> _Session:
-        flags = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT
+        flags = _INITIALIZE_PHONEME_EVENTS | _INITIALIZE_DONT_EXIT | (_INITIALIZE_PHONEME_IPA if self.ipa else 0)
         self.sample_rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self.data_path.encode(), flags)
         if self.sample_rate <= 0:
             _unload(self.lib._handle)
@@ -270,14 +278,22 @@ def _check(text: str, voice: str, rate_wpm: int, pitch: int) -> None:
         raise SpeechInputError(f"pitch: must be an integer in [0, 100], got {pitch!r}")
 
 
+def is_english(espeak_voice: str) -> bool:
+    """Whether an espeak voice identifier (``gmw/en-US+f3``) is an English voice."""
+    name = espeak_voice.partition("+")[0].rsplit("/", 1)[-1].lower()
+    return name == "en" or name.startswith("en-")
+
+
 def synthesize(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int = 50) -> Speech:
     """Speak ``text`` with espeak-ng: mono int16 samples at 22.05 kHz with word and phoneme timings.
 
     ``voice`` is a language tag (``en-GB``, ``fr-fr``), a voice file name or an identifier, in
-    any case (:mod:`streamer.speech.voices`). Deterministic: the same arguments give the same
-    samples. Blocks for the synthesis (hundreds of times faster than real time); run it off the
-    event loop. Raises :class:`SpeechInputError` for empty or oversized text, an unknown voice,
-    or a rate or pitch out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
+    any case (:mod:`streamer.speech.voices`). Phonemes of English voices carry espeak's
+    mnemonics and ARPAbet; those of every other voice their IPA (``Phoneme.arpabet`` is
+    ``None``). Deterministic: the same arguments give the same samples. Blocks for the
+    synthesis (hundreds of times faster than real time); run it off the event loop. Raises
+    :class:`SpeechInputError` for empty or oversized text, an unknown voice, or a rate or pitch
+    out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
     """
     from streamer.speech.voices import resolve_voice
 
@@ -285,10 +301,11 @@ def synthesize(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int 
     espeak_voice = resolve_voice(voice)  # only installed voices' identifiers get past this
     if not _VOICE.fullmatch(espeak_voice):
         raise SpeechInputError(f"voice: invalid espeak voice name {voice!r}")
-    with _lock, _Session() as session:
+    ipa = not is_english(espeak_voice)
+    with _lock, _Session(ipa=ipa) as session:
         pcm, events = session.synthesize(text, espeak_voice, rate_wpm, pitch)
         sample_rate = session.sample_rate
     samples = np.frombuffer(pcm, dtype="<i2").astype(np.int16)
     samples.setflags(write=False)
-    words, phonemes = build_alignment(text, events, len(samples), sample_rate)
+    words, phonemes = build_alignment(text, events, len(samples), sample_rate, ipa=ipa)
     return Speech(samples=samples, sample_rate=sample_rate, words=words, phonemes=phonemes, text=text)

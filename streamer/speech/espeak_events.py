@@ -5,12 +5,17 @@ text and its length) and a phoneme event where each phoneme starts, both with a 
 position. A phoneme lasts until the next phoneme starts; a word lasts until the end of its
 last sounding phoneme (or the next word's start, if that is earlier). Several events that
 point into one word of the text (``123`` is spoken as three words) merge into that word.
+
+English voices name phonemes with espeak's English mnemonics (mapped to ARPAbet here); other
+voices in IPA (``ipa=True``), where a lone modifier (``ʲ``: the consonant before it is
+palatalised) belongs to the phoneme before it rather than being a sound of its own.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -156,6 +161,11 @@ def to_arpabet(symbol: str) -> str | None:
     return arpabet + digit if arpabet in VOWELS else arpabet
 
 
+def is_modifier(symbol: str) -> bool:
+    """An IPA event naming only a modifier of the sound before it (``ʲ``, ``ʰ``, ``ː``, a combining mark)."""
+    return bool(symbol) and all(unicodedata.category(ch) in ("Lm", "Mn", "Sk") for ch in symbol)
+
+
 def _is_pause(symbol: str) -> bool:
     return not symbol or symbol.startswith(("_", "|"))
 
@@ -195,9 +205,15 @@ def _absorb_skipped_tokens(text: str, spans: list[tuple[int, int]], words: list[
 
 
 def build_alignment(
-    text: str, events: Sequence[RawEvent], n_samples: int, sample_rate: int
+    text: str, events: Sequence[RawEvent], n_samples: int, sample_rate: int, *, ipa: bool = False
 ) -> tuple[list[Word], list[Phoneme]]:
-    """Words and phonemes, in milliseconds, from espeak's events for ``text``."""
+    """Words and phonemes, in milliseconds, from espeak's events for ``text``.
+
+    With ``ipa``, phoneme names are IPA: phonemes get no ARPAbet, and a modifier event
+    (:func:`is_modifier`) lengthens the phoneme before it.
+    """
+    if ipa:
+        events = [e for e in events if not (e.kind == EVENT_PHONEME and is_modifier(e.name))]
 
     def ms(sample: int) -> int:
         return max(0, sample) * 1000 // sample_rate
@@ -228,7 +244,8 @@ def build_alignment(
                 owner.sounding_end_ms = end
     _absorb_skipped_tokens(text, spans, words)
     phonemes = [
-        Phoneme(t, end, name, to_arpabet(name), None if owner is None else owner.text) for t, end, name, owner in sounds
+        Phoneme(t, end, name, None if ipa else to_arpabet(name), None if owner is None else owner.text)
+        for t, end, name, owner in sounds
     ]
 
     out: list[Word] = []

@@ -63,10 +63,11 @@ class Word:
 class Phoneme:
     """A phoneme spoken from ``t_ms`` to ``end_ms``.
 
-    ``symbol`` is the engine's own name (an espeak mnemonic such as ``'aI``; pauses start with
-    ``_``). ``arpabet`` is its ARPAbet equivalent, vowels with a stress digit (``AY1``), or
-    ``None`` for pauses and sounds with no equivalent. ``word`` is the text of the word it
-    belongs to, ``None`` for pauses.
+    ``symbol`` is the engine's own name (for espeak's English voices a mnemonic such as ``'aI``,
+    for its other voices IPA such as ``ˈaɪ``; pauses start with ``_`` or are empty). ``arpabet``
+    is its ARPAbet equivalent, vowels with a stress digit (``AY1``), or ``None`` for pauses,
+    sounds with no equivalent and every IPA phoneme (lip-sync reads their articulation).
+    ``word`` is the text of the word it belongs to, ``None`` for pauses.
     """
 
     t_ms: int

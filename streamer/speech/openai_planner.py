@@ -121,12 +121,14 @@ def choose_emotions(
     exclude: Iterable[str] = (),
     end_ms: int | None = None,
     field_name: str = "provider",
+    language: str | None = None,
 ) -> EmotionPlan:
     """Plan with ``provider`` (``rules``, ``openai``, or ``auto``: OpenAI when its key is set).
 
     ``exclude`` are rig expressions a plan must not use (mouth shapes, blinks). Only a bad
     ``provider`` or ``openai`` without a key raise (:class:`SpeechInputError` naming
     ``field_name``); a failed OpenAI call falls back to the rules, reported in ``fallback``.
+    ``language`` (a tag or espeak voice) picks the rules' word lists (``None``: guessed).
     """
     if provider not in EMOTION_PROVIDERS:
         raise SpeechInputError(
@@ -138,7 +140,7 @@ def choose_emotions(
         raise SpeechInputError(f"{field_name}: 'openai' needs OPENAI_API_KEY, which is not set")
 
     def rules(fallback: str | None = None) -> EmotionPlan:
-        return EmotionPlan(plan_emotions(words, names, text, end_ms=end_ms), "rules", fallback)
+        return EmotionPlan(plan_emotions(words, names, text, end_ms=end_ms, language=language), "rules", fallback)
 
     if provider == "rules" or not has_key or not words:
         return rules()

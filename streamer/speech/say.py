@@ -27,6 +27,7 @@ from streamer.speech.espeak import synthesize
 from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
 from streamer.speech.openai_planner import EmotionPlan, choose_emotions
 from streamer.speech.visemes import TAIL_MS, timeline_for
+from streamer.speech.voices import resolve_voice
 from streamer.storage import short_name
 
 MAX_SAY_CHARS = 1000
@@ -91,7 +92,9 @@ def say(
     ``pitch``) or ``elevenlabs`` (``voice`` is a voice id, default ``STREAMER_ELEVENLABS_VOICE``;
     needs ``settings.elevenlabs_api_key``; rate and pitch are espeak's only). ``emotions`` is
     ``rules``, ``openai`` or ``auto`` (OpenAI when ``settings`` has its key); a failed OpenAI
-    plan falls back to the rules and ``Said.plan.fallback`` says why.
+    plan falls back to the rules and ``Said.plan.fallback`` says why. The rules read the text
+    in the espeak voice's language (word lists for en, es, fr, de; punctuation and emoji for
+    any other); with ElevenLabs they guess the language from the words.
 
     Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or oversized
     text, an unknown or unconfigured provider, a bad voice, or a rate or pitch out of range;
@@ -110,8 +113,10 @@ def say(
         from streamer.speech.elevenlabs import synthesize_elevenlabs
 
         speech = synthesize_elevenlabs(text, settings, voice)
+        language = None  # an ElevenLabs voice id does not tell: the rules guess from the words
     else:
         speech = synthesize(text, voice=voice or "en-us", rate_wpm=rate_wpm, pitch=pitch)
+        language = resolve_voice(voice or "en-us")  # its identifier names the language: roa/es
     if not speech.words or len(speech.samples) == 0:
         raise SpeechInputError("text: nothing to say (no speakable words)")
     words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in speech.words]
@@ -124,6 +129,7 @@ def say(
         exclude=not_emotions(visemes_map, blink_eyes),
         end_ms=speech.duration_ms + TAIL_MS,
         field_name="emotions",
+        language=language,
     )
     return Said(
         speech=speech,

@@ -2,15 +2,17 @@
 
 A chain of small passes over integer milliseconds:
 
-1. shapes: in ``"phoneme"`` mode each phoneme becomes a mouth shape (vowels through the rig's
-   viseme map, other sounds relax to ``neutral``, pauses leave a gap); in ``"word"`` mode (like
+1. shapes: in ``"phoneme"`` mode each phoneme becomes a mouth shape (:func:`viseme_for`: the
+   rig's viseme map by symbol or ARPAbet, else the phoneme's articulation; bilabials close the
+   lips, other consonants relax to ``neutral``, pauses leave a gap); in ``"word"`` mode (like
    face_rig) each word holds the shape of its first vowel, then relaxes;
 2. anticipation: every onset moves ``anticipation_ms`` earlier (default 50), so the mouth is
    formed when the sound starts; never before 0 and never into the previous shape;
 3. silences shorter than ``min_hold_ms`` are bridged; longer ones stay gaps, where the speech
    layer lets go and the mouth relaxes to the emotion's own (closed) mouth;
 4. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
-   (a short vowel may instead borrow time from a long consonant) so the face never flickers.
+   (a short vowel may instead borrow time from a long consonant) so the face never flickers;
+   a bilabial's closed mouth is never merged away (it borrows time from a neighbour instead).
 
 Whole timelines: :func:`timeline_for` (synthesized speech) and :func:`alignment_timeline` (a
 recording's alignment, emotions planned by the offline rules); both, and the Rhubarb import,
@@ -20,10 +22,12 @@ are built by :func:`speech_timeline`.
 from __future__ import annotations
 
 import heapq
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from streamer.core.articulation import ARPABET_IPA, CLASS_ARPABET, articulation, mouth_class
 from streamer.core.emotions import plan_emotions
 from streamer.core.errors import TimelineError
 from streamer.core.rig import DEFAULT_VISEMES
@@ -51,6 +55,7 @@ class _Shape:
     viseme: str
     phoneme: str
     word: str | None
+    closed: bool = False  # a bilabial: its closed mouth must show, never merged into a vowel
     version: int = 0
     alive: bool = True
 
@@ -62,12 +67,53 @@ class _Shape:
 def viseme_for(phoneme: Phoneme, visemes_map: Mapping[str, str]) -> str | None:
     """The mouth shape for one phoneme: ``None`` for a pause, ``neutral`` for unmapped sounds.
 
-    ``visemes_map`` keys are ARPAbet without stress digits (``AA``); a key with the digit
-    (``AA1``) is looked up first, so a rig may give a stressed vowel its own shape.
+    Looked up in ``visemes_map`` (the rig's ``visemes``), first match wins:
+
+    1. the engine's symbol between slashes, as is, then without stress and length marks, then
+       without diacritics (``/ɔ̃/``, ``/ɔ/``; espeak's English mnemonics too: ``/aI/``);
+    2. ARPAbet, when the phoneme has it: with the stress digit (``AA1``), then without (``AA``);
+    3. the phoneme's mouth class by articulation (:mod:`streamer.core.articulation`:
+       ``closed``, ``open``, ``spread``, ``rounded``, ``round``, ``labiodental``), then that
+       class's ARPAbet stand-in (``AA`` for ``open``), so a face_rig vowel map serves every language.
     """
-    if phoneme.arpabet is None:
-        return None if phoneme.is_pause else NEUTRAL
-    return visemes_map.get(phoneme.arpabet) or visemes_map.get(base(phoneme.arpabet), NEUTRAL)
+    if phoneme.arpabet is None and phoneme.is_pause:
+        return None
+    for key in _symbol_keys(phoneme.symbol):
+        if key in visemes_map:
+            return visemes_map[key]
+    if phoneme.arpabet is not None:
+        found = visemes_map.get(phoneme.arpabet) or visemes_map.get(base(phoneme.arpabet))
+        if found:
+            return found
+    cls = _mouth_class(phoneme)
+    if cls is None:
+        return NEUTRAL
+    return visemes_map.get(cls) or visemes_map.get(CLASS_ARPABET.get(cls, ""), NEUTRAL)
+
+
+def _symbol_keys(symbol: str) -> list[str]:
+    """``visemes`` keys for an engine symbol: ``/ˈɔ̃ː/`` -> ``/ɔ̃ː/``, ``/ɔ̃/``, ``/ɔ/``."""
+    bare = unicodedata.normalize("NFC", symbol.lstrip("ˈˌ',%="))
+    short = bare.replace("ː", "").replace("ˑ", "").rstrip(":")
+    plain = unicodedata.normalize(
+        "NFC", "".join(ch for ch in unicodedata.normalize("NFD", short) if not unicodedata.combining(ch))
+    )
+    return [f"/{k}/" for k in dict.fromkeys((bare, short, plain)) if k]
+
+
+def _mouth_class(phoneme: Phoneme) -> str | None:
+    """The phoneme's mouth class: from its ARPAbet when it has one (espeak's English voices, ARPAbet
+    imports), else from its symbol read as IPA (espeak's other voices)."""
+    if phoneme.arpabet is not None:
+        return mouth_class(ARPABET_IPA.get(base(phoneme.arpabet), ""))
+    return mouth_class(phoneme.symbol)
+
+
+def _is_vowel(phoneme: Phoneme) -> bool:
+    if phoneme.arpabet is not None:
+        return is_vowel(phoneme.arpabet)
+    art = articulation(phoneme.symbol)
+    return art is not None and art.vowel
 
 
 def _label(p: Phoneme) -> str:
@@ -86,7 +132,7 @@ def _shapes(phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str]) -> list
         t_ms = max(p.t_ms, out[-1].end_ms) if out else p.t_ms
         if viseme is None or p.end_ms <= t_ms:
             continue
-        out.append(_Shape(t_ms, p.end_ms, viseme, _label(p), _word(p.word)))
+        out.append(_Shape(t_ms, p.end_ms, viseme, _label(p), _word(p.word), _mouth_class(p) == "closed"))
     return out
 
 
@@ -143,7 +189,7 @@ def _word_shapes(
     """
     out: list[_Shape] = []
     for g in _word_groups(phonemes, words):
-        vowels = (p for p in g.phonemes if p.arpabet and is_vowel(p.arpabet))
+        vowels = (p for p in g.phonemes if _is_vowel(p))
         vowel = next((p for p in vowels if viseme_for(p, visemes_map) != NEUTRAL), None)
         viseme = viseme_for(vowel, visemes_map) if vowel else NEUTRAL
         out.append(_Shape(g.t_ms, g.end_ms, viseme or NEUTRAL, _label(vowel or g.phonemes[0]), _word(g.text)))
@@ -162,6 +208,8 @@ def _anticipate(shapes: list[_Shape], anticipation_ms: int) -> list[_Shape]:
 
     Between touching shapes the boundary moves (the earlier shape ends sooner); after a gap the
     onset moves into the gap; the end of a shape before a gap stays, as the sound lasts to it.
+    A closed (bilabial) shape that the clamp at 0 would shorten keeps its length (the shape
+    after it starts later).
     """
     if anticipation_ms <= 0 or not shapes:
         return shapes
@@ -169,6 +217,8 @@ def _anticipate(shapes: list[_Shape], anticipation_ms: int) -> list[_Shape]:
     onsets: list[int] = []
     for k, t_ms in enumerate(starts):
         lo = 0 if k == 0 else onsets[k - 1] if ends[k - 1] == t_ms else ends[k - 1]
+        if k and shapes[k - 1].closed and ends[k - 1] == t_ms:
+            lo += ends[k - 1] - starts[k - 1]  # the clamp at 0 never shortens a closed mouth
         onsets.append(max(t_ms - anticipation_ms, lo))
     for k, s in enumerate(shapes):
         s.t_ms = onsets[k]
@@ -190,6 +240,7 @@ def _merge_equal(shapes: list[_Shape]) -> list[_Shape]:
     for s in shapes:
         if out and out[-1].viseme == s.viseme and out[-1].end_ms == s.t_ms:
             out[-1].end_ms = s.end_ms
+            out[-1].closed = out[-1].closed or s.closed
         else:
             out.append(s)
     return out
@@ -202,6 +253,10 @@ def _absorb_short(shapes: list[_Shape], min_hold_ms: int) -> list[_Shape]:
     A neighbour with a vowel shape is preferred, then the shorter one, then the earlier one.
     A short vowel next to a ``neutral`` shape that can spare the time (and stay at least
     ``min_hold_ms``) takes just what it needs from it instead, so the consonant still shows.
+    A closed (bilabial) shape is never merged into another: when short it takes what its
+    neighbours can spare, then time down to half ``min_hold_ms`` from them, and stays if it
+    reaches half ``min_hold_ms``; else it swallows a neighbour (a closed mouth beats a vowel). A
+    short vowel between closed shapes likewise takes time down to half ``min_hold_ms`` from them.
     """
     n = len(shapes)
     prev = list(range(-1, n - 1))
@@ -220,9 +275,32 @@ def _absorb_short(shapes: list[_Shape], min_hold_ms: int) -> list[_Shape]:
     def absorb(keep: int, gone: int) -> None:
         k, g = shapes[keep], shapes[gone]
         k.t_ms, k.end_ms = min(k.t_ms, g.t_ms), max(k.end_ms, g.end_ms)
+        k.closed = k.closed or g.closed
         k.version += 1
         unlink(gone)
 
+    def borrow(i: int, j: int, ms: int) -> None:
+        """Move ``ms`` of touching neighbour ``j``'s time to shape ``i``."""
+        if j < i:
+            shapes[j].end_ms -= ms
+            shapes[i].t_ms -= ms
+        else:
+            shapes[j].t_ms += ms
+            shapes[i].end_ms += ms
+        shapes[j].version += 1
+        shapes[i].version += 1
+        if shapes[j].duration_ms < min_hold_ms:
+            heapq.heappush(heap, (shapes[j].duration_ms, shapes[j].t_ms, j, shapes[j].version))
+
+    def take(i: int, options: list[int], want: int, keep: int) -> None:
+        """Give shape ``i`` up to ``want`` ms from its touching ``options``, each keeping ``keep`` ms."""
+        for j in sorted(options, key=lambda j: -shapes[j].duration_ms):
+            ms = min(want, shapes[j].duration_ms - keep)
+            if ms > 0:
+                borrow(i, j, ms)
+                want -= ms
+
+    floor_ms = min_hold_ms // 2  # under a frame at 30 fps for the default 60 ms
     heap = [(s.duration_ms, s.t_ms, i, s.version) for i, s in enumerate(shapes) if s.duration_ms < min_hold_ms]
     heapq.heapify(heap)
     while heap:
@@ -234,22 +312,28 @@ def _absorb_short(shapes: list[_Shape], min_hold_ms: int) -> list[_Shape]:
         if not options:
             continue  # isolated: stretched later if there is room
         need = min_hold_ms - s.duration_ms
-        if s.viseme != NEUTRAL:
+        if s.closed:
+            take(i, options, need, min_hold_ms)
+            take(i, options, floor_ms - s.duration_ms, floor_ms)
+            if s.duration_ms >= floor_ms:
+                continue  # a closure long enough to be seen stays, even if shorter than min_hold_ms
+        elif s.viseme != NEUTRAL:
             # A short vowel borrows from a long relaxed neighbour rather than swallowing it.
             spare = [j for j in options if shapes[j].viseme == NEUTRAL and shapes[j].duration_ms - need >= min_hold_ms]
             if spare:
-                j = max(spare, key=lambda j: (shapes[j].duration_ms, j < i))
-                if j < i:
-                    shapes[j].end_ms -= need
-                    s.t_ms -= need
-                else:
-                    shapes[j].t_ms += need
-                    s.end_ms += need
-                shapes[j].version += 1
-                s.version += 1
+                borrow(i, max(spare, key=lambda j: (shapes[j].duration_ms, j < i)), need)
                 continue
+            if all(shapes[j].closed for j in options):
+                take(i, options, floor_ms - s.duration_ms, floor_ms)
+                if s.duration_ms >= floor_ms:
+                    continue  # an opening between closed mouths ("mama") stays, even if short
+        if not s.closed:  # a closed neighbour is the last resort
+            options = [j for j in options if not shapes[j].closed] or options
         j = min(options, key=lambda j: (shapes[j].viseme == NEUTRAL, shapes[j].duration_ms, j > i))
-        winner, loser = (i, j) if s.viseme != NEUTRAL and shapes[j].viseme == NEUTRAL else (j, i)
+        if s.closed or shapes[j].closed:
+            winner, loser = (i, j) if s.closed else (j, i)
+        else:
+            winner, loser = (i, j) if s.viseme != NEUTRAL and shapes[j].viseme == NEUTRAL else (j, i)
         absorb(winner, loser)
         left, right = prev[winner], nxt[winner]
         if touching(winner, left) and shapes[left].viseme == shapes[winner].viseme:
