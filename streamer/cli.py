@@ -12,7 +12,7 @@ from typing import Any
 
 from streamer.core.errors import RigError, StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import Settings
+from streamer.settings import ConfigError, Settings
 
 log = logging.getLogger("streamer")
 
@@ -588,6 +588,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         changes["frames_dir"] = Path(args.frames)
     if args.data is not None:
         changes["data_dir"] = Path(args.data)
+    if args.rigs is not None:
+        changes["rigs_dir"] = Path(args.rigs)
     settings = Settings.from_env().replace(**changes)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
@@ -605,6 +607,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     # Before serving, so rig problems print as a list (and a bad bucket as one line).
     try:
+        if settings.rigs_dir is not None and not settings.rigs_dir.is_dir():
+            raise ConfigError(f"STREAMER_RIGS_DIR: {str(settings.rigs_dir)!r} is not a folder")
         rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
     except BaseException:
         sock.close()
@@ -852,6 +856,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default: PORT, STREAMER_PORT or 8000)")
     serve.add_argument("--frames", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
     serve.add_argument("--data", help="folder for timelines and audio (default: STREAMER_DATA_DIR or ./data)")
+    serve.add_argument(
+        "--rigs", help="folder of rig folders, each offered by its name beside the default rig (STREAMER_RIGS_DIR)"
+    )
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"
     )

@@ -92,6 +92,8 @@ class Settings:
 
     frames_dir: Path
     data_dir: Path
+    # A folder of rig folders, each offered by its folder name beside the default rig (docs/rigs.md).
+    rigs_dir: Path | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = field(default=None, repr=False)
@@ -214,6 +216,7 @@ class Settings:
         """
         env = os.environ if env is None else env
         frames = _str(env, "STREAMER_FRAMES_DIR")
+        rigs = _str(env, "STREAMER_RIGS_DIR")
         data = _str(env, "STREAMER_DATA_DIR")
         client = _str(env, "STREAMER_CLIENT_DIR")
         examples = _str(env, "STREAMER_EXAMPLES_DIR")
@@ -221,6 +224,7 @@ class Settings:
         return cls(
             frames_dir=Path(frames) if frames else default_frames_dir(),
             data_dir=Path(data) if data else Path.cwd() / "data",
+            rigs_dir=Path(rigs) if rigs else None,
             host=_str(env, "STREAMER_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, port_name, 8000, 0, 65535),
             token=_str(env, "STREAMER_TOKEN"),

@@ -203,11 +203,12 @@ class TimelineStore:
     def _path(self, timeline_id: str) -> Path:
         return self.root / f"{validate_timeline_id(timeline_id)}.json"
 
-    def validate(self, document: object) -> Timeline:
-        """The parsed timeline; raises :class:`TimelineError` naming the offending field."""
+    def validate(self, document: object, rig: Rig | None = None) -> Timeline:
+        """The parsed timeline, checked against ``rig`` (default: the store's); raises :class:`TimelineError`."""
         timeline = parse_timeline(document)
-        if self.rig is not None:
-            check_against_rig(timeline, self.rig)
+        rig = rig or self.rig
+        if rig is not None:
+            check_against_rig(timeline, rig)
         self.check_audio(None if timeline.audio is None else timeline.audio.id)
         return timeline
 

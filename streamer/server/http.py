@@ -26,6 +26,7 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
+from streamer.rigset import check_rig_id
 from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
@@ -36,6 +37,7 @@ MAX_JSON_BYTES = 5 * 1024 * 1024
 
 class UnsupportedMediaType(StreamerError, ValueError):
     """A JSON route got a body that is not declared as JSON (HTTP 415)."""
+
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -312,9 +314,12 @@ async def timeline_schedule(request: Request) -> Response:
     raw_fps = request.query_params.get("fps")
     fps = as_fps(raw_fps) if raw_fps is not None else None
     timeline_id, work = request.path_params["id"], heavy(request)
+    rig_id = request.query_params.get("rig")
+    if rig_id is not None:
+        check_rig_id(rig_id, work.rigs)
     async with work.slot("schedule"):
         raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
-        body = await work.run(schedule_bytes, raw, fps, timeline_id)  # up to tens of MB at 60 fps
+        body = await work.run(schedule_bytes, raw, fps, timeline_id, rig_id)  # up to tens of MB at 60 fps
     return Response(body, media_type="application/json")
 
 

@@ -17,7 +17,7 @@ import re
 import time
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -35,10 +35,12 @@ from streamer.core.errors import (
     UnreachableError,
 )
 from streamer.core.resolve import resolve
-from streamer.core.rig import Rig
+from streamer.core.rig import suggest
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, loads, parse_timeline
+from streamer.rigset import DEFAULT_RIG_ID, UnknownRig, check_rig_id
 from streamer.server.exports import watch_export
+from streamer.server.framesource import ServedRig
 from streamer.server.http import authorize_write, read_json
 from streamer.server.security import (
     origin_allowed,
@@ -189,14 +191,16 @@ class LiveChannel:
         self._store_error_ms = -STORE_ERROR_EVERY_MS
         # The playing program's changes on the server clock, exact, for prefetch: (id, times, keys).
         self._program_changes: tuple[str, list[int], list[str]] | None = None
+        self.served: ServedRig = hub.rigs[DEFAULT_RIG_ID]  # the rig this channel plays
         self.core = Channel(
             name,
-            hub.rig,
+            self.served.rig,
             frame_url=self._frame_url,
-            frame_base_url=hub.frame_base_url,
+            frame_base_url=self.served.frame_base_url,
             now_ms=hub.now_ms(),
             lookahead_ms=s.lookahead_ms,
             batch_ms=s.batch_ms,
+            rig_id=self.served.id,
         )
         self.viewers: set[Viewer] = set()
         self.last_used_ms = hub.now_ms()  # the last command, join or leave: idle channels are reaped
@@ -214,8 +218,20 @@ class LiveChannel:
     def _frame_url(self, key: str) -> str:
         # The core asks for URLs in presentation order while it plans: note the keys to prefetch.
         if self.hub.prefetch is not None:
-            self._planned.append(key)
-        return self.hub.frame_url(key)
+            self._planned.append(self.served.store_key(key))
+        return self.served.frame_url(key)
+
+    def switch_rig(self, served: ServedRig) -> Message:
+        """Play ``served`` from now on (hold the lock); returns the command's result."""
+        self.fit_lead()
+        self.served = served
+        self._program_changes = None
+        result, messages = self.core.switch_rig(
+            self.hub.now_ms(), served.rig, served.id, frame_url=self._frame_url, frame_base_url=served.frame_base_url
+        )
+        self.broadcast(messages)
+        log.info("channel %s: now plays rig %s", self.name, served.id)
+        return result
 
     def _prefetch_planned(self, ahead: bool) -> None:
         """Warm the cache with the keys just put in messages, then (``ahead``) the plan past the window.
@@ -235,7 +251,7 @@ class LiveChannel:
             if changes is not None and program is not None and changes[0] == program.id:
                 _, times, program_keys = changes
                 keys += program_keys[max(bisect_left(times, start) - 1, 0) : bisect_left(times, end)]
-            keys += [self.core.key_at(t) for t in range(start, end, PREFETCH_STEP_MS)]
+            keys += [self.served.store_key(self.core.key_at(t)) for t in range(start, end, PREFETCH_STEP_MS)]
         if keys:
             self.hub.prefetch(keys, self._store_failed)
 
@@ -243,7 +259,7 @@ class LiveChannel:
         """Remember a new program's changes so prefetch can follow them exactly."""
         if self.hub.prefetch is not None:
             times = [start_ms + t for t, _ in schedule.changes]
-            self._program_changes = (program_id, times, [key for _, key in schedule.changes])
+            self._program_changes = (program_id, times, [self.served.store_key(key) for _, key in schedule.changes])
 
     def _store_failed(self, key: str, exc: Exception) -> None:
         if not isinstance(exc, StoreUnavailable):
@@ -301,19 +317,16 @@ class ChannelHub:
     def __init__(
         self,
         *,
-        rig: Rig,
+        rigs: Mapping[str, ServedRig],
         settings: Settings,
         timelines: Any,
         audio: Any,
-        frame_url: Callable[[str], str],
         audio_url: Callable[[str], str],
-        frame_base_url: str | None = "/frames/",
         prefetch: Prefetch | None = None,
     ) -> None:
-        self.rig, self.settings = rig, settings
+        self.rigs, self.settings = rigs, settings
         self.timelines, self.audio = timelines, audio
-        self.frame_url, self.audio_url = frame_url, audio_url
-        self.frame_base_url, self.prefetch = frame_base_url, prefetch
+        self.audio_url, self.prefetch = audio_url, prefetch
         self.channels: dict[str, LiveChannel] = {}
         # Viewers of channels that no controller has created yet: they wait here, cheaply.
         self.waiting: dict[str, set[Viewer]] = {}
@@ -422,16 +435,27 @@ class ChannelHub:
             return parse_timeline(body["timeline"]), None
         raise CommandError("play needs timeline_id or timeline")
 
+    def served_rig(self, rig_id: Any) -> ServedRig:
+        """The rig ``rig_id`` names; raises :class:`UnknownRig`."""
+        return self.rigs[check_rig_id(rig_id, self.rigs)]
+
+    def _target_rig(self, channel: LiveChannel, body: dict[str, Any]) -> ServedRig:
+        """The rig a command asks for (its ``rig`` field), else the one the channel plays."""
+        return channel.served if body.get("rig") is None else self.served_rig(body["rig"])
+
     async def play(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)
         at_ms = self._at_ms(body.get("at_ms"))
+        served = self._target_rig(channel, body)
         timeline, timeline_id = await self._timeline(body)
-        schedule = await asyncio.to_thread(resolve, timeline, self.rig)
+        schedule = await asyncio.to_thread(resolve, timeline, served.rig)
         cue = None
         if timeline.audio is not None:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
+            if served is not channel.served:
+                channel.switch_rig(served)
             channel.fit_lead(audio=cue is not None)
             channel.last_used_ms = self.now_ms()
             program, messages = channel.core.play(
@@ -474,17 +498,27 @@ class ChannelHub:
         for field, value in (("expr", expr), ("pose", pose)):
             if value is not None and not isinstance(value, str):
                 raise CommandError(f"{field}: must be a string, got {value!r}")
-        if expr is None and pose is None:
-            raise CommandError("set needs expr and/or pose")
+        served = self._target_rig(channel, body)
+        if expr is None and pose is None and "rig" not in body:
+            raise CommandError("set needs expr, pose and/or rig")
         if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
             raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
+        # Checked against the rig asked for before anything changes (the core checks again).
+        if expr is not None and expr not in served.rig.expressions:
+            raise CommandError(f"expr: unknown expression {expr!r}{suggest(expr, served.rig.expressions)}")
+        if pose is not None and pose not in served.rig.poses:
+            raise CommandError(f"pose: unknown pose {pose!r}{suggest(pose, served.rig.poses)}")
         async with channel.lock:
-            channel.fit_lead()
             channel.last_used_ms = self.now_ms()
-            result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
-            channel.broadcast(messages)
+            result: dict[str, Any] = {"expr": channel.core.state.expr, "pose": channel.core.state.pose}
+            if served is not channel.served:
+                result = channel.switch_rig(served)
+            if expr is not None or pose is not None:
+                channel.fit_lead()
+                result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
+                channel.broadcast(messages)
             channel.commands += 1
-        return result
+        return {**result, "rig": channel.served.id}
 
     def describe(self, name: str) -> dict[str, Any]:
         channel = self.channels.get(name)
@@ -495,6 +529,7 @@ class ChannelHub:
             "channel": name,
             "server_time_ms": self.now_ms(),
             "state": {"expr": core.state.expr, "pose": core.state.pose},
+            "rig": channel.served.id,
             "program": None if core.program is None else core.program.to_json(),
             "viewers": len(channel.viewers),
             "commands": channel.commands,
@@ -503,6 +538,7 @@ class ChannelHub:
 
 COMMANDS = ("play", "stop", "set")
 ERROR_CODES: list[tuple[type[Exception], str]] = [
+    (UnknownRig, "unknown_rig"),
     (NotFound, "not_found"),
     (TimelineError, "invalid_timeline"),
     (UnreachableError, "invalid_timeline"),
