@@ -125,11 +125,11 @@ def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
     audio = messages[2]
     assert audio["start_ms"] == 5100 and audio["url"] == "/audio/a.wav"
     # the state the program ends in, and when the character gets there (its last change)
-    assert messages[3] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 5100 + 850}
+    assert messages[3] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 5100 + 850, "rig": "default"}
     later = [m for now in range(5000, 8000, 250) for m in ch.tick(now) if m["type"] != "frames"]
     assert later == [
         {"type": "program_end", "program_id": program.id, "reason": "finished", "t_ms": 7100},
-        {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 7100},
+        {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 7100, "rig": "default"},
     ]
 
 
@@ -169,7 +169,7 @@ def test_stop_returns_home_and_says_which_program_stopped() -> None:
     for m in messages:
         q.apply(m)
     assert q.at(3100 + 2000) == url("endpoints/neutral__center.png")
-    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300}
+    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300, "rig": "default"}
     assert ch.stop(4000) == ({"stopped": None}, [])  # already home: nothing to do
 
 
@@ -184,7 +184,13 @@ def test_stop_without_a_program_returns_to_neutral_at_the_current_pose() -> None
     result, messages = ch.stop(3000)
     assert result == {"stopped": None}
     assert [m["type"] for m in messages] == ["frames", "state"]
-    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "tilt_left_small", "t_ms": 3400}
+    assert messages[-1] == {
+        "type": "state",
+        "expr": "neutral",
+        "pose": "tilt_left_small",
+        "t_ms": 3400,
+        "rig": "default",
+    }
     for m in messages:
         q.apply(m)
     assert q.at(3099) == url("endpoints/happy_big__tilt_left_small.png")
