@@ -275,16 +275,18 @@ class TimelineStore:
         log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
         return timeline, created
 
-    def create(self, document: object, timeline_id: str | None = None, name: str | None = None) -> str:
+    def create(
+        self, document: object, timeline_id: str | None = None, name: str | None = None, rig: Rig | None = None
+    ) -> str:
         """Store a new document under ``timeline_id`` (or one made from its name) and return the id.
 
         The name is ``name``, else the document's ``name``. A generated id is the name's slug
         and a short random suffix (``good-morning-3fa2``). Raises :class:`AlreadyExists` if
-        ``timeline_id`` is taken.
+        ``timeline_id`` is taken. The document is checked against ``rig`` (default: the store's).
         """
         if timeline_id is not None:
             validate_timeline_id(timeline_id)
-        timeline = self.validate(document)
+        timeline = self.validate(document, rig)
         name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:

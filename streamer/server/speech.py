@@ -32,6 +32,7 @@ from streamer.core.emotions import analyze
 from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
+from streamer.rigset import DEFAULT_RIG_ID, check_rig_id
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
@@ -47,7 +48,7 @@ MAX_EMOTION_WORDS = 20_000
 MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
-SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync")
+SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync", "rig")
 # Speech work running at once, and waiting beyond that (more answers 429).
 SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
@@ -119,13 +120,19 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _created(
-    timelines: TimelineStore, timeline: dict[str, Any], audio_id: str, name: str | None = None, **extra: Any
+    timelines: TimelineStore,
+    timeline: dict[str, Any],
+    audio_id: str,
+    name: str | None = None,
+    rig: Rig | None = None,
+    **extra: Any,
 ) -> Response:
     """Store ``timeline`` (named ``name``, else by its ``name``) and answer 201 ``{timeline_id, ...}``.
 
-    The answer is ``{timeline_id, audio_id, duration_ms, timeline, **extra}``.
+    The answer is ``{timeline_id, audio_id, duration_ms, timeline, **extra}``. The timeline is
+    checked against ``rig`` (default: the server's default rig).
     """
-    timeline_id = await asyncio.to_thread(timelines.create, timeline, None, name)
+    timeline_id = await asyncio.to_thread(timelines.create, timeline, None, name, rig)
     body = {"timeline_id": timeline_id, "audio_id": audio_id, "duration_ms": timeline["duration_ms"]}
     return JSONResponse(
         {**body, "timeline": timeline, **extra}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"}
@@ -143,7 +150,8 @@ async def post_speech(request: Request) -> Response:
     pitch = _optional(body, "pitch", int, 50)
     provider = _optional(body, "provider", str, "offline")
     lipsync = _lipsync(_optional(body, "lipsync", str, MODES[0]))
-    rig = cast(Rig, request.app.state.rig)
+    rigs = request.app.state.rigs
+    rig = cast(Rig, rigs[check_rig_id(body.get("rig", DEFAULT_RIG_ID), rigs)].rig)
     settings = cast(Settings, request.app.state.settings)
     emotions = _optional(body, "emotions", str, settings.emotions)
     audio_store = cast(AudioStore, request.app.state.audio)
@@ -165,7 +173,12 @@ async def post_speech(request: Request) -> Response:
         _one_chunk(said.audio), "say.opus", max(settings.max_upload_bytes, len(said.audio))
     )
     return await _created(
-        timelines, said.timeline(info.id, lipsync), info.id, provider=said.provider, emotions=said.plan.to_json()
+        timelines,
+        said.timeline(info.id, lipsync),
+        info.id,
+        rig=rig,
+        provider=said.provider,
+        emotions=said.plan.to_json(),
     )
 
 
