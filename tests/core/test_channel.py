@@ -11,7 +11,7 @@ from streamer.core.errors import CommandError
 from streamer.core.resolve import resolve
 from streamer.core.rig import State
 from streamer.core.timeline import parse_timeline
-from tests.rigs import make_rig
+from tests.rigs import make_rig, tiny_config
 
 RIG = make_rig()
 
@@ -267,3 +267,65 @@ def test_top_ups_carry_every_planned_change_once_even_on_batch_boundaries() -> N
     in_window = [(t, u) for t, u in seen if program.start_ms <= t < program.end_ms]
     assert in_window == planned
     assert len(in_window) == len(set(in_window)), "no change is sent twice"
+
+
+TINY = make_rig(tiny_config())
+
+
+def tiny_url(key: str) -> str:
+    return "/frames/rigs/tiny/" + key
+
+
+def test_switching_rigs_replans_from_now_plus_lead_with_the_new_rigs_frames() -> None:
+    ch = channel(1000)
+    queue = Queue()
+    for m in ch.join(1000, "viewer") + ch.tick(1250):
+        queue.apply(m)
+    program, _ = ch.play(1300, resolve(parse_timeline({"version": 1, "duration_ms": 5000}), RIG))
+    result, messages = ch.switch_rig(1400, TINY, "tiny", frame_url=tiny_url, frame_base_url="/frames/rigs/tiny/")
+    kinds = [m["type"] for m in messages]
+    assert kinds == ["program_end", "rig", "frames", "state"]
+    assert messages[0] == {"type": "program_end", "program_id": program.id, "reason": "replaced", "t_ms": 1500}
+    rig = messages[1]
+    assert rig == {
+        "type": "rig",
+        "rig": {
+            "id": "tiny",
+            "name": TINY.config.name,
+            "size": None,
+            "expressions": list(TINY.expressions),
+            "poses": ["front", "side"],
+        },
+        "frame_size": None,
+        "frame_base_url": "/frames/rigs/tiny/",
+        "t_ms": 1500,
+    }
+    # neutral exists in both rigs, the pose does not: the new rig's first pose
+    assert result == {"rig": "tiny", "expr": "neutral", "pose": "front", "t_ms": 1500}
+    assert messages[3] == {"type": "state", "expr": "neutral", "pose": "front", "t_ms": 1500, "rig": "tiny"}
+    for m in messages:
+        queue.apply(m)
+    assert queue.at(1499).startswith("/frames/") and not queue.at(1499).startswith("/frames/rigs/")
+    assert queue.at(1500) == "/frames/rigs/tiny/endpoints/neutral__front.png"
+    after = [u for t, u in queue.frames if t >= 1500]
+    assert after and all(u.startswith("/frames/rigs/tiny/") for u in after)
+    for m in ch.tick(3000):
+        queue.apply(m)
+    assert all(u.startswith("/frames/rigs/tiny/") for t, u in queue.frames if t >= 1500)
+    assert ch.program is None and ch.rig_id == "tiny"
+    # commands now speak the new rig, right after the switch too (same lead, same t)
+    _, messages = ch.set(1400, "smile", None, 200)
+    assert messages[-1]["rig"] == "tiny" and messages[-1]["expr"] == "smile"
+    with pytest.raises(CommandError, match="happy_soft"):
+        ch.set(1500, "happy_soft", None, 200)
+    hello = ch.join(1600, "viewer")[0]
+    assert hello["rig"]["id"] == "tiny" and hello["frame_base_url"] == "/frames/rigs/tiny/"
+
+
+def test_switching_rigs_keeps_the_expression_and_pose_the_new_rig_has() -> None:
+    ch = channel(1000)
+    ch.set(1000, "happy_soft", "tilt_left_small", 0)
+    result, _ = ch.switch_rig(2000, make_rig(), "twin", frame_url=url)
+    assert (result["expr"], result["pose"]) == ("happy_soft", "tilt_left_small")
+    result, _ = ch.switch_rig(2100, TINY, "tiny", frame_url=tiny_url)
+    assert (result["expr"], result["pose"]) == ("neutral", "front")

@@ -248,3 +248,20 @@ def test_bad_rigs_folder_setting_is_one_clear_error(tmp_path: Path) -> None:
         result.stderr.strip().splitlines()[-1]
         == f"error: STREAMER_RIGS_DIR: {str(tmp_path / 'missing')!r} is not a folder"
     )
+
+
+def test_speech_for_a_chosen_rig_uses_its_expressions(server: LiveServer) -> None:
+    tiny = server.app.state.rigs["tiny"].rig
+    with server.client(timeout=60) as c:
+        before = c.get("/timelines").json()
+        bad = c.post("/speech", json={"text": "Hello there!", "rig": "nope"})
+        assert bad.status_code == 400 and "unknown rig 'nope'" in bad.json()["error"]
+        assert c.get("/timelines").json() == before, "a refused request stores nothing"
+        res = c.post("/speech", json={"text": "Hello there! This is great.", "rig": "tiny"})
+        assert res.status_code == 201, res.text
+        tracks = res.json()["timeline"]["tracks"]
+        used = {e["expr"] for e in tracks.get("emotion", [])} | {s["viseme"] for s in tracks.get("speech", [])}
+        assert used and used <= set(tiny.expressions), used
+        played = c.post("/channels/said/play", json={"timeline_id": res.json()["timeline_id"], "rig": "tiny"})
+        assert played.status_code == 200, played.text
+        assert c.get("/channels/said").json()["rig"] == "tiny"
