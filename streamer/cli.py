@@ -12,7 +12,7 @@ from typing import Any
 
 from streamer.core.errors import RigError, StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import ConfigError, Settings
+from streamer.settings import ConfigError, Settings, rigs_location
 
 log = logging.getLogger("streamer")
 
@@ -589,7 +589,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data is not None:
         changes["data_dir"] = Path(args.data)
     if args.rigs is not None:
-        changes["rigs_dir"] = Path(args.rigs)
+        changes.update(rigs_location(args.rigs))
     settings = Settings.from_env().replace(**changes)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
@@ -857,7 +857,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--frames", help="rig folder (default: STREAMER_FRAMES_DIR or the demo rig)")
     serve.add_argument("--data", help="folder for timelines and audio (default: STREAMER_DATA_DIR or ./data)")
     serve.add_argument(
-        "--rigs", help="folder of rig folders, each offered by its name beside the default rig (STREAMER_RIGS_DIR)"
+        "--rigs",
+        help="folder (or s3://BUCKET/PREFIX/) of rig folders, each offered by its name beside the default rig "
+        "(default: STREAMER_RIGS_DIR)",
     )
     serve.add_argument(
         "--proxy-headers", action="store_true", help="trust X-Forwarded-* headers (only behind a proxy you run)"

@@ -1,24 +1,28 @@
 """Several rigs on one server: the rigs folder, rig ids, and frame stores that keep rigs apart (I/O).
 
 The default rig (``STREAMER_FRAMES_DIR``, or S3) keeps its frame keys as they are. Every valid
-rig folder of ``STREAMER_RIGS_DIR`` is offered under its folder name (its *rig id*), and its
-frames live under the key prefix ``rigs/{id}/``: in the frame cache, in URLs
+rig folder of ``STREAMER_RIGS_DIR`` (a local folder, or ``s3://S3_BUCKET/PREFIX/`` whose
+"folders" are rigs) is offered under its folder name (its *rig id*), and its frames live under
+the key prefix ``rigs/{id}/``: in the frame cache, in URLs
 (``/frames/rigs/{id}/endpoints/...``) and so in every viewer's image cache. Rig keys only ever
 start with ``endpoints/`` or ``sequences/``, so the two namespaces cannot collide.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from streamer.core.errors import CommandError, NotFound, RigError
 from streamer.core.keys import validate_key
 from streamer.core.rig import Rig, suggest
 from streamer.frames import FrameData, FrameStore
 from streamer.rigload import load_rig
+from streamer.s3 import S3Options, list_folders, load_s3_rig
 from streamer.settings import ConfigError
 
 log = logging.getLogger(__name__)
@@ -49,6 +53,29 @@ def key_prefix(rig_id: str) -> str:
     return "" if rig_id == DEFAULT_RIG_ID else f"{RIGS_KEY_ROOT}{rig_id}/"
 
 
+def _usable_id(name: str, where: str) -> bool:
+    """Whether folder ``name`` can be a rig id; logs why not."""
+    if not RIG_ID.fullmatch(name):
+        log.warning("rigs: skipping %s: a rig folder's name must be letters, digits, '_' or '-' (at most 64)", where)
+        return False
+    if name == DEFAULT_RIG_ID:
+        log.warning("rigs: skipping %s: %r is the name of the server's default rig; rename the folder", where, name)
+        return False
+    return True
+
+
+def _skip_invalid(where: str, exc: RigError, check: str) -> None:
+    shown = "; ".join(exc.problems[:MAX_PROBLEMS_LOGGED])
+    more = len(exc.problems) - MAX_PROBLEMS_LOGGED
+    log.warning(
+        "rigs: skipping %s: not a valid rig: %s%s (see `streamer rig check %s`)",
+        where,
+        shown,
+        f" (and {more} more)" if more > 0 else "",
+        check,
+    )
+
+
 def find_rigs(rigs_dir: Path) -> dict[str, tuple[Path, Rig]]:
     """Every valid rig folder in ``rigs_dir`` by id, loaded; the others are skipped with a warning.
 
@@ -58,31 +85,33 @@ def find_rigs(rigs_dir: Path) -> dict[str, tuple[Path, Rig]]:
         raise ConfigError(f"STREAMER_RIGS_DIR: {str(rigs_dir)!r} is not a folder")
     found: dict[str, tuple[Path, Rig]] = {}
     for path in sorted(rigs_dir.iterdir()):
-        if path.name.startswith(".") or not path.is_dir():
-            continue
-        if not RIG_ID.fullmatch(path.name):
-            log.warning("rigs: skipping %s: a rig folder's name must be letters, digits, '_' or '-' (at most 64)", path)
-            continue
-        if path.name == DEFAULT_RIG_ID:
-            log.warning(
-                "rigs: skipping %s: %r is the name of the server's default rig; rename the folder", path, path.name
-            )
+        if path.name.startswith(".") or not path.is_dir() or not _usable_id(path.name, str(path)):
             continue
         try:
-            rig = load_rig(path)
+            found[path.name] = (path, load_rig(path))
         except RigError as exc:
-            shown = "; ".join(exc.problems[:MAX_PROBLEMS_LOGGED])
-            more = len(exc.problems) - MAX_PROBLEMS_LOGGED
-            log.warning(
-                "rigs: skipping %s: not a valid rig: %s%s (see `streamer rig check %s`)",
-                path,
-                shown,
-                f" (and {more} more)" if more > 0 else "",
-                path,
-            )
-            continue
-        found[path.name] = (path, rig)
+            _skip_invalid(str(path), exc, str(path))
     log.info("rigs: %d found in %s: %s", len(found), rigs_dir, ", ".join(found) or "none")
+    return found
+
+
+async def find_s3_rigs(client: Any, rigs: S3Options, skip_root: str) -> dict[str, tuple[S3Options, Rig]]:
+    """Every valid rig below ``rigs``' prefix (one "folder" each) by id, with its own options.
+
+    ``skip_root`` is the default rig's prefix, which is not offered twice. Invalid rigs are
+    skipped with a warning; an unreachable bucket raises as :func:`load_s3_rig` does.
+    """
+    found: dict[str, tuple[S3Options, Rig]] = {}
+    for name in await list_folders(client, rigs):
+        options = dataclasses.replace(rigs, prefix=rigs.root + name + "/")
+        where = f"s3://{rigs.bucket}/{options.root}"
+        if options.root == skip_root or not _usable_id(name, where):
+            continue
+        try:
+            found[name] = (options, await load_s3_rig(client, options))
+        except RigError as exc:
+            _skip_invalid(where, exc, "a local copy")
+    log.info("rigs: %d found in s3://%s/%s: %s", len(found), rigs.bucket, rigs.root, ", ".join(found) or "none")
     return found
 
 

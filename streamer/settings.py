@@ -41,6 +41,16 @@ def default_frames_dir() -> Path:
     return PACKAGE_ROOT / "frames"
 
 
+def rigs_location(raw: str) -> dict[str, Any]:
+    """``STREAMER_RIGS_DIR`` (or ``serve --rigs``) as settings: a local folder, or ``s3://bucket/prefix/``."""
+    if not raw.startswith("s3://"):
+        return {"rigs_dir": Path(raw), "rigs_s3": None}
+    bucket, _, prefix = raw.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ConfigError(f"STREAMER_RIGS_DIR: {raw!r} names no bucket (use s3://BUCKET/PREFIX/)")
+    return {"rigs_dir": None, "rigs_s3": (bucket, prefix.strip("/") + "/" if prefix.strip("/") else "")}
+
+
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -92,8 +102,10 @@ class Settings:
 
     frames_dir: Path
     data_dir: Path
-    # A folder of rig folders, each offered by its folder name beside the default rig (docs/rigs.md).
+    # A folder of rig folders, each offered by its folder name beside the default rig (docs/rigs.md);
+    # or, as STREAMER_RIGS_DIR=s3://S3_BUCKET/PREFIX/, (bucket, prefix) of rig "folders" on S3.
     rigs_dir: Path | None = None
+    rigs_s3: tuple[str, str] | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = field(default=None, repr=False)
@@ -190,6 +202,12 @@ class Settings:
             raise ConfigError("STREAMER_URL_MODE: 'public' needs S3_BASE_URL (the bucket's public or CDN URL)")
         if self.url_mode == "presigned" and not self.use_s3:
             raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
+        if self.rigs_s3 is not None and not self.use_s3:
+            raise ConfigError("STREAMER_RIGS_DIR: an s3:// location needs USE_S3=true")
+        if self.rigs_s3 is not None and self.rigs_s3[0] != self.s3_bucket:
+            raise ConfigError(
+                f"STREAMER_RIGS_DIR: rigs on S3 must be in S3_BUCKET {self.s3_bucket!r}, got {self.rigs_s3[0]!r}"
+            )
         if self.emotions not in EMOTION_PROVIDERS:
             choices = ", ".join(EMOTION_PROVIDERS)
             raise ConfigError(f"STREAMER_EMOTIONS: must be one of {choices}, got {self.emotions!r}")
@@ -217,6 +235,7 @@ class Settings:
         env = os.environ if env is None else env
         frames = _str(env, "STREAMER_FRAMES_DIR")
         rigs = _str(env, "STREAMER_RIGS_DIR")
+        rigs_settings = rigs_location(rigs) if rigs else {}
         data = _str(env, "STREAMER_DATA_DIR")
         client = _str(env, "STREAMER_CLIENT_DIR")
         examples = _str(env, "STREAMER_EXAMPLES_DIR")
@@ -224,7 +243,7 @@ class Settings:
         return cls(
             frames_dir=Path(frames) if frames else default_frames_dir(),
             data_dir=Path(data) if data else Path.cwd() / "data",
-            rigs_dir=Path(rigs) if rigs else None,
+            **rigs_settings,
             host=_str(env, "STREAMER_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, port_name, 8000, 0, 65535),
             token=_str(env, "STREAMER_TOKEN"),
