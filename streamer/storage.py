@@ -258,15 +258,18 @@ class TimelineStore:
             write_atomic(self._meta_path(timeline_id), json.dumps({"name": name}, ensure_ascii=False).encode())
         write_atomic(path, data)
 
-    def put(self, timeline_id: str, document: object, name: str | None = None) -> tuple[Timeline, bool]:
+    def put(
+        self, timeline_id: str, document: object, name: str | None = None, rig: Rig | None = None
+    ) -> tuple[Timeline, bool]:
         """Validate ``document`` and store it under ``timeline_id`` (replacing any).
 
         Returns the parsed timeline and whether it was created (False: replaced). The name is
         ``name``, else the document's ``name``; a replacement without either keeps the old name.
-        A document that fails validation leaves the stored files untouched.
+        A document that fails validation (against ``rig``, default the store's) leaves the stored
+        files untouched.
         """
         path = self._path(timeline_id)
-        timeline = self.validate(document)
+        timeline = self.validate(document, rig)
         name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:

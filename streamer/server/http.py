@@ -270,11 +270,21 @@ async def create_timeline(request: Request) -> Response:
     requested, name = request.query_params.get("id"), request.query_params.get("name")
     if requested is not None:
         validate_timeline_id(requested)
+    rig = _rig_param(request)
     document = await read_json(request)
     store = _timelines(request)
-    timeline_id = await asyncio.to_thread(store.create, document, requested, name)
+    timeline_id = await asyncio.to_thread(store.create, document, requested, name, rig)
     body = {"id": timeline_id, "name": store.name_of(timeline_id) or timeline_id}
     return JSONResponse(body, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
+
+
+def _rig_param(request: Request) -> Rig | None:
+    """The rig ``?rig=`` names (400 if unknown), or None for the default rig."""
+    rig_id = request.query_params.get("rig")
+    if rig_id is None:
+        return None
+    rigs = request.app.state.rigs
+    return cast(Rig, rigs[check_rig_id(rig_id, rigs)].rig)
 
 
 def heavy(request: Request) -> HeavyWork:
@@ -298,8 +308,9 @@ async def get_timeline(request: Request) -> Response:
 async def put_timeline(request: Request) -> Response:
     authorize_write(request)
     timeline_id = validate_timeline_id(request.path_params["id"])
+    rig = _rig_param(request)
     document, store = await read_json(request), _timelines(request)
-    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"))
+    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"), rig)
     name = store.name_of(timeline_id) or timeline_id
     return JSONResponse({"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created})
 

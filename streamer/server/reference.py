@@ -317,6 +317,7 @@ TIMELINE_ID = _param("id", "path", "timeline id, `[a-z0-9][a-z0-9_-]{0,63}`")
 CHANNEL = _param("name", "path", "channel name, `[a-z0-9][a-z0-9_-]{0,63}`; created on first use")
 EXPORT_ID = _param("id", "path", "export job id (from POST /exports)")
 NAME = _param("name", "query", "the timeline's human name (at most 120 characters)", required=False)
+RIG = _param("rig", "query", "check it against this rig (a rig id; default: the default rig)", required=False)
 TEXT = {"type": "string"}
 SEC_SERVICE, SEC_FRAMES, SEC_TIMELINES, SEC_AUDIO = "service", "rig and frames", "timelines", "audio"
 SEC_CHANNELS, SEC_EXPORTS, SEC_SPEECH, SEC_CLIENT = "channels", "exports", "speech", "browser client"
@@ -425,6 +426,7 @@ PATHS: dict[str, Schema] = {
             params=(
                 _param("id", "query", "the id to store it under (default: generated)", required=False),
                 NAME,
+                RIG,
             ),
             body=_body(_ref("Timeline")),
             errors="400 409 413 422",
@@ -454,7 +456,7 @@ PATHS: dict[str, Schema] = {
             {"200": _json(_ref("TimelineStored"), "stored; `created` says whether it was new")},
             description="A replacement keeps its name unless `?name=` or the document's `name` gives one. "
             "A document that does not validate changes nothing.",
-            params=(TIMELINE_ID, NAME),
+            params=(TIMELINE_ID, NAME, RIG),
             body=_body(_ref("Timeline")),
             errors="400 413 422",
             write=True,

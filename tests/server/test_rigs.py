@@ -265,3 +265,18 @@ def test_speech_for_a_chosen_rig_uses_its_expressions(server: LiveServer) -> Non
         played = c.post("/channels/said/play", json={"timeline_id": res.json()["timeline_id"], "rig": "tiny"})
         assert played.status_code == 200, played.text
         assert c.get("/channels/said").json()["rig"] == "tiny"
+
+
+def test_timelines_are_checked_against_the_rig_asked_for(server: LiveServer) -> None:
+    only_default = {"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "happy_soft_ah"}]}, "duration_ms": 500}
+    with server.client() as c:
+        assert c.put("/timelines/both", json=only_default).status_code in (200, 201)
+        refused = c.put("/timelines/both?rig=tiny", json=only_default)
+        assert refused.status_code == 422 and "happy_soft_ah" in refused.json()["error"]
+        assert c.post("/timelines?rig=tiny", json=only_default).status_code == 422
+        assert c.put("/timelines/both?rig=nope", json=only_default).status_code == 400
+        assert c.put("/timelines/tiny-ok?rig=tiny", json=_tiny_timeline()).status_code in (200, 201)
+        # Playing it on a rig that lacks its expression names the expression.
+        played = c.post("/channels/t/play", json={"timeline_id": "both", "rig": "tiny"})
+        assert played.status_code == 422 and "happy_soft_ah" in played.json()["error"]
+        assert c.get("/channels/t").json()["rig"] == "default", "a refused play switches nothing"
