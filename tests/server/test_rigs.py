@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -137,6 +138,14 @@ async def test_a_controller_switches_the_channel_rig_and_every_viewer_follows(
         await queue.follow(viewer, 0.6)  # the ticks that follow come from the new rig too
         later = [u for t, u in queue.frames if t >= rig_message["t_ms"]]
         assert later and all(u.startswith("/frames/rigs/tiny/") for u in later)
+        # The server warmed its cache with the new rig's frames, under the rig's keys.
+        cache = server.app.state.store
+        first_key = "rigs/tiny/endpoints/happy_soft__tilt_left_small.png"
+        for _ in range(100):
+            if first_key in cache:
+                break
+            await asyncio.sleep(0.02)
+        assert first_key in cache and cache.counters.prefetches > 0
         # The frame viewers were told to show is the tiny rig's file.
         with server.client() as c:
             shown = c.get(frames["frames"][0][1])
