@@ -12,7 +12,7 @@ from typing import Any
 
 from streamer.core.errors import RigError, StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import ConfigError, Settings, rigs_location
+from streamer.settings import ConfigError, Settings
 
 log = logging.getLogger("streamer")
 
@@ -589,7 +589,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.data is not None:
         changes["data_dir"] = Path(args.data)
     if args.rigs is not None:
-        changes.update(rigs_location(args.rigs))
+        changes["rigs_dir"] = args.rigs
     settings = Settings.from_env().replace(**changes)
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
@@ -607,8 +607,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             )
     # Before serving, so rig problems print as a list (and a bad bucket as one line).
     try:
-        if settings.rigs_dir is not None and not settings.rigs_dir.is_dir():
-            raise ConfigError(f"STREAMER_RIGS_DIR: {str(settings.rigs_dir)!r} is not a folder")
+        if settings.rigs_folder is not None and not settings.rigs_folder.is_dir():
+            raise ConfigError(f"STREAMER_RIGS_DIR: {str(settings.rigs_folder)!r} is not a folder")
         rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
     except BaseException:
         sock.close()

@@ -41,16 +41,6 @@ def default_frames_dir() -> Path:
     return PACKAGE_ROOT / "frames"
 
 
-def rigs_location(raw: str) -> dict[str, Any]:
-    """``STREAMER_RIGS_DIR`` (or ``serve --rigs``) as settings: a local folder, or ``s3://bucket/prefix/``."""
-    if not raw.startswith("s3://"):
-        return {"rigs_dir": Path(raw), "rigs_s3": None}
-    bucket, _, prefix = raw.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise ConfigError(f"STREAMER_RIGS_DIR: {raw!r} names no bucket (use s3://BUCKET/PREFIX/)")
-    return {"rigs_dir": None, "rigs_s3": (bucket, prefix.strip("/") + "/" if prefix.strip("/") else "")}
-
-
 def _int(env: Mapping[str, str], name: str, default: int, lo: int, hi: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -102,10 +92,9 @@ class Settings:
 
     frames_dir: Path
     data_dir: Path
-    # A folder of rig folders, each offered by its folder name beside the default rig (docs/rigs.md);
-    # or, as STREAMER_RIGS_DIR=s3://S3_BUCKET/PREFIX/, (bucket, prefix) of rig "folders" on S3.
-    rigs_dir: Path | None = None
-    rigs_s3: tuple[str, str] | None = None
+    # STREAMER_RIGS_DIR: a folder of rig folders, each offered by its folder name beside the
+    # default rig, or s3://S3_BUCKET/PREFIX/ with one rig "folder" per prefix (docs/rigs.md).
+    rigs_dir: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = field(default=None, repr=False)
@@ -202,17 +191,36 @@ class Settings:
             raise ConfigError("STREAMER_URL_MODE: 'public' needs S3_BASE_URL (the bucket's public or CDN URL)")
         if self.url_mode == "presigned" and not self.use_s3:
             raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
-        if self.rigs_s3 is not None and not self.use_s3:
-            raise ConfigError("STREAMER_RIGS_DIR: an s3:// location needs USE_S3=true")
-        if self.rigs_s3 is not None and self.rigs_s3[0] != self.s3_bucket:
-            raise ConfigError(
-                f"STREAMER_RIGS_DIR: rigs on S3 must be in S3_BUCKET {self.s3_bucket!r}, got {self.rigs_s3[0]!r}"
-            )
+        if self.rigs_dir is not None and not self.rigs_dir.strip():
+            raise ConfigError("STREAMER_RIGS_DIR: must not be empty when set")
+        if self.rigs_s3 is not None:
+            if not self.use_s3:
+                raise ConfigError("STREAMER_RIGS_DIR: an s3:// location needs USE_S3=true")
+            if self.rigs_s3[0] != self.s3_bucket:
+                raise ConfigError(
+                    f"STREAMER_RIGS_DIR: rigs on S3 must be in S3_BUCKET {self.s3_bucket!r}, got {self.rigs_s3[0]!r}"
+                )
         if self.emotions not in EMOTION_PROVIDERS:
             choices = ", ".join(EMOTION_PROVIDERS)
             raise ConfigError(f"STREAMER_EMOTIONS: must be one of {choices}, got {self.emotions!r}")
         if self.emotions == "openai" and not self.openai_api_key:
             raise ConfigError("STREAMER_EMOTIONS: 'openai' needs OPENAI_API_KEY")
+
+    @property
+    def rigs_folder(self) -> Path | None:
+        """``rigs_dir`` when it is a local folder."""
+        return None if self.rigs_dir is None or self.rigs_dir.startswith("s3://") else Path(self.rigs_dir)
+
+    @property
+    def rigs_s3(self) -> tuple[str, str] | None:
+        """``(bucket, prefix)`` when ``rigs_dir`` is ``s3://BUCKET/PREFIX/`` (prefix ``""`` or ending in ``/``)."""
+        if self.rigs_dir is None or not self.rigs_dir.startswith("s3://"):
+            return None
+        bucket, _, prefix = self.rigs_dir.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ConfigError(f"STREAMER_RIGS_DIR: {self.rigs_dir!r} names no bucket (use s3://BUCKET/PREFIX/)")
+        prefix = prefix.strip("/")
+        return bucket, prefix + "/" if prefix else ""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -234,8 +242,6 @@ class Settings:
         """
         env = os.environ if env is None else env
         frames = _str(env, "STREAMER_FRAMES_DIR")
-        rigs = _str(env, "STREAMER_RIGS_DIR")
-        rigs_settings = rigs_location(rigs) if rigs else {}
         data = _str(env, "STREAMER_DATA_DIR")
         client = _str(env, "STREAMER_CLIENT_DIR")
         examples = _str(env, "STREAMER_EXAMPLES_DIR")
@@ -243,7 +249,7 @@ class Settings:
         return cls(
             frames_dir=Path(frames) if frames else default_frames_dir(),
             data_dir=Path(data) if data else Path.cwd() / "data",
-            **rigs_settings,
+            rigs_dir=_str(env, "STREAMER_RIGS_DIR"),
             host=_str(env, "STREAMER_HOST", "127.0.0.1") or "127.0.0.1",
             port=_int(env, port_name, 8000, 0, 65535),
             token=_str(env, "STREAMER_TOKEN"),

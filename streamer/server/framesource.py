@@ -174,8 +174,8 @@ class FrameSource:
     async def _find_others(self, client: Any = None, options: S3Options | None = None) -> list[_OtherRig]:
         """The rigs of ``STREAMER_RIGS_DIR`` (a folder, or a prefix of the default rig's bucket)."""
         settings = self.settings
-        if settings.rigs_dir is not None:
-            found = await asyncio.to_thread(find_rigs, settings.rigs_dir)
+        if settings.rigs_folder is not None:
+            found = await asyncio.to_thread(find_rigs, settings.rigs_folder)
             return [_OtherRig(i, str(path), rig, LocalFrameStore(path)) for i, (path, rig) in found.items()]
         if settings.rigs_s3 is None or options is None:
             return []

@@ -54,7 +54,7 @@ async def switch_and_watch(server: LiveServer, rig: str) -> tuple[dict[str, Any]
 def test_rigs_below_a_prefix_are_offered_and_served_through_the_cache(
     s3_server: MakeS3Server, moto_url: str, rigs_bucket: str, tiny_rig: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = s3_server(s3_bucket=rigs_bucket, s3_endpoint_url=moto_url, rigs_s3=(rigs_bucket, "rigs/"))
+    server = s3_server(s3_bucket=rigs_bucket, s3_endpoint_url=moto_url, rigs_dir=f"s3://{rigs_bucket}/rigs/")
     with server.client() as c:
         rigs = c.get("/rigs").json()["rigs"]
         assert [(r["id"], r["size"]) for r in rigs] == [("default", [16, 24]), ("tiny", list(TINY))]
@@ -82,7 +82,7 @@ def test_viewers_fetch_a_switched_rig_straight_from_the_bucket(
     server = s3_server(
         s3_bucket=rigs_bucket,
         s3_endpoint_url=moto_url,
-        rigs_s3=(rigs_bucket, "rigs/"),
+        rigs_dir=f"s3://{rigs_bucket}/rigs/",
         url_mode=mode,
         s3_base_url=base if mode == "public" else None,
     )
@@ -103,5 +103,8 @@ def test_rigs_on_s3_need_use_s3_and_the_same_bucket() -> None:
     with pytest.raises(ConfigError, match="must be in S3_BUCKET 'a', got 'b'"):
         Settings.from_env({"USE_S3": "true", "S3_BUCKET": "a", "STREAMER_RIGS_DIR": "s3://b/rigs/"})
     settings = Settings.from_env({"USE_S3": "true", "S3_BUCKET": "a", "STREAMER_RIGS_DIR": "s3://a/rigs"})
-    assert settings.rigs_s3 == ("a", "rigs/") and settings.rigs_dir is None
-    assert Settings.from_env({"STREAMER_RIGS_DIR": "my/rigs"}).rigs_dir == Path("my/rigs")
+    assert settings.rigs_s3 == ("a", "rigs/") and settings.rigs_folder is None
+    local = Settings.from_env({"STREAMER_RIGS_DIR": "my/rigs"})
+    assert local.rigs_folder == Path("my/rigs") and local.rigs_s3 is None
+    with pytest.raises(ConfigError, match="names no bucket"):
+        Settings.from_env({"USE_S3": "true", "S3_BUCKET": "a", "STREAMER_RIGS_DIR": "s3:///rigs"})

@@ -39,7 +39,7 @@ def rigs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def server(make_server: MakeServer, rigs_dir: Path) -> LiveServer:
-    return make_server(rigs_dir=rigs_dir)
+    return make_server(rigs_dir=str(rigs_dir))
 
 
 def tiny_png(rigs_dir: Path, key: str = TINY_NEUTRAL) -> bytes:
