@@ -439,14 +439,15 @@ class ChannelHub:
         """The rig ``rig_id`` names; raises :class:`UnknownRig`."""
         return self.rigs[check_rig_id(rig_id, self.rigs)]
 
-    def _target_rig(self, channel: LiveChannel, body: dict[str, Any]) -> ServedRig:
-        """The rig a command asks for (its ``rig`` field), else the one the channel plays."""
-        return channel.served if body.get("rig") is None else self.served_rig(body["rig"])
+    def _asked_rig(self, body: dict[str, Any]) -> ServedRig | None:
+        """The rig a command's ``rig`` field names (None when it has none); raises :class:`UnknownRig`."""
+        return None if body.get("rig") is None else self.served_rig(body["rig"])
 
     async def play(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)
         at_ms = self._at_ms(body.get("at_ms"))
-        served = self._target_rig(channel, body)
+        asked = self._asked_rig(body)
+        served = asked or channel.served
         timeline, timeline_id = await self._timeline(body)
         schedule = await asyncio.to_thread(resolve, timeline, served.rig)
         cue = None
@@ -454,8 +455,11 @@ class ChannelHub:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
-            if served is not channel.served:
-                channel.switch_rig(served)
+            if asked is not None and asked is not channel.served:
+                channel.switch_rig(asked)
+            elif served is not channel.served:  # switched by another command meanwhile: play on its rig
+                served = channel.served
+                schedule = await asyncio.to_thread(resolve, timeline, served.rig)
             channel.fit_lead(audio=cue is not None)
             channel.last_used_ms = self.now_ms()
             program, messages = channel.core.play(
@@ -498,21 +502,21 @@ class ChannelHub:
         for field, value in (("expr", expr), ("pose", pose)):
             if value is not None and not isinstance(value, str):
                 raise CommandError(f"{field}: must be a string, got {value!r}")
-        served = self._target_rig(channel, body)
-        if expr is None and pose is None and "rig" not in body:
+        asked = self._asked_rig(body)
+        if expr is None and pose is None and asked is None:
             raise CommandError("set needs expr, pose and/or rig")
         if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
             raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
-        # Checked against the rig asked for before anything changes (the core checks again).
-        if expr is not None and expr not in served.rig.expressions:
-            raise CommandError(f"expr: unknown expression {expr!r}{suggest(expr, served.rig.expressions)}")
-        if pose is not None and pose not in served.rig.poses:
-            raise CommandError(f"pose: unknown pose {pose!r}{suggest(pose, served.rig.poses)}")
+        if asked is not None:  # names of the new rig, checked before the switch (the core checks the rest)
+            if expr is not None and expr not in asked.rig.expressions:
+                raise CommandError(f"expr: unknown expression {expr!r}{suggest(expr, asked.rig.expressions)}")
+            if pose is not None and pose not in asked.rig.poses:
+                raise CommandError(f"pose: unknown pose {pose!r}{suggest(pose, asked.rig.poses)}")
         async with channel.lock:
             channel.last_used_ms = self.now_ms()
             result: dict[str, Any] = {"expr": channel.core.state.expr, "pose": channel.core.state.pose}
-            if served is not channel.served:
-                result = channel.switch_rig(served)
+            if asked is not None and asked is not channel.served:
+                result = channel.switch_rig(asked)
             if expr is not None or pose is not None:
                 channel.fit_lead()
                 result, messages = channel.core.set(self.now_ms(), expr, pose, ms)
