@@ -107,7 +107,7 @@ class _OtherRig:
 
 
 class FrameSource:
-    """The rig, the cached frame store and the frame URLs, built from ``settings`` by :meth:`open`."""
+    """The rigs, the cached frame store and the frame URLs, built from ``settings`` by :meth:`open`."""
 
     def __init__(self, settings: Settings, rig: Rig | None = None) -> None:
         self.settings = settings
