@@ -244,19 +244,22 @@ async function loadRigs() {
     const opt = document.createElement('option');
     opt.value = r.id;
     opt.textContent = r.id === r.name ? r.id : `${r.name} · ${r.id}`;
-    const size = r.size ? `${r.size[0]}×${r.size[1]}, ` : '';
-    opt.title = `${size}${r.expressions.length} expressions, ${r.poses.length} poses`;
+    opt.title = rigSummary(r);
     select.append(opt);
   }
   $('rig-card').hidden = rigs.length < 2;
   renderRigPicker();
 }
 
+function rigSummary(r) {
+  const size = r.size ? `${r.size[0]}×${r.size[1]} · ` : '';
+  return `${size}${r.expressions.length} expressions · ${r.poses.length} poses`;
+}
+
 function renderRigPicker() {
-  const current = player.rig?.id;
-  if (current && rigs.some((r) => r.id === current)) $('rig').value = current;
-  const r = rigs.find((x) => x.id === current);
-  $('rig-hint').textContent = r ? `${r.size ? `${r.size[0]}×${r.size[1]} · ` : ''}${r.expressions.length} expressions · ${r.poses.length} poses` : '';
+  const current = rigs.find((r) => r.id === player.rig?.id);
+  if (current) $('rig').value = current.id;
+  $('rig-hint').textContent = current ? rigSummary(current) : '';
 }
 
 $('rig').addEventListener('change', async () => {

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from streamer.core.errors import CommandError, NotFound, RigError
 from streamer.core.keys import validate_key
@@ -26,6 +26,7 @@ from streamer.s3 import S3Options, list_folders, load_s3_rig
 from streamer.settings import ConfigError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 DEFAULT_RIG_ID = "default"
 RIGS_KEY_ROOT = "rigs/"
@@ -48,6 +49,11 @@ def check_rig_id(value: object, known: Mapping[str, object]) -> str:
     return value
 
 
+def pick(rigs: Mapping[str, T], rig_id: object = None) -> T:
+    """The rig ``rig_id`` names in ``rigs`` (the default rig for None); raises :class:`UnknownRig`."""
+    return rigs[DEFAULT_RIG_ID if rig_id is None else check_rig_id(rig_id, rigs)]
+
+
 def key_prefix(rig_id: str) -> str:
     """Where ``rig_id``'s frames live in the frame store, the cache and URLs (``""`` for the default rig)."""
     return "" if rig_id == DEFAULT_RIG_ID else f"{RIGS_KEY_ROOT}{rig_id}/"
@@ -64,15 +70,11 @@ def _usable_id(name: str, where: str) -> bool:
     return True
 
 
-def _skip_invalid(where: str, exc: RigError, check: str) -> None:
+def _skip_invalid(where: str, exc: RigError, fix: str) -> None:
     shown = "; ".join(exc.problems[:MAX_PROBLEMS_LOGGED])
     more = len(exc.problems) - MAX_PROBLEMS_LOGGED
     log.warning(
-        "rigs: skipping %s: not a valid rig: %s%s (see `streamer rig check %s`)",
-        where,
-        shown,
-        f" (and {more} more)" if more > 0 else "",
-        check,
+        "rigs: skipping %s: not a valid rig: %s%s (%s)", where, shown, f" (and {more} more)" if more > 0 else "", fix
     )
 
 
@@ -90,7 +92,7 @@ def find_rigs(rigs_dir: Path) -> dict[str, tuple[Path, Rig]]:
         try:
             found[path.name] = (path, load_rig(path))
         except RigError as exc:
-            _skip_invalid(str(path), exc, str(path))
+            _skip_invalid(str(path), exc, f"see `streamer rig check {path}`")
     log.info("rigs: %d found in %s: %s", len(found), rigs_dir, ", ".join(found) or "none")
     return found
 
@@ -110,7 +112,7 @@ async def find_s3_rigs(client: Any, rigs: S3Options, skip_root: str) -> dict[str
         try:
             found[name] = (options, await load_s3_rig(client, options))
         except RigError as exc:
-            _skip_invalid(where, exc, "a local copy")
+            _skip_invalid(where, exc, f"fix it locally with `streamer rig check`, then `streamer upload` it to {where}")
     log.info("rigs: %d found in s3://%s/%s: %s", len(found), rigs.bucket, rigs.root, ", ".join(found) or "none")
     return found
 

@@ -23,7 +23,7 @@ from streamer.core.resolve import resolve
 from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
-from streamer.rigset import DEFAULT_RIG_ID, check_rig_id
+from streamer.rigset import pick
 from streamer.server.http import _audio, _frames, _timelines, authorize_write, read_json
 from streamer.storage import validate_timeline_id
 
@@ -46,8 +46,7 @@ async def create_export(request: Request) -> Response:
         raise TimelineError(f"request body: unknown field(s) {', '.join(unknown)}")
     options = ExportOptions.parse(body.get("options"))
     jobs, timelines, audio_store = _jobs(request), _timelines(request), _audio(request)
-    rigs = request.app.state.rigs
-    served = rigs[check_rig_id(body.get("rig", DEFAULT_RIG_ID), rigs)]
+    served = pick(request.app.state.rigs, body.get("rig"))
     rig = served.rig
     timeline_id = body.get("timeline_id")
     if (timeline_id is None) == (body.get("timeline") is None):

@@ -26,7 +26,7 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
-from streamer.rigset import check_rig_id
+from streamer.rigset import pick
 from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
@@ -281,10 +281,7 @@ async def create_timeline(request: Request) -> Response:
 def _rig_param(request: Request) -> Rig | None:
     """The rig ``?rig=`` names (400 if unknown), or None for the default rig."""
     rig_id = request.query_params.get("rig")
-    if rig_id is None:
-        return None
-    rigs = request.app.state.rigs
-    return cast(Rig, rigs[check_rig_id(rig_id, rigs)].rig)
+    return None if rig_id is None else cast(Rig, pick(request.app.state.rigs, rig_id).rig)
 
 
 def heavy(request: Request) -> HeavyWork:
@@ -326,8 +323,7 @@ async def timeline_schedule(request: Request) -> Response:
     fps = as_fps(raw_fps) if raw_fps is not None else None
     timeline_id, work = request.path_params["id"], heavy(request)
     rig_id = request.query_params.get("rig")
-    if rig_id is not None:
-        check_rig_id(rig_id, work.rigs)
+    pick(work.rigs, rig_id)  # 400 for an unknown rig, before any work
     async with work.slot("schedule"):
         raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
         body = await work.run(schedule_bytes, raw, fps, timeline_id, rig_id)  # up to tens of MB at 60 fps

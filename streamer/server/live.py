@@ -38,7 +38,7 @@ from streamer.core.resolve import resolve
 from streamer.core.rig import suggest
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, loads, parse_timeline
-from streamer.rigset import DEFAULT_RIG_ID, UnknownRig, check_rig_id
+from streamer.rigset import DEFAULT_RIG_ID, UnknownRig, pick
 from streamer.server.exports import watch_export
 from streamer.server.framesource import ServedRig
 from streamer.server.http import authorize_write, read_json
@@ -435,13 +435,9 @@ class ChannelHub:
             return parse_timeline(body["timeline"]), None
         raise CommandError("play needs timeline_id or timeline")
 
-    def served_rig(self, rig_id: Any) -> ServedRig:
-        """The rig ``rig_id`` names; raises :class:`UnknownRig`."""
-        return self.rigs[check_rig_id(rig_id, self.rigs)]
-
     def _asked_rig(self, body: dict[str, Any]) -> ServedRig | None:
         """The rig a command's ``rig`` field names (None when it has none); raises :class:`UnknownRig`."""
-        return None if body.get("rig") is None else self.served_rig(body["rig"])
+        return None if body.get("rig") is None else pick(self.rigs, body["rig"])
 
     async def play(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         channel = self.channel(name)

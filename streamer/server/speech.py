@@ -32,7 +32,7 @@ from streamer.core.emotions import analyze
 from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
-from streamer.rigset import DEFAULT_RIG_ID, check_rig_id
+from streamer.rigset import pick
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
@@ -150,8 +150,7 @@ async def post_speech(request: Request) -> Response:
     pitch = _optional(body, "pitch", int, 50)
     provider = _optional(body, "provider", str, "offline")
     lipsync = _lipsync(_optional(body, "lipsync", str, MODES[0]))
-    rigs = request.app.state.rigs
-    rig = cast(Rig, rigs[check_rig_id(body.get("rig", DEFAULT_RIG_ID), rigs)].rig)
+    rig = cast(Rig, pick(request.app.state.rigs, body.get("rig")).rig)
     settings = cast(Settings, request.app.state.settings)
     emotions = _optional(body, "emotions", str, settings.emotions)
     audio_store = cast(AudioStore, request.app.state.audio)
