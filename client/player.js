@@ -30,6 +30,7 @@ export class Player {
     this.program = null;
     this.state = null;
     this.rig = null;
+    this.pendingSize = null; // {t_ms, size}: a new rig's frame size, applied with its first frame
     this.drawnUrl = null;
     this.lastNow = null; // the time last drawn for (see steady())
     this.lastPreload = 0;
@@ -73,6 +74,7 @@ export class Player {
   /** Subscribe to a Connection's messages. */
   attach(conn) {
     conn.on('hello', (m) => this.onHello(m));
+    conn.on('rig', (m) => this.onRig(m));
     conn.on('frames', (m) => this.onFrames(m));
     conn.on('program_start', (m) => this.onProgramStart(m));
     conn.on('audio', (m) => (m.segment != null ? this.speech.play(m) : this.audio.play(m)));
@@ -91,12 +93,21 @@ export class Player {
     this.lookaheadMs = m.lookahead_ms ?? this.lookaheadMs;
     this.state = m.state;
     this.rig = m.rig;
+    this.pendingSize = null;
     this.program = m.program ?? null;
     this.stats.programId = this.program ? this.program.id : null;
     if (!this.program || this.program.id !== this.audio.programId) this.audio.stop();
     this.speech.stop(); // a joining viewer is sent the segments still to hear
     if (m.frame_size) this.setFrameSize(m.frame_size);
     this.onChange('hello');
+  }
+
+  onRig(m) {
+    // The channel plays another rig from t_ms: its frames follow in the next frames message. The
+    // canvas takes the new size with the first of them, so the old rig's last frames are not stretched.
+    this.rig = m.rig;
+    this.pendingSize = { t_ms: m.t_ms, size: m.frame_size };
+    this.onChange('rig');
   }
 
   onFrames(m) {
@@ -213,7 +224,10 @@ export class Player {
       const [t, url] = entry;
       if (url !== this.drawnUrl) {
         const img = this.cache.get(url);
-        if (img) this.draw(url, img);
+        if (img) {
+          if (this.pendingSize && t >= this.pendingSize.t_ms) this.applyPendingSize();
+          this.draw(url, img);
+        }
       }
       if (url !== this.drawnUrl) {
         this.stats.lateFrames++;
@@ -237,6 +251,13 @@ export class Player {
         url: this.drawnUrl,
       });
     }
+  }
+
+  applyPendingSize() {
+    const { size } = this.pendingSize;
+    this.pendingSize = null;
+    if (size) this.setFrameSize(size);
+    else this.frameSize = null; // a rig without a declared size: draw() takes the image's
   }
 
   draw(url, img) {

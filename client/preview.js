@@ -54,7 +54,7 @@ const session = createLive({
     offsetMs: numberParam(params, 'audio_offset_ms', 0, { min: -1000, max: 4000 }),
   },
   onChange(what) {
-    if (what === 'hello') renderRig();
+    if (what === 'hello' || what === 'rig') renderRig();
     if (what === 'hello' || what === 'state') renderState();
     if (what === 'hello' || what === 'program') renderProgram();
     if (what === 'audio' || what === 'blocked' || what === 'playing' || what === 'idle') renderAudioGate();
@@ -188,6 +188,7 @@ function chip(container, name, onClick) {
 
 function renderRig() {
   const rig = player.rig;
+  renderRigPicker();
   for (const [id, names, field] of [
     ['exprs', expressionNames(rig), 'expr'],
     ['poses', poseNames(rig), 'pose'],
@@ -213,11 +214,65 @@ function renderState() {
 function renderControls() {
   const connected = conn.status === 'connected';
   const allowed = connected && canControl;
+  $('rig').disabled = !allowed || switchingRig;
   $('play').disabled = !allowed || !$('timeline').value;
   $('stop').disabled = !allowed;
   $('say').disabled = !allowed || saying;
   for (const b of document.querySelectorAll('.chip')) b.disabled = !allowed;
 }
+
+// ------------------------------------------------------------------ character (rig)
+
+// GET /rigs lists the rigs this server offers (STREAMER_RIGS_DIR); the picker shows only when there
+// are several. Choosing one switches the channel for every viewer (a `set` with `rig`); the server's
+// `rig` message then brings the new expressions and poses, and the chips follow.
+let rigs = [];
+let switchingRig = false;
+
+async function loadRigs() {
+  try {
+    const res = await fetch('/rigs', { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    rigs = (await res.json()).rigs ?? [];
+  } catch (err) {
+    rigs = [];
+    console.warn('streamer: cannot list rigs:', err.message);
+  }
+  const select = $('rig');
+  select.innerHTML = '';
+  for (const r of rigs) {
+    const opt = document.createElement('option');
+    opt.value = r.id;
+    opt.textContent = r.id === r.name ? r.id : `${r.name} · ${r.id}`;
+    opt.title = rigSummary(r);
+    select.append(opt);
+  }
+  $('rig-card').hidden = rigs.length < 2;
+  renderRigPicker();
+}
+
+function rigSummary(r) {
+  const size = r.size ? `${r.size[0]}×${r.size[1]} · ` : '';
+  return `${size}${r.expressions.length} expressions · ${r.poses.length} poses`;
+}
+
+function renderRigPicker() {
+  const current = rigs.find((r) => r.id === player.rig?.id);
+  if (current) $('rig').value = current.id;
+  $('rig-hint').textContent = current ? rigSummary(current) : '';
+}
+
+$('rig').addEventListener('change', async () => {
+  const id = $('rig').value;
+  if (!id || id === player.rig?.id) return;
+  switchingRig = true;
+  renderControls();
+  const result = await command((rid) => set(rid, { rig: id }), 'Character');
+  switchingRig = false;
+  if (result) toast(`Now playing ${rigs.find((r) => r.id === id)?.name ?? id}`, { kind: 'ok', ms: 2000 });
+  renderRigPicker(); // back to what the channel plays if the switch failed
+  renderControls();
+});
 
 // ------------------------------------------------------------------ say
 
@@ -496,7 +551,8 @@ $('export').addEventListener('click', async () => {
   if (!id || exportActive()) return;
   $('export').disabled = true;
   try {
-    exportJob = await exportRequest('POST', '/exports', { timeline_id: id, options: { format: $('export-format').value } });
+    const options = { format: $('export-format').value };
+    exportJob = await exportRequest('POST', '/exports', { timeline_id: id, options, ...rigField() });
     renderExport();
     followExport(exportJob.id);
   } catch (err) {
@@ -521,6 +577,13 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') session.resync();
 });
 
+/** The channel's rig for requests that make or render a timeline (nothing for the default rig). */
+function rigField() {
+  const id = player.rig?.id;
+  return id && id !== 'default' ? { rig: id } : {};
+}
+
 session.start();
 renderConnection();
+loadRigs();
 loadTimelines().then(renderExport);

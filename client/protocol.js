@@ -75,9 +75,11 @@ export function stop(id) {
   return { type: 'stop', id };
 }
 
-export function set(id, { expr, pose, transitionMs } = {}) {
-  if (expr == null && pose == null) throw new ProtocolError('set: give expr and/or pose');
+/** rig: a rig id from GET /rigs; the channel switches to it first (alone, or with expr/pose of that rig). */
+export function set(id, { expr, pose, rig, transitionMs } = {}) {
+  if (expr == null && pose == null && rig == null) throw new ProtocolError('set: give expr, pose and/or rig');
   const msg = { type: 'set', id };
+  if (rig != null) msg.rig = String(rig);
   if (expr != null) msg.expr = String(expr);
   if (pose != null) msg.pose = String(pose);
   if (transitionMs != null) {
@@ -148,16 +150,24 @@ function checkFrames(frames) {
   }
 }
 
+const isRig = (v) => isObj(v) && v.expressions != null && Array.isArray(v.poses);
+const isFrameSize = (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => isNum(x) && x > 0));
+
 const VALIDATORS = {
   hello(m) {
     need(m, 'protocol', isNum, 'a number');
     if (m.protocol !== PROTOCOL_VERSION) throw new ProtocolError(`hello: unsupported protocol ${m.protocol}`);
     need(m, 'server_time_ms', isNum, 'a number');
     // null happens with rigs that declare no size: the player then sizes itself from the first frame.
-    need(m, 'frame_size', (v) => v === null || (Array.isArray(v) && v.length === 2 && v.every((x) => isNum(x) && x > 0)), '[w, h] or null');
+    need(m, 'frame_size', isFrameSize, '[w, h] or null');
     need(m, 'state', isObj, 'an object');
-    need(m, 'rig', (v) => isObj(v) && v.expressions != null && Array.isArray(v.poses), '{expressions, poses}');
+    need(m, 'rig', isRig, '{expressions, poses}');
     checkProgram(m.program ?? null, 'hello.program');
+  },
+  rig(m) {
+    need(m, 'rig', isRig, '{id, expressions, poses}');
+    need(m, 'frame_size', isFrameSize, '[w, h] or null');
+    need(m, 't_ms', isNum, 'a number');
   },
   waiting(m) {
     need(m, 'channel', isStr, 'a string');

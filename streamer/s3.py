@@ -221,6 +221,18 @@ async def list_objects(client: Any, options: S3Options) -> dict[str, tuple[int, 
     return found
 
 
+async def list_folders(client: Any, options: S3Options) -> list[str]:
+    """The names of the "folders" directly below the prefix (common prefixes up to the next ``/``)."""
+    root, names = options.root, []
+    paginator = client.get_paginator("list_objects_v2")
+    try:
+        async for page in paginator.paginate(Bucket=options.bucket, Prefix=root, Delimiter="/"):
+            names += [item["Prefix"][len(root) :].rstrip("/") for item in page.get("CommonPrefixes", [])]
+    except (ClientError, *TRANSPORT_ERRORS) as exc:
+        raise translate(exc, options.bucket, f"s3://{options.bucket}/{root}") from exc
+    return sorted(names)
+
+
 async def load_s3_rig(client: Any, options: S3Options) -> Rig:
     """Load and validate the rig stored under the prefix, as :func:`~streamer.rigload.load_rig` does a folder."""
     store = S3FrameStore(client, options)

@@ -119,6 +119,13 @@ class Settings:
         shown_default="./data",
         flags=("--data",),
     )
+    rigs_dir: str | None = setting(
+        None,
+        env="STREAMER_RIGS_DIR",
+        flags=("--rigs",),
+        help="more rigs: a folder of rig folders, each offered by its name beside the default rig, "
+        "or s3://S3_BUCKET/PREFIX/ (docs/rigs.md)",
+    )
     client_dir: Path = setting(PACKAGE_ROOT / "client", env="STREAMER_CLIENT_DIR", help="the browser client's files")
     examples_dir: Path = setting(
         PACKAGE_ROOT / "examples", env="STREAMER_EXAMPLES_DIR", help="examples seeded into the data folder"
@@ -263,6 +270,29 @@ class Settings:
             raise ConfigError("STREAMER_URL_MODE: 'presigned' needs USE_S3=true")
         if self.emotions == "openai" and not self.openai_api_key:
             raise ConfigError("STREAMER_EMOTIONS: 'openai' needs OPENAI_API_KEY")
+        if self.rigs_s3 is not None:
+            if not self.use_s3:
+                raise ConfigError("STREAMER_RIGS_DIR: an s3:// location needs USE_S3=true")
+            if self.rigs_s3[0] != self.s3_bucket:
+                raise ConfigError(
+                    f"STREAMER_RIGS_DIR: rigs on S3 must be in S3_BUCKET {self.s3_bucket!r}, got {self.rigs_s3[0]!r}"
+                )
+
+    @property
+    def rigs_folder(self) -> Path | None:
+        """``rigs_dir`` when it is a local folder."""
+        return None if self.rigs_dir is None or self.rigs_dir.startswith("s3://") else Path(self.rigs_dir)
+
+    @property
+    def rigs_s3(self) -> tuple[str, str] | None:
+        """``(bucket, prefix)`` when ``rigs_dir`` is ``s3://BUCKET/PREFIX/`` (prefix ``""`` or ending in ``/``)."""
+        if self.rigs_dir is None or not self.rigs_dir.startswith("s3://"):
+            return None
+        bucket, _, prefix = self.rigs_dir.removeprefix("s3://").partition("/")
+        if not bucket:
+            raise ConfigError(f"STREAMER_RIGS_DIR: {self.rigs_dir!r} names no bucket (use s3://BUCKET/PREFIX/)")
+        prefix = prefix.strip("/")
+        return bucket, prefix + "/" if prefix else ""
 
     @property
     def max_upload_bytes(self) -> int:

@@ -203,11 +203,12 @@ class TimelineStore:
     def _path(self, timeline_id: str) -> Path:
         return self.root / f"{validate_timeline_id(timeline_id)}.json"
 
-    def validate(self, document: object) -> Timeline:
-        """The parsed timeline; raises :class:`TimelineError` naming the offending field."""
+    def validate(self, document: object, rig: Rig | None = None) -> Timeline:
+        """The parsed timeline, checked against ``rig`` (default: the store's); raises :class:`TimelineError`."""
         timeline = parse_timeline(document)
-        if self.rig is not None:
-            check_against_rig(timeline, self.rig)
+        rig = rig or self.rig
+        if rig is not None:
+            check_against_rig(timeline, rig)
         self.check_audio(None if timeline.audio is None else timeline.audio.id)
         return timeline
 
@@ -257,15 +258,18 @@ class TimelineStore:
             write_atomic(self._meta_path(timeline_id), json.dumps({"name": name}, ensure_ascii=False).encode())
         write_atomic(path, data)
 
-    def put(self, timeline_id: str, document: object, name: str | None = None) -> tuple[Timeline, bool]:
+    def put(
+        self, timeline_id: str, document: object, name: str | None = None, rig: Rig | None = None
+    ) -> tuple[Timeline, bool]:
         """Validate ``document`` and store it under ``timeline_id`` (replacing any).
 
         Returns the parsed timeline and whether it was created (False: replaced). The name is
         ``name``, else the document's ``name``; a replacement without either keeps the old name.
-        A document that fails validation leaves the stored files untouched.
+        A document that fails validation (against ``rig``, default the store's) leaves the stored
+        files untouched.
         """
         path = self._path(timeline_id)
-        timeline = self.validate(document)
+        timeline = self.validate(document, rig)
         name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:
@@ -274,16 +278,18 @@ class TimelineStore:
         log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
         return timeline, created
 
-    def create(self, document: object, timeline_id: str | None = None, name: str | None = None) -> str:
+    def create(
+        self, document: object, timeline_id: str | None = None, name: str | None = None, rig: Rig | None = None
+    ) -> str:
         """Store a new document under ``timeline_id`` (or one made from its name) and return the id.
 
         The name is ``name``, else the document's ``name``. A generated id is the name's slug
         and a short random suffix (``good-morning-3fa2``). Raises :class:`AlreadyExists` if
-        ``timeline_id`` is taken.
+        ``timeline_id`` is taken. The document is checked against ``rig`` (default: the store's).
         """
         if timeline_id is not None:
             validate_timeline_id(timeline_id)
-        timeline = self.validate(document)
+        timeline = self.validate(document, rig)
         name = clean_name(name) if name is not None else _document_name(document)
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:

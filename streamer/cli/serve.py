@@ -10,7 +10,7 @@ from typing import Any
 
 from streamer.core.errors import StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import Settings, add_flags
+from streamer.settings import ConfigError, Settings, add_flags
 
 log = logging.getLogger("streamer")
 
@@ -67,6 +67,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             )
     # Before serving, so rig problems print as a list (and a bad bucket as one line).
     try:
+        if settings.rigs_folder is not None and not settings.rigs_folder.is_dir():
+            raise ConfigError(f"STREAMER_RIGS_DIR: {str(settings.rigs_folder)!r} is not a folder")
         rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
     except BaseException:
         sock.close()

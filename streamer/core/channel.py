@@ -120,16 +120,14 @@ class Channel:
         batch_ms: int = 250,
         lead_ms: int = 100,
         heartbeat_ms: int = HEARTBEAT_MS,
+        rig_id: str = "default",
     ) -> None:
         self.name = name
-        self.rig = rig
-        self.router = router_for(rig)
         self.lookahead_ms = lookahead_ms
         self.batch_ms = batch_ms
         self.lead_ms = lead_ms
         self.heartbeat_ms = heartbeat_ms
-        self._combiner = Combiner(rig, self.router)
-        self.home = State(rig.home_expression, rig.poses[0])
+        self._use_rig(rig, rig_id)
         self.state = self.home  # where the plan ends up (the idle state after it)
         self.program: Program | None = None
         self._program_count = 0
@@ -139,6 +137,12 @@ class Channel:
         self._sent_until = now_ms
         self._chunks = 0
         self._seed = zlib.crc32(name.encode())
+
+    def _use_rig(self, rig: Rig, rig_id: str) -> None:
+        self.rig, self.rig_id = rig, rig_id
+        self.router = router_for(rig)
+        self._combiner = Combiner(rig, self.router)
+        self.home = State(rig.home_expression, rig.poses[0])
 
     # -- plan helpers -------------------------------------------------------------------
 
@@ -191,7 +195,18 @@ class Channel:
         return {"type": "frames", "from_ms": from_ms, "until_ms": until_ms, "frames": frames}
 
     def _state_message(self, t_ms: int) -> Message:
-        return {"type": "state", "expr": self.state.expr, "pose": self.state.pose, "t_ms": t_ms}
+        return {"type": "state", "expr": self.state.expr, "pose": self.state.pose, "t_ms": t_ms, "rig": self.rig_id}
+
+    def rig_json(self) -> Message:
+        """The rig as ``hello`` and ``rig`` messages describe it."""
+        size = self.rig.config.size
+        return {
+            "id": self.rig_id,
+            "name": self.rig.config.name,
+            "size": list(size) if size else None,
+            "expressions": list(self.rig.expressions),
+            "poses": list(self.rig.poses),
+        }
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
         until = max(self._sent_until, now_ms + self.lookahead_ms)
@@ -251,11 +266,7 @@ class Channel:
                 "heartbeat_ms": self.heartbeat_ms,
                 "state": {"expr": self.state.expr, "pose": self.state.pose},
                 "program": None if self.program is None else self.program.to_json(),
-                "rig": {
-                    "name": self.rig.config.name,
-                    "expressions": list(self.rig.expressions),
-                    "poses": list(self.rig.poses),
-                },
+                "rig": self.rig_json(),
             }
         ]
         while self._horizon < max(self._sent_until, now_ms + 1):
@@ -391,6 +402,38 @@ class Channel:
         out.append(self._replan_message(now_ms, t))
         out.append(self._state_message(t + INTERRUPT_MS))
         return {"interrupted": interrupted}, out
+
+    def switch_rig(self, now_ms: int, rig: Rig, rig_id: str) -> tuple[Message, list[Message]]:
+        """Play ``rig`` from now + lead: a running program ends (``replaced``), the plan restarts.
+
+        The character keeps its expression and pose where the new rig has them, else takes the
+        new rig's home ones. Viewers get a ``rig`` message, then frames of the new rig from the
+        switch on (replacing what they queued) and the new state.
+        """
+        t = now_ms + self.lead_ms
+        out = self._end_program("replaced", t)
+        self._use_rig(rig, rig_id)
+        expr = self.state.expr if self.state.expr in rig.expressions else self.home.expr
+        pose = self.state.pose if self.state.pose in rig.poses else self.home.pose
+        self.state = State(expr, pose)
+        # The old rig's keys mean nothing in the new one: the plan starts again (from now, so a
+        # command right after this one, at the same t, still finds a frame before its t).
+        self._times, self._keys = [now_ms], [rig.endpoint_key(self.state)]
+        self._horizon = t
+        self._plan_idle(0)
+        size = rig.config.size
+        out.append(
+            {
+                "type": "rig",
+                "rig": self.rig_json(),
+                "frame_size": list(size) if size else None,
+                "t_ms": t,
+            }
+        )
+        out.append(self._replan_message(now_ms, t))
+        state = self._state_message(t)
+        out.append(state)
+        return {"rig": rig_id, **{k: state[k] for k in ("expr", "pose", "t_ms")}}, out
 
     def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
         """End the program (if any) and return to the home expression at the current pose.

@@ -33,6 +33,7 @@ class Play:
     timeline_id: str | None
     timeline: Any
     at_ms: int | None
+    rig: str | None = None  # switch the channel to this rig first
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Set:
     expr: str | None
     pose: str | None
     transition_ms: int
+    rig: str | None = None  # switch the channel to this rig first
 
 
 @dataclass(frozen=True)
@@ -84,24 +86,25 @@ def parse_command(kind: str, body: dict[str, Any], now_ms: int) -> Command:
 
 def _play(body: dict[str, Any], now_ms: int) -> Play:
     at_ms = parse_at_ms(body.get("at_ms"), now_ms)
+    rig = _optional_str(body, "rig")
     timeline_id = body.get("timeline_id")
     if timeline_id is not None:
         if not isinstance(timeline_id, str):
             raise CommandError(f"timeline_id: must be a string, got {timeline_id!r}")
-        return Play(timeline_id, None, at_ms)
+        return Play(timeline_id, None, at_ms, rig)
     if "timeline" in body:
-        return Play(None, body["timeline"], at_ms)
+        return Play(None, body["timeline"], at_ms, rig)
     raise CommandError("play needs timeline_id or timeline")
 
 
 def _set(body: dict[str, Any]) -> Set:
-    expr, pose = _optional_str(body, "expr"), _optional_str(body, "pose")
-    if expr is None and pose is None:
-        raise CommandError("set needs expr and/or pose")
+    expr, pose, rig = _optional_str(body, "expr"), _optional_str(body, "pose"), _optional_str(body, "rig")
+    if expr is None and pose is None and rig is None:
+        raise CommandError("set needs expr, pose and/or rig")
     ms = body.get("transition_ms", DEFAULT_SET_TRANSITION_MS)
     if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= MAX_TRANSITION_MS:
         raise CommandError(f"transition_ms: must be an integer in [0, {MAX_TRANSITION_MS}], got {ms!r}")
-    return Set(expr, pose, ms)
+    return Set(expr, pose, ms, rig)
 
 
 def _say(body: dict[str, Any]) -> Say:

@@ -2,7 +2,7 @@
 
 The lifespan is the composition root: it loads the rig, builds the frame store, the timeline
 and audio stores (seeded from ``examples/``) and the channel service, and puts them on
-``app.state`` (``settings``, ``rig``, ``store``, ``timelines``, ``audio``, ``channels``).
+``app.state`` (``settings``, ``rig``, ``rigs``, ``store``, ``timelines``, ``audio``, ``channels``).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from streamer.server.http import UnsupportedMediaType, http_routes
 from streamer.server.limits import Busy, HeavyWork
 from streamer.server.live import live_routes
 from streamer.server.reference import allowed_methods, reference_routes
+from streamer.server.rigs import rig_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
@@ -205,25 +206,24 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         loaded = frames.rig
         timelines, audio = await asyncio.to_thread(_build_stores, settings, loaded)
         app.state.rig = loaded
+        app.state.rigs = frames.rigs
         app.state.store = frames.cache
         app.state.timelines = timelines
         app.state.audio = audio
         speech = app.state.speech = SpeechWorkers()
         channels = ChannelService(
-            rig=loaded,
+            rigs=frames.rigs,
             settings=settings,
             timelines=timelines,
             audio=audio,
-            frame_url=frames.frame_url,
             audio_url=lambda audio_id: "/audio/" + audio_id,
-            frame_base_url=frames.frame_base_url,
             # Viewers fetch from this server only in "server" mode: warm the cache for them there.
             prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
             speech=speech,
         )
         app.state.channels = channels
         await channels.start()
-        app.state.heavy = HeavyWork(settings.heavy_concurrency, loaded)
+        app.state.heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
         exports = ExportJobs(
             settings.data_dir / "exports",
             workers=settings.export_workers,
@@ -241,6 +241,8 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             len(loaded.file_sizes),
             settings.data_dir,
         )
+        for served in list(frames.rigs.values())[1:]:
+            log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)
         try:
             yield
         finally:
@@ -259,6 +261,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         *speech_routes(),
         *caption_routes(),
         *reference_routes(),
+        *rig_routes(),
         Mount("/client", app=ClientFiles(directory=settings.client_dir, check_dir=False), name="client"),
     ]
     middleware = [

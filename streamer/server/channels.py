@@ -17,17 +17,19 @@ import re
 import secrets
 import time
 from bisect import bisect_left
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
 from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_command
-from streamer.core.errors import NotFound, StoreUnavailable, StreamerError
+from streamer.core.errors import CommandError, NotFound, StoreUnavailable, StreamerError
 from streamer.core.resolve import resolve
-from streamer.core.rig import Rig
+from streamer.core.rig import suggest
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, parse_timeline
+from streamer.rigset import DEFAULT_RIG_ID, pick
 from streamer.server.fanout import CLOSE_RESTART, Fanout, LocalFanout, Viewer, encode
+from streamer.server.framesource import ServedRig
 from streamer.server.speaking import Speaker
 from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
@@ -104,12 +106,14 @@ class LiveChannel:
         self._store_error_ms = -STORE_ERROR_EVERY_MS
         # The playing program's changes on the server clock, exact, for prefetch: (id, times, keys).
         self._program_changes: tuple[str, list[int], list[str]] | None = None
+        self.served: ServedRig = service.rigs[DEFAULT_RIG_ID]  # the rig this channel plays
         self.core = Channel(
             name,
-            service.rig,
+            self.served.rig,
             now_ms=service.now_ms(),
             lookahead_ms=s.lookahead_ms,
             batch_ms=s.batch_ms,
+            rig_id=self.served.id,
         )
         self.last_used_ms = service.now_ms()  # the last command, join or leave: idle channels are reaped
         self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
@@ -140,15 +144,25 @@ class LiveChannel:
 
     def _encode(self, message: Message) -> str:
         """``message`` as viewers get it: the core's frame keys become URLs (and are noted for prefetch)."""
-        kind = message["type"]
+        kind, served = message["type"], self.served
         if kind == "frames":
-            frames, url = message["frames"], self.service.frame_url
+            frames, url = message["frames"], served.frame_url
             if self.service.prefetch is not None:
-                self._planned += [key for _, key in frames]
+                self._planned += [served.store_key(key) for _, key in frames]
             message = {**message, "frames": [[t, url(key)] for t, key in frames]}
-        elif kind == "hello":
-            message = {**message, "frame_base_url": self.service.frame_base_url}
+        elif kind in ("hello", "rig"):
+            message = {**message, "frame_base_url": served.frame_base_url}
         return encode(message)
+
+    def switch_rig(self, served: ServedRig) -> Message:
+        """Play ``served`` from now on (hold the lock); returns the command's result."""
+        self.fit_lead()
+        self.served = served
+        self._program_changes = None
+        result, messages = self.core.switch_rig(self.service.now_ms(), served.rig, served.id)
+        self.broadcast(messages)
+        log.info("channel %s: now plays rig %s", self.name, served.id)
+        return result
 
     def _prefetch_planned(self, ahead: bool) -> None:
         """Warm the cache with the keys just put in messages, then (``ahead``) the plan past the window.
@@ -169,7 +183,7 @@ class LiveChannel:
             if changes is not None and program is not None and changes[0] == program.id:
                 _, times, program_keys = changes
                 keys += program_keys[max(bisect_left(times, start) - 1, 0) : bisect_left(times, end)]
-            keys += [self.core.key_at(t) for t in range(start, end, PREFETCH_STEP_MS)]
+            keys += [self.served.store_key(self.core.key_at(t)) for t in range(start, end, PREFETCH_STEP_MS)]
         if keys:
             prefetch(keys, self._store_failed)
 
@@ -177,7 +191,7 @@ class LiveChannel:
         """Remember a new program's changes so prefetch can follow them exactly."""
         if self.service.prefetch is not None:
             times = [start_ms + t for t, _ in schedule.changes]
-            self._program_changes = (program_id, times, [key for _, key in schedule.changes])
+            self._program_changes = (program_id, times, [self.served.store_key(key) for _, key in schedule.changes])
 
     def _store_failed(self, key: str, exc: Exception) -> None:
         if not isinstance(exc, StoreUnavailable):
@@ -240,22 +254,19 @@ class ChannelService:
     def __init__(
         self,
         *,
-        rig: Rig,
+        rigs: Mapping[str, ServedRig],
         settings: Settings,
         timelines: Any,
         audio: Any,
-        frame_url: Callable[[str], str],
         audio_url: Callable[[str], str],
-        frame_base_url: str | None = "/frames/",
         prefetch: Prefetch | None = None,
         fanout: Fanout | None = None,
         clock: Clock | None = None,
         speech: SpeechWorkers | None = None,
     ) -> None:
-        self.rig, self.settings = rig, settings
+        self.rigs, self.settings = rigs, settings
         self.timelines, self.audio = timelines, audio
-        self.frame_url, self.audio_url = frame_url, audio_url
-        self.frame_base_url, self.prefetch = frame_base_url, prefetch
+        self.audio_url, self.prefetch = audio_url, prefetch
         self.fanout: Fanout = fanout or LocalFanout()
         self.clock: Clock = clock or MonotonicClock()
         self.speech = speech or SpeechWorkers()
@@ -362,11 +373,11 @@ class ChannelService:
             return await self._play(channel, command)
         if isinstance(command, Say):
             return self._say(channel, command)
+        if isinstance(command, Set):
+            return await self._set(channel, command)
         async with channel.lock:
             channel.fit_lead()
-            if isinstance(command, Set):
-                result, messages = channel.core.set(self.now_ms(), command.expr, command.pose, command.transition_ms)
-            elif isinstance(command, Interrupt):
+            if isinstance(command, Interrupt):
                 channel.hush()
                 result, messages = channel.core.interrupt(self.now_ms())
             else:
@@ -376,6 +387,26 @@ class ChannelService:
             channel.commanded()
             channel.broadcast(messages)
         return result
+
+    async def _set(self, channel: LiveChannel, command: Set) -> dict[str, Any]:
+        asked = None if command.rig is None else pick(self.rigs, command.rig)
+        if asked is not None:  # names of the new rig, checked before the switch (the core checks the rest)
+            expr, pose, rig = command.expr, command.pose, asked.rig
+            if expr is not None and expr not in rig.expressions:
+                raise CommandError(f"expr: unknown expression {expr!r}{suggest(expr, rig.expressions)}")
+            if pose is not None and pose not in rig.poses:
+                raise CommandError(f"pose: unknown pose {pose!r}{suggest(pose, rig.poses)}")
+        async with channel.lock:
+            state = channel.core.state
+            result: dict[str, Any] = {"expr": state.expr, "pose": state.pose}
+            if asked is not None and asked is not channel.served:
+                result = channel.switch_rig(asked)
+            if command.expr is not None or command.pose is not None:
+                channel.fit_lead()
+                result, messages = channel.core.set(self.now_ms(), command.expr, command.pose, command.transition_ms)
+                channel.broadcast(messages)
+            channel.commanded()
+        return {**result, "rig": channel.served.id}
 
     def _say(self, channel: LiveChannel, command: Say) -> dict[str, Any]:
         """Feed a stream's text to the channel's speaker (a new stream replaces the one speaking)."""
@@ -393,12 +424,13 @@ class ChannelService:
     async def _say_segment(self, channel: LiveChannel, stream: str, text: str, options: SayOptions) -> None:
         """Speak one segment and place it on the channel after the stream's previous one."""
         try:
-            said = await options.speak(self.speech, text, self.rig, self.settings)
+            rig = channel.served.rig
+            said = await options.speak(self.speech, text, rig, self.settings)
             audio_id = await store_said(self.audio, said, self.settings)
             doc = said.timeline(audio_id, options.lipsync)
             state = channel.core.state  # start from the face on screen: no jump between segments
             doc["start"] = {"expr": state.expr, "pose": state.pose}
-            schedule = await asyncio.to_thread(lambda: resolve(parse_timeline(doc), self.rig))
+            schedule = await asyncio.to_thread(lambda: resolve(parse_timeline(doc), rig))
         except StreamerError as exc:
             log.warning("channel %s: cannot say %r: %s", channel.name, text[:40], exc)
             channel.broadcast([error_message("speech_failed", f"stream {stream}: {exc}")])
@@ -417,13 +449,19 @@ class ChannelService:
         return parse_timeline(command.timeline)
 
     async def _play(self, channel: LiveChannel, command: Play) -> dict[str, Any]:
+        asked = None if command.rig is None else pick(self.rigs, command.rig)
+        served = asked or channel.served
         timeline = await self._timeline(command)
-        schedule = await asyncio.to_thread(resolve, timeline, self.rig)
+        schedule = await asyncio.to_thread(resolve, timeline, served.rig)
         cue = None
         if timeline.audio is not None:
             info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
+            if asked is not None and asked is not channel.served:
+                channel.switch_rig(asked)
+            elif served is not channel.served:  # switched by another command meanwhile: play on its rig
+                schedule = await asyncio.to_thread(resolve, timeline, channel.served.rig)
             channel.fit_lead(AUDIO_LEAD_MS if cue is not None else 0)
             channel.hush()
             program, messages = channel.core.play(
@@ -445,6 +483,7 @@ class ChannelService:
             "channel": name,
             "server_time_ms": self.now_ms(),
             "state": {"expr": core.state.expr, "pose": core.state.pose},
+            "rig": channel.served.id,
             "program": None if core.program is None else core.program.to_json(),
             "viewers": channel.viewers,
             "commands": channel.commands,

@@ -1,7 +1,8 @@
 """REST routes for video export jobs: create, watch, download and cancel (I/O at the HTTP edge).
 
 ``POST /exports`` takes ``{"timeline_id": ...}`` or ``{"timeline": {...}}``, optional
-``"options"`` (see :class:`ExportOptions`) and ``"webhook_url"``, and answers 202 with the job.
+``"options"`` (see :class:`ExportOptions`), ``"webhook_url"`` and ``"rig"`` (a rig id from
+``GET /rigs``; default: the default rig), and answers 202 with the job.
 The timeline, options, length cap and audio are all checked before the job is queued, so bad
 input is a 4xx at once; what can only fail while encoding fails the job with a readable error.
 """
@@ -22,7 +23,8 @@ from streamer.core.resolve import resolve
 from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
-from streamer.server.http import _audio, _frames, _rig, _timelines, authorize_write, read_json
+from streamer.rigset import pick
+from streamer.server.http import _audio, _frames, _timelines, authorize_write, read_json
 from streamer.storage import validate_timeline_id
 
 CANCEL_WAIT_S = 1.0
@@ -39,11 +41,13 @@ async def create_export(request: Request) -> Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise TimelineError("request body: expected an object with timeline_id or timeline")
-    unknown = sorted(set(body) - {"timeline_id", "timeline", "options", "webhook_url"})
+    unknown = sorted(set(body) - {"timeline_id", "timeline", "options", "webhook_url", "rig"})
     if unknown:
         raise TimelineError(f"request body: unknown field(s) {', '.join(unknown)}")
     options = ExportOptions.parse(body.get("options"))
-    jobs, timelines, audio_store, rig = _jobs(request), _timelines(request), _audio(request), _rig(request)
+    jobs, timelines, audio_store = _jobs(request), _timelines(request), _audio(request)
+    served = pick(request.app.state.rigs, body.get("rig"))
+    rig = served.rig
     timeline_id = body.get("timeline_id")
     if (timeline_id is None) == (body.get("timeline") is None):
         raise TimelineError("request body: give exactly one of timeline_id or timeline")
@@ -54,7 +58,7 @@ async def create_export(request: Request) -> Response:
             timeline = timelines.load(name)
         else:
             name = "export"
-            timeline = timelines.validate(body["timeline"])
+            timeline = timelines.validate(body["timeline"], rig)
         schedule = resolve(timeline, rig)
         plan_keys(schedule, options, jobs.max_duration_ms)  # the cap and the trim, before queueing
         source = None
@@ -64,7 +68,9 @@ async def create_export(request: Request) -> Response:
         return schedule, source, name
 
     schedule, source, name = await asyncio.to_thread(prepare)
-    job = jobs.submit(schedule, _frames(request), source, options, name=name, webhook_url=body.get("webhook_url"))
+    job = jobs.submit(
+        schedule, served.frames(_frames(request)), source, options, name=name, webhook_url=body.get("webhook_url")
+    )
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
 
 

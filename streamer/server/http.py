@@ -26,6 +26,7 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
+from streamer.rigset import pick
 from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
@@ -259,11 +260,18 @@ async def create_timeline(request: Request) -> Response:
     requested, name = request.query_params.get("id"), request.query_params.get("name")
     if requested is not None:
         validate_timeline_id(requested)
+    rig = _rig_param(request)
     document = await read_json(request)
     store = _timelines(request)
-    timeline_id = await asyncio.to_thread(store.create, document, requested, name)
+    timeline_id = await asyncio.to_thread(store.create, document, requested, name, rig)
     body = {"id": timeline_id, "name": store.name_of(timeline_id) or timeline_id}
     return JSONResponse(body, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
+
+
+def _rig_param(request: Request) -> Rig | None:
+    """The rig ``?rig=`` names (400 if unknown), or None for the default rig."""
+    rig_id = request.query_params.get("rig")
+    return None if rig_id is None else cast(Rig, pick(request.app.state.rigs, rig_id).rig)
 
 
 def heavy(request: Request) -> HeavyWork:
@@ -287,8 +295,9 @@ async def get_timeline(request: Request) -> Response:
 async def put_timeline(request: Request) -> Response:
     authorize_write(request)
     timeline_id = validate_timeline_id(request.path_params["id"])
+    rig = _rig_param(request)
     document, store = await read_json(request), _timelines(request)
-    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"))
+    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"), rig)
     name = store.name_of(timeline_id) or timeline_id
     return JSONResponse({"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created})
 
@@ -303,9 +312,11 @@ async def timeline_schedule(request: Request) -> Response:
     raw_fps = request.query_params.get("fps")
     fps = as_fps(raw_fps) if raw_fps is not None else None
     timeline_id, work = request.path_params["id"], heavy(request)
+    rig_id = request.query_params.get("rig")
+    pick(work.rigs, rig_id)  # 400 for an unknown rig, before any work
     async with work.slot("schedule"):
         raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
-        body = await work.run(schedule_bytes, raw, fps, timeline_id)  # up to tens of MB at 60 fps
+        body = await work.run(schedule_bytes, raw, fps, timeline_id, rig_id)  # up to tens of MB at 60 fps
     return Response(body, media_type="application/json")
 
 

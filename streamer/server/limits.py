@@ -4,7 +4,7 @@ Validating a 5 MB timeline or building a 60 fps schedule costs hundreds of milli
 and tens of megabytes. These routes need no token, so without a bound a stranger could stack
 them until memory runs out. A thread is not enough to keep live frames on time: ``json.loads``
 of a big body is one C call that holds the GIL for ~100 ms, so the event loop would wait for
-it. The work runs in a small process pool instead (spawned, holding its own copy of the rig).
+it. The work runs in a small process pool instead (spawned, holding its own copy of the rigs).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import contextlib
 import json
 import multiprocessing
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from typing import Any, TypeVar
@@ -41,19 +41,19 @@ class Busy(StreamerError):
 class HeavyWork:
     """At most ``slots`` heavy requests at once (one more is refused, not queued), run in processes."""
 
-    def __init__(self, slots: int, rig: Rig) -> None:
+    def __init__(self, slots: int, rigs: Mapping[str, Rig]) -> None:
         self.slots = self.free = slots
-        self.rig = rig
+        self.rigs = dict(rigs)  # by id, the default rig first
         self._pool: ProcessPoolExecutor | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in a worker process (started on first use), which has the rig as ``_rig``."""
+        """``fn(*args)`` in a worker process (started on first use), which has the rigs by id as ``_rigs``."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 max_workers=self.slots,
                 mp_context=multiprocessing.get_context("spawn"),  # no fork of a threaded server
                 initializer=_init_worker,
-                initargs=(self.rig,),
+                initargs=(self.rigs,),
             )
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
@@ -97,20 +97,21 @@ def encode_json(value: Any) -> bytes:
 
 # -- in the worker processes ----------------------------------------------------------------
 
-_rig: Rig | None = None
+_rigs: dict[str, Rig] = {}
 
 
-def _init_worker(rig: Rig) -> None:
-    global _rig
-    _rig = rig
+def _init_worker(rigs: Mapping[str, Rig]) -> None:
+    global _rigs
+    _rigs = dict(rigs)
     # Below the server in the CPU scheduler: on a small machine the live loop must win the cores.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
 
 
-def _worker_rig() -> Rig:
-    assert _rig is not None, "HeavyWork worker without a rig"
-    return _rig
+def _worker_rig(rig_id: str | None = None) -> Rig:
+    """The rig ``rig_id`` (checked by the caller), or the default rig."""
+    assert _rigs, "HeavyWork worker without a rig"
+    return _rigs[rig_id] if rig_id is not None else next(iter(_rigs.values()))
 
 
 def validate_timeline_bytes(raw: bytes) -> tuple[str, int, str | None]:
@@ -120,7 +121,7 @@ def validate_timeline_bytes(raw: bytes) -> tuple[str, int, str | None]:
     return timeline.source, timeline.duration_ms, None if timeline.audio is None else timeline.audio.id
 
 
-def schedule_bytes(raw: bytes, fps: int | Fraction | None, timeline_id: str) -> bytes:
-    """A stored timeline's schedule (sampled at ``fps`` when given) as the JSON body of its route."""
-    doc = resolve(parse_timeline(loads(raw)), _worker_rig()).to_json(fps)
+def schedule_bytes(raw: bytes, fps: int | Fraction | None, timeline_id: str, rig_id: str | None = None) -> bytes:
+    """A stored timeline's schedule (sampled at ``fps`` when given, for rig ``rig_id`` or the default) as JSON."""
+    doc = resolve(parse_timeline(loads(raw)), _worker_rig(rig_id)).to_json(fps)
     return encode_json({"id": timeline_id, **doc})

@@ -28,6 +28,7 @@ from streamer.core.errors import (
     UnreachableError,
 )
 from streamer.core.timeline import loads
+from streamer.rigset import UnknownRig
 from streamer.server.channels import ChannelLimit, ChannelService, check_channel_name, error_message
 from streamer.server.exports import watch_export
 from streamer.server.fanout import (
@@ -58,6 +59,7 @@ AUTH_TIMEOUT_S = 5.0
 MAX_SAY_BYTES = 1024 * 1024  # a text/plain say body, however long it streams
 
 ERROR_CODES: list[tuple[type[Exception], str]] = [
+    (UnknownRig, "unknown_rig"),
     (NotFound, "not_found"),
     (TimelineError, "invalid_timeline"),
     (UnreachableError, "invalid_timeline"),

@@ -43,6 +43,7 @@ NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 MS = {"type": "integer", "description": "milliseconds"}
 STATE = _obj(expr=STR, pose=STR)
+RIG_ID = {"type": "string", "description": "a rig id from GET /rigs (`default`, or a folder of STREAMER_RIGS_DIR)"}
 
 SCHEMAS: dict[str, Schema] = {
     "Error": _obj(
@@ -73,6 +74,22 @@ SCHEMAS: dict[str, Schema] = {
         },
         endpoints=INT,
     ),
+    "RigSummary": _obj(
+        id={"type": "string", "description": "the rig's id: `default`, or its folder name in STREAMER_RIGS_DIR"},
+        name={"type": "string", "description": "its display name (rig.json's `name`)"},
+        default={"type": "boolean", "description": "the server's default rig (STREAMER_FRAMES_DIR or S3)"},
+        size=_nullable({"type": "array", "items": INT, "minItems": 2, "maxItems": 2}),
+        expressions={"type": "array", "items": STR},
+        poses={"type": "array", "items": STR},
+        frames={"type": "integer", "description": "frame images"},
+        frame_base_url=_nullable(
+            {
+                "type": "string",
+                "description": "frame URLs are this + key (`/frames/rigs/{id}/` for all but the default)",
+            }
+        ),
+    ),
+    "Rigs": _obj(default={"const": "default"}, rigs={"type": "array", "items": _ref("RigSummary")}),
     "Timeline": {
         "description": "A timeline document: v1 (`{version: 1, name?, start, audio?, tracks, idle, duration_ms?}`) "
         "or a face_rig keyframe list (`{keyframes: [...]}` or a bare list). See README.md, 'Timelines'.",
@@ -114,6 +131,7 @@ SCHEMAS: dict[str, Schema] = {
         channel=STR,
         server_time_ms=MS,
         state=STATE,
+        rig={"type": "string", "description": "the id of the rig the channel plays"},
         program=_nullable(_ref("Program")),
         viewers={"type": "integer", "description": "connected viewers and controllers"},
         commands={"type": "integer", "description": "play, stop and set commands accepted since it was created"},
@@ -123,6 +141,7 @@ SCHEMAS: dict[str, Schema] = {
         optional=True,
         timeline_id={"type": "string", "description": "a stored timeline (or give `timeline`)"},
         timeline=_ref("Timeline"),
+        rig={**RIG_ID, "description": "play it on this rig (the channel switches to it first)"},
         at_ms={"type": "integer", "description": "server time to start; see docs/protocol.md"},
     ),
     "SetRequest": _obj(
@@ -130,6 +149,7 @@ SCHEMAS: dict[str, Schema] = {
         optional=True,
         expr=STR,
         pose=STR,
+        rig={**RIG_ID, "description": "switch the channel to this rig first (expr and pose are then that rig's)"},
         transition_ms={"type": "integer", "minimum": 0, "maximum": 60000, "default": 300},
     ),
     "SayRequest": _obj(
@@ -151,7 +171,13 @@ SCHEMAS: dict[str, Schema] = {
     ),
     "Interrupted": _obj(interrupted=_nullable({"type": "string", "description": "the program cut short, if any"})),
     "Stopped": _obj(stopped=_nullable({"type": "string", "description": "the program stopped, if any"})),
-    "SetResult": _obj(expr=STR, pose=STR, t_ms={"type": "integer", "description": "when the character arrives"}),
+    "SetResult": _obj(
+        "expr pose rig",
+        expr=STR,
+        pose=STR,
+        t_ms={"type": "integer", "description": "when the character arrives (absent when nothing changed)"},
+        rig={"type": "string", "description": "the rig the channel plays"},
+    ),
     "ExportRequest": _obj(
         "",
         optional=True,
@@ -174,6 +200,7 @@ SCHEMAS: dict[str, Schema] = {
             "type": "string",
             "description": "POSTed the job when it ends (hosts: STREAMER_EXPORT_WEBHOOK_HOSTS)",
         },
+        rig={**RIG_ID, "description": "render with this rig (default: the default rig)"},
     ),
     "ExportJob": _obj(
         "id status name options progress error created finished",
@@ -199,6 +226,7 @@ SCHEMAS: dict[str, Schema] = {
         provider={"enum": ["offline", "elevenlabs"], "default": "offline"},
         emotions={"enum": ["auto", "rules", "openai"]},
         lipsync={"enum": ["phoneme", "word"], "default": "phoneme"},
+        rig={**RIG_ID, "description": "plan the face with this rig's expressions (default: the default rig)"},
     ),
     "SpeechResult": _obj(
         "timeline_id audio_id duration_ms timeline",
@@ -307,6 +335,7 @@ TIMELINE_ID = _param("id", "path", "timeline id, `[a-z0-9][a-z0-9_-]{0,63}`")
 CHANNEL = _param("name", "path", "channel name, `[a-z0-9][a-z0-9_-]{0,63}`; created on first use")
 EXPORT_ID = _param("id", "path", "export job id (from POST /exports)")
 NAME = _param("name", "query", "the timeline's human name (at most 120 characters)", required=False)
+RIG = _param("rig", "query", "check it against this rig (a rig id; default: the default rig)", required=False)
 TEXT = {"type": "string"}
 SEC_SERVICE, SEC_FRAMES, SEC_TIMELINES, SEC_AUDIO = "service", "rig and frames", "timelines", "audio"
 SEC_CHANNELS, SEC_EXPORTS, SEC_SPEECH, SEC_CLIENT = "channels", "exports", "speech", "browser client"
@@ -360,7 +389,26 @@ PATHS: dict[str, Schema] = {
         )
     },
     "/metrics": {"get": _op("Frame cache counters", SEC_SERVICE, {"200": _json(_ref("Metrics"), "the counters")})},
-    "/rig": {"get": _op("The rig", SEC_FRAMES, {"200": _json(_ref("Rig"), "names, axes and sequences")})},
+    "/rig": {"get": _op("The default rig", SEC_FRAMES, {"200": _json(_ref("Rig"), "names, axes and sequences")})},
+    "/rigs": {
+        "get": _op(
+            "The rigs this server offers",
+            SEC_FRAMES,
+            {"200": _json(_ref("Rigs"), "the default rig first, then each valid folder of STREAMER_RIGS_DIR")},
+            description='A channel plays one of them: switch it with `POST /channels/{name}/set` `{"rig": ID}` '
+            "(or the WebSocket `set`). Folders that are not valid rigs are skipped (the server logs why). "
+            "See docs/rigs.md, 'Try your character live'.",
+        )
+    },
+    "/rigs/{id}": {
+        "get": _op(
+            "One rig in full",
+            SEC_FRAMES,
+            {"200": _json(_ref("Rig"), "as GET /rig, plus `id` and `frame_base_url`")},
+            params=(_param("id", "path", "a rig id from GET /rigs"),),
+            errors="404",
+        )
+    },
     "/frames/{key}": {
         "get": _op(
             "One frame image",
@@ -373,6 +421,8 @@ PATHS: dict[str, Schema] = {
                 "304": {"description": "If-None-Match matched the ETag"},
                 "503": _json(_ref("Error"), "the frame store is unavailable; Retry-After"),
             },
+            description="Another rig than the default one serves its frames under `rigs/{id}/`: "
+            "`/frames/rigs/{id}/endpoints/neutral__center.png`.",
             params=(_param("key", "path", "frame key below the rig root, e.g. endpoints/neutral__center.png"),),
             errors="400 404",
         )
@@ -394,6 +444,7 @@ PATHS: dict[str, Schema] = {
             params=(
                 _param("id", "query", "the id to store it under (default: generated)", required=False),
                 NAME,
+                RIG,
             ),
             body=_body(_ref("Timeline")),
             errors="400 409 413 422",
@@ -423,7 +474,7 @@ PATHS: dict[str, Schema] = {
             {"200": _json(_ref("TimelineStored"), "stored; `created` says whether it was new")},
             description="A replacement keeps its name unless `?name=` or the document's `name` gives one. "
             "A document that does not validate changes nothing.",
-            params=(TIMELINE_ID, NAME),
+            params=(TIMELINE_ID, NAME, RIG),
             body=_body(_ref("Timeline")),
             errors="400 413 422",
             write=True,
@@ -447,6 +498,9 @@ PATHS: dict[str, Schema] = {
                 TIMELINE_ID,
                 _param(
                     "fps", "query", "also list every frame index's key at this rate (24, 30000/1001)", required=False
+                ),
+                _param(
+                    "rig", "query", "resolve it for this rig (default: the default rig; 400 if unknown)", required=False
                 ),
             ),
             errors="400 404 422 429",
@@ -512,7 +566,7 @@ PATHS: dict[str, Schema] = {
     },
     "/channels/{name}": {
         "get": _op(
-            "A channel's state, program and viewer count",
+            "A channel's state, rig, program and viewer count",
             SEC_CHANNELS,
             {"200": _json(_ref("Channel"), "the channel")},
             params=(CHANNEL,),
@@ -532,8 +586,9 @@ PATHS: dict[str, Schema] = {
         "Stopped",
     ),
     "/channels/{name}/set": _channel_command(
-        "Move the character to an expression and/or pose",
-        "The WebSocket `set` command; ends a program that is playing.",
+        "Move the character to an expression and/or pose, or switch the channel's rig",
+        "The WebSocket `set` command; ends a program that is playing. With `rig`, every viewer switches to that rig "
+        "(400 for a rig GET /rigs does not list).",
         _body(_ref("SetRequest")),
         "SetResult",
     ),
@@ -645,7 +700,7 @@ PATHS: dict[str, Schema] = {
 
 TAGS = [
     (SEC_SERVICE, "Health and readiness for load balancers, counters, this document."),
-    (SEC_FRAMES, "The rig and its frame images."),
+    (SEC_FRAMES, "The rigs and their frame images."),
     (SEC_TIMELINES, "Stored timelines: create, replace, list, and what they resolve to."),
     (SEC_AUDIO, "Audio files that timelines play (`audio.id`)."),
     (SEC_CHANNELS, "Live channels, for bots and stream decks (the WebSocket commands over REST)."),

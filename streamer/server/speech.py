@@ -33,6 +33,7 @@ from streamer.core.emotions import analyze
 from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
+from streamer.rigset import pick
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
@@ -48,7 +49,7 @@ MAX_EMOTION_WORDS = 20_000
 MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
-SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync")
+SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync", "rig")
 # Speech work running at once, and waiting beyond that (more answers 429).
 SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
@@ -120,13 +121,19 @@ async def _one_chunk(data: bytes) -> AsyncIterator[bytes]:
 
 
 async def _created(
-    timelines: TimelineStore, timeline: dict[str, Any], audio_id: str, name: str | None = None, **extra: Any
+    timelines: TimelineStore,
+    timeline: dict[str, Any],
+    audio_id: str,
+    name: str | None = None,
+    rig: Rig | None = None,
+    **extra: Any,
 ) -> Response:
     """Store ``timeline`` (named ``name``, else by its ``name``) and answer 201 ``{timeline_id, ...}``.
 
-    The answer is ``{timeline_id, audio_id, duration_ms, timeline, **extra}``.
+    The answer is ``{timeline_id, audio_id, duration_ms, timeline, **extra}``. The timeline is
+    checked against ``rig`` (default: the server's default rig).
     """
-    timeline_id = await asyncio.to_thread(timelines.create, timeline, None, name)
+    timeline_id = await asyncio.to_thread(timelines.create, timeline, None, name, rig)
     body = {"timeline_id": timeline_id, "audio_id": audio_id, "duration_ms": timeline["duration_ms"]}
     return JSONResponse(
         {**body, "timeline": timeline, **extra}, status_code=201, headers={"Location": f"/timelines/{timeline_id}"}
@@ -189,13 +196,15 @@ async def post_speech(request: Request) -> Response:
         raise SpeechInputError("text: is required (a string)")
     settings = cast(Settings, request.app.state.settings)
     options = SayOptions.parse(body, settings)
-    said = await options.speak(_workers(request), text, cast(Rig, request.app.state.rig), settings)
+    rig = cast(Rig, pick(request.app.state.rigs, body.get("rig")).rig)
+    said = await options.speak(_workers(request), text, rig, settings)
     audio_id = await store_said(cast(AudioStore, request.app.state.audio), said, settings)
     timelines = cast(TimelineStore, request.app.state.timelines)
     return await _created(
         timelines,
         said.timeline(audio_id, options.lipsync),
         audio_id,
+        rig=rig,
         provider=said.provider,
         emotions=said.plan.to_json(),
     )

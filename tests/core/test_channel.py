@@ -11,7 +11,7 @@ from streamer.core.errors import CommandError
 from streamer.core.resolve import resolve
 from streamer.core.rig import State
 from streamer.core.timeline import parse_timeline
-from tests.rigs import make_rig
+from tests.rigs import make_rig, tiny_config
 
 RIG = make_rig()
 
@@ -121,11 +121,11 @@ def test_play_places_the_schedule_on_the_clock_and_ends() -> None:
     audio = messages[2]
     assert audio["start_ms"] == 5100 and audio["url"] == "/audio/a.wav"
     # the state the program ends in, and when the character gets there (its last change)
-    assert messages[3] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 5100 + 850}
+    assert messages[3] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 5100 + 850, "rig": "default"}
     later = [m for now in range(5000, 8000, 250) for m in ch.tick(now) if m["type"] != "frames"]
     assert later == [
         {"type": "program_end", "program_id": program.id, "reason": "finished", "t_ms": 7100},
-        {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 7100},
+        {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 7100, "rig": "default"},
     ]
 
 
@@ -165,7 +165,7 @@ def test_stop_returns_home_and_says_which_program_stopped() -> None:
     for m in messages:
         q.apply(m)
     assert q.at(3100 + 2000) == "endpoints/neutral__center.png"
-    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300}
+    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "center", "t_ms": 3100 + 300, "rig": "default"}
     assert ch.stop(4000) == ({"stopped": None}, [])  # already home: nothing to do
 
 
@@ -180,7 +180,13 @@ def test_stop_without_a_program_returns_to_neutral_at_the_current_pose() -> None
     result, messages = ch.stop(3000)
     assert result == {"stopped": None}
     assert [m["type"] for m in messages] == ["frames", "state"]
-    assert messages[-1] == {"type": "state", "expr": "neutral", "pose": "tilt_left_small", "t_ms": 3400}
+    assert messages[-1] == {
+        "type": "state",
+        "expr": "neutral",
+        "pose": "tilt_left_small",
+        "t_ms": 3400,
+        "rig": "default",
+    }
     for m in messages:
         q.apply(m)
     assert q.at(3099) == "endpoints/happy_big__tilt_left_small.png"
@@ -257,3 +263,60 @@ def test_top_ups_carry_every_planned_change_once_even_on_batch_boundaries() -> N
     in_window = [(t, u) for t, u in seen if program.start_ms <= t < program.end_ms]
     assert in_window == planned
     assert len(in_window) == len(set(in_window)), "no change is sent twice"
+
+
+TINY = make_rig(tiny_config())
+
+
+def test_switching_rigs_replans_from_now_plus_lead_with_the_new_rigs_frames() -> None:
+    ch = channel(1000)
+    queue = Queue()
+    for m in ch.join(1000, "viewer") + ch.tick(1250):
+        queue.apply(m)
+    program, _ = ch.play(1300, resolve(parse_timeline({"version": 1, "duration_ms": 5000}), RIG))
+    result, messages = ch.switch_rig(1400, TINY, "tiny")
+    kinds = [m["type"] for m in messages]
+    assert kinds == ["program_end", "rig", "frames", "state"]
+    assert messages[0] == {"type": "program_end", "program_id": program.id, "reason": "replaced", "t_ms": 1500}
+    rig = messages[1]
+    assert rig == {
+        "type": "rig",
+        "rig": {
+            "id": "tiny",
+            "name": TINY.config.name,
+            "size": None,
+            "expressions": list(TINY.expressions),
+            "poses": ["front", "side"],
+        },
+        "frame_size": None,
+        "t_ms": 1500,
+    }
+    # neutral exists in both rigs, the pose does not: the new rig's first pose
+    assert result == {"rig": "tiny", "expr": "neutral", "pose": "front", "t_ms": 1500}
+    assert messages[3] == {"type": "state", "expr": "neutral", "pose": "front", "t_ms": 1500, "rig": "tiny"}
+    for m in messages:
+        queue.apply(m)
+    assert queue.at(1499) in RIG.file_sizes and queue.at(1499) not in TINY.file_sizes
+    assert queue.at(1500) == "endpoints/neutral__front.png"
+    after = [k for t, k in queue.frames if t >= 1500]
+    assert after and all(k in TINY.file_sizes for k in after)
+    for m in ch.tick(3000):
+        queue.apply(m)
+    assert all(k in TINY.file_sizes for t, k in queue.frames if t >= 1500)
+    assert ch.program is None and ch.rig_id == "tiny"
+    # commands now speak the new rig, right after the switch too (same lead, same t)
+    _, messages = ch.set(1400, "smile", None, 200)
+    assert messages[-1]["rig"] == "tiny" and messages[-1]["expr"] == "smile"
+    with pytest.raises(CommandError, match="happy_soft"):
+        ch.set(1500, "happy_soft", None, 200)
+    hello = ch.join(1600, "viewer")[0]
+    assert hello["rig"]["id"] == "tiny"
+
+
+def test_switching_rigs_keeps_the_expression_and_pose_the_new_rig_has() -> None:
+    ch = channel(1000)
+    ch.set(1000, "happy_soft", "tilt_left_small", 0)
+    result, _ = ch.switch_rig(2000, make_rig(), "twin")
+    assert (result["expr"], result["pose"]) == ("happy_soft", "tilt_left_small")
+    result, _ = ch.switch_rig(2100, TINY, "tiny")
+    assert (result["expr"], result["pose"]) == ("neutral", "front")

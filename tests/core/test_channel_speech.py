@@ -91,7 +91,13 @@ def test_an_interrupt_ends_the_program_and_settles_the_face_quickly() -> None:
     result, sent = ch.interrupt(1500)
     assert result == {"interrupted": program.id}
     assert sent[0] == {"type": "program_end", "program_id": program.id, "reason": "interrupted", "t_ms": 1600}
-    assert sent[-1] == {"type": "state", "expr": "happy_big", "pose": "center", "t_ms": 1600 + INTERRUPT_MS}
+    assert sent[-1] == {
+        "type": "state",
+        "expr": "happy_big",
+        "pose": "center",
+        "t_ms": 1600 + INTERRUPT_MS,
+        "rig": "default",
+    }
     assert ch.program is None
     assert ch.key_at(1600 + INTERRUPT_MS) == RIG.endpoint_key(ch.state)
     assert ch.interrupt(1700) == ({"interrupted": None}, []), "nothing to interrupt: nothing is sent"

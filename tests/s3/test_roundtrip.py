@@ -148,7 +148,7 @@ def test_presigned_urls_are_signed_once_and_fetch_with_plain_httpx(
     server = s3_server(s3_bucket=filled_bucket, s3_endpoint_url=moto_url, url_mode="presigned")
     hello, urls = asyncio.run(first_frames(server))
     assert hello["frame_base_url"] is None
-    presigner = server.app.state.channels.frame_url.__self__
+    presigner = server.app.state.rigs["default"].frame_url.__self__
     signed = presigner.signatures
     assert signed == len(server.app.state.rig.file_sizes)  # every key, once, at start
     for url in urls:

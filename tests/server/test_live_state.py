@@ -43,7 +43,13 @@ async def test_a_program_reports_its_final_state_when_it_starts_and_holds_it_aft
             states = [m for m in messages if m["type"] == "state"]
             assert [(s["expr"], s["pose"]) for s in states] == [("concerned", "nod_up_small")]
             after = await recv(viewer, "state")
-            assert after == {"type": "state", "expr": "concerned", "pose": "nod_up_small", "t_ms": program["end_ms"]}
+            assert after == {
+                "type": "state",
+                "expr": "concerned",
+                "pose": "nod_up_small",
+                "t_ms": program["end_ms"],
+                "rig": "default",
+            }
             assert q.at(program["end_ms"]) == "/frames/endpoints/concerned__nod_up_small.png"
             info = c.get("/channels/ends").json()
             assert info["program"] is None

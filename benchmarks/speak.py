@@ -1,0 +1,206 @@
+"""Live speech: text streamed by a simulated LLM to a channel with viewers, as it is said.
+
+``python -m benchmarks.speak``: the server in its own process, ``--viewers`` viewers on one
+channel (all but one only drain bytes, in a separate process); the remaining one observes and
+stamps every message on the server clock. A controller streams each utterance word by word at
+``--tokens-per-s`` (``say`` with a stream id, ``final`` on the last word), offline voice. Every
+``--interrupt-every``-th utterance is interrupted 1.5 s after its first word.
+
+Figures, on the server clock (the last line is one JSON object):
+
+- ``first_mouth_ms`` p50/p95: from the first text byte sent to the display time of the first
+  mouth-open frame (a frame of a speaking viseme);
+- ``first_audio_ms`` p50/p95: to the first segment's audio start;
+- ``audio_plan_offset_ms_max``: the largest difference between a segment's audio start and the
+  time its frames take over (0: mouth and voice start together);
+- ``gap_ms_max``: the largest gap between one segment's audio end and the next one's start
+  within an utterance (text pauses are inside the audio, so 0 is no added gap);
+- ``interrupt_ms`` p95: from sending ``interrupt`` to the display time of the closed mouth;
+- ``late_frames``: frames that reached the observer after their display time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import subprocess
+import sys
+import time
+from typing import Any
+
+import websockets
+
+from benchmarks.latency import percentile
+from benchmarks.loadgen import ROOT, clock_offset, start_server
+
+INTERRUPT_SETTLE_MS = 120  # core.channel.INTERRUPT_MS: the mouth is closed this long after t_ms
+MOUTH_OPEN = ("speaking_", "oh_round")
+OPENINGS = ["Well,", "So,", "Okay,", "Oh,", "Right,", "Hmm,"]
+SENTENCES = [
+    "that is a really interesting question and I am glad you asked it.",
+    "the answer depends on what you want to build next.",
+    "I think we should start small and see how it feels.",
+    "today we are going to make something fun together.",
+    "let me explain it step by step, slowly and clearly.",
+    "nobody expected the stream to go this well, honestly.",
+]
+
+
+def utterance(rng: random.Random) -> list[str]:
+    """An LLM-like answer, as the word tokens it would stream."""
+    text = f"{rng.choice(OPENINGS)} {rng.choice(SENTENCES)} {rng.choice(SENTENCES).capitalize()}"
+    return [w + " " for w in text.split()]
+
+
+class Observer:
+    """A viewer stamping each message's arrival on the server clock."""
+
+    def __init__(self, ws: Any, offset: float) -> None:
+        self.ws, self.offset = ws, offset
+        self.messages: list[tuple[float, dict[str, Any]]] = []
+        self.late = 0
+
+    def now(self) -> float:
+        return time.monotonic() * 1000 + self.offset
+
+    async def run(self) -> None:
+        async for raw in self.ws:
+            at = self.now()
+            message = json.loads(raw)
+            self.messages.append((at, message))
+            if message["type"] == "frames":
+                self.late += sum(1 for t, _ in message["frames"] if message["from_ms"] < t < at)
+
+    async def wait_for(self, since: int, check: Any, timeout: float = 30) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _, m in self.messages[since:]:
+                if check(m):
+                    return m
+            await asyncio.sleep(0.01)
+        raise TimeoutError("the observer did not see the expected message")
+
+
+def first_open(messages: list[dict[str, Any]], from_ms: int) -> int | None:
+    """The display time of the first mouth-open frame at or after ``from_ms`` in the frames messages."""
+    frames: list[tuple[int, str]] = []
+    for m in messages:
+        if m["type"] == "frames":
+            frames = [f for f in frames if f[0] < m["from_ms"]] + [(t, u) for t, u in m["frames"]]
+    times = [t for t, u in sorted(frames) if t >= from_ms and any(k in u for k in MOUTH_OPEN)]
+    return times[0] if times else None
+
+
+async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "offset": [], "gap": [], "interrupt": []}
+    async with websockets.connect(url, compression=None) as viewer, websockets.connect(url + "&role=controller") as ctl:
+        observer = Observer(viewer, await clock_offset(viewer))
+        watching = asyncio.create_task(observer.run())
+        acks = asyncio.create_task(drain_acks(ctl))
+        for n in range(utterances):
+            since = len(observer.messages)
+            stream = f"u{n}"
+            started = observer.now()
+            for i, token in enumerate(tokens := utterance(rng)):
+                final = i == len(tokens) - 1
+                await ctl.send(
+                    json.dumps({"type": "say", "id": f"{n}-{i}", "stream": stream, "text": token, "final": final})
+                )
+                await asyncio.sleep(1 / tokens_per_s)
+            interrupted = interrupt_every and n % interrupt_every == interrupt_every - 1
+            if interrupted:
+                await asyncio.sleep(max(0.0, 1.5 - (observer.now() - started) / 1000))
+                sent = observer.now()
+                await ctl.send(json.dumps({"type": "interrupt", "id": f"{n}-stop"}))
+            end = await observer.wait_for(since, lambda m: m["type"] == "program_end", timeout=60)
+            ours = [m for _, m in observer.messages[since:]]
+            audio = [m for m in ours if m["type"] == "audio"]
+            if not audio:
+                raise RuntimeError(f"utterance {n}: no audio was announced")
+            figures["first_audio"].append(audio[0]["start_ms"] - started)
+            mouth = first_open(ours, audio[0]["start_ms"])
+            if mouth is not None:
+                figures["first_mouth"].append(mouth - started)
+            for a in audio:
+                takes_over = [m["from_ms"] for m in ours if m["type"] == "frames" and m["from_ms"] <= a["start_ms"]]
+                figures["offset"].append(abs(a["start_ms"] - max(takes_over)) if takes_over else 0)
+            for before, after in zip(audio, audio[1:], strict=False):
+                if after["program_id"] == before["program_id"]:
+                    figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
+            if interrupted and end["reason"] == "interrupted":
+                figures["interrupt"].append(end["t_ms"] + INTERRUPT_SETTLE_MS - sent)
+            await asyncio.sleep(0.3)
+        watching.cancel()
+        acks.cancel()
+    return {**figures, "late": [observer.late]}
+
+
+async def drain_acks(ws: Any) -> None:
+    async for raw in ws:
+        message = json.loads(raw)
+        if message["type"] == "error":
+            raise RuntimeError(message["message"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--viewers", type=int, default=100)
+    parser.add_argument("--utterances", type=int, default=50)
+    parser.add_argument("--tokens-per-s", type=float, default=20.0)
+    parser.add_argument("--interrupt-every", type=int, default=5)
+    args = parser.parse_args()
+    with start_server() as (base, _proc):
+        url = base.replace("http", "ws") + "/ws?channel=speak"
+        # A controller creates the channel before the drain viewers join it.
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import urllib.request as u; u.urlopen(u.Request('{base}/channels/speak/stop', method='POST'))",
+            ],
+            check=True,
+        )
+        drain = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(args.viewers - 1)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert drain.stdout is not None and drain.stdin is not None
+        if not drain.stdout.readline():
+            raise RuntimeError("the drain viewers could not connect")
+        figures = asyncio.run(run(url, args.utterances, args.tokens_per_s, args.interrupt_every))
+        drain.stdin.write("stop\n")
+        drain.stdin.flush()
+        drain.wait(30)
+
+    def pct(name: str, q: float) -> float | None:
+        values = figures[name]
+        return round(percentile(values, q), 1) if values else None
+
+    print(
+        json.dumps(
+            {
+                "viewers": args.viewers,
+                "utterances": args.utterances,
+                "tokens_per_s": args.tokens_per_s,
+                "first_mouth_ms_p50": pct("first_mouth", 0.5),
+                "first_mouth_ms_p95": pct("first_mouth", 0.95),
+                "first_audio_ms_p50": pct("first_audio", 0.5),
+                "first_audio_ms_p95": pct("first_audio", 0.95),
+                "audio_plan_offset_ms_max": max(figures["offset"], default=None),
+                "gap_ms_max": max(figures["gap"], default=None),
+                "interrupts": len(figures["interrupt"]),
+                "interrupt_ms_p95": pct("interrupt", 0.95),
+                "late_frames": figures["late"][0],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""REST routes for the rigs this server offers: ``GET /rigs`` and ``GET /rigs/{id}`` (I/O at the HTTP edge).
+
+The rigs are loaded once, in the app's lifespan (see :mod:`streamer.rigset`): the default rig
+under the id ``default``, then one per valid folder of ``STREAMER_RIGS_DIR``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import cast
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from streamer.core.errors import NotFound
+from streamer.rigset import DEFAULT_RIG_ID
+from streamer.server.framesource import ServedRig
+from streamer.server.http import rig_json
+
+
+def served_rigs(request: Request) -> Mapping[str, ServedRig]:
+    return cast(Mapping[str, ServedRig], request.app.state.rigs)
+
+
+async def list_rigs(request: Request) -> Response:
+    rigs = served_rigs(request)
+    return JSONResponse({"default": DEFAULT_RIG_ID, "rigs": [served.to_json() for served in rigs.values()]})
+
+
+async def get_rig(request: Request) -> Response:
+    rig_id = request.path_params["id"]
+    served = served_rigs(request).get(rig_id)
+    if served is None:
+        raise NotFound(f"no rig {rig_id[:80]!r} (GET /rigs lists them)")
+    return JSONResponse({"id": served.id, **rig_json(served.rig), "frame_base_url": served.frame_base_url})
+
+
+def rig_routes() -> list[BaseRoute]:
+    return [
+        Route("/rigs", list_rigs, methods=["GET"]),
+        Route("/rigs/{id}", get_rig, methods=["GET"]),
+    ]
