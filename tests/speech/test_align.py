@@ -14,7 +14,9 @@ from streamer.speech.align import (
     confidences,
     first_rows,
     held_sound,
+    long_runs_span,
     map_boundary,
+    runs_at_least,
     transcript_words,
     unplaced_words,
     voiced_span,
@@ -170,6 +172,12 @@ def test_a_voice_is_periodic_and_breath_is_not() -> None:
     assert np.median(periodicity(voice)[10:-10]) > 0.9
     assert np.median(periodicity(breath(1000, RATE, rng) * 0.1)[10:-10]) < 0.5
     assert np.median(periodicity(rng.normal(0, 0.1, RATE))[10:-10]) < 0.5
+
+
+def test_short_runs_are_dropped() -> None:
+    mask = np.array([1, 1, 0, 1, 1, 1, 0, 0, 1, 0, 1, 1, 1, 1], dtype=bool)
+    assert runs_at_least(mask, 3).astype(int).tolist() == [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1]
+    assert long_runs_span(mask, 3) == (3, 14) and long_runs_span(mask, 5) is None
 
 
 def high_noise(ms: int, rng: np.random.Generator, level: float) -> np.ndarray:
