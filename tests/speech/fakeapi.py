@@ -260,6 +260,7 @@ class FakeAPI:
         ok = recorded.headers.get("authorization") == f"Bearer {OPENAI_KEY}"
         return await self._answer("transcribe", recorded, ok, transcription_answer)
 
+
     async def image_edit(self, request: Request) -> Response:
         recorded = await self._record(request)
         ok = recorded.headers.get("authorization") == f"Bearer {OPENAI_KEY}"

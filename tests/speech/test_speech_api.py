@@ -155,7 +155,6 @@ def test_speech_work_has_its_own_bounded_threads() -> None:
     async def scenario() -> tuple[list[str], str]:
         workers = SpeechWorkers(workers=1, max_queued=1)
         try:
-
             def blocked() -> str:
                 release.wait(5)
                 return threading.current_thread().name
