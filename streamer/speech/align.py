@@ -72,7 +72,7 @@ FADE_MS = 150  # the last word may fade out this long past where the warping pat
 MAX_GAP_MS = 120  # a silence this long after the last voiced sound ends the speech (a stop closure is shorter)
 HELD_DB, HELD_SPREADS = 2.0, 4.0  # a sub-band this far above its background (dB, and its spreads) carries a sound
 ROOM_DECAY_DB, ROOM_DECAY_FRAMES = 3.0, 5  # a room's echo falls 60 dB per RT60: 3 dB in 50 ms if RT60 is 1 s
-MIN_HELD_FRAMES = 3  # a held sound lasts 30 ms (a "t" burst does); hiss's blips are shorter
+MIN_HELD_FRAMES = 4  # one loud frame of hiss spreads over SUBBAND_SMOOTH (3) frames; a "t" burst lasts longer
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]

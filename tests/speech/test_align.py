@@ -180,29 +180,32 @@ def test_short_runs_are_dropped() -> None:
     assert long_runs_span(mask, 3) == (3, 14) and long_runs_span(mask, 5) is None
 
 
-def high_noise(ms: int, rng: np.random.Generator, level: float) -> np.ndarray:
-    """Noise above 4 kHz, like an "s", at RMS ``level``."""
+def band_noise(ms: int, rng: np.random.Generator, lo_hz: float, hi_hz: float, level: float) -> np.ndarray:
+    """Noise between ``lo_hz`` and ``hi_hz`` at RMS ``level`` (an "s" above 4 kHz; a murmur, a vowel below 1 kHz)."""
     n = ms * RATE // 1000
     spectrum = np.fft.rfft(rng.normal(0.0, 1.0, n))
-    spectrum[np.fft.rfftfreq(n, 1 / RATE) < 4000] = 0
+    freqs = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum[(freqs < lo_hz) | (freqs >= hi_hz)] = 0
     out = np.fft.irfft(spectrum, n)
     return out * level / out.std()
 
 
 def test_a_quiet_s_and_murmur_under_hiss_are_held_sound_and_a_rooms_echo_is_not() -> None:
     rng = np.random.default_rng(7)
-    x = rng.normal(0, 0.01, 3 * RATE)  # hiss throughout
-    x[RATE : RATE + RATE * 15 // 100] += high_noise(150, rng, 0.012)  # an "s", frames 100-115
-    t = np.arange(6 * RATE // 10) / RATE
-    # A 200 Hz murmur held for 300 ms from 1.6 s, then its echo falling 60 dB in 0.5 s (a room's).
-    murmur = 0.02 * np.sin(2 * np.pi * 200 * t) * np.where(t < 0.3, 1.0, 10 ** (-3 * (t - 0.3) / 0.5))
-    x[16 * RATE // 10 : 16 * RATE // 10 + len(t)] += murmur
+    x = rng.normal(0, 0.01, 4 * RATE)  # hiss throughout
+    x[RATE : RATE + 2400] += band_noise(150, rng, 4000, 8000, 0.012)  # an "s": frames 100-115
+    x[16 * RATE // 10 : 16 * RATE // 10 + 3200] += band_noise(200, rng, 100, 400, 0.006)  # a murmur: 160-180
+    vowel = band_noise(800, rng, 100, 1000, 0.3)
+    t = np.arange(len(vowel)) / RATE
+    vowel *= np.where(t < 0.3, 1.0, 10 ** (-3 * (t - 0.3) / 0.5))  # 300 ms, then a 0.5 s room's echo
+    x[25 * RATE // 10 : 25 * RATE // 10 + len(vowel)] += vowel  # frames 250-280, its echo after
     power = mel_power(x.astype(np.float32))
-    held, loud = held_sound(subband_levels_db(power)), audible(log_energy_db(power))
-    assert held[101:114].all() and held[162:189].all()
-    assert not loud[162:189].any() and loud[101:114].mean() < 0.5  # the whole frame's energy misses them
-    assert not held[225:].any()  # the echo, from 50 ms after the murmur stops
-    assert not held[:95].any()
+    levels = subband_levels_db(power)
+    held, loud = held_sound(levels), audible(log_energy_db(power))
+    assert held[101:115].all() and held[166:176].all() and held[252:280].all()
+    assert loud[101:115].mean() < 0.5 and not loud[160:181].any()  # the whole frame's energy misses them
+    assert (levels[285:300, 0] > 10).all()  # the echo stands well above the background for a while
+    assert not held[:99].any() and not held[120:160].any() and not held[285:].any()  # but not held
 
 
 def test_reference_boundaries_follow_the_path() -> None:
