@@ -10,7 +10,8 @@ aligns each with its transcript through the real path (WAV bytes decoded with Py
 - accuracy: |found - true| of every placed word's start and end (median, mean, p90), and how
   many words were left unplaced;
 - edges: the first word's start and the last word's end (found - true) on the edge fixtures
-  (``EDGE_FIXTURES``: breaths, lip clicks, rooms, long silences, other voices);
+  (``EDGE_FIXTURES``: breaths, lip clicks, rooms, long silences, other voices, an "s" and a "t"
+  at the end);
 - speed: decode + align time as a multiple of real time, on the ~60 s recording (best of 3)
   and on a 10 minute one, with the peak memory traced during the 10 minute alignment;
 - TTS: espeak-ng synthesis of the 60 s script, as a multiple of real time.

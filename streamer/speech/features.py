@@ -154,6 +154,33 @@ def voiced_mask(energy_db: npt.NDArray[np.float64], min_range_db: float = 12.0) 
     return mask
 
 
+SUBBAND_MELS = 8  # mel bands per sub-band: five sub-bands, from a voice's murmur to an "s"
+SUBBAND_SMOOTH = 3  # frames averaged: a 30 ms sub-band level
+
+
+def subband_levels_db(power: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each frame's level in dB above the background in each sub-band, shape ``(frames, N_MELS // SUBBAND_MELS)``.
+
+    From :func:`mel_power`: groups of :data:`SUBBAND_MELS` mel bands, averaged over
+    :data:`SUBBAND_SMOOTH` frames, less the sub-band's background (its 10th percentile over
+    the signal, as :func:`voiced_mask` takes it; floored 90 dB under the loudest level, so
+    digital silence does not make every whisper loud). Whole-frame energy is ruled by the
+    band where hiss is loudest (pre-emphasis lifts white noise's highs), so a quiet sound in
+    another band, a nasal's low murmur or an "s" above the hiss's own level, is lost in it;
+    band by band, it stands out.
+    """
+    n = len(power)
+    if n == 0:
+        return np.zeros((0, N_MELS // SUBBAND_MELS))
+    sub = power.reshape(n, N_MELS // SUBBAND_MELS, SUBBAND_MELS).sum(axis=2)
+    half = SUBBAND_SMOOTH // 2
+    padded = np.pad(sub, ((half, SUBBAND_SMOOTH - 1 - half), (0, 0)), mode="edge")
+    mean = np.lib.stride_tricks.sliding_window_view(padded, SUBBAND_SMOOTH, axis=0).mean(axis=2)
+    level = 10.0 * np.log10(np.maximum(mean, max(float(mean.max()) * 1e-9, 1e-30)))
+    out: npt.NDArray[np.float64] = level - np.percentile(level, 10, axis=0)
+    return out
+
+
 PITCH_WINDOW = 640  # samples: 40 ms, two periods of a 50 Hz voice
 MIN_LAG, MAX_LAG = RATE // 400, RATE // 60  # pitch from 400 Hz down to 60 Hz
 

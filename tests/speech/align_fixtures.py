@@ -93,8 +93,8 @@ class EdgeFixture:
         )
 
 
-# Breath and clicks before, breath after, rooms, silence, other voices: what real recordings
-# have around their first and last words.
+# Breath and clicks before, breath after, rooms, silence, other voices, unvoiced last sounds:
+# what real recordings have around their first and last words.
 EDGE_FIXTURES = [
     EdgeFixture("rp-woman-breath", PHRASES[:5], "en-gb-x-rp+f4", 140, 70, 30.0, 44_100, breath_db=-18.0),
     EdgeFixture("us-man-room", PHRASES[5:10], "en-us+m3", 190, 35, 25.0, 22_050, breath_db=-22.0, reverb_s=0.5),
@@ -106,6 +106,28 @@ EDGE_FIXTURES = [
     ),
     EdgeFixture("klatt-breath-hiss", PHRASES[11:16], "en-us+klatt2", 160, 40, 15.0, 16_000, breath_db=-20.0),
     EdgeFixture("us-woman-high-room", PHRASES[12:16], "en-us+f1", 170, 85, 25.0, 22_050, breath_db=-18.0, reverb_s=0.4),
+    # Unvoiced last sounds: the "ks" of "six" under hiss after a silent "k" closure; a "t" in a room.
+    EdgeFixture(
+        "steph-final-s-hiss",
+        ["Fresh fruit is sold at the market", "every Saturday, just after six."],
+        "en-us+steph",
+        175,
+        65,
+        15.0,
+        16_000,
+        breath_db=-18.0,
+    ),
+    EdgeFixture(
+        "andy-final-t-room",
+        ["Stop talking and start walking,", "the last bus leaves at eight."],
+        "en-us+Andy",
+        165,
+        50,
+        20.0,
+        44_100,
+        breath_db=-18.0,
+        reverb_s=0.4,
+    ),
 ]
 
 
