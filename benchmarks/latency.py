@@ -18,13 +18,11 @@ import asyncio
 import json
 import math
 import random
-import subprocess
-import sys
 import time
 
 import websockets
 
-from benchmarks.loadgen import ROOT, clock_offset, start_server
+from benchmarks.loadgen import clock_offset, draining_viewers, start_server
 
 EXPRESSIONS = ["happy_soft", "neutral", "concerned", "happy_big", "surprised_ah", "neutral"]
 
@@ -86,20 +84,8 @@ def main() -> None:
     args = parser.parse_args()
     with start_server() as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=latency"
-        drain = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(args.viewers - args.observers)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert drain.stdout is not None and drain.stdin is not None
-        if not drain.stdout.readline():
-            raise RuntimeError("the drain viewers could not connect")
-        per_command = asyncio.run(measure(url, args.observers, args.commands, 0.25))
-        drain.stdin.write("stop\n")
-        drain.stdin.flush()
-        drain.wait(30)
+        with draining_viewers(url, args.viewers - args.observers):
+            per_command = asyncio.run(measure(url, args.observers, args.commands, 0.25))
     latencies = [ms for values in per_command.values() for ms in values]
     missing = sum(math.isinf(ms) for ms in latencies)
     print(

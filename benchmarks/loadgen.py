@@ -83,6 +83,27 @@ def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
                 proc.kill()
 
 
+@contextlib.contextmanager
+def draining_viewers(url: str, count: int) -> Iterator[None]:
+    """``count`` viewers of ``url`` in a separate process that only consume bytes, until the block ends."""
+    drain = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(count)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert drain.stdout is not None and drain.stdin is not None
+    try:
+        if not drain.stdout.readline():
+            raise RuntimeError("the drain viewers could not connect")
+        yield
+    finally:
+        drain.stdin.write("stop\n")
+        drain.stdin.flush()
+        drain.wait(30)
+
+
 def post(base: str, path: str, body: Any) -> Any:
     req = urllib.request.Request(
         base + path, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}

@@ -25,15 +25,13 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
-import sys
 import time
 from typing import Any
 
 import websockets
 
 from benchmarks.latency import percentile
-from benchmarks.loadgen import ROOT, clock_offset, start_server
+from benchmarks.loadgen import clock_offset, draining_viewers, post, start_server
 
 INTERRUPT_SETTLE_MS = 120  # core.channel.INTERRUPT_MS: the mouth is closed this long after t_ms
 MOUTH_OPEN = ("speaking_", "oh_round")
@@ -154,29 +152,9 @@ def main() -> None:
     args = parser.parse_args()
     with start_server() as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=speak"
-        # A controller creates the channel before the drain viewers join it.
-        subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                f"import urllib.request as u; u.urlopen(u.Request('{base}/channels/speak/stop', method='POST'))",
-            ],
-            check=True,
-        )
-        drain = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(args.viewers - 1)],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert drain.stdout is not None and drain.stdin is not None
-        if not drain.stdout.readline():
-            raise RuntimeError("the drain viewers could not connect")
-        figures = asyncio.run(run(url, args.utterances, args.tokens_per_s, args.interrupt_every))
-        drain.stdin.write("stop\n")
-        drain.stdin.flush()
-        drain.wait(30)
+        post(base, "/channels/speak/stop", {})  # a command creates the channel before the viewers join
+        with draining_viewers(url, args.viewers - 1):
+            figures = asyncio.run(run(url, args.utterances, args.tokens_per_s, args.interrupt_every))
 
     def pct(name: str, q: float) -> float | None:
         values = figures[name]

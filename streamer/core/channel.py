@@ -308,15 +308,7 @@ class Channel:
         t = max(now_ms + self.lead_ms, at_ms or 0)
         out = self._end_program("replaced", t)
         start, arrive_ms = self._place(t, schedule)
-        self._program_count += 1
-        program = Program(
-            id=f"{self.name}-{self._program_count}",
-            timeline_id=timeline_id,
-            start_ms=start,
-            duration_ms=schedule.duration_ms,
-            audio=audio,
-        )
-        self.program = program
+        program = self.program = self._new_program(start, schedule, timeline_id=timeline_id, audio=audio)
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
         audio_message = program.audio_message()
@@ -341,22 +333,14 @@ class Channel:
         grows = current is not None and current.stream == stream and current.speech_end_ms >= earliest
         t = current.speech_end_ms if grows and current is not None else earliest
         out = [] if grows else self._end_program("replaced", t)
-        start, arrive_ms = self._place(t, schedule)
+        # Running on, the voice cannot wait for a lead-in: the segment's first frame follows at once.
+        start, arrive_ms = self._place(t, schedule, lead_in=not grows)
         if grows and current is not None:
             cue = AudioCue(audio_url, start - current.start_ms, audio_ms)
             end = start + schedule.duration_ms
             program = replace(current, duration_ms=end - current.start_ms, segments=(*current.segments, cue))
         else:
-            self._program_count += 1
-            program = Program(
-                id=f"{self.name}-{self._program_count}",
-                timeline_id=None,
-                start_ms=start,
-                duration_ms=schedule.duration_ms,
-                audio=None,
-                stream=stream,
-                segments=(AudioCue(audio_url, 0, audio_ms),),
-            )
+            program = self._new_program(start, schedule, stream=stream, segments=(AudioCue(audio_url, 0, audio_ms),))
         self.program = program
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
@@ -364,15 +348,20 @@ class Channel:
         out.append(self._state_message(start + arrive_ms))
         return program, out
 
-    def _place(self, t: int, schedule: Schedule) -> tuple[int, int]:
-        """Plan ``schedule`` from ``t`` (after a short route from the frame on screen to its first).
+    def _new_program(self, start: int, schedule: Schedule, **fields: Any) -> Program:
+        self._program_count += 1
+        fields = {"timeline_id": None, "audio": None, **fields}
+        return Program(f"{self.name}-{self._program_count}", start_ms=start, duration_ms=schedule.duration_ms, **fields)
+
+    def _place(self, t: int, schedule: Schedule, lead_in: bool = True) -> tuple[int, int]:
+        """Plan ``schedule`` from ``t`` (after a short route from the frame on screen to its first, with ``lead_in``).
 
         Returns where the schedule starts and when it arrives at its final state (from its start).
         """
         on_screen = self._truncate(t)
         first_key = schedule.key_at(0)  # after any zero-length transitions at 0
         start = t
-        if on_screen != first_key:
+        if lead_in and on_screen != first_key:
             first_state = self.rig.state_of_key(first_key)
             if first_state is not None:
                 lead_in = Motion(self.router, on_screen, t)

@@ -47,7 +47,7 @@ MAX_NETWORK_LEAD_MS = 1000
 # viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
 AUDIO_LEAD_MS = 800
 # A spoken stream's first segment needs less: its audio is a few seconds of Opus, fetched at once.
-SPEECH_LEAD_MS = 200
+SPEECH_LEAD_MS = 100
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.

@@ -7,7 +7,9 @@ whole paragraph. The rules, in order:
 1. a sentence end (``.!?…`` and their CJK forms) followed by a space or a line break, or a line
    break itself, always cuts, except after a few abbreviations ("Dr.", "e.g.") and initials;
 2. a clause end (``,;:`` and dashes) cuts once the segment has ``first_clause_words`` words for the
-   first segment of an utterance (so the mouth starts soon), ``clause_words`` after that;
+   first segment of an utterance, ``clause_words`` after that; and the first segment is cut after
+   ``first_words`` words even without one, so the mouth starts soon (the cost: one early break in
+   the phrasing);
 3. a segment never grows past ``max_chars``: it is cut at its last space;
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
    spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest.
@@ -35,6 +37,7 @@ class Segmenter:
     """Feed text as it arrives; take segments as they become speakable."""
 
     first_clause_words: int = 3
+    first_words: int = 4
     clause_words: int = 8
     max_chars: int = 200
     wait_ms: int = 350
@@ -102,6 +105,8 @@ class Segmenter:
                 if text[:i].strip():
                     return i + 1
                 continue
+            if ch.isspace() and self._emitted == 0 and len(_WORD.findall(text[:i])) >= self.first_words:
+                return i + 1
             if i + 1 > self.max_chars:
                 space = _last_space(text[: i + 1])
                 return space if space > 0 else i + 1

@@ -6,6 +6,7 @@ from typing import Any
 
 from streamer.core.channel import INTERRUPT_MS, Channel
 from streamer.core.resolve import resolve
+from streamer.core.rig import State
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import parse_timeline
 from tests.rigs import make_rig
@@ -102,3 +103,11 @@ def test_an_interrupt_ends_the_program_and_settles_the_face_quickly() -> None:
     assert ch.key_at(1600 + INTERRUPT_MS) == RIG.endpoint_key(ch.state)
     assert ch.interrupt(1700) == ({"interrupted": None}, []), "nothing to interrupt: nothing is sent"
     assert not [m for now in range(1700, 4000, 250) for m in ch.tick(now) if m["type"] == "program_end"]
+
+
+def test_a_running_segment_with_another_face_still_starts_where_the_voice_ends() -> None:
+    ch = channel()
+    ch.speak(1000, segment("happy_soft"), "/audio/s0.ogg", AUDIO_MS, stream="s")
+    program, sent = ch.speak(1200, segment("happy_big"), "/audio/s1.ogg", AUDIO_MS, stream="s")
+    assert program.segments[-1].offset_ms == AUDIO_MS, "no lead-in delays the voice"
+    assert ch.key_at(1100 + AUDIO_MS) == RIG.endpoint_key(State("happy_big", "center"))

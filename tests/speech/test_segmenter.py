@@ -38,7 +38,7 @@ def test_the_whole_text_comes_out_once_in_order_whatever_the_chunking() -> None:
 
 
 def test_the_first_segment_is_short_for_a_quick_start_and_later_ones_keep_their_clauses() -> None:
-    seg = Segmenter(first_clause_words=3, clause_words=8)
+    seg = Segmenter(first_clause_words=3, clause_words=8, first_words=100)
     text = "Oh wow, that is amazing, I love it, and I want to tell everyone, right now, today."
     pieces = [s for _, s in stream(seg, text)]
     assert pieces[0] == "Oh wow, that is amazing,"  # two words before the first comma is too few
@@ -47,7 +47,7 @@ def test_the_first_segment_is_short_for_a_quick_start_and_later_ones_keep_their_
 
 
 def test_a_stalled_stream_speaks_its_complete_words_after_the_wait() -> None:
-    seg = Segmenter(wait_ms=300)
+    seg = Segmenter(wait_ms=300, first_words=100)
     assert seg.feed("So the thing is that we", 0) == []
     assert seg.next_due_ms() == 300
     assert seg.due(299) == []
@@ -81,11 +81,19 @@ def test_long_text_without_punctuation_is_cut_at_a_space_within_the_limit() -> N
     ],
 )
 def test_cuts_in_other_scripts_numbers_initials_and_lines(text: str, cuts: list[str]) -> None:
-    assert [s for _, s in stream(Segmenter(), text, 2)] == cuts
+    assert [s for _, s in stream(Segmenter(first_words=100), text, 2)] == cuts
+
+
+def test_the_first_segment_of_an_utterance_is_cut_after_a_few_words_even_without_punctuation() -> None:
+    seg = Segmenter(first_words=4)
+    assert seg.feed("So what I really think about this", 0) == ["So what I really"]
+    assert seg.feed(" is that it works. Then", 10) == ["think about this is that it works."]
+    assert seg.finish() == ["Then"]
+    assert seg.feed("Next time around", 20) == [], "a new utterance: the rule applies again, at 4 words"
 
 
 def test_finish_resets_for_the_next_utterance() -> None:
-    seg = Segmenter(first_clause_words=2, clause_words=20)
+    seg = Segmenter(first_clause_words=2, clause_words=20, first_words=100)
     stream(seg, "One two, three four, five six.")
     assert [s for _, s in stream(seg, "Again now, more words here.")] == ["Again now,", "more words here."]
 
