@@ -32,8 +32,8 @@ import websockets
 
 from benchmarks.latency import percentile
 from benchmarks.loadgen import clock_offset, draining_viewers, post, start_server
+from streamer.core.channel import INTERRUPT_MS  # the mouth is closed this long after the end's t_ms
 
-INTERRUPT_SETTLE_MS = 120  # core.channel.INTERRUPT_MS: the mouth is closed this long after t_ms
 MOUTH_OPEN = ("speaking_", "oh_round")
 OPENINGS = ["Well,", "So,", "Okay,", "Oh,", "Right,", "Hmm,"]
 SENTENCES = [
@@ -129,7 +129,7 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
                 if after["program_id"] == before["program_id"]:
                     figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
             if interrupted and end["reason"] == "interrupted":
-                figures["interrupt"].append(end["t_ms"] + INTERRUPT_SETTLE_MS - sent)
+                figures["interrupt"].append(end["t_ms"] + INTERRUPT_MS - sent)
             await asyncio.sleep(0.3)
         watching.cancel()
         acks.cancel()

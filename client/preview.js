@@ -329,10 +329,12 @@ function renderProgram() {
     return;
   }
   label.innerHTML = '';
-  label.append(document.createTextNode(p.timeline_id || 'inline timeline'));
+  const spoken = p.stream != null;
+  label.append(document.createTextNode(spoken ? 'Saying' : p.timeline_id || 'inline timeline'));
   const muted = document.createElement('span');
   muted.className = 'muted';
-  muted.textContent = p.audio ? '  · with audio' : '';
+  if (spoken) muted.textContent = `  · ${p.segments} segment${p.segments === 1 ? '' : 's'} so far`;
+  else muted.textContent = p.audio ? '  · with audio' : '';
   label.append(muted);
 }
 

@@ -27,7 +27,7 @@ IDLE_CHUNK_MS = 20_000
 LEAD_IN_MS = 200  # route from the frame on screen to a program's first frame
 HOME_TRANSITION_MS = 300
 HEARTBEAT_MS = 1000  # an idle channel still sends a (possibly empty) frames message this often
-INTERRUPT_MS = 120  # an interrupted program's face settles (mouth closed) this fast
+INTERRUPT_MS = 40  # an interrupted program's face settles (mouth closed) this fast: one frame at 24 fps
 
 Message = dict[str, Any]
 
