@@ -29,7 +29,14 @@ from streamer.frames import FrameStore
 from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
-from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
+from streamer.storage import (
+    AudioError,
+    AudioStore,
+    PayloadTooLarge,
+    TimelineStore,
+    validate_timeline_id,
+    version_of,
+)
 
 MAX_JSON_BYTES = 5 * 1024 * 1024
 
@@ -150,6 +157,11 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empt
 
 async def root(request: Request) -> Response:
     return RedirectResponse("/client/preview.html")
+
+
+async def director(request: Request) -> Response:
+    query = request.url.query
+    return RedirectResponse("/client/director.html" + ("?" + query if query else ""))
 
 
 def _channel_count(hub: Any) -> int:
@@ -289,17 +301,20 @@ async def validate_timeline(request: Request) -> Response:
 
 
 async def get_timeline(request: Request) -> Response:
-    document = await asyncio.to_thread(_timelines(request).get_document, request.path_params["id"])
-    return JSONResponse(document)
+    raw = await asyncio.to_thread(_timelines(request).read_bytes, request.path_params["id"])
+    # The ETag is the stored version: send it back in If-Match to refuse overwriting a newer save.
+    return JSONResponse(loads(raw), headers={"ETag": version_of(raw), "Cache-Control": "no-cache"})
 
 
 async def put_timeline(request: Request) -> Response:
     authorize_write(request)
     timeline_id = validate_timeline_id(request.path_params["id"])
     document, store = await read_json(request), _timelines(request)
-    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"))
+    name, if_match = request.query_params.get("name"), request.headers.get("if-match")
+    timeline, created, version = await asyncio.to_thread(store.put, timeline_id, document, name, if_match)
     name = store.name_of(timeline_id) or timeline_id
-    return JSONResponse({"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created})
+    body = {"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created}
+    return JSONResponse(body, headers={"ETag": version})
 
 
 async def delete_timeline(request: Request) -> Response:
@@ -369,6 +384,7 @@ def http_routes() -> list[BaseRoute]:
     """The REST routes (the static client mount and the live routes are added by the app)."""
     return [
         Route("/", root, methods=["GET"]),
+        Route("/director", director, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

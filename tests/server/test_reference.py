@@ -104,6 +104,7 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
     with server.client(timeout=60) as client:
         call = Checker(client)
         call("GET", "/", 307, follow_redirects=False)
+        call("GET", "/director", 307, follow_redirects=False)
         call("GET", "/client/{path}", 200, "/client/preview.html")
         call("GET", "/client/{path}", 404, "/client/nope.js")
         call("GET", "/openapi.json", 200)
@@ -126,6 +127,7 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("GET", "/timelines/{id}", 200, one)
         call("GET", "/timelines/{id}", 404, "/timelines/nope")
         call("PUT", "/timelines/{id}", 200, "/timelines/ref", json=timeline)
+        call("PUT", "/timelines/{id}", 412, "/timelines/ref", json=timeline, headers={"If-Match": '"old"'})
         call("GET", "/timelines/{id}/schedule", 200, one + "/schedule", params={"fps": "24"})
         call("GET", "/timelines/{id}/captions.srt", 200, "/timelines/hello/captions.srt")
         call("GET", "/timelines/{id}/captions.vtt", 200, "/timelines/hello/captions.vtt")

@@ -74,6 +74,31 @@ def test_put_creates_under_the_given_id(client: httpx.Client) -> None:
     assert client.put("/timelines/outro", json=doc()).json()["created"] is False
 
 
+def test_a_stale_if_match_is_412_and_changes_nothing(client: httpx.Client) -> None:
+    client.put("/timelines/shared", json=doc())
+    read = client.get("/timelines/shared")
+    etag = read.headers["etag"]
+    first = client.put("/timelines/shared", json=doc(duration_ms=2500), headers={"If-Match": etag})
+    assert first.status_code == 200 and first.headers["etag"] != etag
+    assert first.headers["etag"] == client.get("/timelines/shared").headers["etag"]
+
+    second = client.put("/timelines/shared", json=doc(duration_ms=9000), headers={"If-Match": etag})
+    assert second.status_code == 412
+    assert "changed since it was read" in second.json()["error"]
+    assert client.get("/timelines/shared").json()["duration_ms"] == 2500
+
+    again = client.put("/timelines/shared", json=doc(duration_ms=9000), headers={"If-Match": first.headers["etag"]})
+    assert again.status_code == 200
+    assert client.put("/timelines/shared", json=doc(), headers={"If-Match": "*"}).status_code == 200
+    assert client.put("/timelines/never-stored", json=doc(), headers={"If-Match": "*"}).status_code == 412
+    assert client.get("/timelines/never-stored").status_code == 404
+
+
+def test_director_redirects_to_the_page_with_its_query(client: httpx.Client) -> None:
+    r = client.get("/director?timeline=hello", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/client/director.html?timeline=hello")
+
+
 def test_post_makes_a_readable_id_from_the_name(client: httpx.Client) -> None:
     r = client.post("/timelines", params={"name": "Good morning, chat!"}, json=doc())
     assert r.status_code == 201
