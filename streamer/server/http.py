@@ -26,7 +26,7 @@ from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
-from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
+from streamer.server.limits import HeavyWork, document_schedule_bytes, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
 from streamer.storage import (
@@ -333,6 +333,16 @@ async def timeline_schedule(request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
+async def draft_schedule(request: Request) -> Response:
+    raw_fps = request.query_params.get("fps")
+    fps = as_fps(raw_fps) if raw_fps is not None else None
+    work = heavy(request)
+    async with work.slot("schedule"):  # before reading: a refused body is never read
+        raw = await read_json_bytes(request)
+        body = await work.run(document_schedule_bytes, raw, fps)
+    return Response(body, media_type="application/json")
+
+
 # -- audio ---------------------------------------------------------------------------------
 
 
@@ -393,6 +403,7 @@ def http_routes() -> list[BaseRoute]:
         Route("/timelines", list_timelines, methods=["GET"]),
         Route("/timelines", create_timeline, methods=["POST"]),
         Route("/timelines/validate", validate_timeline, methods=["POST"]),
+        Route("/timelines/schedule", draft_schedule, methods=["POST"]),
         Route("/timelines/{id}", get_timeline, methods=["GET"]),
         Route("/timelines/{id}", put_timeline, methods=["PUT"]),
         Route("/timelines/{id}", delete_timeline, methods=["DELETE"]),

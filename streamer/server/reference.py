@@ -97,6 +97,20 @@ SCHEMAS: dict[str, Schema] = {
         fps={"type": "string", "description": "with ?fps: the rate, as an integer or a fraction"},
         frames={"type": "array", "items": STR, "description": "with ?fps: the frame key of every frame index"},
     ),
+    "Voice": _obj(
+        voice={"type": "string", "description": "give it as /speech's `voice`"},
+        languages={"type": "array", "items": STR},
+        name=STR,
+    ),
+    "DraftSchedule": _obj(
+        "timeline_duration_ms duration_ms changes blinks",
+        timeline_duration_ms={**MS, "description": "the timeline's own duration (the schedule may run longer)"},
+        duration_ms=MS,
+        changes={"type": "array", "items": {"type": "array", "prefixItems": [INT, STR], "minItems": 2}},
+        blinks={"type": "array", "items": {"type": "array"}, "description": "[t_ms, closed_for_ms]: explicit and idle"},
+        fps={"type": "string", "description": "with ?fps: the rate, as an integer or a fraction"},
+        frames={"type": "array", "items": STR, "description": "with ?fps: the frame key of every frame index"},
+    ),
     "Audio": _obj(
         id={"type": "string", "description": "use it as the timeline's audio.id"},
         duration_ms=MS,
@@ -399,6 +413,22 @@ PATHS: dict[str, Schema] = {
             errors="413 422 429",
         )
     },
+    "/timelines/schedule": {
+        "post": _op(
+            "Resolve a timeline without storing it",
+            SEC_TIMELINES,
+            {"200": _json(_ref("DraftSchedule"), "the schedule `GET /timelines/{id}/schedule` would give, and blinks")},
+            description="What the Director draws a draft with: the same resolution as a stored timeline's "
+            "schedule, plus where the character blinks.",
+            params=(
+                _param(
+                    "fps", "query", "also list every frame index's key at this rate (24, 30000/1001)", required=False
+                ),
+            ),
+            body=_body(_ref("Timeline")),
+            errors="400 413 422 429",
+        )
+    },
     "/timelines/{id}": {
         "get": _op(
             "A timeline document, as it was sent",
@@ -586,6 +616,13 @@ PATHS: dict[str, Schema] = {
             body=_body(_ref("SpeechRequest")),
             errors="400 413 422 429 503",
             write=True,
+        )
+    },
+    "/speech/voices": {
+        "get": _op(
+            "The offline voices",
+            SEC_SPEECH,
+            {"200": _json({"type": "array", "items": _ref("Voice")}, "espeak-ng voices, as `streamer voices` lists")},
         )
     },
     "/emotions": {

@@ -94,6 +94,22 @@ def test_a_stale_if_match_is_412_and_changes_nothing(client: httpx.Client) -> No
     assert client.get("/timelines/never-stored").status_code == 404
 
 
+def test_a_draft_resolves_to_the_stored_schedule_with_its_blinks(client: httpx.Client) -> None:
+    draft = {
+        "version": 1,
+        "tracks": {"emotion": [{"t_ms": 300, "expr": "happy_soft"}], "blink": [{"t_ms": 1200}]},
+        "idle": {"blink": True, "seed": 3},
+        "duration_ms": 9000,
+    }
+    drafted = client.post("/timelines/schedule", json=draft, params={"fps": "24"}).json()
+    client.put("/timelines/drafted", json=draft)
+    stored = client.get("/timelines/drafted/schedule", params={"fps": "24"}).json()
+    assert drafted["changes"] == stored["changes"] and drafted["frames"] == stored["frames"]
+    assert drafted["timeline_duration_ms"] == 9000
+    starts = [t for t, _ in drafted["blinks"]]
+    assert 1200 in starts and len(starts) > 1 and starts == sorted(starts)  # the explicit one and idle ones
+
+
 def test_director_redirects_to_the_page_with_its_query(client: httpx.Client) -> None:
     r = client.get("/director?timeline=hello", follow_redirects=False)
     assert (r.status_code, r.headers["location"]) == (307, "/client/director.html?timeline=hello")
