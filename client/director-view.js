@@ -1,0 +1,392 @@
+// The Director's time axis: ruler, waveform, one lane of DOM items per track, markers and the
+// playhead; pointer input for seeking, selecting, dragging, resizing, adding and zooming.
+
+import { TRACKS, itemEnd, keyOf, moveItems, parseKey, resizeItem, snapTime } from './director-model.js';
+
+const MIN_ZOOM = 0.005; // px per ms: 10 minutes in 3000 px
+const MAX_ZOOM = 2;
+const SNAP_PX = 8;
+const TICK_MIN_PX = 90;
+const TICK_STEPS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
+const DRAG_START_PX = 3;
+
+export function fmtTime(ms, precise = true) {
+  const neg = ms < 0;
+  ms = Math.abs(Math.round(ms));
+  const m = Math.floor(ms / 60000);
+  const s = Math.floor((ms % 60000) / 1000);
+  const rest = ms % 1000;
+  const text = `${m}:${String(s).padStart(2, '0')}${precise ? `.${String(rest).padStart(3, '0')}` : ''}`;
+  return neg ? `-${text}` : text;
+}
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+export class TimelineView {
+  /**
+   * root: the element to build in. app: the page's state and callbacks ({doc, selection (Set of keys),
+   * rig, fps, blinks, durationMs, audioEndMs, playheadMs, beginEdit(), edited(tracks), select(keys),
+   * seek(t), add(track, t)}).
+   */
+  constructor(root, app) {
+    this.root = root;
+    this.app = app;
+    this.zoom = 0.1;
+    this.peaks = null; // {ms per bucket, min/max Float32Array}
+    this.drag = null;
+    this.build();
+  }
+
+  build() {
+    const labels = el('div', 'tl-labels');
+    labels.append(el('div', 'tl-label ruler-label', ''));
+    labels.append(Object.assign(el('div', 'tl-label', 'Audio'), { title: 'The audio waveform' }));
+    this.scroll = el('div', 'tl-scroll');
+    this.content = el('div', 'tl-content');
+    this.ruler = el('div', 'ruler');
+    this.ruler.title = 'Click or drag to move the playhead';
+    const audioLane = el('div', 'lane lane-audio');
+    this.wave = el('canvas', 'wave');
+    audioLane.append(this.wave);
+    this.content.append(this.ruler, audioLane);
+    this.lanes = {};
+    for (const t of TRACKS) {
+      const label = el('div', `tl-label track-${t.key}`, t.label);
+      label.title = `${t.label}: double-click the lane to add one`;
+      labels.append(label);
+      const lane = el('div', `lane track-${t.key}`);
+      lane.dataset.track = t.key;
+      lane.setAttribute('role', 'list');
+      lane.setAttribute('aria-label', `${t.label} track`);
+      this.lanes[t.key] = lane;
+      this.content.append(lane);
+    }
+    this.audioEnd = Object.assign(el('div', 'marker audio-end'), { title: 'The audio ends here' });
+    this.tlEnd = Object.assign(el('div', 'marker timeline-end'), { title: 'The timeline ends here' });
+    this.playhead = el('div', 'playhead');
+    this.content.append(this.audioEnd, this.tlEnd, this.playhead);
+    this.scroll.append(this.content);
+    this.root.replaceChildren(labels, this.scroll);
+
+    this.scroll.addEventListener('scroll', () => this.onScroll(), { passive: true });
+    this.scroll.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
+    this.ruler.addEventListener('pointerdown', (e) => this.onRulerDown(e));
+    this.content.addEventListener('pointerdown', (e) => this.onPointerDown(e));
+    this.content.addEventListener('dblclick', (e) => this.onDoubleClick(e));
+    new ResizeObserver(() => this.onScroll()).observe(this.scroll);
+  }
+
+  // -- geometry ---------------------------------------------------------------------------
+
+  get totalMs() {
+    return Math.max(this.app.durationMs || 0, this.app.audioEndMs || 0, 1000) + 2000;
+  }
+
+  xOf(t) {
+    return t * this.zoom;
+  }
+
+  timeAt(clientX) {
+    const box = this.content.getBoundingClientRect();
+    return (clientX - box.left) / this.zoom;
+  }
+
+  setZoom(zoom, anchorClientX = null) {
+    zoom = Math.min(MAX_ZOOM, Math.max(MIN_ZOOM, zoom));
+    const box = this.scroll.getBoundingClientRect();
+    const ax = anchorClientX ?? box.left + box.width / 2;
+    const tAnchor = (ax - box.left + this.scroll.scrollLeft) / this.zoom;
+    this.zoom = zoom;
+    this.layout();
+    this.scroll.scrollLeft = Math.max(0, tAnchor * zoom - (ax - box.left));
+    this.onScroll();
+  }
+
+  fit() {
+    const width = this.scroll.clientWidth || 1000;
+    this.setZoom((width - 24) / Math.max(this.app.durationMs || 0, this.app.audioEndMs || 0, 1000));
+    this.scroll.scrollLeft = 0;
+  }
+
+  layout() {
+    this.content.style.setProperty('--z', String(this.zoom));
+    this.content.style.width = `${Math.ceil(this.xOf(this.totalMs))}px`;
+    this.placeMarkers();
+    this.placePlayhead();
+  }
+
+  placeMarkers() {
+    const { audioEndMs, durationMs } = this.app;
+    this.audioEnd.hidden = !audioEndMs;
+    if (audioEndMs) this.audioEnd.style.transform = `translateX(${this.xOf(audioEndMs)}px)`;
+    this.tlEnd.hidden = !durationMs;
+    if (durationMs) this.tlEnd.style.transform = `translateX(${this.xOf(durationMs)}px)`;
+  }
+
+  placePlayhead() {
+    // A transform, not `left`: moving it every frame while playing causes no layout.
+    this.playhead.style.transform = `translateX(${this.xOf(this.app.playheadMs)}px)`;
+  }
+
+  /** Keep the playhead in view while playing (page by page, so the items do not slide under the pointer). */
+  follow() {
+    const x = this.xOf(this.app.playheadMs);
+    const { scrollLeft, clientWidth } = this.scroll;
+    if (x < scrollLeft || x > scrollLeft + clientWidth - 40) this.scroll.scrollLeft = Math.max(0, x - 40);
+  }
+
+  onScroll() {
+    this.drawRuler();
+    this.drawWave();
+  }
+
+  onWheel(e) {
+    if (e.ctrlKey || e.metaKey) {
+      // Pinch-zoom on a touchpad arrives as a wheel event with ctrlKey.
+      e.preventDefault();
+      this.setZoom(this.zoom * Math.exp(-e.deltaY * 0.004), e.clientX);
+    } else if (Math.abs(e.deltaY) > Math.abs(e.deltaX)) {
+      e.preventDefault();
+      this.scroll.scrollLeft += e.deltaY;
+    }
+  }
+
+  // -- drawing ----------------------------------------------------------------------------
+
+  drawRuler() {
+    const { scrollLeft, clientWidth } = this.scroll;
+    const step = TICK_STEPS.find((s) => s * this.zoom >= TICK_MIN_PX) ?? TICK_STEPS[TICK_STEPS.length - 1];
+    const t0 = Math.floor(scrollLeft / this.zoom / step) * step;
+    const t1 = (scrollLeft + clientWidth) / this.zoom;
+    const frag = document.createDocumentFragment();
+    for (let t = t0; t <= t1 + step; t += step) {
+      const tick = el('span', 'tick', fmtTime(t, step < 1000));
+      tick.style.transform = `translateX(${this.xOf(t)}px)`;
+      frag.append(tick);
+    }
+    this.ruler.replaceChildren(frag);
+  }
+
+  /** Set the waveform's peaks: {bucketMs, min, max} (Float32Arrays), or null. */
+  setPeaks(peaks) {
+    this.peaks = peaks;
+    this.drawWave();
+  }
+
+  drawWave() {
+    const canvas = this.wave;
+    const { scrollLeft, clientWidth } = this.scroll;
+    const h = canvas.parentElement.clientHeight || 40;
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(clientWidth * dpr) || canvas.height !== Math.round(h * dpr)) {
+      canvas.width = Math.round(clientWidth * dpr);
+      canvas.height = Math.round(h * dpr);
+      canvas.style.width = `${clientWidth}px`;
+      canvas.style.height = `${h}px`;
+    }
+    canvas.style.transform = `translateX(${scrollLeft}px)`;
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, clientWidth, h);
+    const p = this.peaks;
+    if (!p) return;
+    const offset = this.app.audioOffsetMs || 0;
+    ctx.fillStyle = getComputedStyle(canvas).color;
+    const mid = h / 2;
+    for (let x = 0; x < clientWidth; x++) {
+      const ta = (scrollLeft + x) / this.zoom - offset;
+      const tb = (scrollLeft + x + 1) / this.zoom - offset;
+      const a = Math.max(0, Math.floor(ta / p.bucketMs));
+      const b = Math.min(p.max.length, Math.ceil(tb / p.bucketMs));
+      if (b <= a) continue;
+      let lo = 0;
+      let hi = 0;
+      for (let i = a; i < b; i++) {
+        if (p.min[i] < lo) lo = p.min[i];
+        if (p.max[i] > hi) hi = p.max[i];
+      }
+      ctx.fillRect(x, mid - hi * mid, 1, Math.max(1, (hi - lo) * mid));
+    }
+  }
+
+  /** Rebuild the items of the given tracks (all when none are given). */
+  render(tracks = null) {
+    for (const t of TRACKS) {
+      if (tracks && !tracks.includes(t.key)) continue;
+      const lane = this.lanes[t.key];
+      const items = this.app.doc.tracks[t.key];
+      const frag = document.createDocumentFragment();
+      if (t.key === 'blink') {
+        for (const [bt, dur] of this.app.idleBlinks ?? []) {
+          const ghost = el('div', 'item ghost');
+          ghost.style.setProperty('--t', bt);
+          ghost.style.setProperty('--d', dur);
+          ghost.title = `idle blink at ${fmtTime(bt)} (from the timeline's seed; not editable)`;
+          frag.append(ghost);
+        }
+      }
+      for (let i = 0; i < items.length; i++) frag.append(this.itemElement(t, i, items[i]));
+      lane.replaceChildren(frag);
+    }
+    this.layout();
+    this.markSelection();
+  }
+
+  itemElement(t, i, it) {
+    const key = keyOf(t.key, i);
+    const node = el('div', `item${t.span ? ' span' : ' point'}`);
+    node.dataset.key = key;
+    node.setAttribute('role', 'listitem');
+    node.append(el('span', 'label', t.text(it)), el('span', 'grip'));
+    this.placeItem(node, t.key, it);
+    return node;
+  }
+
+  placeItem(node, track, it) {
+    node.style.setProperty('--t', it.t_ms);
+    node.style.setProperty('--d', itemEnd(track, it) - it.t_ms);
+    const spec = TRACKS.find((t) => t.key === track);
+    node.title = `${spec.tip(it)} · ${fmtTime(it.t_ms)}${spec.span ? `–${fmtTime(it.end_ms)}` : ''}`;
+    node.firstChild.textContent = spec.text(it);
+  }
+
+  itemNode(key) {
+    return this.lanes[parseKey(key).track]?.querySelector(`[data-key="${key}"]`) ?? null;
+  }
+
+  markSelection() {
+    for (const node of this.content.querySelectorAll('.item.selected')) node.classList.remove('selected');
+    for (const key of this.app.selection) this.itemNode(key)?.classList.add('selected');
+  }
+
+  /** Mark the item a validation error names (or clear the mark with null). */
+  markInvalid(key, message) {
+    for (const node of this.content.querySelectorAll('.item.invalid')) {
+      node.classList.remove('invalid');
+      node.removeAttribute('aria-invalid');
+      node.removeAttribute('data-error');
+    }
+    if (!key) return;
+    const node = this.itemNode(key);
+    if (!node) return;
+    node.classList.add('invalid');
+    node.setAttribute('aria-invalid', 'true');
+    node.dataset.error = message;
+    node.title = message;
+  }
+
+  refreshItems(keys) {
+    for (const key of keys) {
+      const { track, index } = parseKey(key);
+      const node = this.itemNode(key);
+      if (node) this.placeItem(node, track, this.app.doc.tracks[track][index]);
+    }
+  }
+
+  // -- input ------------------------------------------------------------------------------
+
+  onRulerDown(e) {
+    e.preventDefault();
+    e.stopPropagation();
+    this.ruler.setPointerCapture(e.pointerId);
+    const seek = (ev) => this.app.seek(Math.max(0, this.timeAt(ev.clientX)));
+    seek(e);
+    const move = (ev) => seek(ev);
+    const up = () => {
+      this.ruler.removeEventListener('pointermove', move);
+      this.ruler.removeEventListener('pointerup', up);
+    };
+    this.ruler.addEventListener('pointermove', move);
+    this.ruler.addEventListener('pointerup', up);
+  }
+
+  onDoubleClick(e) {
+    const lane = e.target.closest('.lane');
+    if (!lane || !lane.dataset.track || e.target.closest('.item:not(.ghost)')) return;
+    this.app.add(lane.dataset.track, this.timeAt(e.clientX));
+  }
+
+  onPointerDown(e) {
+    if (e.button !== 0) return;
+    const node = e.target.closest('.item:not(.ghost)');
+    if (!node) {
+      if (e.target.closest('.lane')) this.app.select([]);
+      return;
+    }
+    e.preventDefault();
+    const key = node.dataset.key;
+    const sel = this.app.selection;
+    if (e.shiftKey || e.ctrlKey || e.metaKey) {
+      const next = new Set(sel);
+      if (next.has(key)) next.delete(key);
+      else next.add(key);
+      this.app.select([...next]);
+      return;
+    }
+    if (!sel.has(key)) this.app.select([key]);
+    const resizing = e.target.classList.contains('grip');
+    const doc = this.app.doc;
+    const keys = resizing ? [key] : [...this.app.selection];
+    this.drag = {
+      key,
+      resizing,
+      startX: e.clientX,
+      started: false,
+      keys,
+      origin: keys.map((k) => {
+        const { track, index } = parseKey(k);
+        const it = doc.tracks[track][index];
+        return { track, index, t_ms: it.t_ms, end_ms: it.end_ms, end: itemEnd(track, it) };
+      }),
+    };
+    node.setPointerCapture(e.pointerId);
+    const move = (ev) => this.onDragMove(ev);
+    const up = (ev) => {
+      node.removeEventListener('pointermove', move);
+      node.removeEventListener('pointerup', up);
+      node.removeEventListener('pointercancel', up);
+      this.onDragEnd(ev);
+    };
+    node.addEventListener('pointermove', move);
+    node.addEventListener('pointerup', up);
+    node.addEventListener('pointercancel', up);
+  }
+
+  snap(t, altKey) {
+    if (altKey) return Math.round(t);
+    return snapTime(t, { words: this.app.doc.tracks.words, fps: this.app.fps, tolMs: SNAP_PX / this.zoom });
+  }
+
+  onDragMove(e) {
+    const d = this.drag;
+    if (!d) return;
+    const dx = e.clientX - d.startX;
+    if (!d.started) {
+      if (Math.abs(dx) < DRAG_START_PX) return;
+      d.started = true;
+      this.app.beginEdit();
+      this.root.classList.add('dragging');
+    }
+    const primary = d.origin.find((o) => keyOf(o.track, o.index) === d.key);
+    if (d.resizing) {
+      resizeItem(this.app.doc, primary.track, primary.index, this.snap(primary.end + dx / this.zoom, e.altKey));
+    } else {
+      const t = this.snap(primary.t_ms + dx / this.zoom, e.altKey);
+      moveItems(this.app.doc, d.origin, t - primary.t_ms);
+    }
+    this.refreshItems(d.keys);
+    this.app.dragged?.(d.keys);
+  }
+
+  onDragEnd() {
+    const d = this.drag;
+    this.drag = null;
+    this.root.classList.remove('dragging');
+    if (d && d.started) this.app.edited([...new Set(d.origin.map((o) => o.track))]);
+  }
+}

@@ -1,0 +1,893 @@
+// The Director page's wiring: start a timeline, edit it on the time axis, play it, save and export it.
+
+import { Api, saveToken, takeToken } from './director-api.js';
+import {
+  History,
+  TRACK,
+  TRACKS,
+  contentEnd,
+  copyItems,
+  deleteItems,
+  itemOfError,
+  keyOf,
+  newItem,
+  normalize,
+  parseKey,
+  pasteItems,
+  serialize,
+} from './director-model.js';
+import { TimelineView, fmtTime } from './director-view.js';
+import { Connection } from './connection.js';
+import { Player } from './player.js';
+import { watchExport } from './protocol.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const api = new Api(takeToken());
+const SCHEDULE_DEBOUNCE_MS = 150;
+const EXPORT_POLL_MS = 400;
+const PEAK_BUCKET_MS = 5;
+
+// ------------------------------------------------------------------ toasts
+
+function toast(text, { kind = 'info', code = null, ms = 4500 } = {}) {
+  const el = document.createElement('div');
+  el.className = `toast ${kind}`;
+  if (code) {
+    const c = document.createElement('span');
+    c.className = 'code';
+    c.textContent = code;
+    el.append(c);
+  }
+  el.append(document.createTextNode(text));
+  const box = $('toasts');
+  box.append(el);
+  while (box.children.length > 4) box.firstElementChild.remove();
+  setTimeout(() => el.remove(), ms);
+}
+
+const fail = (what) => (err) => toast(`${what}: ${err.message}`, { kind: 'error', code: err.code });
+
+// ------------------------------------------------------------------ state
+
+const history_ = new History();
+let clipboard = [];
+let scheduleSeq = 0;
+let scheduleTimer = null;
+let fitOnResolve = false; // fit the axis to the timeline once its duration is known
+
+const app = {
+  id: null,
+  etag: null,
+  savedJson: null,
+  savedName: '',
+  doc: null,
+  rig: null,
+  fps: 24,
+  selection: new Set(),
+  changes: [], // the resolved schedule: [t_ms, frame key]
+  idleBlinks: [],
+  durationMs: 0,
+  audioEndMs: 0,
+  audioOffsetMs: 0,
+  playheadMs: 0,
+  invalid: null, // {key, message} of the item the server refused
+
+  beginEdit() {
+    history_.push(app.doc);
+  },
+  edited(tracks = null) {
+    view.render(tracks);
+    changed();
+  },
+  dragged() {
+    renderInspector();
+  },
+  select(keys) {
+    app.selection = new Set(keys);
+    view.markSelection();
+    renderInspector();
+  },
+  seek(t) {
+    seekTo(t);
+  },
+  add(track, t) {
+    addItem(track, t);
+  },
+};
+
+const view = new TimelineView($('tl'), app);
+
+// The player draws the frame "now" on a clock we drive: the playhead while paused, and while
+// playing the audio's position (the player's rule: frames follow the audio clock when it plays).
+const clock = {
+  offsetMs: 0,
+  rttMs: 0,
+  base: 0,
+  since: null,
+  serverNow() {
+    return this.since === null ? this.base : this.base + (performance.now() - this.since);
+  },
+};
+const player = new Player({ canvas: $('character'), clock, cacheSize: 64 });
+player.start();
+let playing = false;
+let programSeq = 0;
+window.__director = {
+  app,
+  player,
+  view,
+  frameOnScreen: () => player.debug.frameOnScreen,
+  seek: (t) => seekTo(t),
+  get playing() {
+    return playing;
+  },
+  get dirty() {
+    return isDirty();
+  },
+};
+
+// ------------------------------------------------------------------ loading
+
+async function loadRig() {
+  app.rig = await api.get('/rig');
+  if (app.rig.size) player.setFrameSize(app.rig.size);
+}
+
+async function loadVoices() {
+  try {
+    const voices = await api.get('/speech/voices');
+    const select = $('voice');
+    for (const v of voices) {
+      const opt = new Option(`${v.voice} — ${v.name}`, v.voice);
+      opt.title = v.languages.join(', ');
+      select.append(opt);
+    }
+  } catch {
+    // The default voice still works.
+  }
+}
+
+async function loadList(selected = null) {
+  const list = await api.get('/timelines');
+  const select = $('open-list');
+  select.replaceChildren(
+    ...list.map((t) => {
+      const opt = new Option(`${t.name}${t.duration_ms ? ` · ${fmtTime(t.duration_ms, false)}` : ''}`, t.id);
+      opt.title = t.id;
+      return opt;
+    }),
+  );
+  if (selected) select.value = selected;
+  return list;
+}
+
+/** Open a stored timeline for editing (its ETag guards the next save). */
+async function openTimeline(id) {
+  const { json, res } = await api.call('GET', `/timelines/${encodeURIComponent(id)}`);
+  const list = await loadList(id);
+  const doc = normalize(json);
+  pause();
+  app.id = id;
+  app.etag = res.headers.get('ETag');
+  app.doc = doc;
+  app.savedJson = JSON.stringify(serialize(doc).doc);
+  app.savedName = list.find((t) => t.id === id)?.name ?? id;
+  $('name').value = app.savedName;
+  $('doc-id').textContent = id;
+  app.selection = new Set();
+  app.invalid = null;
+  history_.past = [];
+  history_.future = [];
+  app.playheadMs = 0;
+  const url = new URL(location.href);
+  url.searchParams.set('timeline', id);
+  history.replaceState(null, '', url);
+  $('stage-empty').hidden = true;
+  await loadAudio();
+  view.render();
+  changed({ resolveNow: true });
+  renderInspector();
+  fitOnResolve = true;
+}
+
+/** The audio's waveform and where it ends (decoded in the page; the server keeps the file). */
+async function loadAudio() {
+  app.audioEndMs = 0;
+  app.audioOffsetMs = app.doc.audio?.offset_ms ?? 0;
+  view.setPeaks(null);
+  const audioId = app.doc.audio?.id;
+  if (!audioId) return;
+  try {
+    const res = await fetch(`/audio/${encodeURIComponent(audioId)}`);
+    const ctx = new OfflineAudioContext(1, 1, 8000);
+    const buf = await ctx.decodeAudioData(await res.arrayBuffer());
+    app.audioEndMs = Math.round(buf.duration * 1000) + app.audioOffsetMs;
+    view.setPeaks(peaksOf(buf));
+  } catch (err) {
+    toast(`Audio ${audioId}: could not draw its waveform (${err.message})`, { kind: 'error' });
+  }
+}
+
+function peaksOf(buf) {
+  const data = buf.getChannelData(0);
+  const per = Math.max(1, Math.round((buf.sampleRate * PEAK_BUCKET_MS) / 1000));
+  const n = Math.ceil(data.length / per);
+  const min = new Float32Array(n);
+  const max = new Float32Array(n);
+  for (let b = 0; b < n; b++) {
+    let lo = 0;
+    let hi = 0;
+    const end = Math.min(data.length, (b + 1) * per);
+    for (let i = b * per; i < end; i++) {
+      const v = data[i];
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    min[b] = lo;
+    max[b] = hi;
+  }
+  return { bucketMs: (per * 1000) / buf.sampleRate, min, max };
+}
+
+// ------------------------------------------------------------------ changes, schedule, validation
+
+function isDirty() {
+  if (!app.doc) return false;
+  return JSON.stringify(serialize(app.doc).doc) !== app.savedJson || $('name').value.trim() !== app.savedName;
+}
+
+function renderDirty() {
+  const dirty = isDirty();
+  $('dirty').hidden = !dirty;
+  document.title = `${dirty ? '● ' : ''}${$('name').value || 'Untitled'} · streamer Director`;
+  $('undo').disabled = !history_.past.length;
+  $('redo').disabled = !history_.future.length;
+  const has = !!app.doc;
+  for (const id of ['save', 'save-as', 'export', 'send', 'play', 'replan']) $(id).disabled = !has;
+  $('replan').disabled = !has || !app.doc.tracks.words.length;
+}
+
+/** After any change: mark dirty, and resolve the draft again (which also validates it). */
+function changed({ resolveNow = false } = {}) {
+  renderDirty();
+  clearTimeout(scheduleTimer);
+  scheduleTimer = setTimeout(resolveDraft, resolveNow ? 0 : SCHEDULE_DEBOUNCE_MS);
+}
+
+async function resolveDraft() {
+  const seq = ++scheduleSeq;
+  const { doc, order } = serialize(app.doc);
+  try {
+    const s = await api.post('/timelines/schedule', doc);
+    if (seq !== scheduleSeq) return;
+    app.changes = s.changes;
+    const explicit = new Set(app.doc.tracks.blink.map((b) => b.t_ms));
+    const idle = s.blinks.filter(([t]) => !explicit.has(t));
+    const blinksChanged = JSON.stringify(idle) !== JSON.stringify(app.idleBlinks);
+    app.idleBlinks = idle;
+    app.durationMs = s.timeline_duration_ms;
+    showInvalid(null);
+    if (blinksChanged) view.render(['blink']);
+    view.layout();
+    if (fitOnResolve) view.fit();
+    fitOnResolve = false;
+    loadQueue();
+    renderTime();
+  } catch (err) {
+    if (seq !== scheduleSeq) return;
+    if (err.status === 422 || err.status === 400) showInvalid(err.message, order);
+    else fail('Schedule')(err);
+  }
+}
+
+/** Show a validation error on the item it names (and in the bar above the tracks). */
+function showInvalid(message, order = null) {
+  const at = message && order ? itemOfError(message, order) : null;
+  app.invalid = message ? { key: at ? keyOf(at.track, at.index) : null, message } : null;
+  view.markInvalid(app.invalid?.key ?? null, message);
+  $('invalid').hidden = !message;
+  $('invalid').textContent = message ? `Not valid: ${message}${at ? ' (marked in red on the track)' : ''}` : '';
+}
+
+// ------------------------------------------------------------------ playback
+
+function loadQueue() {
+  // The player prunes frames behind "now" while playing: give it the whole schedule again on each seek.
+  player.queue.clear();
+  player.queue.replaceFrom(-1, app.changes.map(([t, key]) => [t, `/frames/${key}`]));
+  player.lastNow = null;
+}
+
+function currentMs() {
+  return playing ? (player.lastNow ?? clock.serverNow()) : app.playheadMs;
+}
+
+function startAudio() {
+  const audioId = app.doc.audio?.id;
+  if (!audioId) return;
+  player.audio.play({
+    program_id: `director-${++programSeq}`,
+    url: `/audio/${encodeURIComponent(audioId)}`,
+    start_ms: app.audioOffsetMs,
+    duration_ms: app.audioEndMs ? app.audioEndMs - app.audioOffsetMs : null,
+  });
+}
+
+function play() {
+  if (!app.doc || playing) return;
+  if (app.playheadMs >= endMs() - 10) app.playheadMs = 0;
+  playing = true;
+  clock.base = app.playheadMs;
+  clock.since = performance.now();
+  loadQueue();
+  startAudio();
+  renderPlay();
+}
+
+function pause() {
+  if (!playing) return;
+  app.playheadMs = Math.round(currentMs());
+  playing = false;
+  clock.base = app.playheadMs;
+  clock.since = null;
+  player.audio.stop();
+  loadQueue();
+  renderPlay();
+  view.placePlayhead();
+  renderTime();
+}
+
+function seekTo(t) {
+  t = Math.max(0, Math.min(Math.round(t), endMs()));
+  app.playheadMs = t;
+  clock.base = t;
+  if (playing) {
+    clock.since = performance.now();
+    player.audio.stop();
+    startAudio();
+  }
+  loadQueue();
+  view.placePlayhead();
+  renderTime();
+}
+
+const endMs = () => Math.max(app.durationMs, app.audioEndMs, app.doc ? contentEnd(app.doc) : 0);
+
+function renderPlay() {
+  $('play').textContent = playing ? '❚❚ Pause' : '▶ Play';
+}
+
+function renderTime() {
+  $('time').textContent = `${fmtTime(currentMs())} / ${fmtTime(endMs())}`;
+}
+
+function tick() {
+  if (playing) {
+    const t = currentMs();
+    if (t >= endMs()) {
+      pause();
+      seekTo(endMs());
+    } else {
+      app.playheadMs = t;
+      view.placePlayhead();
+      view.follow();
+      renderTime();
+    }
+  }
+  requestAnimationFrame(tick);
+}
+requestAnimationFrame(tick);
+
+// ------------------------------------------------------------------ editing
+
+function edit(fn, tracks = null) {
+  if (!app.doc) return;
+  app.beginEdit();
+  fn();
+  app.edited(tracks);
+}
+
+function addItem(track, t) {
+  edit(() => {
+    const items = app.doc.tracks[track];
+    items.push(newItem(track, t ?? app.playheadMs, app.rig));
+    app.selection = new Set([keyOf(track, items.length - 1)]);
+  }, [track]);
+  renderInspector();
+}
+
+function deleteSelection() {
+  if (!app.selection.size) return;
+  const keys = [...app.selection];
+  const tracks = [...new Set(keys.map((k) => parseKey(k).track))];
+  edit(() => {
+    deleteItems(app.doc, keys);
+    app.selection = new Set();
+  }, tracks);
+  renderInspector();
+}
+
+function nudge(dt) {
+  const keys = [...app.selection];
+  const tracks = [...new Set(keys.map((k) => parseKey(k).track))];
+  edit(() => {
+    for (const k of keys) {
+      const { track, index } = parseKey(k);
+      const it = app.doc.tracks[track][index];
+      const d = Math.max(dt, -it.t_ms);
+      it.t_ms += d;
+      if (it.end_ms !== undefined) it.end_ms += d;
+    }
+  }, tracks);
+  renderInspector();
+}
+
+function restore(doc) {
+  if (!doc) return;
+  app.doc = doc;
+  // Keep the selection where its items still exist.
+  app.selection = new Set([...app.selection].filter((k) => {
+    const { track, index } = parseKey(k);
+    return index < app.doc.tracks[track].length;
+  }));
+  view.render();
+  changed();
+  renderInspector();
+}
+
+const undo = () => restore(history_.undo(app.doc));
+const redo = () => restore(history_.redo(app.doc));
+
+function copy() {
+  clipboard = copyItems(app.doc, app.selection);
+  if (clipboard.length) toast(`Copied ${clipboard.length} item${clipboard.length > 1 ? 's' : ''}`, { ms: 1500 });
+}
+
+function paste() {
+  if (!clipboard.length) return;
+  const tracks = [...new Set(clipboard.map((c) => c.track))];
+  edit(() => {
+    app.selection = new Set(pasteItems(app.doc, clipboard, app.playheadMs));
+  }, tracks);
+  renderInspector();
+}
+
+function selectAll() {
+  const tracks = app.selection.size ? [...new Set([...app.selection].map((k) => parseKey(k).track))] : TRACKS.map((t) => t.key);
+  const keys = [];
+  for (const track of tracks) app.doc.tracks[track].forEach((_, i) => keys.push(keyOf(track, i)));
+  app.select(keys);
+}
+
+// ------------------------------------------------------------------ inspector
+
+function field(label, input) {
+  const wrap = document.createElement('label');
+  wrap.append(document.createTextNode(label), input);
+  return wrap;
+}
+
+function numberInput(value, onChange, { min = 0, max = 3600000 } = {}) {
+  const input = Object.assign(document.createElement('input'), { type: 'number', value: value ?? '', min, max, step: 1 });
+  input.addEventListener('change', () => {
+    if (input.value === '') return;
+    onChange(Math.round(Number(input.value)));
+  });
+  return input;
+}
+
+function selectInput(options, value, onChange) {
+  const select = document.createElement('select');
+  for (const o of options) select.append(new Option(o, o, false, o === value));
+  if (!options.includes(value)) select.append(new Option(`${value} (not in this rig)`, value, false, true));
+  select.addEventListener('change', () => onChange(select.value));
+  return select;
+}
+
+function textInput(value, onChange) {
+  const input = Object.assign(document.createElement('input'), { value: value ?? '' });
+  input.addEventListener('change', () => onChange(input.value));
+  return input;
+}
+
+function renderInspector() {
+  const box = $('inspector');
+  const keys = [...app.selection];
+  if (!app.doc || !keys.length) {
+    box.innerHTML = '<p class="muted">Select an item on the tracks (click; Shift-click adds). Double-click a lane to add one.</p>';
+    return;
+  }
+  if (keys.length > 1) {
+    box.replaceChildren(
+      Object.assign(document.createElement('p'), { textContent: `${keys.length} items selected: drag, nudge (←/→), copy or delete them.` }),
+    );
+    const del = Object.assign(document.createElement('button'), { className: 'btn danger small', textContent: 'Delete' });
+    del.addEventListener('click', deleteSelection);
+    box.append(del);
+    return;
+  }
+  const { track, index } = parseKey(keys[0]);
+  const it = app.doc.tracks[track][index];
+  const set = (name) => (value) => {
+    edit(() => {
+      if (value === '' || value === null) delete it[name];
+      else it[name] = value;
+    }, [track]);
+    renderInspector();
+  };
+  const rig = app.rig;
+  const exprs = Object.keys(rig.expressions);
+  const visemes = Object.keys(rig.visemes ?? {}).length ? Object.keys(rig.visemes) : exprs;
+  const rows = [field('Time (ms)', numberInput(it.t_ms, set('t_ms')))];
+  if (TRACK[track].span) rows.push(field('End (ms)', numberInput(it.end_ms, set('end_ms'))));
+  if (track === 'emotion') rows.push(field('Expression', selectInput(exprs, it.expr, set('expr'))));
+  if (track === 'pose') rows.push(field('Pose', selectInput(rig.poses, it.pose, set('pose'))));
+  if (track === 'emotion' || track === 'pose') {
+    rows.push(field('Transition (ms)', numberInput(it.transition_ms ?? 0, set('transition_ms'), { max: 10000 })));
+  }
+  if (track === 'speech') {
+    rows.push(field('Viseme', selectInput(visemes, it.viseme, set('viseme'))));
+    rows.push(field('Phoneme', textInput(it.phoneme, set('phoneme'))));
+  }
+  if (track === 'words') rows.push(field('Text', textInput(it.text, set('text'))));
+  if (track === 'blink') rows.push(field('Length (ms)', numberInput(it.duration_ms ?? '', set('duration_ms'), { min: 20, max: 10000 })));
+  const head = Object.assign(document.createElement('div'), { className: `insp-head track-${track}` });
+  head.textContent = `${TRACK[track].label} · #${index + 1}`;
+  const del = Object.assign(document.createElement('button'), { className: 'btn danger small', textContent: 'Delete', title: 'Delete (Delete key)' });
+  del.addEventListener('click', deleteSelection);
+  const grid = Object.assign(document.createElement('div'), { className: 'grid2' });
+  grid.append(...rows);
+  box.replaceChildren(head, grid, del);
+  if (app.invalid?.key === keys[0]) {
+    box.append(Object.assign(document.createElement('p'), { className: 'error-text', textContent: app.invalid.message }));
+  }
+}
+
+// ------------------------------------------------------------------ start: speech, alignment, open, emotions
+
+async function busy(button, label, fn) {
+  const text = button.textContent;
+  button.disabled = true;
+  button.textContent = label;
+  try {
+    await fn();
+  } finally {
+    button.disabled = false;
+    button.textContent = text;
+  }
+}
+
+function guardUnsaved() {
+  return !isDirty() || confirm('Discard the unsaved changes to this timeline?');
+}
+
+$('tab-script').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!guardUnsaved()) return;
+  busy($('speak'), 'Speaking…', async () => {
+    const body = {
+      text: $('script').value.trim(),
+      rate_wpm: Number($('rate').value) || 165,
+      pitch: Number($('pitch').value) || 50,
+      provider: $('speech-provider').value,
+      emotions: $('emotion-provider').value,
+    };
+    if ($('voice').value) body.voice = $('voice').value;
+    const said = await api.post('/speech', body);
+    await openTimeline(said.timeline_id);
+    toast(`Speech ready: ${fmtTime(said.duration_ms)}`, { kind: 'ok', ms: 2500 });
+  }).catch(fail('Speech'));
+});
+
+$('tab-recording').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (!guardUnsaved()) return;
+  busy($('align'), 'Aligning…', async () => {
+    const form = new FormData();
+    form.append('audio', $('recording').files[0]);
+    const transcript = $('transcript').value.trim();
+    if (transcript) form.append('transcript', transcript);
+    form.append('provider', $('align-provider').value);
+    const { json } = await api.call('POST', '/align', { form });
+    await openTimeline(json.timeline_id);
+    const warn = json.warnings?.length ? ` (${json.warnings.join('; ')})` : '';
+    toast(`Aligned with ${json.provider}${warn}`, { kind: 'ok', ms: 4000 });
+  }).catch(fail('Align'));
+});
+
+$('tab-open').addEventListener('submit', (e) => {
+  e.preventDefault();
+  const id = $('open-list').value;
+  if (!id || !guardUnsaved()) return;
+  openTimeline(id).catch(fail('Open'));
+});
+
+for (const tab of document.querySelectorAll('.tab')) {
+  tab.addEventListener('click', () => {
+    for (const t of document.querySelectorAll('.tab')) {
+      t.setAttribute('aria-selected', String(t === tab));
+      $(`tab-${t.dataset.tab}`).hidden = t !== tab;
+    }
+    if (tab.dataset.tab === 'open') loadList(app.id).catch(fail('Timelines'));
+  });
+}
+
+$('replan').addEventListener('click', () =>
+  busy($('replan'), 'Planning…', async () => {
+    const words = app.doc.tracks.words.map(({ t_ms, end_ms, text }) => ({ t_ms, end_ms, text }));
+    const plan = await api.post('/emotions', { words, provider: $('emotion-provider').value });
+    edit(() => {
+      app.doc.tracks.emotion = plan.emotion;
+      app.selection = new Set();
+    }, ['emotion']);
+    renderInspector();
+    toast(`Emotions planned by ${plan.provider}${plan.fallback ? ` (${plan.fallback})` : ''}`, { kind: 'ok', ms: 3000 });
+  }).catch(fail('Emotions')),
+);
+
+// ------------------------------------------------------------------ keep: save, save as, conflicts
+
+async function validate(doc, order) {
+  try {
+    await api.post('/timelines/validate', doc);
+    return true;
+  } catch (err) {
+    if (err.status === 422 || err.status === 400) {
+      showInvalid(err.message, order);
+      toast('Not saved: fix the item marked in red first', { kind: 'error', code: String(err.status) });
+      return false;
+    }
+    throw err;
+  }
+}
+
+async function save({ overwrite = false } = {}) {
+  if (!app.doc || !app.id) return;
+  const { doc, order } = serialize(app.doc);
+  if (!(await validate(doc, order))) return;
+  const name = $('name').value.trim() || app.id;
+  const headers = !overwrite && app.etag ? { 'If-Match': app.etag } : {};
+  try {
+    const { res } = await api.call('PUT', `/timelines/${encodeURIComponent(app.id)}?name=${encodeURIComponent(name)}`, { body: doc, headers });
+    app.etag = res.headers.get('ETag');
+    app.savedJson = JSON.stringify(doc);
+    app.savedName = name;
+    $('name').value = name;
+    $('conflict').hidden = true;
+    renderDirty();
+    toast('Saved', { kind: 'ok', ms: 1500 });
+  } catch (err) {
+    if (err.status === 412) {
+      $('conflict').hidden = false;
+      return;
+    }
+    throw err;
+  }
+}
+
+async function saveAs() {
+  const name = prompt('Save a copy as:', `${$('name').value || app.id} (copy)`);
+  if (!name) return;
+  const { doc, order } = serialize(app.doc);
+  if (!(await validate(doc, order))) return;
+  const { json } = await api.call('POST', `/timelines?name=${encodeURIComponent(name.trim())}`, { body: doc });
+  const current = app.doc;
+  await openTimeline(json.id);
+  toast(`Saved as ${json.name}`, { kind: 'ok', ms: 2000 });
+  return current;
+}
+
+$('save').addEventListener('click', () => save().catch(fail('Save')));
+$('save-as').addEventListener('click', () => saveAs().catch(fail('Save as')));
+$('conflict-overwrite').addEventListener('click', () => save({ overwrite: true }).catch(fail('Save')));
+$('conflict-reload').addEventListener('click', () => {
+  $('conflict').hidden = true;
+  openTimeline(app.id).catch(fail('Reload'));
+});
+$('name').addEventListener('input', renderDirty);
+window.addEventListener('beforeunload', (e) => {
+  if (!isDirty()) return;
+  e.preventDefault();
+  e.returnValue = '';
+});
+
+// ------------------------------------------------------------------ export and send
+
+let exportJob = null;
+let conn = null;
+const exportActive = () => exportJob && (exportJob.status === 'queued' || exportJob.status === 'running');
+
+/** What to render or play: the stored timeline when it is saved as shown, else the draft itself. */
+function source() {
+  return isDirty() ? { timeline: serialize(app.doc).doc } : { timeline_id: app.id };
+}
+
+function exportOptions() {
+  const options = { format: $('ex-format').value, fps: Number($('ex-fps').value), background: $('ex-bg').value };
+  const size = $('ex-size').value;
+  if (size.includes('x')) options.size = size;
+  else if (size) options.scale = Number(size);
+  return options;
+}
+
+function renderExport() {
+  const job = exportJob;
+  $('export-status').hidden = !job;
+  $('export').disabled = !app.doc || exportActive();
+  if (!job) return;
+  const p = job.progress ?? {};
+  const pct = job.status === 'done' ? 100 : p.total ? (100 * p.frames) / p.total : 0;
+  $('export-bar').style.width = `${pct}%`;
+  $('export-label').textContent =
+    {
+      queued: 'Queued…',
+      running: p.total ? `Rendering ${p.frames} / ${p.total} frames${p.eta_s != null ? ` · ~${Math.ceil(p.eta_s)} s left` : ''}` : 'Starting…',
+      done: `Ready · ${job.filename}`,
+      failed: `Failed: ${job.error}`,
+      cancelled: 'Cancelled',
+    }[job.status] ?? job.status;
+  $('export-cancel').hidden = !exportActive();
+  const link = $('export-link');
+  link.hidden = job.status !== 'done';
+  if (job.status === 'done') {
+    link.href = job.file;
+    link.download = job.filename;
+  }
+}
+
+function exportUpdate(job) {
+  if (exportJob?.id !== job.id) return;
+  exportJob = job;
+  renderExport();
+}
+
+/** The live socket, as a controller of the chosen channel: export progress arrives on it. */
+function connection() {
+  const channel = $('channel').value.trim() || 'main';
+  if (!conn || conn.params.channel !== channel) {
+    conn?.close();
+    conn = new Connection({ channel, role: 'controller', token: api.token });
+    conn.on('export', (m) => exportUpdate(m.export));
+    conn.start();
+  }
+  return conn;
+}
+
+async function followExport(id) {
+  try {
+    const c = connection();
+    for (let i = 0; i < 20 && c.status !== 'connected'; i++) await new Promise((r) => setTimeout(r, 100));
+    exportUpdate((await c.request((rid) => watchExport(rid, id))).export);
+    return;
+  } catch {
+    // No socket or no control: poll instead.
+  }
+  while (exportJob?.id === id && exportActive()) {
+    await new Promise((r) => setTimeout(r, EXPORT_POLL_MS));
+    exportUpdate(await api.get(`/exports/${id}`));
+  }
+}
+
+$('export').addEventListener('click', async () => {
+  if (!app.doc || exportActive()) return;
+  try {
+    const { json } = await api.call('POST', '/exports', { body: { ...source(), options: exportOptions() } });
+    exportJob = json;
+    renderExport();
+    await followExport(json.id);
+  } catch (err) {
+    fail('Export')(err);
+    renderExport();
+  }
+});
+
+$('export-cancel').addEventListener('click', async () => {
+  if (!exportActive()) return;
+  try {
+    exportJob = (await api.call('DELETE', `/exports/${exportJob.id}`)).json ?? exportJob;
+  } catch (err) {
+    fail('Cancel')(err);
+  }
+  renderExport();
+});
+
+$('send').addEventListener('click', async () => {
+  const channel = $('channel').value.trim() || 'main';
+  try {
+    await api.post(`/channels/${encodeURIComponent(channel)}/play`, source());
+    toast(`Playing on channel “${channel}” (OBS sources of it show it)`, { kind: 'ok', ms: 3000 });
+  } catch (err) {
+    fail('Send')(err);
+  }
+});
+
+// ------------------------------------------------------------------ keyboard and buttons
+
+const typing = (e) => e.target.closest('input, textarea, select, [contenteditable]');
+
+document.addEventListener('keydown', (e) => {
+  const mod = e.ctrlKey || e.metaKey;
+  const k = e.key.toLowerCase();
+  if (mod && k === 's') {
+    e.preventDefault();
+    save().catch(fail('Save'));
+    return;
+  }
+  if (typing(e) || !app.doc) {
+    if (e.key === '?' && !typing(e)) $('help').showModal();
+    return;
+  }
+  const frame = 1000 / app.fps;
+  if (mod && k === 'z') {
+    e.preventDefault();
+    if (e.shiftKey) redo();
+    else undo();
+  } else if (mod && k === 'y') {
+    e.preventDefault();
+    redo();
+  } else if (mod && k === 'c') copy();
+  else if (mod && k === 'v') paste();
+  else if (mod && k === 'a') {
+    e.preventDefault();
+    selectAll();
+  } else if (e.key === ' ') {
+    e.preventDefault();
+    if (playing) pause();
+    else play();
+  } else if (k === 'k') pause();
+  else if (k === 'l') {
+    if (playing) seekTo(currentMs() + 1000);
+    else play();
+  } else if (k === 'j') seekTo(currentMs() - 1000);
+  else if (e.key === 'Home') seekTo(0);
+  else if (e.key === 'End') seekTo(endMs());
+  else if (e.key === 'Delete' || e.key === 'Backspace') {
+    e.preventDefault();
+    deleteSelection();
+  } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+    e.preventDefault();
+    const sign = e.key === 'ArrowLeft' ? -1 : 1;
+    const step = e.altKey ? 1 : Math.round((e.shiftKey ? 10 : 1) * frame);
+    if (app.selection.size) nudge(sign * step);
+    else seekTo(app.playheadMs + sign * step);
+  } else if (e.key === 'Escape') app.select([]);
+  else if (e.key === '?') $('help').showModal();
+});
+
+$('play').addEventListener('click', () => (playing ? pause() : play()));
+$('undo').addEventListener('click', undo);
+$('redo').addEventListener('click', redo);
+$('zoom-in').addEventListener('click', () => view.setZoom(view.zoom * 1.5));
+$('zoom-out').addEventListener('click', () => view.setZoom(view.zoom / 1.5));
+$('zoom-fit').addEventListener('click', () => view.fit());
+$('help-open').addEventListener('click', () => $('help').showModal());
+$('settings-open').addEventListener('click', () => {
+  $('token').value = api.token;
+  $('settings').showModal();
+});
+$('token-form').addEventListener('submit', () => {
+  api.token = $('token').value.trim();
+  saveToken(api.token);
+  conn?.close();
+  conn = null;
+  toast(api.token ? 'Using the new control token' : 'Control token cleared', { kind: 'ok', ms: 2000 });
+});
+for (const button of document.querySelectorAll('[data-add]')) {
+  button.addEventListener('click', () => addItem(button.dataset.add, app.playheadMs));
+}
+
+// ------------------------------------------------------------------ start
+
+async function main() {
+  renderDirty();
+  renderInspector();
+  await loadRig();
+  loadVoices();
+  const wanted = params.get('timeline');
+  if (wanted) await openTimeline(wanted).catch(fail(`Timeline ${wanted}`));
+  else await loadList().catch(fail('Timelines'));
+  document.body.dataset.ready = '1';
+}
+
+main().catch(fail('Start'));
