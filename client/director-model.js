@@ -41,10 +41,8 @@ export function newItem(track, t, rig) {
       return { t_ms: t, expr: exprs.includes('happy_soft') ? 'happy_soft' : exprs[0], transition_ms: DEFAULT_TRANSITION_MS };
     case 'pose':
       return { t_ms: t, pose: rig ? rig.poses[0] : 'center', transition_ms: DEFAULT_TRANSITION_MS };
-    case 'speech': {
-      const visemes = rig ? Object.keys(rig.visemes) : [];
-      return { t_ms: t, end_ms: t + 120, viseme: visemes[0] ?? exprs[0] };
-    }
+    case 'speech':
+      return { t_ms: t, end_ms: t + 120, viseme: visemeNames(rig)[0] };
     case 'words':
       return { t_ms: t, end_ms: t + 300, text: 'word' };
     case 'blink':
@@ -52,6 +50,14 @@ export function newItem(track, t, rig) {
     default:
       throw new Error(`unknown track ${track}`);
   }
+}
+
+/** The mouth shapes a speech cue may name: the rig's viseme expressions (its phoneme map's values). */
+export function visemeNames(rig) {
+  const exprs = Object.keys(rig?.expressions ?? { neutral: 1 });
+  const shapes = [...new Set(Object.values(rig?.visemes ?? {}))];
+  if (!shapes.length) return exprs;
+  return exprs.includes('neutral') ? [...shapes, 'neutral'] : shapes; // neutral: a closed mouth (M, P, B)
 }
 
 /** Where an item ends on the axis (spans: end_ms; points: the end of their transition or blink). */

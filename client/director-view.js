@@ -105,6 +105,7 @@ export class TimelineView {
     this.layout();
     this.scroll.scrollLeft = Math.max(0, tAnchor * zoom - (ax - box.left));
     this.onScroll();
+    this.app.zoomed?.();
   }
 
   fit() {

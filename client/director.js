@@ -15,6 +15,7 @@ import {
   parseKey,
   pasteItems,
   serialize,
+  visemeNames,
 } from './director-model.js';
 import { TimelineView, fmtTime } from './director-view.js';
 import { Connection } from './connection.js';
@@ -82,6 +83,9 @@ const app = {
   },
   dragged() {
     renderInspector();
+  },
+  zoomed() {
+    fitOnResolve = false; // the user chose a zoom: keep it
   },
   select(keys) {
     app.selection = new Set(keys);
@@ -518,7 +522,7 @@ function renderInspector() {
   };
   const rig = app.rig;
   const exprs = Object.keys(rig.expressions);
-  const visemes = Object.keys(rig.visemes ?? {}).length ? Object.keys(rig.visemes) : exprs;
+  const visemes = visemeNames(rig);
   const rows = [field('Time (ms)', numberInput(it.t_ms, set('t_ms')))];
   if (TRACK[track].span) rows.push(field('End (ms)', numberInput(it.end_ms, set('end_ms'))));
   if (track === 'emotion') rows.push(field('Expression', selectInput(exprs, it.expr, set('expr'))));
