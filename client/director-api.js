@@ -1,6 +1,7 @@
 // The Director's REST calls: JSON in and out, the control token, and errors that carry the status (I/O).
 
 const TOKEN_KEY = 'streamer.token';
+const BUSY_RETRIES = 4;
 
 /** The control token: from #token= or ?token= once (then kept in this browser, as the preview does), else saved. */
 export function takeToken() {
@@ -47,10 +48,16 @@ export class Api {
       init.headers['Content-Type'] = 'application/json';
     }
     let res;
-    try {
-      res = await fetch(url, init);
-    } catch (err) {
-      throw new ApiError(0, `the server did not answer (${err.message})`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        res = await fetch(url, init);
+      } catch (err) {
+        throw new ApiError(0, `the server did not answer (${err.message})`);
+      }
+      // Busy (a few heavy requests at a time per server): wait as told and ask again.
+      if (res.status !== 429 || attempt >= BUSY_RETRIES) break;
+      const waitS = Math.min(Number(res.headers.get('Retry-After')) || 1, 5);
+      await new Promise((r) => setTimeout(r, waitS * 1000 * (0.75 + Math.random() / 2)));
     }
     const json = res.status === 204 ? null : await res.json().catch(() => null);
     if (!res.ok) {

@@ -9,6 +9,7 @@ const SNAP_PX = 8;
 const TICK_MIN_PX = 90;
 const TICK_STEPS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
 const DRAG_START_PX = 3;
+const DENSE_ZOOM = 0.04; // px per ms below which items are drawn without labels
 
 export function fmtTime(ms, precise = true) {
   const neg = ms < 0;
@@ -39,6 +40,8 @@ export class TimelineView {
     this.zoom = 0.1;
     this.peaks = null; // {ms per bucket, min/max Float32Array}
     this.drag = null;
+    this.windowMs = null; // [t0, t1, zoom] of the items built
+    this.invalid = null; // {key, message}
     this.build();
   }
 
@@ -102,6 +105,9 @@ export class TimelineView {
     const ax = anchorClientX ?? box.left + box.width / 2;
     const tAnchor = (ax - box.left + this.scroll.scrollLeft) / this.zoom;
     this.zoom = zoom;
+    this.windowMs = null;
+    // Zoomed far out, items are a few pixels wide: drop their labels (most of the painting).
+    this.root.classList.toggle('dense', zoom < DENSE_ZOOM);
     this.layout();
     this.scroll.scrollLeft = Math.max(0, tAnchor * zoom - (ax - box.left));
     this.onScroll();
@@ -142,6 +148,7 @@ export class TimelineView {
   }
 
   onScroll() {
+    if (this.app.doc) this.renderWindow();
     this.drawRuler();
     this.drawWave();
   }
@@ -215,15 +222,35 @@ export class TimelineView {
     }
   }
 
-  /** Rebuild the items of the given tracks (all when none are given). */
-  render(tracks = null) {
+  /**
+   * Redraw the items (after an edit, undo or a new document). Only the items near the visible
+   * stretch of the axis are elements (one screen either side): a 10-minute timeline has ~7,000
+   * items, and zooming or dragging must not lay out all of them.
+   */
+  render() {
+    this.windowMs = null;
+    this.layout();
+    this.renderWindow();
+  }
+
+  /** Build the items of the window around the visible stretch, when the view has left the last one. */
+  renderWindow() {
+    const { scrollLeft, clientWidth } = this.scroll;
+    const width = clientWidth || 1000;
+    const v0 = scrollLeft / this.zoom;
+    const v1 = (scrollLeft + width) / this.zoom;
+    const w = this.windowMs;
+    if (w && v0 >= w[0] && v1 <= w[1] && w[2] === this.zoom) return;
+    const pad = width / this.zoom;
+    const t0 = v0 - pad;
+    const t1 = v1 + pad;
+    this.windowMs = [t0, t1, this.zoom];
     for (const t of TRACKS) {
-      if (tracks && !tracks.includes(t.key)) continue;
-      const lane = this.lanes[t.key];
       const items = this.app.doc.tracks[t.key];
       const frag = document.createDocumentFragment();
       if (t.key === 'blink') {
         for (const [bt, dur] of this.app.idleBlinks ?? []) {
+          if (bt + dur < t0 || bt > t1) continue;
           const ghost = el('div', 'item ghost');
           ghost.style.setProperty('--t', bt);
           ghost.style.setProperty('--d', dur);
@@ -231,11 +258,13 @@ export class TimelineView {
           frag.append(ghost);
         }
       }
-      for (let i = 0; i < items.length; i++) frag.append(this.itemElement(t, i, items[i]));
-      lane.replaceChildren(frag);
+      for (let i = 0; i < items.length; i++) {
+        const it = items[i];
+        if (it.t_ms > t1 || itemEnd(t.key, it) < t0) continue;
+        frag.append(this.itemElement(t, i, it));
+      }
+      this.lanes[t.key].replaceChildren(frag);
     }
-    this.layout();
-    this.markSelection();
   }
 
   itemElement(t, i, it) {
@@ -245,6 +274,8 @@ export class TimelineView {
     node.setAttribute('role', 'listitem');
     node.append(el('span', 'label', t.text(it)), el('span', 'grip'));
     this.placeItem(node, t.key, it);
+    if (this.app.selection.has(key)) node.classList.add('selected');
+    if (this.invalid?.key === key) this.flagInvalid(node);
     return node;
   }
 
@@ -252,7 +283,7 @@ export class TimelineView {
     node.style.setProperty('--t', it.t_ms);
     node.style.setProperty('--d', itemEnd(track, it) - it.t_ms);
     const spec = TRACKS.find((t) => t.key === track);
-    node.title = `${spec.tip(it)} · ${fmtTime(it.t_ms)}${spec.span ? `–${fmtTime(it.end_ms)}` : ''}`;
+    node.title = this.invalid?.key === node.dataset.key ? this.invalid.message : `${spec.tip(it)} · ${fmtTime(it.t_ms)}${spec.span ? `–${fmtTime(it.end_ms)}` : ''}`;
     node.firstChild.textContent = spec.text(it);
   }
 
@@ -265,20 +296,34 @@ export class TimelineView {
     for (const key of this.app.selection) this.itemNode(key)?.classList.add('selected');
   }
 
-  /** Mark the item a validation error names (or clear the mark with null). */
+  /** Mark the item a validation error names (or clear the mark with a null key). */
   markInvalid(key, message) {
     for (const node of this.content.querySelectorAll('.item.invalid')) {
       node.classList.remove('invalid');
       node.removeAttribute('aria-invalid');
       node.removeAttribute('data-error');
     }
-    if (!key) return;
-    const node = this.itemNode(key);
-    if (!node) return;
+    this.invalid = key ? { key, message } : null;
+    const node = key ? this.itemNode(key) : null;
+    if (node) this.flagInvalid(node);
+  }
+
+  flagInvalid(node) {
     node.classList.add('invalid');
     node.setAttribute('aria-invalid', 'true');
-    node.dataset.error = message;
-    node.title = message;
+    node.dataset.error = this.invalid.message;
+    node.title = this.invalid.message;
+  }
+
+  /** Bring an item into view (a validation error found off screen, a selection by keyboard). */
+  reveal(key) {
+    const { track, index } = parseKey(key);
+    const it = this.app.doc.tracks[track][index];
+    if (!it) return;
+    const x = this.xOf(it.t_ms);
+    const { scrollLeft, clientWidth } = this.scroll;
+    if (x < scrollLeft || x > scrollLeft + clientWidth - 40) this.scroll.scrollLeft = Math.max(0, x - clientWidth / 3);
+    this.onScroll();
   }
 
   refreshItems(keys) {
@@ -345,17 +390,19 @@ export class TimelineView {
         return { track, index, t_ms: it.t_ms, end_ms: it.end_ms, end: itemEnd(track, it) };
       }),
     };
-    node.setPointerCapture(e.pointerId);
+    // Captured by the axis, not the item: the item's element may be rebuilt while it is dragged.
+    const target = this.content;
+    target.setPointerCapture(e.pointerId);
     const move = (ev) => this.onDragMove(ev);
     const up = (ev) => {
-      node.removeEventListener('pointermove', move);
-      node.removeEventListener('pointerup', up);
-      node.removeEventListener('pointercancel', up);
+      target.removeEventListener('pointermove', move);
+      target.removeEventListener('pointerup', up);
+      target.removeEventListener('pointercancel', up);
       this.onDragEnd(ev);
     };
-    node.addEventListener('pointermove', move);
-    node.addEventListener('pointerup', up);
-    node.addEventListener('pointercancel', up);
+    target.addEventListener('pointermove', move);
+    target.addEventListener('pointerup', up);
+    target.addEventListener('pointercancel', up);
   }
 
   snap(t, altKey) {
@@ -388,6 +435,6 @@ export class TimelineView {
     const d = this.drag;
     this.drag = null;
     this.root.classList.remove('dragging');
-    if (d && d.started) this.app.edited([...new Set(d.origin.map((o) => o.track))]);
+    if (d && d.started) this.app.edited();
   }
 }

@@ -77,8 +77,8 @@ const app = {
   beginEdit() {
     history_.push(app.doc);
   },
-  edited(tracks = null) {
-    view.render(tracks);
+  edited() {
+    view.render();
     changed();
   },
   dragged() {
@@ -272,9 +272,12 @@ async function resolveDraft() {
     app.idleBlinks = idle;
     app.durationMs = s.timeline_duration_ms;
     showInvalid(null);
-    if (blinksChanged) view.render(['blink']);
+    if (blinksChanged) view.render();
     view.layout();
-    if (fitOnResolve) view.fit();
+    if (fitOnResolve) {
+      window.__director.resolvedAt = performance.now(); // the first schedule of this timeline is in
+      view.fit();
+    }
     fitOnResolve = false;
     loadQueue();
     renderTime();
@@ -290,6 +293,7 @@ function showInvalid(message, order = null) {
   const at = message && order ? itemOfError(message, order) : null;
   app.invalid = message ? { key: at ? keyOf(at.track, at.index) : null, message } : null;
   view.markInvalid(app.invalid?.key ?? null, message);
+  if (app.invalid?.key) view.reveal(app.invalid.key);
   $('invalid').hidden = !message;
   $('invalid').textContent = message ? `Not valid: ${message}${at ? ' (marked in red on the track)' : ''}` : '';
 }
@@ -385,11 +389,11 @@ requestAnimationFrame(tick);
 
 // ------------------------------------------------------------------ editing
 
-function edit(fn, tracks = null) {
+function edit(fn) {
   if (!app.doc) return;
   app.beginEdit();
   fn();
-  app.edited(tracks);
+  app.edited();
 }
 
 function addItem(track, t) {
@@ -397,24 +401,22 @@ function addItem(track, t) {
     const items = app.doc.tracks[track];
     items.push(newItem(track, t ?? app.playheadMs, app.rig));
     app.selection = new Set([keyOf(track, items.length - 1)]);
-  }, [track]);
+  });
   renderInspector();
 }
 
 function deleteSelection() {
   if (!app.selection.size) return;
   const keys = [...app.selection];
-  const tracks = [...new Set(keys.map((k) => parseKey(k).track))];
   edit(() => {
     deleteItems(app.doc, keys);
     app.selection = new Set();
-  }, tracks);
+  });
   renderInspector();
 }
 
 function nudge(dt) {
   const keys = [...app.selection];
-  const tracks = [...new Set(keys.map((k) => parseKey(k).track))];
   edit(() => {
     for (const k of keys) {
       const { track, index } = parseKey(k);
@@ -423,7 +425,7 @@ function nudge(dt) {
       it.t_ms += d;
       if (it.end_ms !== undefined) it.end_ms += d;
     }
-  }, tracks);
+  });
   renderInspector();
 }
 
@@ -450,10 +452,9 @@ function copy() {
 
 function paste() {
   if (!clipboard.length) return;
-  const tracks = [...new Set(clipboard.map((c) => c.track))];
   edit(() => {
     app.selection = new Set(pasteItems(app.doc, clipboard, app.playheadMs));
-  }, tracks);
+  });
   renderInspector();
 }
 
@@ -517,7 +518,7 @@ function renderInspector() {
     edit(() => {
       if (value === '' || value === null) delete it[name];
       else it[name] = value;
-    }, [track]);
+    });
     renderInspector();
   };
   const rig = app.rig;
@@ -624,7 +625,7 @@ $('replan').addEventListener('click', () =>
     edit(() => {
       app.doc.tracks.emotion = plan.emotion;
       app.selection = new Set();
-    }, ['emotion']);
+    });
     renderInspector();
     toast(`Emotions planned by ${plan.provider}${plan.fallback ? ` (${plan.fallback})` : ''}`, { kind: 'ok', ms: 3000 });
   }).catch(fail('Emotions')),

@@ -154,11 +154,13 @@ def test_the_frame_under_the_playhead_is_the_schedules(live_server: LiveServer, 
 
 def test_playing_follows_the_audio_clock(live_server: LiveServer, page: Any) -> None:
     open_director(page, live_server, "?timeline=hello")
+    keys = ScheduleKeys(live_server.get_json("/timelines/hello/schedule")["changes"])
+    first = keys.keys[keys.index_at(0)]
+    page.wait_for_function("(key) => (window.__director.frameOnScreen() || '').endsWith(key)", arg=first)
     page.keyboard.press("Space")
-    page.wait_for_function("window.__director.player.debug.log.length > 40", timeout=15_000)
+    page.wait_for_function("window.__director.player.debug.log.length > 120", timeout=15_000)
     page.keyboard.press("k")
     samples = page.evaluate("window.__director.player.debug.log")
-    keys = ScheduleKeys(live_server.get_json("/timelines/hello/schedule")["changes"])
     share, misses = keys.share_on_time(samples, 0)
     assert share >= 0.9, misses
     assert not page.evaluate("window.__director.playing")
