@@ -70,7 +70,9 @@ export function itemEnd(track, it) {
 /** A deep copy of a timeline document, with every track present (the editor's working copy). */
 export function normalize(doc) {
   const out = JSON.parse(JSON.stringify(doc));
-  if (Array.isArray(out) || out.keyframes) throw new Error('this is a face_rig keyframe list: open it once in the preview and save it as a v1 timeline');
+  if (Array.isArray(out) || out.keyframes) {
+    throw new Error('this is a face_rig keyframe list: `streamer import` makes a v1 timeline of it, which the Director edits');
+  }
   out.tracks = out.tracks ?? {};
   for (const { key } of TRACKS) out.tracks[key] = out.tracks[key] ?? [];
   return out;
@@ -220,4 +222,18 @@ export function contentEnd(doc) {
   let end = 0;
   for (const { key } of TRACKS) for (const it of doc.tracks[key] ?? []) end = Math.max(end, itemEnd(key, it));
   return end;
+}
+
+/** The time range the selected items cover ([start, end] ms), or null without a selection. */
+export function selectionRange(doc, keys) {
+  let start = Infinity;
+  let end = -Infinity;
+  for (const k of keys) {
+    const { track, index } = parseKey(k);
+    const it = doc.tracks[track][index];
+    if (!it) continue;
+    start = Math.min(start, it.t_ms);
+    end = Math.max(end, itemEnd(track, it));
+  }
+  return start < end ? [start, end] : null;
 }

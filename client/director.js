@@ -14,6 +14,7 @@ import {
   normalize,
   parseKey,
   pasteItems,
+  selectionRange,
   serialize,
   visemeNames,
 } from './director-model.js';
@@ -141,12 +142,7 @@ async function loadRig() {
 async function loadVoices() {
   try {
     const voices = await api.get('/speech/voices');
-    const select = $('voice');
-    for (const v of voices) {
-      const opt = new Option(`${v.voice} — ${v.name}`, v.voice);
-      opt.title = v.languages.join(', ');
-      select.append(opt);
-    }
+    $('voices').replaceChildren(...voices.map((v) => new Option(`${v.name} (${v.languages.join(', ')})`, v.voice)));
   } catch {
     // The default voice still works.
   }
@@ -325,6 +321,8 @@ function startAudio() {
 function play() {
   if (!app.doc || playing) return;
   if (app.playheadMs >= endMs() - 10) app.playheadMs = 0;
+  const loop = loopRange();
+  if (loop && (app.playheadMs < loop[0] || app.playheadMs >= loop[1])) app.playheadMs = loop[0];
   playing = true;
   clock.base = app.playheadMs;
   clock.since = performance.now();
@@ -370,10 +368,16 @@ function renderTime() {
   $('time').textContent = `${fmtTime(currentMs())} / ${fmtTime(endMs())}`;
 }
 
+/** The stretch to repeat while playing, when "Loop selection" is on and items are selected. */
+const loopRange = () => ($('loop').checked && app.doc ? selectionRange(app.doc, app.selection) : null);
+
 function tick() {
   if (playing) {
     const t = currentMs();
-    if (t >= endMs()) {
+    const loop = loopRange();
+    if (loop && (t >= loop[1] || t < loop[0] - 50)) {
+      seekTo(loop[0]);
+    } else if (t >= endMs()) {
       pause();
       seekTo(endMs());
     } else {
@@ -578,7 +582,7 @@ $('tab-script').addEventListener('submit', (e) => {
       provider: $('speech-provider').value,
       emotions: $('emotion-provider').value,
     };
-    if ($('voice').value) body.voice = $('voice').value;
+    if ($('voice').value.trim()) body.voice = $('voice').value.trim();
     const said = await api.post('/speech', body);
     await openTimeline(said.timeline_id);
     toast(`Speech ready: ${fmtTime(said.duration_ms)}`, { kind: 'ok', ms: 2500 });
@@ -809,7 +813,8 @@ $('send').addEventListener('click', async () => {
 
 // ------------------------------------------------------------------ keyboard and buttons
 
-const typing = (e) => e.target.closest('input, textarea, select, [contenteditable]');
+// Keys go to the field being typed in; a checkbox or button keeps the shortcuts working.
+const typing = (e) => e.target.closest('input:not([type=checkbox]):not([type=color]), textarea, select, [contenteditable]');
 
 document.addEventListener('keydown', (e) => {
   const mod = e.ctrlKey || e.metaKey;

@@ -256,3 +256,27 @@ def test_saving_needs_and_uses_the_token(token_server: LiveServer, page: Any) ->
     page.wait_for_selector("#dirty", state="hidden")
     with pytest.raises(urllib.error.HTTPError):
         put(token_server, "/timelines/hello", {"version": 1})  # the REST write without it is refused
+
+
+def test_send_to_channel_plays_the_draft_live(live_server: LiveServer, page: Any) -> None:
+    open_director(page, live_server, "?timeline=hello")
+    page.locator(".lane.track-pose .item").first.click()
+    page.keyboard.press("Delete")  # a draft: what is sent is the edited timeline, not the stored one
+    page.fill("#channel", "director-send")
+    page.click("#send")
+    page.wait_for_function("document.querySelector('#toasts').textContent.includes('director-send')")
+    channel = live_server.get_json("/channels/director-send")
+    assert channel["program"] is not None and channel["program"]["timeline_id"] is None  # played inline
+    assert channel["state"]["pose"] == "center"  # the draft ends at the pose the deleted move left
+    assert page.problems == []
+
+
+def test_loop_selection_repeats_the_selected_stretch(live_server: LiveServer, page: Any) -> None:
+    open_director(page, live_server, "?timeline=hello")
+    page.locator(".lane.track-words .item[data-key='words:2']").click()  # "Pip": 942-1320 ms
+    page.check("#loop")
+    page.keyboard.press("Space")
+    page.wait_for_function("window.__director.player.audio.seeks.length >= 2", timeout=15_000)  # looped twice
+    playhead = page.evaluate("window.__director.app.playheadMs")
+    page.keyboard.press("k")
+    assert 942 - 100 <= playhead <= 1320 + 100
