@@ -55,6 +55,7 @@ const fail = (what) => (err) => toast(`${what}: ${err.message}`, { kind: 'error'
 const history_ = new History();
 let clipboard = [];
 let scheduleSeq = 0;
+let appliedSeq = 0; // the newest draft whose schedule is shown
 let scheduleTimer = null;
 let fitOnResolve = false; // fit the axis to the timeline once its duration is known
 
@@ -177,6 +178,8 @@ async function openTimeline(id) {
   $('doc-id').textContent = id;
   app.selection = new Set();
   app.invalid = null;
+  app.changes = [];
+  appliedSeq = scheduleSeq + 1; // answers for the previous document are not this one's
   history_.past = [];
   history_.future = [];
   app.playheadMs = 0;
@@ -194,6 +197,7 @@ async function openTimeline(id) {
 /** The audio's waveform and where it ends (decoded in the page; the server keeps the file). */
 async function loadAudio() {
   app.audioEndMs = 0;
+  app.audioBuffer = null;
   app.audioOffsetMs = app.doc.audio?.offset_ms ?? 0;
   view.setPeaks(null);
   const audioId = app.doc.audio?.id;
@@ -203,6 +207,7 @@ async function loadAudio() {
     const ctx = new OfflineAudioContext(1, 1, 8000);
     const buf = await ctx.decodeAudioData(await res.arrayBuffer());
     app.audioEndMs = Math.round(buf.duration * 1000) + app.audioOffsetMs;
+    app.audioBuffer = buf;
     view.setPeaks(peaksOf(buf));
   } catch (err) {
     toast(`Audio ${audioId}: could not draw its waveform (${err.message})`, { kind: 'error' });
@@ -260,28 +265,34 @@ async function resolveDraft() {
   const { doc, order } = serialize(app.doc);
   try {
     const s = await api.post('/timelines/schedule', doc);
-    if (seq !== scheduleSeq) return;
-    app.changes = s.changes;
-    const explicit = new Set(app.doc.tracks.blink.map((b) => b.t_ms));
-    const idle = s.blinks.filter(([t]) => !explicit.has(t));
-    const blinksChanged = JSON.stringify(idle) !== JSON.stringify(app.idleBlinks);
-    app.idleBlinks = idle;
-    app.durationMs = s.timeline_duration_ms;
-    showInvalid(null);
-    if (blinksChanged) view.render();
-    view.layout();
-    if (fitOnResolve) {
-      window.__director.resolvedAt = performance.now(); // the first schedule of this timeline is in
-      view.fit();
-    }
-    fitOnResolve = false;
-    loadQueue();
-    renderTime();
+    // An answer overtaken by a newer edit still shows more than nothing (until the newer one is in).
+    if (seq < appliedSeq) return;
+    appliedSeq = seq;
+    applySchedule(s);
+    if (seq === scheduleSeq) showInvalid(null);
   } catch (err) {
     if (seq !== scheduleSeq) return;
     if (err.status === 422 || err.status === 400) showInvalid(err.message, order);
     else fail('Schedule')(err);
   }
+}
+
+function applySchedule(s) {
+  app.changes = s.changes;
+  const explicit = new Set(app.doc.tracks.blink.map((b) => b.t_ms));
+  const idle = s.blinks.filter(([t]) => !explicit.has(t));
+  const blinksChanged = JSON.stringify(idle) !== JSON.stringify(app.idleBlinks);
+  app.idleBlinks = idle;
+  app.durationMs = s.timeline_duration_ms;
+  if (blinksChanged) view.render();
+  view.layout();
+  if (fitOnResolve) {
+    window.__director.resolvedAt = performance.now(); // the first schedule of this timeline is in
+    view.fit();
+  }
+  fitOnResolve = false;
+  loadQueue();
+  renderTime();
 }
 
 /** Show a validation error on the item it names (and in the bar above the tracks). */
@@ -500,6 +511,17 @@ function textInput(value, onChange) {
   return input;
 }
 
+function realignButton() {
+  const button = Object.assign(document.createElement('button'), {
+    className: 'btn small',
+    id: 'realign',
+    textContent: 'Re-align',
+    title: 'Align this stretch of the recording again with the words as written (edit the text first)',
+  });
+  button.addEventListener('click', () => busy(button, 'Aligning…', realign).catch(fail('Re-align')));
+  return button;
+}
+
 function renderInspector() {
   const box = $('inspector');
   const keys = [...app.selection];
@@ -514,6 +536,7 @@ function renderInspector() {
     const del = Object.assign(document.createElement('button'), { className: 'btn danger small', textContent: 'Delete' });
     del.addEventListener('click', deleteSelection);
     box.append(del);
+    if (app.audioBuffer && keys.every((k) => parseKey(k).track === 'words')) box.append(realignButton());
     return;
   }
   const { track, index } = parseKey(keys[0]);
@@ -540,6 +563,8 @@ function renderInspector() {
     rows.push(field('Phoneme', textInput(it.phoneme, set('phoneme'))));
   }
   if (track === 'words') rows.push(field('Text', textInput(it.text, set('text'))));
+  const buttons = [];
+  if (track === 'words' && app.audioBuffer) buttons.push(realignButton());
   if (track === 'blink') rows.push(field('Length (ms)', numberInput(it.duration_ms ?? '', set('duration_ms'), { min: 20, max: 10000 })));
   const head = Object.assign(document.createElement('div'), { className: `insp-head track-${track}` });
   head.textContent = `${TRACK[track].label} · #${index + 1}`;
@@ -547,7 +572,7 @@ function renderInspector() {
   del.addEventListener('click', deleteSelection);
   const grid = Object.assign(document.createElement('div'), { className: 'grid2' });
   grid.append(...rows);
-  box.replaceChildren(head, grid, del);
+  box.replaceChildren(head, grid, del, ...buttons);
   if (app.invalid?.key === keys[0]) {
     box.append(Object.assign(document.createElement('p'), { className: 'error-text', textContent: app.invalid.message }));
   }
@@ -634,6 +659,71 @@ $('replan').addEventListener('click', () =>
     toast(`Emotions planned by ${plan.provider}${plan.fallback ? ` (${plan.fallback})` : ''}`, { kind: 'ok', ms: 3000 });
   }).catch(fail('Emotions')),
 );
+
+// ------------------------------------------------------------------ re-align a stretch of words
+
+/** 16-bit mono WAV of the decoded audio between `fromS` and `toS` seconds (for POST /align). */
+function wavOf(buf, fromS, toS) {
+  const rate = buf.sampleRate;
+  const data = buf.getChannelData(0).subarray(Math.max(0, Math.floor(fromS * rate)), Math.floor(toS * rate));
+  const out = new DataView(new ArrayBuffer(44 + data.length * 2));
+  const text = (at, str) => [...str].forEach((c, i) => out.setUint8(at + i, c.charCodeAt(0)));
+  text(0, 'RIFF');
+  out.setUint32(4, 36 + data.length * 2, true);
+  text(8, 'WAVEfmt ');
+  out.setUint32(16, 16, true);
+  out.setUint16(20, 1, true); // PCM
+  out.setUint16(22, 1, true); // mono
+  out.setUint32(24, rate, true);
+  out.setUint32(28, rate * 2, true);
+  out.setUint16(32, 2, true);
+  out.setUint16(34, 16, true);
+  text(36, 'data');
+  out.setUint32(40, data.length * 2, true);
+  for (let i = 0; i < data.length; i++) out.setInt16(44 + i * 2, Math.max(-1, Math.min(1, data[i])) * 0x7fff, true);
+  return new Blob([out.buffer], { type: 'audio/wav' });
+}
+
+const REALIGN_MARGIN_MS = 250;
+
+/**
+ * Align the selected words again with their (edited) text: the stretch of the recording they
+ * cover (with a margin up to the neighbouring words) goes to POST /align, and its words and
+ * mouth shapes replace those of the stretch. The scratch timeline /align stores is deleted.
+ */
+async function realign() {
+  const picked = [...app.selection].map(parseKey).filter((k) => k.track === 'words');
+  if (!picked.length || !app.audioBuffer) return;
+  const all = app.doc.tracks.words;
+  const chosen = new Set(picked.map((k) => k.index));
+  const words = [...chosen].map((i) => all[i]).sort((a, b) => a.t_ms - b.t_ms);
+  const start = words[0].t_ms;
+  const end = Math.max(...words.map((w) => w.end_ms));
+  const others = all.filter((_, i) => !chosen.has(i));
+  const prevEnd = Math.max(0, ...others.filter((w) => w.end_ms <= start).map((w) => w.end_ms));
+  const nextStart = Math.min(app.audioEndMs, ...others.filter((w) => w.t_ms >= end).map((w) => w.t_ms));
+  const a = Math.max(prevEnd, start - REALIGN_MARGIN_MS);
+  const b = Math.min(nextStart, end + REALIGN_MARGIN_MS);
+  const form = new FormData();
+  form.append('audio', wavOf(app.audioBuffer, (a - app.audioOffsetMs) / 1000, (b - app.audioOffsetMs) / 1000), 'stretch.wav');
+  form.append('transcript', words.map((w) => w.text).join(' '));
+  form.append('provider', $('align-provider').value);
+  const { json } = await api.call('POST', '/align', { form });
+  api.call('DELETE', `/timelines/${encodeURIComponent(json.timeline_id)}`).catch(() => {});
+  const shift = (it) => ({ ...it, t_ms: it.t_ms + a, ...(it.end_ms !== undefined ? { end_ms: it.end_ms + a } : {}) });
+  const inside = (it) => it.t_ms + (it.end_ms - it.t_ms) / 2 >= a && it.t_ms + (it.end_ms - it.t_ms) / 2 < b;
+  edit(() => {
+    app.doc.tracks.words = [...others, ...(json.timeline.tracks.words ?? []).map(shift)];
+    app.doc.tracks.speech = [
+      ...app.doc.tracks.speech.filter((c) => !inside(c)),
+      ...(json.timeline.tracks.speech ?? []).map(shift).filter((c) => c.t_ms >= a && c.end_ms <= b),
+    ];
+    app.selection = new Set();
+  });
+  renderInspector();
+  const missed = json.unplaced?.length ? ` (not placed: ${json.unplaced.join(' ')})` : '';
+  toast(`Re-aligned ${fmtTime(a)}–${fmtTime(b)}${missed}`, { kind: missed ? 'info' : 'ok', ms: 4000 });
+}
 
 // ------------------------------------------------------------------ keep: save, save as, conflicts
 

@@ -280,3 +280,29 @@ def test_loop_selection_repeats_the_selected_stretch(live_server: LiveServer, pa
     playhead = page.evaluate("window.__director.app.playheadMs")
     page.keyboard.press("k")
     assert 942 - 100 <= playhead <= 1320 + 100
+
+
+def test_an_edited_word_is_aligned_again_in_its_stretch(live_server: LiveServer, page: Any) -> None:
+    put(live_server, "/timelines/realign", live_server.get_json("/timelines/hello"))
+    open_director(page, live_server, "?timeline=realign")
+    before = doc(page)["tracks"]
+    index = next(i for i, w in enumerate(before["words"]) if w["text"] == "talk")
+    word = before["words"][index]
+    page.evaluate(f"window.__director.view.setZoom({ZOOM})")
+    page.locator(f".lane.track-words .item[data-key='words:{index}']").click()
+    page.fill("#inspector input:not([type=number])", "walk")
+    page.press("#inspector input:not([type=number])", "Enter")
+    page.locator(f".lane.track-words .item[data-key='words:{index}']").click()
+    page.click("#realign")
+    page.wait_for_function("document.querySelector('#toasts').textContent.includes('Re-aligned')", timeout=60_000)
+    after = doc(page)["tracks"]
+    walk = [w for w in after["words"] if w["text"] == "walk"]
+    assert len(walk) == 1 and abs(walk[0]["t_ms"] - word["t_ms"]) < 250, (walk, word)
+    assert [w for w in after["words"] if w["text"] != "walk"] == [w for w in before["words"] if w is not word]
+    cues = [c for c in after["speech"] if c.get("word") == "walk"]
+    assert cues and all(walk[0]["t_ms"] - 250 <= c["t_ms"] < c["end_ms"] <= walk[0]["end_ms"] + 250 for c in cues)
+    assert not any(c.get("word") == "talk" for c in after["speech"])
+    names = [t["name"] for t in live_server.get_json("/timelines")]
+    assert "stretch.wav" not in names  # the scratch timeline /align stored is gone
+    page.wait_for_selector("#invalid", state="hidden")  # the spliced timeline is valid
+    assert page.problems == []
