@@ -10,6 +10,9 @@ const TICK_MIN_PX = 90;
 const TICK_STEPS = [10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 15000, 30000, 60000, 120000, 300000];
 const DRAG_START_PX = 3;
 const DENSE_ZOOM = 0.04; // px per ms below which items are drawn without labels
+// Far out, the busiest tracks (thousands of items a few pixels wide) are painted on a canvas
+// instead of being elements: zoom in to edit them.
+const DRAWN_WHEN_DENSE = ['words', 'speech'];
 
 export function fmtTime(ms, precise = true) {
   const neg = ms < 0;
@@ -41,6 +44,12 @@ export class TimelineView {
     this.peaks = null; // {ms per bucket, min/max Float32Array}
     this.drag = null;
     this.windowMs = null; // [t0, t1, zoom] of the items built
+    this.nodes = new Map(); // key (or ghost:t) -> element, for the items built
+    this.rulerFor = null; // the window the ruler's ticks were built for
+    this.waveHeight = 48;
+    this.laneHeight = 30;
+    this.denseColors = {};
+    this.waveColor = '#5b5bd6';
     this.invalid = null; // {key, message}
     this.build();
   }
@@ -58,6 +67,7 @@ export class TimelineView {
     audioLane.append(this.wave);
     this.content.append(this.ruler, audioLane);
     this.lanes = {};
+    this.denseCanvases = {};
     for (const t of TRACKS) {
       const label = el('div', `tl-label track-${t.key}`, t.label);
       label.title = `${t.label}: double-click the lane to add one`;
@@ -67,6 +77,12 @@ export class TimelineView {
       lane.setAttribute('role', 'list');
       lane.setAttribute('aria-label', `${t.label} track`);
       this.lanes[t.key] = lane;
+      if (DRAWN_WHEN_DENSE.includes(t.key)) {
+        const canvas = el('canvas', 'lane-canvas');
+        canvas.hidden = true;
+        lane.append(canvas);
+        this.denseCanvases[t.key] = canvas;
+      }
       this.content.append(lane);
     }
     this.audioEnd = Object.assign(el('div', 'marker audio-end'), { title: 'The audio ends here' });
@@ -81,7 +97,7 @@ export class TimelineView {
     this.ruler.addEventListener('pointerdown', (e) => this.onRulerDown(e));
     this.content.addEventListener('pointerdown', (e) => this.onPointerDown(e));
     this.content.addEventListener('dblclick', (e) => this.onDoubleClick(e));
-    new ResizeObserver(() => this.onScroll()).observe(this.scroll);
+    new ResizeObserver(() => this.onResize()).observe(this.scroll);
   }
 
   // -- geometry ---------------------------------------------------------------------------
@@ -147,10 +163,54 @@ export class TimelineView {
     if (x < scrollLeft || x > scrollLeft + clientWidth - 40) this.scroll.scrollLeft = Math.max(0, x - 40);
   }
 
+  onResize() {
+    // Read here, not on every scroll step: reading styles or sizes there would force a layout.
+    this.waveHeight = this.wave.parentElement.clientHeight || 48;
+    this.waveColor = getComputedStyle(this.wave).color;
+    this.laneHeight = this.lanes.words.clientHeight || 30;
+    for (const [key, canvas] of Object.entries(this.denseCanvases)) this.denseColors[key] = getComputedStyle(canvas).color;
+    this.rulerFor = null;
+    this.onScroll();
+  }
+
   onScroll() {
     if (this.app.doc) this.renderWindow();
     this.drawRuler();
     this.drawWave();
+    this.drawDense();
+  }
+
+  /** Far out: paint the busiest tracks' items as coloured marks on their lanes' canvases. */
+  drawDense() {
+    if (!this.app.doc || this.zoom >= DENSE_ZOOM) return;
+    const { scrollLeft, clientWidth } = this.scroll;
+    const v0 = scrollLeft / this.zoom;
+    const v1 = (scrollLeft + clientWidth) / this.zoom;
+    for (const [key, canvas] of Object.entries(this.denseCanvases)) {
+      const ctx = this.sizeCanvas(canvas, clientWidth, this.laneHeight);
+      ctx.fillStyle = this.denseColors[key];
+      for (const it of this.app.doc.tracks[key]) {
+        if (it.t_ms > v1 || it.end_ms < v0) continue;
+        const x = it.t_ms * this.zoom - scrollLeft;
+        ctx.fillRect(x, 4, Math.max(1, (it.end_ms - it.t_ms) * this.zoom - 0.5), this.laneHeight - 8);
+      }
+    }
+  }
+
+  /** Size a canvas to the visible width (device pixels), keep it over the view, clear it; its 2D context. */
+  sizeCanvas(canvas, width, height) {
+    const dpr = window.devicePixelRatio || 1;
+    if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
+      canvas.width = Math.round(width * dpr);
+      canvas.height = Math.round(height * dpr);
+      canvas.style.width = `${width}px`;
+      canvas.style.height = `${height}px`;
+    }
+    canvas.style.transform = `translateX(${this.scroll.scrollLeft}px)`;
+    const ctx = canvas.getContext('2d');
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    return ctx;
   }
 
   onWheel(e) {
@@ -166,11 +226,15 @@ export class TimelineView {
 
   // -- drawing ----------------------------------------------------------------------------
 
+  /** The ticks of the built window (rebuilt only when the window is: not on every scroll step). */
   drawRuler() {
     const { scrollLeft, clientWidth } = this.scroll;
+    const range = this.windowMs ?? [scrollLeft / this.zoom, (scrollLeft + clientWidth) / this.zoom, this.zoom];
+    if (range === this.rulerFor) return;
+    this.rulerFor = range;
     const step = TICK_STEPS.find((s) => s * this.zoom >= TICK_MIN_PX) ?? TICK_STEPS[TICK_STEPS.length - 1];
-    const t0 = Math.floor(scrollLeft / this.zoom / step) * step;
-    const t1 = (scrollLeft + clientWidth) / this.zoom;
+    const t0 = Math.max(0, Math.floor(range[0] / step) * step);
+    const t1 = range[1];
     const frag = document.createDocumentFragment();
     for (let t = t0; t <= t1 + step; t += step) {
       const tick = el('span', 'tick', fmtTime(t, step < 1000));
@@ -187,24 +251,14 @@ export class TimelineView {
   }
 
   drawWave() {
-    const canvas = this.wave;
-    const { scrollLeft, clientWidth } = this.scroll;
-    const h = canvas.parentElement.clientHeight || 40;
-    const dpr = window.devicePixelRatio || 1;
-    if (canvas.width !== Math.round(clientWidth * dpr) || canvas.height !== Math.round(h * dpr)) {
-      canvas.width = Math.round(clientWidth * dpr);
-      canvas.height = Math.round(h * dpr);
-      canvas.style.width = `${clientWidth}px`;
-      canvas.style.height = `${h}px`;
-    }
-    canvas.style.transform = `translateX(${scrollLeft}px)`;
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, clientWidth, h);
+    const { clientWidth } = this.scroll;
+    const h = this.waveHeight;
+    const ctx = this.sizeCanvas(this.wave, clientWidth, h);
+    const scrollLeft = this.scroll.scrollLeft;
     const p = this.peaks;
     if (!p) return;
     const offset = this.app.audioOffsetMs || 0;
-    ctx.fillStyle = getComputedStyle(canvas).color;
+    ctx.fillStyle = this.waveColor;
     const mid = h / 2;
     for (let x = 0; x < clientWidth; x++) {
       const ta = (scrollLeft + x) / this.zoom - offset;
@@ -229,11 +283,18 @@ export class TimelineView {
    */
   render() {
     this.windowMs = null;
+    this.nodes = new Map();
+    for (const node of this.content.querySelectorAll('.lane > .item')) node.remove();
     this.layout();
     this.renderWindow();
+    this.drawDense();
   }
 
-  /** Build the items of the window around the visible stretch, when the view has left the last one. */
+  /**
+   * Keep the elements of the items near the visible stretch: when the view leaves the built
+   * window, items that came into the new one are added and those that left are removed (the
+   * others stay as they are, so scrolling builds only what scrolls in).
+   */
   renderWindow() {
     const { scrollLeft, clientWidth } = this.scroll;
     const width = clientWidth || 1000;
@@ -241,30 +302,51 @@ export class TimelineView {
     const v1 = (scrollLeft + width) / this.zoom;
     const w = this.windowMs;
     if (w && v0 >= w[0] && v1 <= w[1] && w[2] === this.zoom) return;
-    const pad = width / this.zoom;
+    // Far out, a screen holds minutes of items: build less beyond it.
+    const pad = (width / this.zoom) * (this.zoom < DENSE_ZOOM ? 0.25 : 1);
     const t0 = v0 - pad;
     const t1 = v1 + pad;
     this.windowMs = [t0, t1, this.zoom];
+    const wanted = new Set();
+    const dense = this.zoom < DENSE_ZOOM;
     for (const t of TRACKS) {
+      const canvas = this.denseCanvases[t.key];
+      if (canvas) canvas.hidden = !dense;
+      if (canvas && dense) continue;
       const items = this.app.doc.tracks[t.key];
+      const lane = this.lanes[t.key];
       const frag = document.createDocumentFragment();
       if (t.key === 'blink') {
         for (const [bt, dur] of this.app.idleBlinks ?? []) {
           if (bt + dur < t0 || bt > t1) continue;
-          const ghost = el('div', 'item ghost');
-          ghost.style.setProperty('--t', bt);
-          ghost.style.setProperty('--d', dur);
-          ghost.title = `idle blink at ${fmtTime(bt)} (from the timeline's seed; not editable)`;
-          frag.append(ghost);
+          const key = `ghost:${bt}`;
+          wanted.add(key);
+          if (!this.nodes.has(key)) frag.append(this.ghostElement(key, bt, dur));
         }
       }
       for (let i = 0; i < items.length; i++) {
         const it = items[i];
         if (it.t_ms > t1 || itemEnd(t.key, it) < t0) continue;
-        frag.append(this.itemElement(t, i, it));
+        const key = keyOf(t.key, i);
+        wanted.add(key);
+        if (!this.nodes.has(key)) frag.append(this.itemElement(t, i, it));
       }
-      this.lanes[t.key].replaceChildren(frag);
+      lane.append(frag);
     }
+    for (const [key, node] of this.nodes) {
+      if (wanted.has(key)) continue;
+      node.remove();
+      this.nodes.delete(key);
+    }
+  }
+
+  ghostElement(key, t, duration) {
+    const ghost = el('div', 'item ghost');
+    ghost.style.setProperty('--t', t);
+    ghost.style.setProperty('--d', duration);
+    ghost.title = `idle blink at ${fmtTime(t)} (from the timeline's seed; not editable)`;
+    this.nodes.set(key, ghost);
+    return ghost;
   }
 
   itemElement(t, i, it) {
@@ -274,6 +356,7 @@ export class TimelineView {
     node.setAttribute('role', 'listitem');
     node.append(el('span', 'label', t.text(it)), el('span', 'grip'));
     this.placeItem(node, t.key, it);
+    this.nodes.set(key, node);
     if (this.app.selection.has(key)) node.classList.add('selected');
     if (this.invalid?.key === key) this.flagInvalid(node);
     return node;
@@ -288,7 +371,7 @@ export class TimelineView {
   }
 
   itemNode(key) {
-    return this.lanes[parseKey(key).track]?.querySelector(`[data-key="${key}"]`) ?? null;
+    return this.nodes.get(key) ?? null;
   }
 
   markSelection() {

@@ -115,7 +115,7 @@ const clock = {
     return this.since === null ? this.base : this.base + (performance.now() - this.since);
   },
 };
-const player = new Player({ canvas: $('character'), clock, cacheSize: 64 });
+const player = new Player({ canvas: $('character'), clock, cacheSize: 64, onChange: (what) => what === 'audio' && audioMoved() });
 player.start();
 let playing = false;
 let programSeq = 0;
@@ -335,17 +335,47 @@ function play() {
   const loop = loopRange();
   if (loop && (app.playheadMs < loop[0] || app.playheadMs >= loop[1])) app.playheadMs = loop[0];
   playing = true;
-  clock.base = app.playheadMs;
-  clock.since = performance.now();
-  loadQueue();
-  startAudio();
+  run(app.playheadMs);
   renderPlay();
+}
+
+const AUDIO_START_WAIT_MS = 1500;
+let clockWait = null;
+
+/**
+ * Play from `t`. Where the audio plays, the clock waits at `t` until the audio element has
+ * started (its start takes a moment), so the picture neither runs ahead of the sound nor jumps
+ * back when the audio takes over; elsewhere it starts at once.
+ */
+function run(t) {
+  clock.base = t;
+  clock.since = null;
+  clearTimeout(clockWait);
+  loadQueue();
+  player.audio.stop();
+  const audible = app.doc.audio?.id && t >= app.audioOffsetMs && (!app.audioEndMs || t < app.audioEndMs - 50);
+  if (app.doc.audio?.id) startAudio();
+  if (!audible) startClock(t);
+  else clockWait = setTimeout(() => startClock(clock.base), AUDIO_START_WAIT_MS); // refused or failed: go without
+}
+
+function startClock(t) {
+  if (!playing || clock.since !== null) return;
+  clearTimeout(clockWait);
+  clock.base = t;
+  clock.since = performance.now();
+}
+
+function audioMoved() {
+  const heard = player.audio.masterNow();
+  if (playing && clock.since === null && heard !== null) startClock(heard);
 }
 
 function pause() {
   if (!playing) return;
   app.playheadMs = Math.round(currentMs());
   playing = false;
+  clearTimeout(clockWait);
   clock.base = app.playheadMs;
   clock.since = null;
   player.audio.stop();
@@ -358,13 +388,11 @@ function pause() {
 function seekTo(t) {
   t = Math.max(0, Math.min(Math.round(t), endMs()));
   app.playheadMs = t;
-  clock.base = t;
-  if (playing) {
-    clock.since = performance.now();
-    player.audio.stop();
-    startAudio();
+  if (playing) run(t);
+  else {
+    clock.base = t;
+    loadQueue();
   }
-  loadQueue();
   view.placePlayhead();
   renderTime();
 }
