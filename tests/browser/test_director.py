@@ -310,3 +310,17 @@ def test_an_edited_word_is_aligned_again_in_its_stretch(live_server: LiveServer,
     assert "stretch.wav" not in names  # the scratch timeline /align stored is gone
     page.wait_for_selector("#invalid", state="hidden")  # the spliced timeline is valid
     assert page.problems == []
+
+
+def test_an_export_can_be_cancelled(live_server: LiveServer, page: Any) -> None:
+    from benchmarks.workloads import lipsync_timeline
+
+    put(live_server, "/timelines/long-take", lipsync_timeline(60_000))  # a minute of ProRes: long enough to catch
+    open_director(page, live_server, "?timeline=long-take")
+    page.select_option("#ex-format", "mov")
+    page.click("#export")
+    page.wait_for_selector("#export-cancel:not([hidden])")
+    page.click("#export-cancel")
+    page.wait_for_function("document.querySelector('#export-label').textContent === 'Cancelled'", timeout=15_000)
+    assert page.is_hidden("#export-link")
+    assert page.problems == []
