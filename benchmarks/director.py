@@ -4,6 +4,7 @@
 ``frames/``, a scratch data folder), stores a synthetic 10-minute lip-sync timeline
 (:func:`benchmarks.workloads.lipsync_timeline`) and opens ``/director?timeline=...``.
 
+- tracks: from navigation start to the tracks drawn (ms, median);
 - open: from navigation start to the tracks drawn and the first schedule resolved (ms; the first
   of ``--runs`` page loads also starts the server's resolver process, so it is reported apart
   and the median is of the others);
@@ -117,10 +118,11 @@ def store(server: LiveServer, timeline_id: str, doc: dict[str, Any]) -> None:
     urllib.request.urlopen(req, timeout=30).close()
 
 
-def open_ms(page: Any, url: str) -> float:
+def open_ms(page: Any, url: str) -> tuple[float, float]:
+    """(tracks drawn, first schedule in) in ms from navigation start."""
     page.goto(url)
     page.wait_for_function("window.__director && window.__director.app.changes.length > 0", timeout=60_000)
-    return float(page.evaluate("window.__director.resolvedAt"))
+    return float(page.evaluate("window.__director.tracksAt")), float(page.evaluate("window.__director.resolvedAt"))
 
 
 def drag(page: Any) -> list[float]:
@@ -158,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 800})
-                opens = [open_ms(page, url) for _ in range(args.runs)]
+                loads = [open_ms(page, url) for _ in range(args.runs)]
+                tracks = [t for t, _ in loads]
+                opens = [t for _, t in loads]
                 nodes = page.locator(".item").count()
                 main = MainThread(page)
                 idle = measured(main, lambda: page.evaluate(RECORD, 2000))
@@ -170,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             server.stop()
     print(f"10-minute timeline: {items} items, {nodes} item elements")
+    print(f"tracks drawn: {', '.join(f'{ms:.0f} ms' for ms in tracks)}")
     print(f"open: {', '.join(f'{ms:.0f} ms' for ms in opens)} (the first starts the server's resolver process)")
     for name, f in (("idle", idle), ("scroll fit", scroll_fit), ("scroll", scroll), ("drag", dragging)):
         spread = f"p50 {f['p50_ms']} ms, p95 {f['p95_ms']} ms, max {f['max_ms']} ms"
@@ -178,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "items": items,
         "item_elements": nodes,
+        "tracks_ms": round(statistics.median(tracks)),
         "open_cold_ms": round(opens[0]),
         "open_ms": round(statistics.median(opens[1:] or opens)),
         "idle": idle,

@@ -189,6 +189,7 @@ async function openTimeline(id) {
   $('stage-empty').hidden = true;
   await loadAudio();
   view.render();
+  window.__director.tracksAt = performance.now(); // the tracks are drawn (the character follows its schedule)
   changed({ resolveNow: true });
   renderInspector();
   fitOnResolve = true;
