@@ -34,8 +34,8 @@ function el(tag, cls, text) {
 export class TimelineView {
   /**
    * root: the element to build in. app: the page's state and callbacks ({doc, selection (Set of keys),
-   * rig, fps, blinks, durationMs, audioEndMs, playheadMs, beginEdit(), edited(tracks), select(keys),
-   * seek(t), add(track, t)}).
+   * fps, idleBlinks, durationMs, audioEndMs, audioOffsetMs, playheadMs, beginEdit(), edited(),
+   * dragged(keys), zoomed(), select(keys), seek(t), add(track, t)}).
    */
   constructor(root, app) {
     this.root = root;

@@ -52,7 +52,7 @@ const fail = (what) => (err) => toast(`${what}: ${err.message}`, { kind: 'error'
 
 // ------------------------------------------------------------------ state
 
-const history_ = new History();
+const undoHistory = new History();
 let clipboard = [];
 let scheduleSeq = 0;
 let appliedSeq = 0; // the newest draft whose schedule is shown
@@ -77,7 +77,7 @@ const app = {
   invalid: null, // {key, message} of the item the server refused
 
   beginEdit() {
-    history_.push(app.doc);
+    undoHistory.push(app.doc);
   },
   edited() {
     view.render();
@@ -180,8 +180,8 @@ async function openTimeline(id) {
   app.invalid = null;
   app.changes = [];
   appliedSeq = scheduleSeq + 1; // answers for the previous document are not this one's
-  history_.past = [];
-  history_.future = [];
+  undoHistory.past = [];
+  undoHistory.future = [];
   app.playheadMs = 0;
   const url = new URL(location.href);
   url.searchParams.set('timeline', id);
@@ -247,8 +247,8 @@ function renderDirty() {
   const dirty = isDirty();
   $('dirty').hidden = !dirty;
   document.title = `${dirty ? '● ' : ''}${$('name').value || 'Untitled'} · streamer Director`;
-  $('undo').disabled = !history_.past.length;
-  $('redo').disabled = !history_.future.length;
+  $('undo').disabled = !undoHistory.past.length;
+  $('redo').disabled = !undoHistory.future.length;
   const has = !!app.doc;
   for (const id of ['save', 'save-as', 'export', 'send', 'play', 'replan']) $(id).disabled = !has;
   $('replan').disabled = !has || !app.doc.tracks.words.length;
@@ -486,8 +486,8 @@ function restore(doc) {
   renderInspector();
 }
 
-const undo = () => restore(history_.undo(app.doc));
-const redo = () => restore(history_.redo(app.doc));
+const undo = () => restore(undoHistory.undo(app.doc));
+const redo = () => restore(undoHistory.redo(app.doc));
 
 function copy() {
   clipboard = copyItems(app.doc, app.selection);
@@ -800,10 +800,8 @@ async function saveAs() {
   const { doc, order } = serialize(app.doc);
   if (!(await validate(doc, order))) return;
   const { json } = await api.call('POST', `/timelines?name=${encodeURIComponent(name.trim())}`, { body: doc });
-  const current = app.doc;
-  await openTimeline(json.id);
+  await openTimeline(json.id); // the copy is now the one being edited (the original keeps its last save)
   toast(`Saved as ${json.name}`, { kind: 'ok', ms: 2000 });
-  return current;
 }
 
 $('save').addEventListener('click', () => save().catch(fail('Save')));
