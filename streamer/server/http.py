@@ -159,11 +159,6 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/client/preview.html")
 
 
-async def director(request: Request) -> Response:
-    query = request.url.query
-    return RedirectResponse("/client/director.html" + ("?" + query if query else ""))
-
-
 def _channel_count(hub: Any) -> int:
     if hub is None:
         return 0
@@ -388,6 +383,12 @@ async def get_audio(request: Request) -> Response:
         stat_result=stat,
         headers={"Cache-Control": AUDIO_CACHE_CONTROL},
     )
+
+
+async def director(request: Request) -> Response:
+    """The Director page, keeping the query (``?timeline=ID``)."""
+    query = request.url.query
+    return RedirectResponse("/client/director.html" + ("?" + query if query else ""))
 
 
 def http_routes() -> list[BaseRoute]:
