@@ -282,9 +282,21 @@ export class TimelineView {
    * items, and zooming or dragging must not lay out all of them.
    */
   render() {
+    // Elements are kept and updated where their items still exist: one under the pointer is
+    // not replaced when an answer from the server redraws the tracks.
     this.windowMs = null;
-    this.nodes = new Map();
-    for (const node of this.content.querySelectorAll('.lane > .item')) node.remove();
+    for (const [key, node] of this.nodes) {
+      if (key.startsWith('ghost:')) continue;
+      const { track, index } = parseKey(key);
+      const it = this.app.doc.tracks[track]?.[index];
+      if (!it) {
+        node.remove();
+        this.nodes.delete(key);
+        continue;
+      }
+      this.placeItem(node, track, it);
+      node.classList.toggle('selected', this.app.selection.has(key));
+    }
     this.layout();
     this.renderWindow();
     this.drawDense();
