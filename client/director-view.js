@@ -3,7 +3,7 @@
 
 import { TRACKS, itemEnd, keyOf, moveItems, parseKey, resizeItem, snapTime } from './director-model.js';
 
-const MIN_ZOOM = 0.005; // px per ms: 10 minutes in 3000 px
+const MIN_ZOOM = 0.001; // px per ms: an hour in 3600 px
 const MAX_ZOOM = 2;
 const SNAP_PX = 8;
 const TICK_MIN_PX = 90;
@@ -62,10 +62,13 @@ export class TimelineView {
     this.content = el('div', 'tl-content');
     this.ruler = el('div', 'ruler');
     this.ruler.title = 'Click or drag to move the playhead';
-    const audioLane = el('div', 'lane lane-audio');
+    this.audioLane = el('div', 'lane lane-audio');
+    this.content.append(this.ruler, this.audioLane);
+    // The canvases (waveform; far out, words and visemes) stay over the view rather than
+    // scrolling with the items: moving them on every scroll step cost more than redrawing them.
+    this.overlay = el('div', 'tl-overlay');
     this.wave = el('canvas', 'wave');
-    audioLane.append(this.wave);
-    this.content.append(this.ruler, audioLane);
+    this.overlay.append(this.wave);
     this.lanes = {};
     this.denseCanvases = {};
     for (const t of TRACKS) {
@@ -78,9 +81,9 @@ export class TimelineView {
       lane.setAttribute('aria-label', `${t.label} track`);
       this.lanes[t.key] = lane;
       if (DRAWN_WHEN_DENSE.includes(t.key)) {
-        const canvas = el('canvas', 'lane-canvas');
+        const canvas = el('canvas', `lane-canvas track-${t.key}`);
         canvas.hidden = true;
-        lane.append(canvas);
+        this.overlay.append(canvas);
         this.denseCanvases[t.key] = canvas;
       }
       this.content.append(lane);
@@ -90,7 +93,7 @@ export class TimelineView {
     this.playhead = el('div', 'playhead');
     this.content.append(this.audioEnd, this.tlEnd, this.playhead);
     this.scroll.append(this.content);
-    this.root.replaceChildren(labels, this.scroll);
+    this.root.replaceChildren(labels, this.overlay, this.scroll);
 
     this.scroll.addEventListener('scroll', () => this.onScroll(), { passive: true });
     this.scroll.addEventListener('wheel', (e) => this.onWheel(e), { passive: false });
@@ -165,11 +168,14 @@ export class TimelineView {
 
   onResize() {
     // Read here, not on every scroll step: reading styles or sizes there would force a layout.
-    this.waveHeight = this.wave.parentElement.clientHeight || 48;
+    this.waveHeight = this.audioLane.clientHeight || 48;
+    this.wave.style.top = `${this.audioLane.offsetTop}px`;
     this.waveColor = getComputedStyle(this.wave).color;
     this.laneHeight = this.lanes.words.clientHeight || 30;
+    for (const [key, canvas] of Object.entries(this.denseCanvases)) canvas.style.top = `${this.lanes[key].offsetTop}px`;
     for (const [key, canvas] of Object.entries(this.denseCanvases)) this.denseColors[key] = getComputedStyle(canvas).color;
     this.rulerFor = null;
+    this.waveBlank = false;
     this.onScroll();
   }
 
@@ -197,7 +203,7 @@ export class TimelineView {
     }
   }
 
-  /** Size a canvas to the visible width (device pixels), keep it over the view, clear it; its 2D context. */
+  /** Size a canvas to the visible width (device pixels) and clear it; its 2D context. */
   sizeCanvas(canvas, width, height) {
     const dpr = window.devicePixelRatio || 1;
     if (canvas.width !== Math.round(width * dpr) || canvas.height !== Math.round(height * dpr)) {
@@ -206,7 +212,6 @@ export class TimelineView {
       canvas.style.width = `${width}px`;
       canvas.style.height = `${height}px`;
     }
-    canvas.style.transform = `translateX(${this.scroll.scrollLeft}px)`;
     const ctx = canvas.getContext('2d');
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, width, height);
@@ -247,15 +252,18 @@ export class TimelineView {
   /** Set the waveform's peaks: {bucketMs, min, max} (Float32Arrays), or null. */
   setPeaks(peaks) {
     this.peaks = peaks;
+    this.waveBlank = false;
     this.drawWave();
   }
 
   drawWave() {
+    const p = this.peaks;
+    if (!p && this.waveBlank) return;
     const { clientWidth } = this.scroll;
     const h = this.waveHeight;
     const ctx = this.sizeCanvas(this.wave, clientWidth, h);
     const scrollLeft = this.scroll.scrollLeft;
-    const p = this.peaks;
+    this.waveBlank = !p;
     if (!p) return;
     const offset = this.app.audioOffsetMs || 0;
     ctx.fillStyle = this.waveColor;
