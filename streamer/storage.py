@@ -8,7 +8,8 @@
 
 Errors (all :class:`StreamerError`): :class:`InvalidKey` for a bad id, :class:`NotFound`,
 :class:`TimelineError` for a document that does not validate, :class:`AlreadyExists`,
-:class:`AudioError` for an upload that is not usable audio, :class:`PayloadTooLarge`.
+:class:`AudioError` for an upload that is not usable audio, :class:`PayloadTooLarge`,
+:class:`StaleWrite` when a conditional replace names a version that is no longer stored.
 """
 
 from __future__ import annotations
@@ -54,6 +55,22 @@ class AudioError(StreamerError, ValueError):
 
 class PayloadTooLarge(StreamerError, ValueError):
     """A request body or upload is over its size limit."""
+
+
+class StaleWrite(StreamerError):
+    """A conditional write (``If-Match``) named a version that is no longer the stored one (HTTP 412)."""
+
+
+def version_of(data: bytes) -> str:
+    """A stored document's version: a strong ETag (quoted) from its bytes."""
+    return '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"'
+
+
+def _matches(if_match: str, current: str | None) -> bool:
+    """RFC 9110 If-Match: strong comparison against a list of tags, or ``*`` (any stored version)."""
+    if if_match.strip() == "*":
+        return current is not None
+    return current is not None and any(tag.strip() == current for tag in if_match.split(","))
 
 
 class AlreadyExists(StreamerError, ValueError):
@@ -259,14 +276,21 @@ class TimelineStore:
         write_atomic(path, data)
 
     def put(
-        self, timeline_id: str, document: object, name: str | None = None, rig: Rig | None = None
-    ) -> tuple[Timeline, bool]:
+        self,
+        timeline_id: str,
+        document: object,
+        name: str | None = None,
+        rig: Rig | None = None,
+        if_match: str | None = None,
+    ) -> tuple[Timeline, bool, str]:
         """Validate ``document`` and store it under ``timeline_id`` (replacing any).
 
-        Returns the parsed timeline and whether it was created (False: replaced). The name is
-        ``name``, else the document's ``name``; a replacement without either keeps the old name.
-        A document that fails validation (against ``rig``, default the store's) leaves the stored
-        files untouched.
+        Returns the parsed timeline, whether it was created (False: replaced) and the new
+        version (:func:`version_of`). The name is ``name``, else the document's ``name``; a
+        replacement without either keeps the old name. With ``if_match`` (an ``If-Match``
+        header's value) the write happens only if the stored version is one it lists (``*``:
+        any), else :class:`StaleWrite`. A document that fails validation (against ``rig``, default
+        the store's) or a refused write leaves the stored files untouched.
         """
         path = self._path(timeline_id)
         timeline = self.validate(document, rig)
@@ -274,9 +298,17 @@ class TimelineStore:
         data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
         with self._lock:
             created = not path.exists()
+            if if_match is not None:
+                current = None if created else version_of(_read_regular(path))
+                if not _matches(if_match, current):
+                    raise StaleWrite(
+                        f"timeline {timeline_id!r} changed since it was read "
+                        f"(If-Match {if_match[:80]!r}, stored {current or 'nothing'}): "
+                        "reload it, or save without If-Match to overwrite"
+                    )
             self._write(path, timeline_id, data, name)
         log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
-        return timeline, created
+        return timeline, created, version_of(data)
 
     def create(
         self, document: object, timeline_id: str | None = None, name: str | None = None, rig: Rig | None = None

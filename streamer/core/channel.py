@@ -364,9 +364,9 @@ class Channel:
         if lead_in and on_screen != first_key:
             first_state = self.rig.state_of_key(first_key)
             if first_state is not None:
-                lead_in = Motion(self.router, on_screen, t)
-                lead_in.goto(t, first_state, LEAD_IN_MS)
-                self._append(lead_in.finish(t + LEAD_IN_MS)[1:])
+                route = Motion(self.router, on_screen, t)
+                route.goto(t, first_state, LEAD_IN_MS)
+                self._append(route.finish(t + LEAD_IN_MS)[1:])
                 start = t + LEAD_IN_MS
         self._append([(start + ct, key) for ct, key in schedule.changes])
         self._horizon = start + schedule.duration_ms

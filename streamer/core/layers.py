@@ -161,11 +161,19 @@ class Combiner:
         return State(expr, pose)
 
 
+def blink_times(timeline: Timeline, rig: Rig) -> list[tuple[int, int]]:
+    """``(close_ms, closed_for_ms)`` of every blink, explicit and idle, in time order."""
+    blink = rig.config.blink
+    blinks = [(b.t_ms, b.duration_ms or blink.close_ms + blink.closed_ms) for b in timeline.blinks]
+    if timeline.idle_blink:
+        blinks = sorted(blinks + idle_blinks(timeline.seed, timeline.duration_ms, blink))
+    return blinks
+
+
 def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
     """The timeline's layers combined into a time-ordered list of target states."""
     speech_ms = rig.config.speech_transition_ms
     blink = rig.config.blink
-    duration = timeline.duration_ms
     points: list[tuple[int, int, int, str | None]] = []  # (t, rank, transition_ms, value)
     points += [(k.t_ms, _POSE, k.transition_ms, k.pose) for k in timeline.pose]
     points += [(k.t_ms, _EMOTION, k.transition_ms, k.expr) for k in timeline.emotion]
@@ -173,11 +181,8 @@ def target_events(timeline: Timeline, rig: Rig, router: Router) -> list[Target]:
         ms = speech_ms if cue.transition_ms is None else cue.transition_ms
         points.append((cue.t_ms, _SPEECH_ON, ms, cue.viseme))
         points.append((cue.end_ms, _SPEECH_OFF, speech_ms, None))
-    blinks = [(b.t_ms, b.duration_ms or blink.close_ms + blink.closed_ms) for b in timeline.blinks]
-    if timeline.idle_blink:
-        blinks = sorted(blinks + idle_blinks(timeline.seed, duration, blink))
     free_from = 0
-    for t, closed_for in blinks:
+    for t, closed_for in blink_times(timeline, rig):
         if t >= free_from:  # overlapping blinks (explicit on top of idle) merge into the first
             points.append((t, _BLINK_ON, blink.close_ms, None))
             points.append((t + closed_for, _BLINK_OFF, blink.open_ms, None))

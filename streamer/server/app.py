@@ -52,7 +52,15 @@ from streamer.server.security import Forbidden, Unauthorized, install_log_redact
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
 from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
-from streamer.storage import AlreadyExists, AudioError, AudioStore, PayloadTooLarge, TimelineStore, seed_examples
+from streamer.storage import (
+    AlreadyExists,
+    AudioError,
+    AudioStore,
+    PayloadTooLarge,
+    StaleWrite,
+    TimelineStore,
+    seed_examples,
+)
 
 log = logging.getLogger("streamer.server")
 
@@ -68,6 +76,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnreachableError: 422,
     AudioError: 422,
     AlreadyExists: 409,
+    StaleWrite: 412,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,
     Unauthorized: 401,
@@ -269,7 +278,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"],
-            allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match"],
+            allow_headers=["Authorization", "Content-Type", "Range", "If-None-Match", "If-Match"],
             expose_headers=["ETag", "Content-Length", "Content-Range", "Accept-Ranges", "Location"],
             max_age=600,
         ),

@@ -27,10 +27,17 @@ from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FrameStore
 from streamer.rigset import pick
-from streamer.server.limits import HeavyWork, schedule_bytes, validate_timeline_bytes
+from streamer.server.limits import HeavyWork, document_schedule_bytes, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.settings import Settings
-from streamer.storage import AudioError, AudioStore, PayloadTooLarge, TimelineStore, validate_timeline_id
+from streamer.storage import (
+    AudioError,
+    AudioStore,
+    PayloadTooLarge,
+    TimelineStore,
+    validate_timeline_id,
+    version_of,
+)
 
 MAX_JSON_BYTES = 5 * 1024 * 1024
 
@@ -288,8 +295,9 @@ async def validate_timeline(request: Request) -> Response:
 
 
 async def get_timeline(request: Request) -> Response:
-    document = await asyncio.to_thread(_timelines(request).get_document, request.path_params["id"])
-    return JSONResponse(document)
+    raw = await asyncio.to_thread(_timelines(request).read_bytes, request.path_params["id"])
+    # The ETag is the stored version: send it back in If-Match to refuse overwriting a newer save.
+    return JSONResponse(loads(raw), headers={"ETag": version_of(raw), "Cache-Control": "no-cache"})
 
 
 async def put_timeline(request: Request) -> Response:
@@ -297,9 +305,11 @@ async def put_timeline(request: Request) -> Response:
     timeline_id = validate_timeline_id(request.path_params["id"])
     rig = _rig_param(request)
     document, store = await read_json(request), _timelines(request)
-    timeline, created = await asyncio.to_thread(store.put, timeline_id, document, request.query_params.get("name"), rig)
+    name, if_match = request.query_params.get("name"), request.headers.get("if-match")
+    timeline, created, version = await asyncio.to_thread(store.put, timeline_id, document, name, rig, if_match)
     name = store.name_of(timeline_id) or timeline_id
-    return JSONResponse({"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created})
+    body = {"id": timeline_id, "name": name, "duration_ms": timeline.duration_ms, "created": created}
+    return JSONResponse(body, headers={"ETag": version})
 
 
 async def delete_timeline(request: Request) -> Response:
@@ -317,6 +327,17 @@ async def timeline_schedule(request: Request) -> Response:
     async with work.slot("schedule"):
         raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
         body = await work.run(schedule_bytes, raw, fps, timeline_id, rig_id)  # up to tens of MB at 60 fps
+    return Response(body, media_type="application/json")
+
+
+async def draft_schedule(request: Request) -> Response:
+    raw_fps = request.query_params.get("fps")
+    fps = as_fps(raw_fps) if raw_fps is not None else None
+    work, rig_id = heavy(request), request.query_params.get("rig")
+    pick(work.rigs, rig_id)  # 400 for an unknown rig, before any work
+    async with work.slot("schedule"):  # before reading: a refused body is never read
+        raw = await read_json_bytes(request)
+        body = await work.run(document_schedule_bytes, raw, fps, rig_id)
     return Response(body, media_type="application/json")
 
 
@@ -367,10 +388,17 @@ async def get_audio(request: Request) -> Response:
     )
 
 
+async def director(request: Request) -> Response:
+    """The Director page, keeping the query (``?timeline=ID``)."""
+    query = request.url.query
+    return RedirectResponse("/client/director.html" + ("?" + query if query else ""))
+
+
 def http_routes() -> list[BaseRoute]:
     """The REST routes (the static client mount and the live routes are added by the app)."""
     return [
         Route("/", root, methods=["GET"]),
+        Route("/director", director, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -379,6 +407,7 @@ def http_routes() -> list[BaseRoute]:
         Route("/timelines", list_timelines, methods=["GET"]),
         Route("/timelines", create_timeline, methods=["POST"]),
         Route("/timelines/validate", validate_timeline, methods=["POST"]),
+        Route("/timelines/schedule", draft_schedule, methods=["POST"]),
         Route("/timelines/{id}", get_timeline, methods=["GET"]),
         Route("/timelines/{id}", put_timeline, methods=["PUT"]),
         Route("/timelines/{id}", delete_timeline, methods=["DELETE"]),

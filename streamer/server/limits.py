@@ -20,6 +20,7 @@ from fractions import Fraction
 from typing import Any, TypeVar
 
 from streamer.core.errors import StreamerError
+from streamer.core.layers import blink_times
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.timeline import check_against_rig, loads, parse_timeline
@@ -125,3 +126,16 @@ def schedule_bytes(raw: bytes, fps: int | Fraction | None, timeline_id: str, rig
     """A stored timeline's schedule (sampled at ``fps`` when given, for rig ``rig_id`` or the default) as JSON."""
     doc = resolve(parse_timeline(loads(raw)), _worker_rig(rig_id)).to_json(fps)
     return encode_json({"id": timeline_id, **doc})
+
+
+def document_schedule_bytes(raw: bytes, fps: int | Fraction | None, rig_id: str | None = None) -> bytes:
+    """A posted timeline's schedule, with its blinks (explicit and idle), as the JSON body of its route.
+
+    The editor shows what a draft resolves to before it is saved: the same :func:`resolve` as a
+    stored timeline's schedule.
+    """
+    timeline = parse_timeline(loads(raw))
+    rig = _worker_rig(rig_id)
+    doc = resolve(timeline, rig).to_json(fps)
+    doc["blinks"] = [list(b) for b in blink_times(timeline, rig)]
+    return encode_json({"timeline_duration_ms": timeline.duration_ms, **doc})

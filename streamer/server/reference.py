@@ -114,6 +114,20 @@ SCHEMAS: dict[str, Schema] = {
         fps={"type": "string", "description": "with ?fps: the rate, as an integer or a fraction"},
         frames={"type": "array", "items": STR, "description": "with ?fps: the frame key of every frame index"},
     ),
+    "Voice": _obj(
+        voice={"type": "string", "description": "give it as /speech's `voice`"},
+        languages={"type": "array", "items": STR},
+        name=STR,
+    ),
+    "DraftSchedule": _obj(
+        "timeline_duration_ms duration_ms changes blinks",
+        timeline_duration_ms={**MS, "description": "the timeline's own duration (the schedule may run longer)"},
+        duration_ms=MS,
+        changes={"type": "array", "items": {"type": "array", "prefixItems": [INT, STR], "minItems": 2}},
+        blinks={"type": "array", "items": {"type": "array"}, "description": "[t_ms, closed_for_ms]: explicit and idle"},
+        fps={"type": "string", "description": "with ?fps: the rate, as an integer or a fraction"},
+        frames={"type": "array", "items": STR, "description": "with ?fps: the frame key of every frame index"},
+    ),
     "Audio": _obj(
         id={"type": "string", "description": "use it as the timeline's audio.id"},
         duration_ms=MS,
@@ -274,6 +288,7 @@ ERRORS = {
     "403": "a write from a browser origin that is neither the server's own nor listed in CORS_ORIGINS",
     "404": "nothing by that id",
     "409": "the id is taken, or the export is not done",
+    "412": "If-Match names a version that is no longer stored: someone saved meanwhile (reload, or drop If-Match)",
     "413": "the body is over its size limit",
     "415": "a JSON body sent without Content-Type: application/json",
     "422": "the document or upload does not validate (the message names the field)",
@@ -364,13 +379,20 @@ PATHS: dict[str, Schema] = {
             {"307": {"description": "redirect to /client/preview.html (with the query string, e.g. ?channel=)"}},
         )
     },
+    "/director": {
+        "get": _op(
+            "The Director: the timeline editor page",
+            SEC_CLIENT,
+            {"307": {"description": "redirect to /client/director.html (with the query string, e.g. ?timeline=ID)"}},
+        )
+    },
     "/client/{path}": {
         "get": _op(
             "The browser client's files",
             SEC_CLIENT,
             {"200": {"description": "the file"}, "404": _json(_ref("Error"), "no such file")},
-            description="`preview.html` (preview and controls), `obs.html?channel=NAME` (an OBS browser "
-            "source) and the ES modules they load.",
+            description="`preview.html` (preview and controls), `director.html` (the timeline editor), "
+            "`obs.html?channel=NAME` (an OBS browser source) and the ES modules they load.",
             params=(_param("path", "path", "file below client/"),),
         )
     },
@@ -460,23 +482,48 @@ PATHS: dict[str, Schema] = {
             errors="413 422 429",
         )
     },
+    "/timelines/schedule": {
+        "post": _op(
+            "Resolve a timeline without storing it",
+            SEC_TIMELINES,
+            {"200": _json(_ref("DraftSchedule"), "the schedule `GET /timelines/{id}/schedule` would give, and blinks")},
+            description="What the Director draws a draft with: the same resolution as a stored timeline's "
+            "schedule, plus where the character blinks.",
+            params=(
+                _param(
+                    "fps", "query", "also list every frame index's key at this rate (24, 30000/1001)", required=False
+                ),
+                RIG,
+            ),
+            body=_body(_ref("Timeline")),
+            errors="400 413 422 429",
+        )
+    },
     "/timelines/{id}": {
         "get": _op(
             "A timeline document, as it was sent",
             SEC_TIMELINES,
-            {"200": _json(_ref("Timeline"), "the document")},
+            {"200": _json(_ref("Timeline"), "the document; ETag is its stored version")},
             params=(TIMELINE_ID,),
             errors="400 404",
         ),
         "put": _op(
             "Create or replace a timeline under an id",
             SEC_TIMELINES,
-            {"200": _json(_ref("TimelineStored"), "stored; `created` says whether it was new")},
+            {"200": _json(_ref("TimelineStored"), "stored; `created` says whether it was new; ETag: the new version")},
             description="A replacement keeps its name unless `?name=` or the document's `name` gives one. "
-            "A document that does not validate changes nothing.",
-            params=(TIMELINE_ID, NAME, RIG),
+            "A document that does not validate changes nothing. To refuse overwriting someone else's save, "
+            "send `If-Match` with the ETag of the version you read (from GET or the last PUT): a stale one "
+            "is a 412 and changes nothing (`If-Match: *` only replaces an existing timeline). Without "
+            "`If-Match` the write is unconditional.",
+            params=(
+                TIMELINE_ID,
+                NAME,
+                RIG,
+                _param("If-Match", "header", "the ETag of the version being replaced (optional)", required=False),
+            ),
             body=_body(_ref("Timeline")),
-            errors="400 413 422",
+            errors="400 412 413 422",
             write=True,
         ),
         "delete": _op(
@@ -664,6 +711,13 @@ PATHS: dict[str, Schema] = {
             body=_body(_ref("SpeechRequest")),
             errors="400 413 422 429 503",
             write=True,
+        )
+    },
+    "/speech/voices": {
+        "get": _op(
+            "The offline voices",
+            SEC_SPEECH,
+            {"200": _json({"type": "array", "items": _ref("Voice")}, "espeak-ng voices, as `streamer voices` lists")},
         )
     },
     "/emotions": {

@@ -377,10 +377,29 @@ async def post_align(request: Request) -> Response:
     )
 
 
+def _voice_rows() -> list[dict[str, Any]]:
+    from streamer.speech.voices import voice_table
+
+    return [
+        {
+            "voice": voice.identifier.rsplit("/", 1)[-1],
+            "languages": [tag for _, tag in sorted(voice.languages)],
+            "name": voice.name,
+        }
+        for voice in voice_table().voices
+    ]
+
+
+async def get_voices(request: Request) -> Response:
+    """The offline (espeak-ng) voices, as ``streamer voices`` lists them."""
+    return JSONResponse(await asyncio.to_thread(_voice_rows))
+
+
 def speech_routes() -> list[BaseRoute]:
-    """``POST /speech``, ``POST /emotions`` and ``POST /align``."""
+    """``POST /speech``, ``GET /speech/voices``, ``POST /emotions`` and ``POST /align``."""
     return [
         Route("/speech", post_speech, methods=["POST"]),
+        Route("/speech/voices", get_voices, methods=["GET"]),
         Route("/emotions", post_emotions, methods=["POST"]),
         Route("/align", post_align, methods=["POST"]),
     ]

@@ -104,6 +104,7 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
     with server.client(timeout=60) as client:
         call = Checker(client)
         call("GET", "/", 307, follow_redirects=False)
+        call("GET", "/director", 307, follow_redirects=False)
         call("GET", "/client/{path}", 200, "/client/preview.html")
         call("GET", "/client/{path}", 404, "/client/nope.js")
         call("GET", "/openapi.json", 200)
@@ -125,10 +126,13 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("POST", "/timelines", 422, json={"version": 2})
         call("GET", "/timelines", 200)
         call("POST", "/timelines/validate", 200, json=timeline)
+        call("POST", "/timelines/schedule", 200, json=timeline)
+        call("POST", "/timelines/schedule", 422, json={"version": 1, "tracks": {"emotion": [{"t_ms": 0, "expr": "x"}]}})
         one = f"/timelines/{created['id']}"
         call("GET", "/timelines/{id}", 200, one)
         call("GET", "/timelines/{id}", 404, "/timelines/nope")
         call("PUT", "/timelines/{id}", 200, "/timelines/ref", json=timeline)
+        call("PUT", "/timelines/{id}", 412, "/timelines/ref", json=timeline, headers={"If-Match": '"old"'})
         call("GET", "/timelines/{id}/schedule", 200, one + "/schedule", params={"fps": "24"})
         call("GET", "/timelines/{id}/captions.srt", 200, "/timelines/hello/captions.srt")
         call("GET", "/timelines/{id}/captions.vtt", 200, "/timelines/hello/captions.vtt")
@@ -157,6 +161,8 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         said = call("POST", "/speech", 201, json={"text": "Hello there."})
         assert {t["id"]: t["name"] for t in client.get("/timelines").json()}[said["timeline_id"]] == "Hello there."
         call("POST", "/speech", 400, json={"text": ""})
+        voices = call("GET", "/speech/voices", 200)
+        assert any("en-us" in v["languages"] for v in voices)
         call("POST", "/emotions", 200, json={"words": [{"t_ms": 0, "end_ms": 300, "text": "great"}]})
         aligned = call("POST", "/align", 201, files={"audio": ("take one.wav", wav_bytes(600), "audio/wav")})
         assert {t["id"]: t["name"] for t in client.get("/timelines").json()}[aligned["timeline_id"]] == "take one.wav"

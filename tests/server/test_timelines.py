@@ -74,6 +74,47 @@ def test_put_creates_under_the_given_id(client: httpx.Client) -> None:
     assert client.put("/timelines/outro", json=doc()).json()["created"] is False
 
 
+def test_a_stale_if_match_is_412_and_changes_nothing(client: httpx.Client) -> None:
+    client.put("/timelines/shared", json=doc())
+    read = client.get("/timelines/shared")
+    etag = read.headers["etag"]
+    first = client.put("/timelines/shared", json=doc(duration_ms=2500), headers={"If-Match": etag})
+    assert first.status_code == 200 and first.headers["etag"] != etag
+    assert first.headers["etag"] == client.get("/timelines/shared").headers["etag"]
+
+    second = client.put("/timelines/shared", json=doc(duration_ms=9000), headers={"If-Match": etag})
+    assert second.status_code == 412
+    assert "changed since it was read" in second.json()["error"]
+    assert client.get("/timelines/shared").json()["duration_ms"] == 2500
+
+    again = client.put("/timelines/shared", json=doc(duration_ms=9000), headers={"If-Match": first.headers["etag"]})
+    assert again.status_code == 200
+    assert client.put("/timelines/shared", json=doc(), headers={"If-Match": "*"}).status_code == 200
+    assert client.put("/timelines/never-stored", json=doc(), headers={"If-Match": "*"}).status_code == 412
+    assert client.get("/timelines/never-stored").status_code == 404
+
+
+def test_a_draft_resolves_to_the_stored_schedule_with_its_blinks(client: httpx.Client) -> None:
+    draft = {
+        "version": 1,
+        "tracks": {"emotion": [{"t_ms": 300, "expr": "happy_soft"}], "blink": [{"t_ms": 1200}]},
+        "idle": {"blink": True, "seed": 3},
+        "duration_ms": 9000,
+    }
+    drafted = client.post("/timelines/schedule", json=draft, params={"fps": "24"}).json()
+    client.put("/timelines/drafted", json=draft)
+    stored = client.get("/timelines/drafted/schedule", params={"fps": "24"}).json()
+    assert drafted["changes"] == stored["changes"] and drafted["frames"] == stored["frames"]
+    assert drafted["timeline_duration_ms"] == 9000
+    starts = [t for t, _ in drafted["blinks"]]
+    assert 1200 in starts and len(starts) > 1 and starts == sorted(starts)  # the explicit one and idle ones
+
+
+def test_director_redirects_to_the_page_with_its_query(client: httpx.Client) -> None:
+    r = client.get("/director?timeline=hello", follow_redirects=False)
+    assert (r.status_code, r.headers["location"]) == (307, "/client/director.html?timeline=hello")
+
+
 def test_post_makes_a_readable_id_from_the_name(client: httpx.Client) -> None:
     r = client.post("/timelines", params={"name": "Good morning, chat!"}, json=doc())
     assert r.status_code == 201
