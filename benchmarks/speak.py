@@ -11,8 +11,9 @@ Figures, on the server clock (the last line is one JSON object):
 - ``first_mouth_ms`` p50/p95: from the first text byte sent to the display time of the first
   mouth-open frame (a frame of a speaking viseme);
 - ``first_audio_ms`` p50/p95: to the first segment's audio start;
-- ``audio_plan_offset_ms_max``: the largest difference between a segment's audio start and the
-  time its frames take over (0: mouth and voice start together);
+- mouth and voice share one schedule (a segment's frames and audio start at the same server
+  time by construction), so their offset is not measured here; ``tests/browser/test_say.py``
+  checks the pages keep them together across segment boundaries;
 - ``gap_ms_max``: the largest gap between one segment's audio end and the next one's start
   within an utterance (text pauses are inside the audio, so 0 is no added gap);
 - ``interrupt_ms`` p95: from sending ``interrupt`` to the display time of the closed mouth;
@@ -93,7 +94,7 @@ def first_open(messages: list[dict[str, Any]], from_ms: int) -> int | None:
 
 async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: int) -> dict[str, Any]:
     rng = random.Random(7)
-    figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "offset": [], "gap": [], "interrupt": []}
+    figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "gap": [], "interrupt": []}
     async with websockets.connect(url, compression=None) as viewer, websockets.connect(url + "&role=controller") as ctl:
         observer = Observer(viewer, await clock_offset(viewer))
         watching = asyncio.create_task(observer.run())
@@ -122,9 +123,6 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
             mouth = first_open(ours, audio[0]["start_ms"])
             if mouth is not None:
                 figures["first_mouth"].append(mouth - started)
-            for a in audio:
-                takes_over = [m["from_ms"] for m in ours if m["type"] == "frames" and m["from_ms"] <= a["start_ms"]]
-                figures["offset"].append(abs(a["start_ms"] - max(takes_over)) if takes_over else 0)
             for before, after in zip(audio, audio[1:], strict=False):
                 if after["program_id"] == before["program_id"]:
                     figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
@@ -170,7 +168,6 @@ def main() -> None:
                 "first_mouth_ms_p95": pct("first_mouth", 0.95),
                 "first_audio_ms_p50": pct("first_audio", 0.5),
                 "first_audio_ms_p95": pct("first_audio", 0.95),
-                "audio_plan_offset_ms_max": max(figures["offset"], default=None),
                 "gap_ms_max": max(figures["gap"], default=None),
                 "interrupts": len(figures["interrupt"]),
                 "interrupt_ms_p95": pct("interrupt", 0.95),

@@ -49,7 +49,7 @@ def test_protocol_builds_commands_as_documented(live_server: LiveServer, page: A
         """
         const p = await import('/client/protocol.js');
         let bad = null;
-        try { p.set('x', {expr: 'happy', transitionMs: 20000}); } catch (e) { bad = e.message; }
+        try { p.set('x', {expr: 'happy', transitionMs: 70000}); } catch (e) { bad = e.message; }
         return [
           p.ping(1, 12.5),
           p.play('r1', {timelineId: 'hello'}),
