@@ -165,6 +165,16 @@ def _report_audience(count: int, channel: str, server: str, quiet: bool) -> None
         status(line, quiet)
 
 
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+
+    from streamer.chat import chat_on_channel, read_persona
+
+    persona = read_persona(args.persona)
+    model = args.model or settings.openai_model
+    return asyncio.run(chat_on_channel(args.server.rstrip("/"), args.channel, settings, model, persona, args.voice))
+
+
 def cmd_play(args: argparse.Namespace, settings: Settings) -> int:
     from streamer.remote import play_on_server
 
@@ -327,6 +337,18 @@ def add_commands(sub: Any) -> None:
     voices_p = sub.add_parser("voices", help="list the offline (espeak-ng) voices; --voice takes one or a language")
     voices_p.add_argument("language", nargs="?", help="only voices for this language tag (en, en-GB, fr, ...)")
     voices_p.set_defaults(func=cmd_voices)
+
+    chat_p = sub.add_parser(
+        "chat", help="talk with an OpenAI model; its answers are said on a channel as they are written"
+    )
+    chat_p.add_argument("--channel", default="main", help="channel to speak on (default main)")
+    chat_p.add_argument(
+        "--server", default="http://127.0.0.1:8000", help="the server (default %(default)s; token: STREAMER_TOKEN)"
+    )
+    chat_p.add_argument("--model", help="chat model (default STREAMER_OPENAI_MODEL)")
+    chat_p.add_argument("--persona", help="a text file with the system prompt (default: a short friendly persona)")
+    chat_p.add_argument("--voice", help="offline voice or language tag for the answers (default en-us)")
+    chat_p.set_defaults(func=cmd_chat)
 
     play_p = sub.add_parser(
         "play", help="upload a timeline file and its audio to a running server and play it on a channel"

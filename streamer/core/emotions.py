@@ -411,6 +411,35 @@ def expression_for(emotion: str, intensity: float, expressions: Iterable[str]) -
     return NEUTRAL
 
 
+# Emotion tags a script or an LLM may write inline ("[happy] Nice to see you"): tag -> emotion, intensity.
+EMOTION_TAGS = {
+    "happy": (JOY, 0.5),
+    "glad": (JOY, 0.5),
+    "smile": (JOY, 0.5),
+    "excited": (JOY, 1.0),
+    "joy": (JOY, 1.0),
+    "laugh": (JOY, 1.0),
+    "sad": (SADNESS, 0.6),
+    "concerned": (SADNESS, 0.6),
+    "worried": (FEAR, 0.6),
+    "scared": (FEAR, 0.9),
+    "surprised": (SURPRISE, 0.8),
+    "wow": (SURPRISE, 0.8),
+    "angry": (ANGER, 0.8),
+}
+
+
+def expression_for_tag(tag: str, expressions: Iterable[str]) -> str | None:
+    """The rig expression an inline tag names: an expression of the rig, ``neutral`` or an emotion of
+    :data:`EMOTION_TAGS`; None for a tag the rig cannot show."""
+    have = set(expressions)
+    tag = tag.lower()
+    if tag in have:
+        return tag
+    found = EMOTION_TAGS.get(tag)
+    return expression_for(*found, have) if found else None
+
+
 def plan_emotions(
     words: Sequence[WordSpan],
     expressions: Iterable[str],

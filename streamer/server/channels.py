@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
 from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_command
+from streamer.core.emotions import expression_for_tag
 from streamer.core.errors import CommandError, NotFound, StoreUnavailable, StreamerError
 from streamer.core.resolve import resolve
 from streamer.core.rig import suggest
@@ -48,6 +49,7 @@ MAX_NETWORK_LEAD_MS = 1000
 AUDIO_LEAD_MS = 800
 # A spoken stream's first segment needs less: its audio is a few seconds of Opus, fetched at once.
 SPEECH_LEAD_MS = 100
+TAG_TRANSITION_MS = 250  # the face an inline emotion tag asks for is reached this fast
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
@@ -421,13 +423,21 @@ class ChannelService:
         channel.commanded()
         return {"stream": speaker.stream, "segments": speaker.segments, "final": speaker.final}
 
-    async def _say_segment(self, channel: LiveChannel, stream: str, text: str, options: SayOptions) -> None:
-        """Speak one segment and place it on the channel after the stream's previous one."""
+    async def _say_segment(
+        self, channel: LiveChannel, stream: str, text: str, options: SayOptions, tag: str | None
+    ) -> None:
+        """Speak one segment and place it on the channel after the stream's previous one.
+
+        An emotion ``tag`` the rig can show replaces the planned face for the whole segment.
+        """
         try:
             rig = channel.served.rig
             said = await options.speak(self.speech, text, rig, self.settings)
             audio_id = await store_said(self.audio, said, self.settings)
             doc = said.timeline(audio_id, options.lipsync)
+            expr = None if tag is None else expression_for_tag(tag, rig.expressions)
+            if expr is not None:
+                doc["tracks"]["emotion"] = [{"t_ms": 0, "expr": expr, "transition_ms": TAG_TRANSITION_MS}]
             state = channel.core.state  # start from the face on screen: no jump between segments
             doc["start"] = {"expr": state.expr, "pose": state.pose}
             schedule = await asyncio.to_thread(lambda: resolve(parse_timeline(doc), rig))

@@ -1,6 +1,8 @@
 """Speech said live on a channel (I/O): text in, whole or in pieces; segments spoken in order.
 
-A :class:`Speaker` holds one stream of text (an id, the voice options, a segmenter). Text is cut
+A :class:`Speaker` holds one stream of text (an id, the voice options, a segmenter). Inline
+emotion tags (``[happy]``, or any of the rig's expressions) are taken out of the text and set
+the face of their segment and the ones after it. Text is cut
 into segments as it arrives (:mod:`streamer.speech.segmenter`); one task speaks them in order,
 each as soon as the one before it is placed, so a segment is synthesized while the previous one
 plays and the channel appends it where that one's audio ends. Cancelling drops the queued text
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 
 from streamer.server.speech import SayOptions
@@ -19,8 +22,10 @@ from streamer.speech.segmenter import Segmenter, speakable
 
 log = logging.getLogger("streamer.server.live")
 
-# Said: (speakable text, options) -> placed on the channel. Errors are the callback's to report.
-SaySegment = Callable[[str, SayOptions], Awaitable[None]]
+# Said: (speakable text, options, emotion tag or None) -> placed on the channel. Errors are the callback's.
+SaySegment = Callable[[str, SayOptions, str | None], Awaitable[None]]
+# "[happy] Nice to see you": an inline emotion tag sets the face of the segment it is in; it is not spoken.
+EMOTION_TAG = re.compile(r"\[([A-Za-z_]{1,32})\]")
 
 
 class Speaker:
@@ -30,7 +35,8 @@ class Speaker:
         self.stream, self.options = stream, options
         self._say, self._now_ms = say_segment, now_ms
         self._segmenter = Segmenter()
-        self._queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str | None] | None] = asyncio.Queue()
+        self.emotion: str | None = None  # the last inline tag
         self._timer: asyncio.TimerHandle | None = None
         self.segments = 0  # cut so far
         self.final = False
@@ -66,10 +72,14 @@ class Speaker:
             await asyncio.shield(self.task)
 
     def _put(self, segment: str) -> None:
-        text = speakable(segment).strip()
-        if any(ch.isalnum() for ch in text):  # punctuation or Markdown alone says nothing
+        tags = EMOTION_TAG.findall(segment)
+        if tags:
+            self.emotion = tags[-1]  # it holds for the segments after it, until the next tag
+        text = speakable(EMOTION_TAG.sub(" ", segment)).strip()
+        text = " ".join(text.split())
+        if any(ch.isalnum() for ch in text):  # punctuation, Markdown or a tag alone says nothing
             self.segments += 1
-            self._queue.put_nowait(text)
+            self._queue.put_nowait((text, self.emotion))
 
     def _arm(self) -> None:
         """Speak the complete words so far if no more text comes for the segmenter's wait."""
@@ -88,5 +98,5 @@ class Speaker:
         self._arm()
 
     async def _run(self) -> None:
-        while (text := await self._queue.get()) is not None:
-            await self._say(text, self.options)
+        while (item := await self._queue.get()) is not None:
+            await self._say(item[0], self.options, item[1])

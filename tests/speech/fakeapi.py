@@ -17,7 +17,7 @@ import math
 import re
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -27,7 +27,7 @@ import pytest
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from streamer.settings import Settings
@@ -51,6 +51,9 @@ class Recorded:
     json: Any = None
     form: dict[str, Any] = field(default_factory=dict)  # text fields as str, files as (filename, bytes)
     images: list[bytes] = field(default_factory=list)  # every image file sent (images.edit), in order
+
+
+TOKEN_DELAY_S = 0.05  # a streamed chat completion's pace: 20 tokens a second
 
 
 @dataclass
@@ -251,9 +254,29 @@ class FakeAPI:
     async def chat(self, request: Request) -> Response:
         recorded = await self._record(request)
         ok = recorded.headers.get("authorization") == f"Bearer {OPENAI_KEY}"
+        if ok and recorded.json and recorded.json.get("stream"):
+            scripted = self.scripts["chat_stream"].popleft() if self.scripts["chat_stream"] else Scripted()
+            text = scripted.body if isinstance(scripted.body, str) else "[happy] Hello there! It is great to see you."
+            return StreamingResponse(
+                self._chunks(text, scripted.delay_s or TOKEN_DELAY_S), media_type="text/event-stream"
+            )
         return await self._answer(
             "chat", recorded, ok, lambda: chat_completion(json.dumps(default_plan(recorded.json)))
         )
+
+    async def _chunks(self, text: str, delay_s: float) -> AsyncIterator[bytes]:
+        """A streamed chat completion, as server-sent events: one token (a word) every ``delay_s``."""
+        base = {"id": "chatcmpl-stream", "object": "chat.completion.chunk", "created": 1_700_000_000, "model": "m"}
+        tokens = re.findall(r"\S+\s*", text)
+        for i, token in enumerate(tokens):
+            if self.stopping:
+                return
+            delta = {"role": "assistant", "content": token} if i == 0 else {"content": token}
+            chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            yield f"data: {json.dumps(chunk)}\n\n".encode()
+            await asyncio.sleep(delay_s)
+        end = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        yield f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode()
 
     async def transcribe(self, request: Request) -> Response:
         recorded = await self._record(request)
