@@ -63,7 +63,7 @@ export class Player {
       audioSeeks: this.audio.seeks,
       audioStarts: this.audio.starts,
       speech: this.speech.log,
-      speechLog: [], // {heardMs, url}: the frame drawn while a spoken segment is heard
+      speechLog: [], // {heardMs, url}: the frame drawn while a spoken segment is heard, and the voice's time
     };
     this.cache.onError = (url, err) => {
       this.stats.imageErrors++;
@@ -240,7 +240,7 @@ export class Player {
     if (speechNow !== null && this.drawnUrl) {
       const log = this.debug.speechLog;
       if (log.length >= LOG_MAX) log.splice(0, log.length - LOG_MAX + 1);
-      log.push({ heardMs: now, url: this.drawnUrl });
+      log.push({ heardMs: this.speech.audioNow(), url: this.drawnUrl });
     } else if (audioNow !== null && this.drawnUrl) {
       const log = this.debug.log;
       if (log.length >= LOG_MAX) log.splice(0, log.length - LOG_MAX + 1);

@@ -114,6 +114,16 @@ export class SegmentAudio {
     return this.anchor.serverMs + (this.heardNow() - this.anchor.ctxS) * 1000 - this.offsetMs;
   }
 
+  /**
+   * Where the voice is now, in server time, from the segment being heard and where its source was
+   * started (not from the clock anchor masterNow() uses): for checking that frames follow the voice.
+   */
+  audioNow() {
+    const cue = this.current();
+    if (!cue) return null;
+    return cue.startMs + (this.heardNow() - cue.ctxStart) * 1000 - this.offsetMs;
+  }
+
   get playing() {
     return this.current() !== null;
   }

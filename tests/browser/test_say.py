@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from typing import Any
+
+from websockets.sync.client import connect
 
 from tests.browser.conftest import LiveServer
 
@@ -13,7 +17,37 @@ PARAGRAPH = (
 )
 
 
+class PlannedFrames:
+    """What the server plans for a channel, as an independent viewer receives it (on a thread)."""
+
+    def __init__(self, live_server: LiveServer, channel: str) -> None:
+        self.url = live_server.url.replace("http://", "ws://") + f"/ws?channel={channel}"
+        self.frames: list[tuple[int, str]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.follow, daemon=True)
+        self.thread.start()
+
+    def follow(self) -> None:
+        with connect(self.url) as ws:
+            while not self.stop.is_set():
+                try:
+                    message = json.loads(ws.recv(timeout=0.2))
+                except TimeoutError:
+                    continue
+                if message["type"] == "frames":  # the protocol's rule: replace from from_ms on
+                    kept = [f for f in self.frames if f[0] < message["from_ms"]]
+                    self.frames = kept + [(t, url) for t, url in message["frames"]]
+
+    def around(self, t: float, ms: float) -> set[str]:
+        """The frames planned on screen at some time within ``ms`` of ``t``."""
+        shown = {url for ts, url in self.frames if t - ms <= ts <= t + ms}
+        before = [url for ts, url in self.frames if ts <= t - ms]
+        return shown | set(before[-1:])
+
+
 def test_say_box_speaks_a_paragraph_live_without_gaps(live_server: LiveServer, page: Any) -> None:
+    live_server.post_json("/channels/say-test/stop", {})  # the channel exists for the planned-frames viewer
+    planned = PlannedFrames(live_server, "say-test")
     page.goto(f"{live_server.url}/client/preview.html?channel=say-test")
     page.wait_for_function("window.__streamer && window.__streamer.frameOnScreen !== null", timeout=15_000)
     page.wait_for_function("!document.getElementById('say').disabled", timeout=10_000)
@@ -42,8 +76,14 @@ def test_say_box_speaks_a_paragraph_live_without_gaps(live_server: LiveServer, p
         assert abs((after["ctxStart"] - before["ctxStart"]) * 1000 - server_gap_ms) < 1, "one clock for all"
         heard_ms = before["durationS"] * 1000
         assert abs(heard_ms - server_gap_ms) < 25, "each starts where the one before it ends (Opus pads ~20 ms)"
+    # Frames follow the voice: what was drawn while a segment was heard is the server's plan at that
+    # moment of the audio, within one frame (42 ms at 24 fps), for 95 % of the frames drawn.
+    planned.stop.set()
+    planned.thread.join(5)
     log = page.evaluate("window.__streamer.speechLog")
     assert len(log) > 100
+    on_time = sum(entry["url"] in planned.around(entry["heardMs"], 42) for entry in log)
+    assert on_time >= 0.95 * len(log), (on_time, len(log))
     assert not page.is_disabled("#say")
     assert page.problems == []
 
