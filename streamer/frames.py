@@ -33,6 +33,10 @@ def etag_of(data: bytes) -> str:
     return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
 
 
+# Frames never change under one key (a new drawing is a new rig or file name): cache them for a year.
+FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
 class FrameStore(Protocol):
     """Frame bytes by key."""
 

@@ -36,7 +36,6 @@ DENIED_CODES = frozenset(
     {"AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
 # What a body read can raise when the connection drops or stalls mid-body.
-BODY_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 TRANSPORT_ERRORS: tuple[type[BaseException], ...] = (BotoCoreError, aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 
@@ -181,7 +180,7 @@ class S3FrameStore:
         try:
             async with response["Body"] as body:
                 data: bytes = await body.read()
-        except BODY_ERRORS as exc:
+        except TRANSPORT_ERRORS as exc:
             raise CutBody(f"body of {object_key!r} cut short ({type(exc).__name__})") from exc
         if expected is not None and len(data) != expected:
             raise CutBody(f"body of {object_key!r} is {len(data)} of {expected} bytes")

@@ -184,14 +184,19 @@ def _read_regular(path: Path) -> bytes:
         return fh.read()
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a written file (or a folder's entries, after a rename) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(folder: Path) -> None:
     # Makes the rename durable; not supported everywhere (e.g. Windows), hence best effort.
     with contextlib.suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(folder)
 
 
 def _iso(ts: float) -> str:

@@ -18,12 +18,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from streamer.frames import FRAME_CACHE_CONTROL
 from streamer.rigload import CONFIG_NAMES, load_rig
 from streamer.s3 import TRANSPORT_ERRORS, S3Options, list_objects
 
 log = logging.getLogger(__name__)
 
-FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
 # The config and manifests may change when a rig is re-uploaded: let CDNs revalidate them.
 CONFIG_CACHE_CONTROL = "public, max-age=60"
 CONTENT_TYPES = {".png": "image/png", ".json": "application/json"}

@@ -34,7 +34,7 @@ from streamer.core.errors import NotFound, StreamerError
 from streamer.core.schedule import Schedule
 from streamer.export.options import Cancelled, DiskFull, ExportError, ExportOptions, ExportTooLong
 from streamer.frames import FrameStore
-from streamer.storage import remove_leftovers
+from streamer.storage import fsync_path, remove_leftovers
 
 log = logging.getLogger(__name__)
 
@@ -501,7 +501,7 @@ def render_frames(
             samples = load_audio(audio, options.start_ms, total * AUDIO_RATE // options.fps)
         _encode(tmp, keys, pngs, (width, height), options, samples, report, cancelled, cache_bytes, encoder_threads)
         report(total, total, "finishing")
-        _fsync(tmp)
+        fsync_path(tmp)
         os.replace(tmp, output)
     except OSError as exc:
         raise _os_error(exc, output) from exc
@@ -552,14 +552,6 @@ def _os_error(exc: OSError, output: Path) -> StreamerError:
     if exc.errno in NO_SPACE:
         return DiskFull(f"no space left to write {output.name!r} ({exc.strerror})")
     return ExportError(f"cannot write {output.name!r}: {exc.strerror or exc}")
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _encode(

@@ -25,7 +25,7 @@ from streamer.core.keys import validate_key
 from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
-from streamer.frames import FrameStore
+from streamer.frames import FRAME_CACHE_CONTROL, FrameStore
 from streamer.rigset import pick
 from streamer.server.limits import HeavyWork, document_schedule_bytes, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
@@ -47,7 +47,6 @@ class UnsupportedMediaType(StreamerError, ValueError):
 
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
-FRAME_CACHE_CONTROL = "public, max-age=31536000, immutable"
 AUDIO_CACHE_CONTROL = "public, max-age=3600"
 
 

@@ -44,7 +44,7 @@ from streamer.storage import AudioStore, TimelineStore, short_name
 
 log = logging.getLogger(__name__)
 
-MAX_JSON_BYTES = 64 * 1024
+MAX_SPEECH_BODY_BYTES = 64 * 1024  # a /speech request is a line of text and a few options
 MAX_EMOTION_WORDS = 20_000
 MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
@@ -190,7 +190,7 @@ async def store_said(audio_store: AudioStore, said: Said, settings: Settings) ->
 
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
-    body = _object(await read_json(request, MAX_JSON_BYTES), SPEECH_FIELDS)
+    body = _object(await read_json(request, MAX_SPEECH_BODY_BYTES), SPEECH_FIELDS)
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")

@@ -26,7 +26,7 @@ from streamer.speech.audio import to_ogg_bytes
 from streamer.speech.espeak import synthesize
 from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
 from streamer.speech.openai_planner import EmotionPlan, choose_emotions
-from streamer.speech.visemes import TAIL_MS, timeline_for
+from streamer.speech.visemes import SPEECH_TAIL_MS, timeline_for
 from streamer.speech.voices import resolve_voice
 from streamer.storage import short_name
 
@@ -50,7 +50,7 @@ class Said:
     @property
     def duration_ms(self) -> int:
         """The timeline's length: the audio's plus a short hold."""
-        return self.speech.duration_ms + TAIL_MS
+        return self.speech.duration_ms + SPEECH_TAIL_MS
 
     def timeline(self, audio_id: str, mode: str = "phoneme") -> dict[str, Any]:
         """The v1 timeline for this line, with ``audio_id`` as its audio (validated).
@@ -127,7 +127,7 @@ def say(
         emotions,
         settings,
         exclude=not_emotions(visemes_map, blink_eyes),
-        end_ms=speech.duration_ms + TAIL_MS,
+        end_ms=speech.duration_ms + SPEECH_TAIL_MS,
         field_name="emotions",
         language=language,
     )

@@ -43,7 +43,7 @@ MODES = ("phoneme", "word")
 # one that lags it (~45 ms).
 ANTICIPATION_MS = 50
 MAX_ANTICIPATION_MS = 1000
-TAIL_MS = 500  # how long a speech timeline holds after its audio ends
+SPEECH_TAIL_MS = 500  # how long a speech timeline holds after its audio ends
 _MAX_PHONEME_LABEL = 16
 _MAX_WORD = 200
 
@@ -404,7 +404,7 @@ def speech_track(
 def default_emotion(speech: Speech, expr: str = "happy_soft", transition_ms: int = 400) -> list[dict[str, Any]]:
     """``expr`` from the start, relaxing to ``neutral`` shortly after the last word."""
     last_ms = max([w.end_ms for w in speech.words] + [0]) or speech.duration_ms
-    relax_ms = min(last_ms + 250, speech.duration_ms + TAIL_MS - 1)
+    relax_ms = min(last_ms + 250, speech.duration_ms + SPEECH_TAIL_MS - 1)
     track = [{"t_ms": 0, "expr": expr, "transition_ms": transition_ms}]
     if relax_ms > 0:
         track.append({"t_ms": relax_ms, "expr": NEUTRAL, "transition_ms": transition_ms})
@@ -460,7 +460,9 @@ def alignment_timeline(
     track = speech_track(
         alignment.phonemes, visemes_map, anticipation_ms=anticipation_ms, mode=mode, words=words or None
     )
-    emotion = plan_emotions(words, expressions, transcript, end_ms=alignment.duration_ms + TAIL_MS) if words else []
+    emotion = (
+        plan_emotions(words, expressions, transcript, end_ms=alignment.duration_ms + SPEECH_TAIL_MS) if words else []
+    )
     return speech_timeline(words, track, alignment.duration_ms, audio_id, emotion, text=transcript)
 
 
@@ -483,7 +485,7 @@ def speech_timeline(
 
     Every speech timeline is built here (from phonemes above, from Rhubarb cues in
     :mod:`streamer.speech.imports`): it starts ``neutral`` at ``center``, blinks, lasts
-    ``duration_ms`` plus :data:`TAIL_MS`, plays ``audio_id`` (none when ``None``) and keeps
+    ``duration_ms`` plus :data:`SPEECH_TAIL_MS`, plays ``audio_id`` (none when ``None``) and keeps
     ``text`` as ``meta.text``. Raises ``TimelineError`` if the result does not validate.
     """
     doc: dict[str, Any] = {
@@ -495,7 +497,7 @@ def speech_timeline(
             "words": [{"t_ms": w.t_ms, "end_ms": w.end_ms, "text": w.text} for w in words],
         },
         "idle": {"blink": True, "seed": seed},
-        "duration_ms": duration_ms + TAIL_MS,
+        "duration_ms": duration_ms + SPEECH_TAIL_MS,
     }
     if audio_id is not None:
         doc["audio"] = {"id": audio_id, "offset_ms": 0}
