@@ -92,7 +92,7 @@ def make_save(path: Path) -> Path:
         sprite(66, head, _png((80, 12), _strip(EYES_OPEN, (250, 250, 0))), (0, -10), showBlink=1, showTalk=1, frames=2),
         sprite(67, head, _png((40, 12), _fill(EYES_TALKING)), (0, -10), showBlink=1, showTalk=2),
         sprite(77, head, _png((40, 4), _fill(EYES_SHUT)), (0, -10), showBlink=2),
-        sprite(hat, head, _png((60, 24), _fill(HAT)), (0, -50), zindex=1, costumeLayers="[0, 1, 1, 1, 1, 1, 1, 1, 1, 1]"),
+        sprite(hat, head, _png((60, 24), _fill(HAT)), (0, -50), zindex=1, costumeLayers=str([0] + [1] * 9)),
         sprite(99, hat, _png((10, 10), _fill((255, 255, 255))), (20, 0), zindex=1),
     ]
     path.parent.mkdir(parents=True, exist_ok=True)

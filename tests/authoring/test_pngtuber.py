@@ -90,7 +90,7 @@ def test_another_costume_and_the_sprites_hidden_with_their_parent(save: Path, tm
         ("text", "not a PNGTuber Plus save (cannot read JSON"),
         ("list", "not a PNGTuber Plus save (expected an object of sprites)"),
         ("image", "avatar.save: sprite 3 (user://avatar/44.png): imageData is not a readable PNG"),
-        ("pos", "avatar.save: sprite 3 (user://avatar/44.png): pos: expected a position like 'Vector2(0, 0)', got '12'"),
+        ("pos", "sprite 3 (user://avatar/44.png): pos: expected a position like 'Vector2(0, 0)', got '12'"),
     ],
 )
 def test_a_bad_save_is_one_error_line_and_nothing_is_written(
