@@ -233,6 +233,8 @@ def import_pngtuber(
     if not 1 <= costume <= 10:
         raise StreamerError(f"costume must be 1 to 10, got {costume}")
     config, doc = load_config(save.parent)
+    if not (save.parent / "rig.json").is_file():
+        doc = {**doc, "name": save.stem}
     sprites = parse_save(save)
     placed = _place(sprites, costume)
     states = {(t, b): render_state(placed, t, b) for t in (False, True) for b in (False, True)}

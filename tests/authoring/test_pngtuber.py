@@ -49,7 +49,8 @@ def test_a_pngtuber_plus_avatar_becomes_a_rig_that_speaks(
     assert out[0] == "PNGTuber Plus avatar: 8 sprites in costume 1"
     assert out[1].startswith("drawn as its talking/blinking state only (PNGTuber Plus has no other faces): happy_soft,")
     assert f"wrote {DEMO_STATES} endpoints to {rig}" in out[2]
-    assert json.loads((rig / "rig.json").read_text())["size"] == [120, 170]
+    doc = json.loads((rig / "rig.json").read_text())
+    assert doc["size"] == [120, 170] and doc["name"] == "avatar"
 
     neutral = read_rgba(rig / "endpoints/neutral__center.png")
     assert colour(neutral, MOUTH) == CLOSED_MOUTH and colour(neutral, EYES) == EYES_OPEN, "first strip frame"
