@@ -39,7 +39,7 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from streamer.core.errors import RigError, StreamerError
-from streamer.rigs.layers import POSE_TRANSFORMS, PoseTransform, load_config, transform, write_rig
+from streamer.rigs.layers import POSE_TRANSFORMS, load_config, transform, write_rig
 from streamer.rigs.tween import Progress
 
 TALKING_MOUTHS = frozenset({"ah", "ee", "uw"})
@@ -171,21 +171,23 @@ def _place(sprites: list[Sprite], costume: int) -> list[_Placed]:
     by_id = {s.ident: s for s in sprites}
     children: dict[int | None, list[Sprite]] = {}
     for s in sprites:
-        parent = s.parent if s.parent in by_id else None  # a missing parent: the tool keeps it at the root
+        parent = s.parent if s.parent in by_id else None  # a parent not in the file: at the root
         children.setdefault(parent, []).append(s)
     placed: list[_Placed] = []
 
-    def walk(parent: int | None, at: tuple[float, float], z: int, visible: bool, depth: int) -> None:
-        if depth > len(sprites):
-            raise RigError([f"sprite {parent}: its parents form a loop"])
+    def walk(parent: int | None, at: tuple[float, float], z: int, visible: bool) -> None:
         for s in children.get(parent, []):
             own = (at[0] + s.pos[0], at[1] + s.pos[1])
             flags = s.costumes
             shown = visible and costume <= len(flags) and flags[costume - 1] == 1
             placed.append(_Placed(s, own, z + s.z, len(placed), shown))
-            walk(s.ident, own, z + s.z, shown, depth + 1)
+            walk(s.ident, own, z + s.z, shown)
 
-    walk(None, (0.0, 0.0), 0, True, 0)
+    walk(None, (0.0, 0.0), 0, True)
+    if len(placed) < len(sprites):
+        reached = {p.sprite.key for p in placed}
+        lost = ", ".join(s.key for s in sprites if s.key not in reached)
+        raise RigError([f"sprites {lost}: their parentIds form a loop (no way to the root)"])
     return sorted(placed, key=lambda p: (p.z, p.order))
 
 
@@ -251,7 +253,7 @@ def import_pngtuber(
             raise RigError([f"pose {pose!r}: no built-in transform for it (PNGTuber Plus avatars have one pose)"])
     size = states[(False, False)].size
     images = (
-        (f"{expr}__{pose}", transform(states[shown_as[expr]], POSE_TRANSFORMS.get(pose, PoseTransform())))
+        (f"{expr}__{pose}", transform(states[shown_as[expr]], POSE_TRANSFORMS[pose]))
         for expr in config.expressions
         for pose in config.poses
     )

@@ -92,6 +92,7 @@ def test_another_costume_and_the_sprites_hidden_with_their_parent(save: Path, tm
         ("list", "not a PNGTuber Plus save (expected an object of sprites)"),
         ("image", "avatar.save: sprite 3 (user://avatar/44.png): imageData is not a readable PNG"),
         ("pos", "sprite 3 (user://avatar/44.png): pos: expected a position like 'Vector2(0, 0)', got '12'"),
+        ("loop", "error: sprites 0, 1, 2, 3, 4, 5, 6, 7, 8, 9: their parentIds form a loop (no way to the root)"),
     ],
 )
 def test_a_bad_save_is_one_error_line_and_nothing_is_written(
@@ -105,8 +106,11 @@ def test_a_bad_save_is_one_error_line_and_nothing_is_written(
     elif damage == "image":
         doc["3"]["imageData"] = "aGVsbG8="
         save.write_text(json.dumps(doc))
-    else:
+    elif damage == "pos":
         doc["3"]["pos"] = "12"
+        save.write_text(json.dumps(doc))
+    else:
+        doc["0"]["parentId"] = doc["1"]["identification"]  # the body's parent is its own child, the head
         save.write_text(json.dumps(doc))
     assert main(["rig", "from-layers", str(save), "--out", str(tmp_path / "rig"), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
