@@ -123,6 +123,8 @@ def compare(rebuilt: Path, truth: Path) -> dict[str, Any]:
     for job in plan_tweens(config):
         a, b = read_rgba(rebuilt / job.start_key), read_rgba(rebuilt / job.end_key)
         regions = regions_of(a, b)
+        if not regions["changed"].any():
+            continue  # equal endpoints: nothing to score
         drawn = _drawn_frames(truth, job.name)
         for item in job.manifest["frames"]:
             t = round(float(item["t"]), 4)
