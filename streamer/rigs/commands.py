@@ -39,6 +39,10 @@ def cmd_rig_from_layers(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from streamer.rigs.layers import build_from_layers
+    from streamer.rigs.pngtuber import is_pngtuber_save
+
+    if is_pngtuber_save(Path(args.layers)):
+        return _from_pngtuber(args)
 
     with tqdm(total=0, unit="seq", desc="in-betweens", disable=args.quiet or args.no_tween) as bar:
         report = build_from_layers(
@@ -53,6 +57,31 @@ def cmd_rig_from_layers(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{wanted}.png missing: using {used}.png")
     drawn = ", ".join(report.drawn_poses) or "none"
     print(f"poses drawn: {drawn}; transformed: {', '.join(report.transformed_poses) or 'none'}")
+    print(f"wrote {report.endpoints} endpoints to {args.out}; check it with: streamer rig check {args.out}")
+    return 0
+
+
+def _from_pngtuber(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from streamer.rigs.pngtuber import import_pngtuber
+
+    with tqdm(total=0, unit="seq", desc="in-betweens", disable=args.quiet or args.no_tween) as bar:
+        report = import_pngtuber(
+            Path(args.layers),
+            Path(args.out),
+            costume=args.costume,
+            overwrite=args.overwrite,
+            tween=not args.no_tween,
+            workers=args.workers,
+            progress=lambda done, total: _bar_to(bar, done, total),
+        )
+    print(f"PNGTuber Plus avatar: {report.sprites} sprites in costume {report.costume}")
+    if report.approximated:
+        print(
+            f"drawn as its talking/blinking state only (PNGTuber Plus has no other faces): "
+            f"{', '.join(report.approximated)}"
+        )
     print(f"wrote {report.endpoints} endpoints to {args.out}; check it with: streamer rig check {args.out}")
     return 0
 
@@ -88,12 +117,15 @@ def add_rig_commands(
     tween.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tween.set_defaults(func=cmd_rig_tween)
 
-    layers = rig.add_parser("from-layers", help="compose a rig from drawn layers (base, eyes/, brows/, mouth/)")
-    layers.add_argument("layers", help="layers folder (see docs/rigs.md for the names)")
+    layers = rig.add_parser(
+        "from-layers", help="compose a rig from drawn layers (base, eyes/, brows/, mouth/) or a PNGTuber Plus .save"
+    )
+    layers.add_argument("layers", help="layers folder (see docs/rigs.md for the names), or a PNGTuber Plus .save file")
     layers.add_argument("--out", required=True, help="rig folder to create")
     layers.add_argument("--overwrite", action="store_true", help="replace the rig already in --out")
     layers.add_argument("--no-tween", action="store_true", help="endpoints only (run `streamer rig tween` later)")
     layers.add_argument("--workers", type=int_in(1, 64), help="tween processes (default: one per CPU)")
+    layers.add_argument("--costume", type=int_in(1, 10), default=1, help="PNGTuber Plus costume to import (default 1)")
     layers.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     layers.set_defaults(func=cmd_rig_from_layers)
 

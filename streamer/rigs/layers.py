@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,7 @@ def _default_config(name: str) -> dict[str, Any]:
     return {"name": name, **json.loads(json.dumps(RIG_SPEC))}
 
 
-def _load_config(layers: Path) -> tuple[RigConfig, dict[str, Any]]:
+def load_config(layers: Path) -> tuple[RigConfig, dict[str, Any]]:
     path = layers / "rig.json"
     if path.is_file():
         try:
@@ -155,7 +155,7 @@ def _open(path: Path) -> Image.Image:
         return img.convert("RGBA")
 
 
-def _transform(img: Image.Image, move: PoseTransform) -> Image.Image:
+def transform(img: Image.Image, move: PoseTransform) -> Image.Image:
     w, h = img.size
     pivot = (PIVOT[0] * w, PIVOT[1] * h)
     out = img.rotate(move.degrees, resample=Image.Resampling.BICUBIC, center=pivot) if move.degrees else img
@@ -185,7 +185,7 @@ def compose(
         elif (layers / name).is_file():
             layer = _open(layers / name)
             if not drawn.is_dir():
-                layer = _transform(layer, POSE_TRANSFORMS.get(pose, PoseTransform()))
+                layer = transform(layer, POSE_TRANSFORMS.get(pose, PoseTransform()))
         else:
             continue
         head = layer if head is None else Image.alpha_composite(head, layer)
@@ -213,16 +213,12 @@ def build_from_layers(
     workers: int | None = None,
     progress: Progress | None = None,
 ) -> LayerReport:
-    """Compose every endpoint of the rig from ``layers`` into ``out`` (then its in-betweens).
-
-    The rig is built in a hidden sibling folder and renamed into place: a failure leaves any
-    previous rig in ``out`` as it was.
-    """
+    """Compose every endpoint of the rig from ``layers`` into ``out`` (then its in-betweens), as :func:`write_rig`."""
 
     if not layers.is_dir():
         raise StreamerError(f"{layers}: no such layers folder")
     _check_target(out, overwrite)
-    config, doc = _load_config(layers)
+    config, doc = load_config(layers)
     size = _check_layers(layers)
     report = LayerReport()
     parts = resolve_parts(layers, config, report)
@@ -233,18 +229,42 @@ def build_from_layers(
             report.transformed_poses.append(pose)
         else:
             raise RigError([f"pose {pose!r}: no poses/{pose}/ folder and no built-in transform for it"])
+    doc = {**doc, "size": [size[0], size[1]]}
+    images = (
+        (f"{expr}__{pose}", compose(layers, config, expr, pose, parts))
+        for expr in config.expressions
+        for pose in config.poses
+    )
+    report.endpoints = write_rig(out, doc, images, overwrite=overwrite, tween=tween, workers=workers, progress=progress)
+    return report
+
+
+def write_rig(
+    out: Path,
+    doc: Mapping[str, Any],
+    endpoints: Iterable[tuple[str, Image.Image]],
+    *,
+    overwrite: bool = False,
+    tween: bool = True,
+    workers: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Write ``rig.json`` and the ``(name, image)`` endpoints to ``out`` (then the in-betweens); their count.
+
+    The rig is built in a hidden sibling folder and renamed into place: a failure leaves any
+    previous rig in ``out`` as it was.
+    """
+    _check_target(out, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "endpoints").mkdir(parents=True)
+    count = 0
     try:
-        doc = {**doc, "size": [size[0], size[1]]}
         (tmp / "rig.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-        for expr in config.expressions:
-            for pose in config.poses:
-                image = compose(layers, config, expr, pose, parts)
-                image.save(tmp / "endpoints" / f"{expr}__{pose}.png", format="PNG", compress_level=1)
-                report.endpoints += 1
+        for name, image in endpoints:
+            image.save(tmp / "endpoints" / f"{name}.png", format="PNG", compress_level=1)
+            count += 1
         if tween:
             result = tween_rig(tmp, workers=workers, progress=progress)
             if result.failed:
@@ -257,4 +277,4 @@ def build_from_layers(
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return report
+    return count
