@@ -161,6 +161,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         start_ms=args.start_ms,
         end_ms=args.end_ms,
         audio=not args.no_audio,
+        constant_rate=args.constant_rate,
     )
     if not output.parent.is_dir():
         raise StreamerError(f"{output.parent}: no such folder for the output")
@@ -740,6 +741,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--start-ms", type=int, default=0, help="start of the exported part (ms)")
     export.add_argument("--end-ms", type=int, help="end of the exported part (ms; default: the end)")
     export.add_argument("--no-audio", action="store_true", help="leave the timeline's audio out")
+    export.add_argument(
+        "--constant-rate",
+        action="store_true",
+        help="MP4/WebM: encode every frame, held ones too (default: variable rate, for editors that need constant)",
+    )
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=cmd_export)
 

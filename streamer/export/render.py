@@ -532,20 +532,33 @@ def _encode_frames(
     rate: int,
     report: ProgressSink,
     cancelled: Callable[[], bool],
+    variable_rate: bool,
 ) -> None:
     total = len(keys)
     time_base = Fraction(1, rate)
     for i, key in enumerate(keys):
         if cancelled():
             raise Cancelled("export cancelled")
-        frame = cache.get(key)
-        # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
-        frame.pts = i
-        frame.time_base = time_base
-        container.mux(video.encode(frame))
+        if variable_rate and 0 < i < total - 1 and key == keys[i - 1]:
+            pass  # held: the frame before stays on screen until the next pts (the last is sent to end the file)
+        else:
+            frame = cache.get(key)
+            # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
+            frame.pts = i
+            frame.time_base = time_base
+            frame.duration = _held(keys, i) if variable_rate else 1
+            container.mux(video.encode(frame))
         if track is not None:
             container.mux(track.encode_until((i + 1) * AUDIO_RATE // rate))
         report(i + 1, total, "encoding")
+
+
+def _held(keys: list[str], i: int) -> int:
+    """How many frame times ``keys[i]`` stays on screen from ``i`` on (1 for the last frame)."""
+    n = 1
+    while i + n < len(keys) - 1 and keys[i + n] == keys[i]:
+        n += 1
+    return n
 
 
 def _os_error(exc: OSError, output: Path) -> StreamerError:
@@ -616,7 +629,7 @@ def _encode(
         with concurrent.futures.ThreadPoolExecutor(CONVERT_THREADS, thread_name_prefix="export-convert") as pool:
             cache = _FrameCache(convert, frame_bytes, cache_bytes, order, pool)
             try:
-                _encode_frames(container, video, track, keys, cache, rate, report, cancelled)
+                _encode_frames(container, video, track, keys, cache, rate, report, cancelled, options.variable_rate)
             finally:
                 cache.close()
         container.mux(video.encode(None))
