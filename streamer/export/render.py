@@ -59,17 +59,27 @@ CODECS: dict[str, tuple[str, str, str, str, str]] = {
     "webm": ("libvpx-vp9", "yuva420p", "libopus", "flt", "webm"),
     "mov": ("prores_ks", "yuva444p10le", "pcm_s16le", "s16", "mov"),
 }
+X264_PARAMS = ":".join(
+    (
+        "rc-lookahead=20:mbtree=1:qcomp=0.4",
+        "ref=16:bframes=5:subme=2",
+        "cabac=1:deblock=0,0:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
+    )
+)
 # format -> quality -> encoder options
 ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
     "mp4": {
-        # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source):
-        # x264 ultrafast for speed, with the three tools that pay on a character who holds most
-        # of the picture and cycles through a few mouth shapes: CABAC, 4 reference frames (a mouth
-        # shape seen a moment ago is referenced, not coded again) and B-frames. At CRF 23 this
-        # matches the old method's quality (x264 medium CRF 23) at ~2.5x smaller files than plain
-        # ultrafast CRF 20, at about the same speed. "high" is for small files.
-        "draft": {"preset": "ultrafast", "crf": "26", "x264-params": "cabac=1:ref=4:bframes=3"},
-        "standard": {"preset": "ultrafast", "crf": "23", "x264-params": "cabac=1:ref=4:bframes=3"},
+        # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source;
+        # docs/export.md). x264 ultrafast's fast analysis (diamond search, little sub-pixel work)
+        # with the tools that pay on a character who holds most of the picture and cycles through
+        # a few mouth shapes: macroblock-tree rate control over a 20-frame lookahead, made stronger
+        # (qcomp 0.4), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
+        # 16 reference frames and 5 B-frames (a mouth shape seen a moment ago is referenced, not
+        # coded again); CABAC, deblocking, 8x8 transforms and adaptive quantisation. With held
+        # frames left out, CRF 23 gives the old method's quality (x264 medium CRF 23) in a smaller
+        # file, at a fraction of its time. "high" is medium at CRF 18.
+        "draft": {"preset": "ultrafast", "crf": "26", "x264-params": X264_PARAMS},
+        "standard": {"preset": "ultrafast", "crf": "23", "x264-params": X264_PARAMS},
         "high": {"preset": "medium", "crf": "18"},
     },
     "webm": {
