@@ -219,7 +219,9 @@ class ExportOptions:
         }
 
 
-_FIELDS = frozenset({"format", "fps", "size", "scale", "quality", "background", "start_ms", "end_ms", "audio", "constant_rate"})
+_FIELDS = frozenset(
+    {"format", "fps", "size", "scale", "quality", "background", "start_ms", "end_ms", "audio", "constant_rate"}
+)
 
 
 def format_for_path(path: str, given: str | None = None) -> str:

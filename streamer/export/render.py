@@ -47,6 +47,9 @@ FETCH_CONCURRENCY = 16
 # A full disk, a full quota, or a file size limit: all "no room for the output".
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 CONVERT_THREADS = 2
+# RGB to 4:2:0 with the chroma filter the ffmpeg command line uses (PyAV's default is bilinear): the
+# same pixels as ffmpeg's conversion, which the benchmark's reference and the old method use.
+CHROMA_FILTER = "BICUBIC"
 CONVERT_AHEAD = 6
 
 ProgressSink = Callable[[int, int, str], None]
@@ -61,9 +64,9 @@ CODECS: dict[str, tuple[str, str, str, str, str]] = {
 }
 X264_PARAMS = ":".join(
     (
-        "rc-lookahead=20:mbtree=1:qcomp=0.4",
+        "rc-lookahead=20:mbtree=1:qcomp=0.3",
         "ref=16:bframes=5:subme=2",
-        "cabac=1:deblock=0,0:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
+        "cabac=1:deblock=1,1:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
     )
 )
 # format -> quality -> encoder options
@@ -73,13 +76,13 @@ ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
         # docs/export.md). x264 ultrafast's fast analysis (diamond search, little sub-pixel work)
         # with the tools that pay on a character who holds most of the picture and cycles through
         # a few mouth shapes: macroblock-tree rate control over a 20-frame lookahead, made stronger
-        # (qcomp 0.4), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
+        # (qcomp 0.3), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
         # 16 reference frames and 5 B-frames (a mouth shape seen a moment ago is referenced, not
         # coded again); CABAC, deblocking, 8x8 transforms and adaptive quantisation. With held
-        # frames left out, CRF 23 gives the old method's quality (x264 medium CRF 23) in a smaller
-        # file, at a fraction of its time. "high" is medium at CRF 18.
-        "draft": {"preset": "ultrafast", "crf": "26", "x264-params": X264_PARAMS},
-        "standard": {"preset": "ultrafast", "crf": "23", "x264-params": X264_PARAMS},
+        # frames left out, CRF 24.75 is where the file matches the old method's (x264 medium,
+        # CRF 23) quality and size on the benchmark's rig. "high" is medium at CRF 18.
+        "draft": {"preset": "ultrafast", "crf": "28", "x264-params": X264_PARAMS},
+        "standard": {"preset": "ultrafast", "crf": "24.75", "x264-params": X264_PARAMS},
         "high": {"preset": "medium", "crf": "18"},
     },
     "webm": {
@@ -318,11 +321,11 @@ def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOpti
     frame.pict_type = av.video.frame.PictureType.NONE
     out: av.VideoFrame
     if options.has_alpha:
-        out = frame.reformat(format="rgba").reformat(format=CODECS[options.format][1])
+        out = frame.reformat(format="rgba").reformat(format=CODECS[options.format][1], interpolation=CHROMA_FILTER)
         return out
     palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
     frame.planes[1].update(composite_palette(palette, options.background).tobytes())
-    out = frame.reformat(format="rgb24").reformat(format=CODECS[options.format][1])
+    out = frame.reformat(format="rgb24").reformat(format=CODECS[options.format][1], interpolation=CHROMA_FILTER)
     return out
 
 
@@ -629,10 +632,11 @@ def _encode(
                 return fast
             im = fit_rgba(decode_png(pngs[key], key), size)
             if options.has_alpha:
-                return av.VideoFrame.from_ndarray(np.asarray(im), format="rgba").reformat(format=pix_fmt)
+                rgba = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
+                return rgba.reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
             # RGB24 in: swscale has an unscaled RGB24 -> YUV 4:2:0 path, 3x faster than from RGBA here.
             rgb = np.asarray(flatten(im, options.background))
-            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
 
         order = list(dict.fromkeys(keys))
         frame_bytes = int(width * height * BYTES_PER_PIXEL[pix_fmt])

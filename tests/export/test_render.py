@@ -403,7 +403,7 @@ def _palette_png(with_alpha: bool = True) -> bytes:
 
 @pytest.mark.parametrize("fmt", ["mp4", "webm", "mov"])
 def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
-    from streamer.export.render import decode_palette_frame, decode_png, flatten
+    from streamer.export.render import CHROMA_FILTER, decode_palette_frame, decode_png, flatten
 
     data = _palette_png()
     options = ExportOptions(format=fmt, background=(30, 200, 90))
@@ -414,7 +414,7 @@ def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
         slow = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
     else:
         slow = av.VideoFrame.from_ndarray(np.asarray(flatten(im, options.background)), format="rgb24")
-    slow = slow.reformat(format=fast.format.name)
+    slow = slow.reformat(format=fast.format.name, interpolation=CHROMA_FILTER)
     for a, b in zip(fast.planes, slow.planes, strict=True):
         assert np.array_equal(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8))
     # Frames that need resizing, RGB PNGs and bytes that are not a PNG take the Pillow path.
