@@ -104,8 +104,10 @@ ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
         "high": {"profile": "4444", "vendor": "apl0", "qscale": "3"},
     },
 }
-# A keyframe every 10 s (x264's own default is 250 frames): at 2 s, keyframes were a fifth of a
-# still character's file; seeking decodes at most 10 s of frames, well under a second.
+# A keyframe every 10 s of frames (x264's own default is 250 frames): at 2 s, keyframes were a fifth
+# of a still character's file. Encoders count the frames they are sent, so with held frames left
+# out a keyframe comes every 240 changes (16 s on the benchmark's timeline); seeking decodes at
+# most that many frames, well under a second.
 GOP_SECONDS = 10
 BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuva420p": 2.5, "yuva444p10le": 8.0}
 
@@ -552,9 +554,10 @@ def _encode_frames(
     for i, key in enumerate(keys):
         if cancelled():
             raise Cancelled("export cancelled")
-        if variable_rate and 0 < i < total - 1 and key == keys[i - 1]:
-            pass  # held: the frame before stays on screen until the next pts (the last is sent to end the file)
-        else:
+        # A held frame is not sent: the one before stays on screen until the next pts. The last
+        # frame is always sent, so that the video lasts as long as the timeline.
+        held = variable_rate and 0 < i < total - 1 and key == keys[i - 1]
+        if not held:
             frame = cache.get(key)
             # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
             frame.pts = i

@@ -82,7 +82,8 @@ def test_round_trip_has_the_right_streams_length_and_frame_times(tmp_path, hello
     # MP4 and WebM leave held frames out unless asked for a constant rate; MOV (for editors) never does.
     variable = fmt != "mov" and not constant_rate
     sent = _sent(keys) if variable else list(range(frames))
-    assert len(sent) < frames * 0.8 if variable else len(sent) == frames  # the example holds frames
+    if variable:
+        assert len(sent) < frames * 0.8  # the example holds frames, so leaving them out shows
     info = ffprobe(out, "-count_frames")
     (video,) = _streams(info, "video")
     (audio,) = _streams(info, "audio")
