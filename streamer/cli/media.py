@@ -49,6 +49,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         start_ms=args.start_ms,
         end_ms=args.end_ms,
         audio=not args.no_audio,
+        constant_rate=args.constant_rate,
     )
     rig_dir = Path(args.rig) if args.rig else settings.frames_dir
     export_file(Path(args.timeline), Path(args.output), options, rig_dir, settings, quiet=args.quiet)
@@ -201,6 +202,11 @@ def add_commands(sub: Any) -> None:
     export.add_argument("--start-ms", type=int, default=0, help="start of the exported part (ms)")
     export.add_argument("--end-ms", type=int, help="end of the exported part (ms; default: the end)")
     export.add_argument("--no-audio", action="store_true", help="leave the timeline's audio out")
+    export.add_argument(
+        "--constant-rate",
+        action="store_true",
+        help="MP4/WebM: encode every frame, held ones too (default: variable rate, for editors that need constant)",
+    )
     export.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     export.set_defaults(func=cmd_export)
 

@@ -93,7 +93,9 @@ class ExportOptions:
     centred on the background (transparent for WebM and MOV). ``scale`` multiplies the rig's
     size instead. Sides are rounded down to even numbers (4:2:0 chroma needs them).
     ``start_ms``/``end_ms`` trim the schedule; frame ``i`` of the output shows the schedule at
-    ``start_ms + i * 1000 / fps``, sampled exactly.
+    ``start_ms + i * 1000 / fps``, sampled exactly. MP4 and WebM are variable frame rate unless
+    ``constant_rate``: a frame that repeats the one before is not encoded again, the one before
+    is shown until the next timestamp (MOV, for editors, always has every frame).
     """
 
     format: str = "mp4"
@@ -105,6 +107,7 @@ class ExportOptions:
     start_ms: int = 0
     end_ms: int | None = None
     audio: bool = True
+    constant_rate: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -132,6 +135,11 @@ class ExportOptions:
     @property
     def has_alpha(self) -> bool:
         return self.format in ("webm", "mov")
+
+    @property
+    def variable_rate(self) -> bool:
+        """Held frames are left out (their predecessor's timestamp carries them): MP4 and WebM by default."""
+        return not self.constant_rate and self.format != "mov"
 
     @property
     def rate(self) -> Fraction:
@@ -189,10 +197,11 @@ class ExportOptions:
         end = _int_field(doc, "end_ms")
         if end is not None:
             kwargs["end_ms"] = end
-        if doc.get("audio") is not None:
-            if not isinstance(doc["audio"], bool):
-                raise ExportError(f"audio: must be true or false, got {doc['audio']!r}")
-            kwargs["audio"] = doc["audio"]
+        for flag in ("audio", "constant_rate"):
+            if doc.get(flag) is not None:
+                if not isinstance(doc[flag], bool):
+                    raise ExportError(f"{flag}: must be true or false, got {doc[flag]!r}")
+                kwargs[flag] = doc[flag]
         return cls(**kwargs)
 
     def to_json(self) -> dict[str, Any]:
@@ -206,10 +215,13 @@ class ExportOptions:
             "start_ms": self.start_ms,
             "end_ms": self.end_ms,
             "audio": self.audio,
+            "constant_rate": self.constant_rate,
         }
 
 
-_FIELDS = frozenset({"format", "fps", "size", "scale", "quality", "background", "start_ms", "end_ms", "audio"})
+_FIELDS = frozenset(
+    {"format", "fps", "size", "scale", "quality", "background", "start_ms", "end_ms", "audio", "constant_rate"}
+)
 
 
 def format_for_path(path: str, given: str | None = None) -> str:

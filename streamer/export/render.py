@@ -47,6 +47,9 @@ FETCH_CONCURRENCY = 16
 # A full disk, a full quota, or a file size limit: all "no room for the output".
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 CONVERT_THREADS = 2
+# RGB to 4:2:0 with the chroma filter the ffmpeg command line uses (PyAV's default is bilinear): the
+# same pixels as ffmpeg's conversion, which the benchmark's reference and the old method use.
+CHROMA_FILTER = "BICUBIC"
 CONVERT_AHEAD = 6
 
 ProgressSink = Callable[[int, int, str], None]
@@ -59,17 +62,27 @@ CODECS: dict[str, tuple[str, str, str, str, str]] = {
     "webm": ("libvpx-vp9", "yuva420p", "libopus", "flt", "webm"),
     "mov": ("prores_ks", "yuva444p10le", "pcm_s16le", "s16", "mov"),
 }
+X264_PARAMS = ":".join(
+    (
+        "rc-lookahead=20:mbtree=1:qcomp=0.3",
+        "ref=16:bframes=5:subme=2",
+        "cabac=1:deblock=1,1:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
+    )
+)
 # format -> quality -> encoder options
 ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
     "mp4": {
-        # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source):
-        # x264 ultrafast for speed, with the three tools that pay on a character who holds most
-        # of the picture and cycles through a few mouth shapes: CABAC, 4 reference frames (a mouth
-        # shape seen a moment ago is referenced, not coded again) and B-frames. At CRF 23 this
-        # matches the old method's quality (x264 medium CRF 23) at ~2.5x smaller files than plain
-        # ultrafast CRF 20, at about the same speed. "high" is for small files.
-        "draft": {"preset": "ultrafast", "crf": "26", "x264-params": "cabac=1:ref=4:bframes=3"},
-        "standard": {"preset": "ultrafast", "crf": "23", "x264-params": "cabac=1:ref=4:bframes=3"},
+        # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source;
+        # docs/export.md). x264 ultrafast's fast analysis (diamond search, little sub-pixel work)
+        # with the tools that pay on a character who holds most of the picture and cycles through
+        # a few mouth shapes: macroblock-tree rate control over a 20-frame lookahead, made stronger
+        # (qcomp 0.3), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
+        # 16 reference frames and 5 B-frames (a mouth shape seen a moment ago is referenced, not
+        # coded again); CABAC, deblocking, 8x8 transforms and adaptive quantisation. With held
+        # frames left out, CRF 24.75 is where the file matches the old method's (x264 medium,
+        # CRF 23) quality and size on the benchmark's rig. "high" is medium at CRF 18.
+        "draft": {"preset": "ultrafast", "crf": "28", "x264-params": X264_PARAMS},
+        "standard": {"preset": "ultrafast", "crf": "24.75", "x264-params": X264_PARAMS},
         "high": {"preset": "medium", "crf": "18"},
     },
     "webm": {
@@ -91,8 +104,10 @@ ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
         "high": {"profile": "4444", "vendor": "apl0", "qscale": "3"},
     },
 }
-# A keyframe every 10 s (x264's own default is 250 frames): at 2 s, keyframes were a fifth of a
-# still character's file; seeking decodes at most 10 s of frames, well under a second.
+# A keyframe every 10 s of frames (x264's own default is 250 frames): at 2 s, keyframes were a fifth
+# of a still character's file. Encoders count the frames they are sent, so with held frames left
+# out a keyframe comes every 240 changes (16 s on the benchmark's timeline); seeking decodes at
+# most that many frames, well under a second.
 GOP_SECONDS = 10
 BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuva420p": 2.5, "yuva444p10le": 8.0}
 
@@ -308,11 +323,11 @@ def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOpti
     frame.pict_type = av.video.frame.PictureType.NONE
     out: av.VideoFrame
     if options.has_alpha:
-        out = frame.reformat(format="rgba").reformat(format=CODECS[options.format][1])
+        out = frame.reformat(format="rgba").reformat(format=CODECS[options.format][1], interpolation=CHROMA_FILTER)
         return out
     palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
     frame.planes[1].update(composite_palette(palette, options.background).tobytes())
-    out = frame.reformat(format="rgb24").reformat(format=CODECS[options.format][1])
+    out = frame.reformat(format="rgb24").reformat(format=CODECS[options.format][1], interpolation=CHROMA_FILTER)
     return out
 
 
@@ -532,20 +547,34 @@ def _encode_frames(
     rate: int,
     report: ProgressSink,
     cancelled: Callable[[], bool],
+    variable_rate: bool,
 ) -> None:
     total = len(keys)
     time_base = Fraction(1, rate)
     for i, key in enumerate(keys):
         if cancelled():
             raise Cancelled("export cancelled")
-        frame = cache.get(key)
-        # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
-        frame.pts = i
-        frame.time_base = time_base
-        container.mux(video.encode(frame))
+        # A held frame is not sent: the one before stays on screen until the next pts. The last
+        # frame is always sent, so that the video lasts as long as the timeline.
+        held = variable_rate and 0 < i < total - 1 and key == keys[i - 1]
+        if not held:
+            frame = cache.get(key)
+            # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
+            frame.pts = i
+            frame.time_base = time_base
+            frame.duration = _held(keys, i) if variable_rate else 1
+            container.mux(video.encode(frame))
         if track is not None:
             container.mux(track.encode_until((i + 1) * AUDIO_RATE // rate))
         report(i + 1, total, "encoding")
+
+
+def _held(keys: list[str], i: int) -> int:
+    """How many frame times ``keys[i]`` stays on screen from ``i`` on (1 for the last frame)."""
+    n = 1
+    while i + n < len(keys) - 1 and keys[i + n] == keys[i]:
+        n += 1
+    return n
 
 
 def _os_error(exc: OSError, output: Path) -> StreamerError:
@@ -598,17 +627,18 @@ def _encode(
                 return fast
             im = fit_rgba(decode_png(pngs[key], key), size)
             if options.has_alpha:
-                return av.VideoFrame.from_ndarray(np.asarray(im), format="rgba").reformat(format=pix_fmt)
+                rgba = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
+                return rgba.reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
             # RGB24 in: swscale has an unscaled RGB24 -> YUV 4:2:0 path, 3x faster than from RGBA here.
             rgb = np.asarray(flatten(im, options.background))
-            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt)
+            return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
 
         order = list(dict.fromkeys(keys))
         frame_bytes = int(width * height * BYTES_PER_PIXEL[pix_fmt])
         with concurrent.futures.ThreadPoolExecutor(CONVERT_THREADS, thread_name_prefix="export-convert") as pool:
             cache = _FrameCache(convert, frame_bytes, cache_bytes, order, pool)
             try:
-                _encode_frames(container, video, track, keys, cache, rate, report, cancelled)
+                _encode_frames(container, video, track, keys, cache, rate, report, cancelled, options.variable_rate)
             finally:
                 cache.close()
         container.mux(video.encode(None))

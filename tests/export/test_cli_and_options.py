@@ -59,6 +59,10 @@ def test_options_parse_and_validate():
     assert (opts.format, opts.fps, opts.size, opts.background) == ("webm", 30, (640, 480), (16, 32, 48))
     assert ExportOptions(scale=0.5).output_size((513, 768)) == (256, 384)
     assert ExportOptions(size=(301, 301)).output_size((512, 768)) == (300, 300)
+    # Held frames are left out of MP4 and WebM unless asked; MOV (for editors) keeps every frame.
+    assert [ExportOptions(format=f).variable_rate for f in ("mp4", "webm", "mov")] == [True, True, False]
+    assert not ExportOptions.parse({"constant_rate": True}).variable_rate
+    assert ExportOptions.parse({"constant_rate": True}).to_json()["constant_rate"] is True
     for bad, message in (
         ({"fps": 61}, r"fps: must be an integer in \[12, 60\], got 61"),
         ({"fps": 11}, r"fps: .* got 11"),
@@ -71,6 +75,7 @@ def test_options_parse_and_validate():
         ({"background": "pink-ish"}, r"background: expected '#rrggbb' or \[r, g, b\], got 'pink-ish'"),
         ({"start_ms": 500, "end_ms": 400}, r"end_ms: must be after start_ms \(500\), got 400"),
         ({"audio": "yes"}, r"audio: must be true or false, got 'yes'"),
+        ({"constant_rate": 1}, r"constant_rate: must be true or false, got 1"),
         ({"extra": 1}, r"options: unknown field\(s\) extra; known: audio, "),
     ):
         with pytest.raises(ExportError, match=f"^{message}"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 import subprocess
 import sys
@@ -49,14 +50,40 @@ def _no_temp(folder: Path) -> None:
     assert [p.name for p in folder.iterdir() if p.name.endswith(TEMP_SUFFIX)] == []
 
 
+def _sent(keys: list[str]) -> list[int]:
+    """The frame indices a variable-rate file holds: each change, and the last frame (it ends the file)."""
+    return [i for i, key in enumerate(keys) if i in (0, len(keys) - 1) or key != keys[i - 1]]
+
+
+def _on_screen(path: Path, count: int, fps: int = 24) -> list[np.ndarray]:
+    """What a player shows at each frame time ``i / fps``: the decoded frame with the latest timestamp
+    at or before it (half a frame of slack: WebM rounds timestamps to milliseconds)."""
+    with av.open(str(path)) as container:
+        decoded = [(float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
+    times = [t for t, _ in decoded]
+    assert times == sorted(times) and times[0] == 0
+    return [decoded[bisect.bisect_right(times, (i + 0.5) / fps) - 1][1] for i in range(count)]
+
+
 @pytest.mark.parametrize(
-    ("fmt", "vcodec", "acodec"),
-    [("mp4", "h264", "aac"), ("webm", "vp9", "opus"), ("mov", "prores", "pcm_s16le")],
+    ("fmt", "vcodec", "acodec", "constant_rate"),
+    [
+        ("mp4", "h264", "aac", False),
+        ("mp4", "h264", "aac", True),
+        ("webm", "vp9", "opus", False),
+        ("mov", "prores", "pcm_s16le", False),
+    ],
 )
-def test_round_trip_has_the_right_streams_length_and_frame_count(tmp_path, hello, fmt, vcodec, acodec):
+def test_round_trip_has_the_right_streams_length_and_frame_times(tmp_path, hello, fmt, vcodec, acodec, constant_rate):
     _, schedule = hello
-    out = _render(tmp_path, hello, fmt)
-    frames = schedule.frame_count(24)
+    out = _render(tmp_path, hello, fmt, constant_rate=constant_rate)
+    keys = schedule.sample(24)
+    frames = len(keys)
+    # MP4 and WebM leave held frames out unless asked for a constant rate; MOV (for editors) never does.
+    variable = fmt != "mov" and not constant_rate
+    sent = _sent(keys) if variable else list(range(frames))
+    if variable:
+        assert len(sent) < frames * 0.8  # the example holds frames, so leaving them out shows
     info = ffprobe(out, "-count_frames")
     (video,) = _streams(info, "video")
     (audio,) = _streams(info, "audio")
@@ -64,7 +91,7 @@ def test_round_trip_has_the_right_streams_length_and_frame_count(tmp_path, hello
     assert audio["codec_name"] == acodec
     assert (video["width"], video["height"]) == (128, 192)
     assert video["r_frame_rate"] == "24/1"
-    assert int(video["nb_read_frames"]) == frames
+    assert int(video["nb_read_frames"]) == len(sent)
     assert abs(float(info["format"]["duration"]) - frames / 24) < 0.05
     assert abs(_audio_seconds(out) - frames / 24) < 0.05
     assert audio["channels"] == 1  # the example's speech is mono, and stays so
@@ -75,8 +102,10 @@ def test_round_trip_has_the_right_streams_length_and_frame_count(tmp_path, hello
         assert video["profile"] == "4444"
     with av.open(str(out)) as container:
         stream = container.streams.video[0]
-        assert stream.average_rate == Fraction(24)
-        assert sum(1 for _ in container.decode(stream)) == frames
+        # Every frame is at the frame time of the frame index it shows.
+        assert [round(float(f.time) * 24) for f in container.decode(stream)] == sent
+        if not variable:
+            assert stream.average_rate == Fraction(24)
     _no_temp(tmp_path)
 
 
@@ -124,11 +153,14 @@ def test_mov_keeps_alpha(tmp_path, hello):
     assert alpha.min() < 10 and alpha.max() > 245
 
 
-def _reference(key: str, size: tuple[int, int]) -> np.ndarray:
-    """The source frame composited over white, computed here independently of the renderer."""
+def _reference(key: str, size: tuple[int, int], flatten: bool = True) -> np.ndarray:
+    """The source frame composited over white (``flatten``; else its colour planes, alpha dropped),
+    computed here independently of the renderer."""
     with Image.open(RIG_DIR / key) as im:
         rgba = im.convert("RGBA").resize(size, Image.Resampling.LANCZOS)
     arr = np.asarray(rgba).astype(np.float64)
+    if not flatten:
+        return arr[..., :3]
     a = arr[..., 3:4] / 255
     return arr[..., :3] * a + 255 * (1 - a)
 
@@ -142,9 +174,7 @@ def test_decoded_frames_are_the_schedules_frames_not_their_neighbours(tmp_path, 
     _, schedule = hello
     out = _render(tmp_path, hello, "mp4", scale=0.5)
     keys = schedule.sample(24)
-    with av.open(str(out)) as container:
-        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    assert len(decoded) == len(keys)
+    decoded = _on_screen(out, len(keys))
     changes = [i for i in range(1, len(keys) - 1) if keys[i] != keys[i - 1] and keys[i] != keys[i + 1]]
     assert len(changes) >= 4
     picks = changes[:: max(1, len(changes) // 6)][:6]
@@ -156,6 +186,28 @@ def test_decoded_frames_are_the_schedules_frames_not_their_neighbours(tmp_path, 
         assert own >= 35, f"frame {i} ({keys[i]}): {own:.1f} dB"
         assert own > _psnr(decoded[i], refs[keys[i - 1]]), f"frame {i} looks like its predecessor"
         assert own > _psnr(decoded[i], refs[keys[i + 1]]), f"frame {i} looks like its successor"
+
+
+@pytest.mark.parametrize("fmt", ["mp4", "webm"])
+def test_a_held_frame_stays_on_screen_for_its_whole_hold_and_the_next_one_comes_on_time(tmp_path, hello, fmt):
+    _, schedule = hello
+    keys = schedule.sample(24)
+    # The longest hold inside the timeline (between two changes): sent once, shown for all of it.
+    changes = [i for i in range(1, len(keys)) if keys[i] != keys[i - 1]]
+    first, end = max(zip(changes, changes[1:], strict=False), key=lambda run: run[1] - run[0])
+    assert end - first >= 4
+    out = _render(tmp_path, hello, fmt, scale=None)  # the rig's size: no resampling, so WebM's colour is the PNG's
+    assert int(_streams(ffprobe(out, "-count_frames"), "video")[0]["nb_read_frames"]) < len(keys)
+    shown = _on_screen(out, len(keys))
+    size = (shown[0].shape[1], shown[0].shape[0])
+    refs = {k: _reference(k, size, flatten=fmt == "mp4") for k in (keys[first - 1], keys[first], keys[end])}
+    for i in range(first, end):
+        own = _psnr(shown[i], refs[keys[first]])
+        assert own >= 35, f"frame {i} of the hold {first}-{end - 1}: {own:.1f} dB"
+        assert own > _psnr(shown[i], refs[keys[first - 1]]), f"frame {i} still shows the frame before the hold"
+        assert own > _psnr(shown[i], refs[keys[end]]), f"frame {i} already shows the frame after the hold"
+    after = _psnr(shown[end], refs[keys[end]])
+    assert after >= 35 and after > _psnr(shown[end], refs[keys[first]]), "the frame after the hold is late"
 
 
 def test_the_last_frame_is_the_timelines_final_state_even_when_duration_ms_cuts_its_last_transition(tmp_path, hello):
@@ -181,7 +233,10 @@ def test_trim_starts_at_the_schedules_frame_and_has_the_right_length(tmp_path, h
     assert keys[-1] == schedule.key_at(1000 + 35 * 1000 // 24)
     out = _render(tmp_path, hello, "mp4", start_ms=1000, end_ms=2500)
     info = ffprobe(out, "-count_frames")
-    assert int(_streams(info, "video")[0]["nb_read_frames"]) == 36
+    assert int(_streams(info, "video")[0]["nb_read_frames"]) == len(_sent(keys))
+    assert abs(float(info["format"]["duration"]) - 1.5) < 0.05
+    with av.open(str(out)) as container:
+        assert [round(float(f.time) * 24) for f in container.decode(video=0)] == _sent(keys)
     assert abs(_audio_seconds(out) - 1.5) < 0.05
 
 
@@ -349,7 +404,7 @@ def _palette_png(with_alpha: bool = True) -> bytes:
 
 @pytest.mark.parametrize("fmt", ["mp4", "webm", "mov"])
 def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
-    from streamer.export.render import decode_palette_frame, decode_png, flatten
+    from streamer.export.render import CHROMA_FILTER, decode_palette_frame, decode_png, flatten
 
     data = _palette_png()
     options = ExportOptions(format=fmt, background=(30, 200, 90))
@@ -360,7 +415,7 @@ def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
         slow = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
     else:
         slow = av.VideoFrame.from_ndarray(np.asarray(flatten(im, options.background)), format="rgb24")
-    slow = slow.reformat(format=fast.format.name)
+    slow = slow.reformat(format=fast.format.name, interpolation=CHROMA_FILTER)
     for a, b in zip(fast.planes, slow.planes, strict=True):
         assert np.array_equal(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8))
     # Frames that need resizing, RGB PNGs and bytes that are not a PNG take the Pillow path.
