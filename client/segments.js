@@ -124,10 +124,6 @@ export class SegmentAudio {
     return cue.startMs + (this.heardNow() - cue.ctxStart) * 1000 - this.offsetMs;
   }
 
-  get playing() {
-    return this.current() !== null;
-  }
-
   /**
    * Stop a program's segments (all programs' without an id): at server time `atMs` with a short
    * fade (an interrupt: the server closes the mouth then), else now.

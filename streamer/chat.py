@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from streamer.core.errors import StreamerError
 from streamer.settings import Settings
+from streamer.speech.segmenter import EMOTION_TAG
 
 DEFAULT_PERSONA = (
     "You are a friendly, upbeat animated character talking live to viewers. Answer in one to three "
@@ -29,7 +29,6 @@ DEFAULT_PERSONA = (
     "[concerned] or [neutral]. Never say or explain the tags."
 )
 MAX_HISTORY = 20  # messages kept for context (the persona is always sent)
-TAG = re.compile(r"\[[A-Za-z_]{1,32}\]")
 
 Send = Callable[[dict[str, Any]], Any]
 
@@ -93,7 +92,7 @@ class ChatBridge:
                 if piece:
                     said.append(piece)
                     await self.send({"type": "say", "stream": stream, "text": piece, "final": False, **options})
-                    self.out.write(TAG.sub("", piece))
+                    self.out.write(EMOTION_TAG.sub("", piece))
                     self.out.flush()
             await self.send({"type": "say", "stream": stream, "text": "", "final": True, **options})
         finally:

@@ -12,20 +12,13 @@ and the synthesis in flight.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
-import re
 from collections.abc import Awaitable, Callable
 
 from streamer.server.speech import SayOptions
-from streamer.speech.segmenter import Segmenter, speakable
-
-log = logging.getLogger("streamer.server.live")
+from streamer.speech.segmenter import EMOTION_TAG, Segmenter, speakable
 
 # Said: (speakable text, options, emotion tag or None) -> placed on the channel. Errors are the callback's.
 SaySegment = Callable[[str, SayOptions, str | None], Awaitable[None]]
-# "[happy] Nice to see you": an inline emotion tag sets the face of the segment it is in; it is not spoken.
-EMOTION_TAG = re.compile(r"\[([A-Za-z_]{1,32})\]")
 
 
 class Speaker:
@@ -65,11 +58,6 @@ class Speaker:
         if self._timer is not None:
             self._timer.cancel()
         self.task.cancel()
-
-    async def wait(self) -> None:
-        """Until every segment of a final stream is placed (or the stream is cancelled)."""
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(self.task)
 
     def _put(self, segment: str) -> None:
         tags = EMOTION_TAG.findall(segment)

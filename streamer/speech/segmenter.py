@@ -20,7 +20,7 @@ Times are whatever clock the caller uses, in milliseconds; nothing here reads on
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SENTENCE_ENDS = ".!?…。！？"
 CLAUSE_ENDS = ",;:—–、，；："
@@ -30,6 +30,8 @@ ABBREVIATIONS = frozenset(
 )
 CJK_ENDS = "。！？、，；："  # these need no space after them
 _WORD = re.compile(r"\S+")
+# "[happy] Nice to see you": an inline emotion tag, for the face; it is not spoken.
+EMOTION_TAG = re.compile(r"\[([A-Za-z_]{1,32})\]")
 
 
 @dataclass
@@ -43,7 +45,7 @@ class Segmenter:
     wait_ms: int = 350
     _buffer: str = ""
     _last_ms: int | None = None
-    _emitted: int = field(default=0)
+    _emitted: int = 0
 
     def feed(self, text: str, now_ms: int) -> list[str]:
         """Add ``text``; return the segments it completes."""
