@@ -17,7 +17,7 @@ export class SegmentAudio {
     this.ctx = null;
     this.anchor = null; // {ctxS, serverMs}: the output clock at a known server time
     this.cues = new Map(); // url -> {url, programId, segment, startMs, source, gain, ctxStart, durationS}
-    this.log = []; // {programId, segment, startMs, ctxStart, offsetS, durationS}: what was scheduled, for tests
+    this.log = []; // {programId, segment, startMs, durationMs, ctxStart, offsetS, durationS}: what was scheduled
     this.errors = 0;
   }
 
@@ -94,7 +94,8 @@ export class SegmentAudio {
     };
     Object.assign(cue, { source, gain, ctxStart: when, durationS: buffer.duration });
     if (this.log.length < LOG_MAX) {
-      this.log.push({ programId: cue.programId, segment: cue.segment, startMs: cue.startMs, ctxStart: when, offsetS, durationS: buffer.duration });
+      const { programId, segment, startMs, durationMs } = cue;
+      this.log.push({ programId, segment, startMs, durationMs, ctxStart: when, offsetS, durationS: buffer.duration });
     }
   }
 

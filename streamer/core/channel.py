@@ -323,15 +323,17 @@ class Channel:
         """Say one segment of ``stream``: its ``schedule`` (lip-sync and face) with its audio.
 
         While the stream's previous segment still plays, this one starts where that one's audio
-        ends, so the voice runs on without a gap (the previous segment's closing hold is cut);
-        otherwise it starts as soon as possible, as a new program. The program's ``segments``
+        ends, so the voice runs on without a gap (the previous segment's closing hold is cut); if it
+        comes later but within that hold, it starts as soon as possible in the same program;
+        otherwise it starts a new program. The program's ``segments``
         gain the audio; viewers get the re-plan, ``program_start`` (again, same id, when it grows)
         and an ``audio`` message with its ``segment`` number.
         """
         earliest = now_ms + self.lead_ms
         current = self.program
-        grows = current is not None and current.stream == stream and current.speech_end_ms >= earliest
-        t = current.speech_end_ms if grows and current is not None else earliest
+        # Within the previous segment's closing hold the program grows, late (with a gap) if it must.
+        grows = current is not None and current.stream == stream and current.end_ms >= earliest
+        t = max(current.speech_end_ms, earliest) if grows and current is not None else earliest
         out = [] if grows else self._end_program("replaced", t)
         # Running on, the voice cannot wait for a lead-in: the segment's first frame follows at once.
         start, arrive_ms = self._place(t, schedule, lead_in=not grows)

@@ -5,7 +5,8 @@ early and the voice resets its intonation mid-phrase; too late and the first wor
 whole paragraph. The rules, in order:
 
 1. a sentence end (``.!?…`` and their CJK forms) followed by a space or a line break, or a line
-   break itself, always cuts, except after a few abbreviations ("Dr.", "e.g.") and initials;
+   break itself, cuts, except after a few abbreviations ("Dr.", "e.g.") and initials, and except
+   a one-word first sentence ("Wow!"), which joins what follows;
 2. a clause end (``,;:`` and dashes) cuts once the segment has ``first_clause_words`` words for the
    first segment of an utterance, ``clause_words`` after that; and the first segment is cut after
    ``first_words`` words even without one, so the mouth starts soon (the cost: one early break in
@@ -117,7 +118,10 @@ class Segmenter:
                 while j < len(text) and text[j] in CLOSERS:
                     j += 1
                 if ch in CJK_ENDS or (j < len(text) and text[j].isspace()):
-                    if ch != "." or not _abbreviation(text[: i + 1]):
+                    # A one-word first sentence ("Wow!") joins what follows: alone it would play
+                    # out before the next segment could be synthesized.
+                    alone = self._emitted == 0 and len(_WORD.findall(text[:i])) < 2 and ch not in CJK_ENDS
+                    if not alone and (ch != "." or not _abbreviation(text[: i + 1])):
                         return j
                 elif at_end or j == len(text):
                     if final:

@@ -7,6 +7,7 @@ import threading
 import time
 from typing import Any
 
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.browser.conftest import LiveServer
@@ -34,6 +35,8 @@ class PlannedFrames:
                     message = json.loads(ws.recv(timeout=0.2))
                 except TimeoutError:
                     continue
+                except ConnectionClosed:
+                    return
                 if message["type"] == "frames":  # the protocol's rule: replace from from_ms on
                     kept = [f for f in self.frames if f[0] < message["from_ms"]]
                     self.frames = kept + [(t, url) for t, url in message["frames"]]
@@ -66,16 +69,21 @@ def test_say_box_speaks_a_paragraph_live_without_gaps(live_server: LiveServer, p
         time.sleep(0.05)
     assert len(frames - {first_frame}) >= 4, frames  # the mouth moves
 
-    # Every segment is scheduled on the audio clock exactly where the one before it ends.
+    # Every segment is scheduled on the audio clock at the server's time for it; where the server
+    # placed one right after another (synthesis kept up), the decoded audio meets without a gap.
     page.wait_for_function("window.__streamer.stats.programId === null", timeout=60_000)
     scheduled = page.evaluate("window.__streamer.speech")
     assert len(scheduled) >= 4, scheduled
+    back_to_back = 0
     for before, after in zip(scheduled, scheduled[1:], strict=False):
-        assert after["segment"] == before["segment"] + 1
+        assert after["segment"] == before["segment"] + 1 and after["programId"] == before["programId"]
         server_gap_ms = after["startMs"] - before["startMs"]
         assert abs((after["ctxStart"] - before["ctxStart"]) * 1000 - server_gap_ms) < 1, "one clock for all"
-        heard_ms = before["durationS"] * 1000
-        assert abs(heard_ms - server_gap_ms) < 25, "each starts where the one before it ends (Opus pads ~20 ms)"
+        if server_gap_ms == before["durationMs"]:
+            back_to_back += 1
+            heard_ms = before["durationS"] * 1000
+            assert abs(heard_ms - server_gap_ms) < 25, "it starts where the one before ends (Opus pads ~20 ms)"
+    assert back_to_back >= 2, scheduled
     # Frames follow the voice: what was drawn while a segment was heard is the server's plan at that
     # moment of the audio, within one frame (42 ms at 24 fps), for 95 % of the frames drawn.
     planned.stop.set()

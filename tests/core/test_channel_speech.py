@@ -59,12 +59,15 @@ def test_a_segment_said_while_the_last_one_plays_starts_where_its_audio_ends() -
     assert sent[1]["program"]["segments"] == 2 and sent[1]["program"]["stream"] == "s"
 
 
-def test_a_segment_after_the_last_one_ended_starts_a_new_program_as_soon_as_possible() -> None:
+def test_a_late_segment_grows_the_program_within_its_closing_hold_and_starts_a_new_one_after() -> None:
     ch = channel()
     first, _ = ch.speak(1000, segment(), "/audio/s0.ogg", AUDIO_MS, stream="s")
     late, sent = ch.speak(1100 + AUDIO_MS + 50, segment(), "/audio/s1.ogg", AUDIO_MS, stream="s")
-    assert late.id != first.id and late.start_ms == 1100 + AUDIO_MS + 150
-    assert kinds(sent)[0] == "program_end" and sent[0]["reason"] == "replaced"
+    assert late.id == first.id and late.segments[-1].offset_ms == AUDIO_MS + 150, "as soon as possible: a gap"
+    assert "program_end" not in [m["type"] for m in sent]
+    after, sent = ch.speak(late.end_ms + 10, segment(), "/audio/s2.ogg", AUDIO_MS, stream="s")
+    assert after.id != first.id and after.start_ms == late.end_ms + 110
+    assert sent[0]["type"] == "program_end" and sent[0]["reason"] == "replaced"
 
 
 def test_another_stream_replaces_the_one_playing() -> None:

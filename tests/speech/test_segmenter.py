@@ -102,3 +102,11 @@ def test_speakable_drops_markdown_an_llm_writes() -> None:
     text = "## Title\n**Bold** and *soft* and `code`, see [the docs](https://x.example/a).\n- item\n```py\nx = 1\n```"
     assert speakable(text).split() == ["Title", "Bold", "and", "soft", "and", "code,", "see", "the", "docs.", "item"]
     assert speakable("2*3*4 is 24 and snake_case_name stays") == "2*3*4 is 24 and snake_case_name stays"
+
+
+def test_a_one_word_first_sentence_joins_what_follows() -> None:
+    seg = Segmenter(first_words=4)
+    assert seg.feed("Wow! ", 0) == []
+    assert seg.feed("I am so happy. ", 10) == ["Wow! I am so", "happy."]
+    assert seg.finish() == []
+    assert seg.feed("Hello there. Bye", 20) == ["Hello there."], "two words are a sentence of their own"
