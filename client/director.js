@@ -22,6 +22,7 @@ import { TimelineView, fmtTime } from './director-view.js';
 import { Connection } from './connection.js';
 import { Player } from './player.js';
 import { watchExport } from './protocol.js';
+import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -29,24 +30,6 @@ const api = new Api(takeToken());
 const SCHEDULE_DEBOUNCE_MS = 150;
 const EXPORT_POLL_MS = 400;
 const PEAK_BUCKET_MS = 5;
-
-// ------------------------------------------------------------------ toasts
-
-function toast(text, { kind = 'info', code = null, ms = 4500 } = {}) {
-  const el = document.createElement('div');
-  el.className = `toast ${kind}`;
-  if (code) {
-    const c = document.createElement('span');
-    c.className = 'code';
-    c.textContent = code;
-    el.append(c);
-  }
-  el.append(document.createTextNode(text));
-  const box = $('toasts');
-  box.append(el);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => el.remove(), ms);
-}
 
 const fail = (what) => (err) => toast(`${what}: ${err.message}`, { kind: 'error', code: err.code });
 

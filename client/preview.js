@@ -2,6 +2,7 @@
 
 import { CloseCode, expressionNames, play, poseNames, say, set, stop, watchExport } from './protocol.js';
 import { createLive, numberParam } from './live.js';
+import { toast } from './toast.js';
 
 const TOKEN_KEY = 'streamer.token';
 const $ = (id) => document.getElementById(id);
@@ -20,27 +21,6 @@ if (hashToken !== null || params.has('token')) {
 }
 let canControl = true; // false once the server refused our token: we then watch as a viewer
 let saying = false; // a line sent to the channel and not yet accepted
-
-// ------------------------------------------------------------------ toasts
-
-function toast(text, { kind = 'info', code = null, ms = 4500 } = {}) {
-  const el = document.createElement('div');
-  el.className = `toast ${kind}`;
-  if (code) {
-    const c = document.createElement('span');
-    c.className = 'code';
-    c.textContent = code;
-    el.append(c);
-  }
-  el.append(document.createTextNode(text));
-  const box = $('toasts');
-  box.append(el);
-  while (box.children.length > 4) box.firstElementChild.remove();
-  setTimeout(() => {
-    el.classList.add('leaving');
-    setTimeout(() => el.remove(), 300);
-  }, ms);
-}
 
 // ------------------------------------------------------------------ session
 
