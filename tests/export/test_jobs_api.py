@@ -225,7 +225,8 @@ def test_controllers_that_ask_get_progress_pushed_over_the_socket(make_server):
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         async with connect(ws_url) as ws, connect(ws_url.replace("controller", "viewer")) as viewer:
             async with httpx.AsyncClient(base_url=server.base_url) as c:
-                body = {"timeline_id": "hello", "options": {"format": "webm", "scale": 0.5}}
+                # Long enough (30 s) that even a fast machine is still rendering after several pushes.
+                body = {"timeline": lipsync_timeline(30_000), "options": {"format": "webm", "scale": 0.5}}
                 res = await c.post("/exports", json=body)
                 job_id = res.json()["id"]
             await viewer.send(json.dumps({"type": "watch_export", "id": 1, "export_id": job_id}))
