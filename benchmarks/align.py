@@ -5,7 +5,7 @@
 and pitches, phrases joined by pauses of random length, hiss at 15-30 dB SNR, resampled to
 8-48 kHz, word times known from the recording's own synthesis), including a ~60 s one, and
 aligns each with its transcript through the real path (WAV bytes decoded with PyAV, then
-:func:`streamer.speech.recording.align_samples`: espeak-ng's reference, then the aligner).
+:func:`streamer.speech.alignment.recording.align_samples`: espeak-ng's reference, then the aligner).
 
 - accuracy: |found - true| of every placed word's start and end (median, mean, p90), and how
   many words were left unplaced;
@@ -36,10 +36,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from streamer.speech.espeak import synthesize  # noqa: E402
+from streamer.speech.alignment.recording import align_samples  # noqa: E402
+from streamer.speech.formats.pcm import load_pcm  # noqa: E402
 from streamer.speech.model import Alignment  # noqa: E402
-from streamer.speech.pcm import load_pcm  # noqa: E402
-from streamer.speech.recording import align_samples  # noqa: E402
+from streamer.speech.synthesis.espeak import synthesize  # noqa: E402
 from tests.speech.align_fixtures import (  # noqa: E402
     EDGE_FIXTURES,
     PHRASES,

@@ -20,7 +20,7 @@ from typing import Any
 
 from streamer.core.errors import StreamerError
 from streamer.settings import Settings
-from streamer.speech.segmenter import EMOTION_TAG
+from streamer.speech.synthesis.segmenter import EMOTION_TAG
 
 DEFAULT_PERSONA = (
     "You are a friendly, upbeat animated character talking live to viewers. Answer in one to three "

@@ -109,7 +109,7 @@ def export_file(
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from streamer.rigload import load_rig
-    from streamer.speech.imports import import_timeline
+    from streamer.speech.formats.imports import import_timeline
     from streamer.storage import validate_audio_id
 
     source, output = Path(args.file), Path(args.output)
@@ -157,7 +157,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_captions(args: argparse.Namespace, settings: Settings) -> int:
     from streamer.rigload import load_rig
-    from streamer.speech.exports import export_timeline, format_for_path
+    from streamer.speech.formats.captions import export_timeline, format_for_path
 
     fmt = format_for_path(args.output, args.format or ("srt" if args.output == "-" else None))
     output = Path(args.output)
@@ -176,8 +176,8 @@ def cmd_captions(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_commands(sub: Any) -> None:
-    from streamer.speech import exports, imports
-    from streamer.speech.visemes import ANTICIPATION_MS, MAX_ANTICIPATION_MS, MODES
+    from streamer.speech.formats import captions, imports
+    from streamer.speech.lipsync.visemes import ANTICIPATION_MS, MAX_ANTICIPATION_MS, MODES
 
     sched = sub.add_parser("schedule", help="resolve a timeline and print its frame schedule as JSON")
     sched.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")
@@ -230,7 +230,7 @@ def add_commands(sub: Any) -> None:
     cap.add_argument("timeline", help="timeline JSON with a words track (captions) or speech track (lip-sync)")
     cap.add_argument("-o", "--output", required=True, help="out.srt, .vtt, .json (Rhubarb), .tsv, .TextGrid or -")
     cap.add_argument(
-        "--format", choices=list(exports.FORMATS), help="the format (default: from the extension; srt for -o -)"
+        "--format", choices=list(captions.FORMATS), help="the format (default: from the extension; srt for -o -)"
     )
     cap.add_argument("--rig", help="rig folder for the viseme map (default: STREAMER_FRAMES_DIR or the demo rig)")
     cap.add_argument("-q", "--quiet", action="store_true", help="no status lines")

@@ -193,7 +193,7 @@ def cmd_play(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_voices(args: argparse.Namespace, settings: Settings) -> int:
-    from streamer.speech.voices import voice_table
+    from streamer.speech.synthesis.voices import voice_table
 
     wanted = (args.language or "").lower().replace("_", "-")
     rows = []
@@ -229,9 +229,9 @@ def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
 
     from streamer.rigload import load_rig
-    from streamer.speech.align import transcript_words
-    from streamer.speech.align_providers import align_with_provider, choose_aligner
-    from streamer.speech.recording import alignment_timeline, check_transcript
+    from streamer.speech.alignment.align import transcript_words
+    from streamer.speech.alignment.providers import align_with_provider, choose_aligner
+    from streamer.speech.alignment.recording import alignment_timeline, check_transcript
     from streamer.storage import AUDIO_ID
 
     source, timeline_path = Path(args.audio), Path(args.output)
@@ -293,9 +293,9 @@ def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
 
 def add_commands(sub: Any) -> None:
     from streamer.settings import EMOTION_PROVIDERS
-    from streamer.speech.align_providers import ALIGN_PROVIDERS
+    from streamer.speech.alignment.providers import ALIGN_PROVIDERS
+    from streamer.speech.lipsync.visemes import MODES
     from streamer.speech.say import PROVIDERS
-    from streamer.speech.visemes import MODES
 
     say_p = sub.add_parser(
         "say", help="speak a line (offline or ElevenLabs): to a video, timeline + audio files, or a live channel"

@@ -3,7 +3,7 @@
 Lip-sync for any language rests on articulation rather than on one language's phone list: a
 vowel's height, backness and lip rounding, and a consonant's lip closure (bilabial) or lip
 to teeth contact (labiodental), decide its *mouth class*; the rig maps classes to its own
-expressions (``visemes`` in rig.json, see :func:`streamer.speech.visemes.viseme_for`).
+expressions (``visemes`` in rig.json, see :func:`streamer.speech.lipsync.visemes.viseme_for`).
 
 Mouth classes::
 

@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from streamer.core.rig import Rig
 from streamer.server.http import heavy
-from streamer.speech.exports import export_timeline
+from streamer.speech.formats.captions import export_timeline
 from streamer.storage import TimelineStore
 
 CACHE_CONTROL = "no-cache"  # timelines can be replaced (PUT): always revalidate

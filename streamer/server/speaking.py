@@ -3,7 +3,7 @@
 A :class:`Speaker` holds one stream of text (an id, the voice options, a segmenter). Inline
 emotion tags (``[happy]``, or any of the rig's expressions) are taken out of the text and set
 the face of their segment and the ones after it. Text is cut
-into segments as it arrives (:mod:`streamer.speech.segmenter`); one task speaks them in order,
+into segments as it arrives (:mod:`streamer.speech.synthesis.segmenter`); one task speaks them in order,
 each as soon as the one before it is placed, so a segment is synthesized while the previous one
 plays and the channel appends it where that one's audio ends. Cancelling drops the queued text
 and the synthesis in flight.
@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from streamer.server.speech import SayOptions
-from streamer.speech.segmenter import EMOTION_TAG, Segmenter, speakable
+from streamer.speech.synthesis.segmenter import EMOTION_TAG, Segmenter, speakable
 
 # Said: (speakable text, options, emotion tag or None) -> placed on the channel. Errors are the callback's.
 SaySegment = Callable[[str, SayOptions, str | None], Awaitable[None]]

@@ -36,10 +36,10 @@ from streamer.core.timeline import WordSpan
 from streamer.rigset import pick
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
+from streamer.speech.lipsync.visemes import MODES
 from streamer.speech.model import SpeechInputError
-from streamer.speech.openai_planner import choose_emotions
 from streamer.speech.say import MAX_SAY_CHARS, Said, say
-from streamer.speech.visemes import MODES
+from streamer.speech.services.openai_planner import choose_emotions
 from streamer.storage import AudioStore, TimelineStore, short_name
 
 log = logging.getLogger(__name__)
@@ -301,9 +301,9 @@ async def post_align(request: Request) -> Response:
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     from streamer.server.http import MULTIPART_OVERHEAD, capped
-    from streamer.speech.align_providers import align_with_provider, choose_aligner
+    from streamer.speech.alignment.providers import align_with_provider, choose_aligner
+    from streamer.speech.alignment.recording import alignment_timeline, check_transcript
     from streamer.speech.model import Alignment
-    from streamer.speech.recording import alignment_timeline, check_transcript
     from streamer.storage import AudioError, PayloadTooLarge
 
     authorize_write(request)
@@ -378,7 +378,7 @@ async def post_align(request: Request) -> Response:
 
 
 def _voice_rows() -> list[dict[str, Any]]:
-    from streamer.speech.voices import voice_table
+    from streamer.speech.synthesis.voices import voice_table
 
     return [
         {

@@ -1,4 +1,4 @@
-"""Speech: offline text-to-speech with timings, and lip-sync tracks built from it (see each module for I/O).
+"""Speech: text-to-speech with timings, alignment of recordings, and lip-sync built from them.
 
 Public API::
 
@@ -7,34 +7,27 @@ Public API::
     speech_track(phonemes, visemes_map, min_hold_ms=60) -> list[dict]     v1 ``speech`` track (pure)
     timeline_for(speech, audio_id, visemes_map, emotion=None) -> dict     a full v1 timeline (pure)
 
-Imports and exports of other tools' files (pure): :mod:`streamer.speech.imports` (TextGrid,
-Rhubarb JSON/TSV, face_rig keyframes -> timelines), :mod:`streamer.speech.exports` (SRT,
-WebVTT, Rhubarb, TextGrid), :mod:`streamer.speech.textgrid` and :mod:`streamer.speech.rhubarb`.
+The layout follows the pipeline (each module's docstring says whether it does I/O)::
 
-Recordings: :mod:`streamer.speech.recording` (decode, then the pure offline aligner
-:mod:`streamer.speech.align`, or the loudness mouth) and :mod:`streamer.speech.align_providers`
-(ElevenLabs forced alignment, Whisper).
-
-Every error the speech modules raise on purpose is a :class:`~streamer.core.errors.StreamerError`
-whose message starts with the offending field, line or provider::
-
-    StreamerError
-    ├── SpeechError                           espeak-ng or an encoder failed
-    │   ├── SpeechInputError (ValueError)     bad text, transcript, voice, rate, pitch or provider
-    │   │   └── ProviderUnavailable           a service was asked for but its API key is not set
-    │   └── ProviderError                     ElevenLabs or OpenAI failed; ``reason`` and ``status`` say how
-    ├── FormatError (ValueError)              an imported or exported file that cannot be read or written
-    │   ├── TextGridError                     a Praat TextGrid (streamer.speech.textgrid)
-    │   └── RhubarbError                      Rhubarb Lip Sync JSON or TSV (streamer.speech.imports)
-    ├── TimingError (ValueError)              a service's character timings (streamer.speech.timing)
-    ├── TimelineError (ValueError)            a timeline that does not validate, bad lip-sync options
-    │   └── NothingToExport                   no words to caption or lip-sync to export (streamer.speech.exports)
-    ├── PlanError (ValueError)                a model's emotion plan (streamer.core.emotion_plan)
-    └── AudioError (ValueError)               a recording that is not audio or too long (streamer.storage)
+    model.py, units.py, timing.py   values (Speech, Alignment, ...), time units, word timings
+    errors.py                       every error the speech layer raises, drawn as one tree
+    say.py                          text -> audio + a v1 timeline (the ``say`` pipeline)
+    synthesis/                      text -> audio with timings: espeak-ng, voices, g2p, the
+                                    segmenter, and the provider table (providers.py)
+    alignment/                      a recording (+ transcript) -> word and phoneme times: the
+                                    offline aligner (align, dtw, features), the loudness mouth,
+                                    and the aligner table (providers.py)
+    lipsync/                        phonemes -> mouth shapes -> v1 timelines: ARPAbet, visemes,
+                                    Rhubarb's shapes
+    formats/                        files in and out: audio encode/decode (audio, pcm),
+                                    TextGrid, imports of other tools' files, captions
+                                    (SRT, WebVTT, Rhubarb, TextGrid written from a timeline)
+    services/                       hosted services over HTTPS: ElevenLabs, OpenAI (Whisper,
+                                    emotion planning), and what their failures mean
 """
 
-from streamer.speech.audio import to_ogg_bytes, to_wav_bytes
-from streamer.speech.espeak import synthesize
+from streamer.speech.formats.audio import to_ogg_bytes, to_wav_bytes
+from streamer.speech.lipsync.visemes import speech_track, timeline_for
 from streamer.speech.model import (
     Phoneme,
     ProviderError,
@@ -44,7 +37,7 @@ from streamer.speech.model import (
     SpeechInputError,
     Word,
 )
-from streamer.speech.visemes import speech_track, timeline_for
+from streamer.speech.synthesis.espeak import synthesize
 
 __all__ = [
     "Phoneme",

@@ -22,12 +22,12 @@ from typing import Any
 from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
-from streamer.speech.audio import to_ogg_bytes
-from streamer.speech.espeak import synthesize
+from streamer.speech.formats.audio import to_ogg_bytes
+from streamer.speech.lipsync.visemes import SPEECH_TAIL_MS, timeline_for
 from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
-from streamer.speech.openai_planner import EmotionPlan, choose_emotions
-from streamer.speech.visemes import SPEECH_TAIL_MS, timeline_for
-from streamer.speech.voices import resolve_voice
+from streamer.speech.services.openai_planner import EmotionPlan, choose_emotions
+from streamer.speech.synthesis.espeak import synthesize
+from streamer.speech.synthesis.voices import resolve_voice
 from streamer.storage import short_name
 
 MAX_SAY_CHARS = 1000
@@ -110,7 +110,7 @@ def say(
     if provider == "elevenlabs":
         if settings is None or not settings.elevenlabs_api_key:
             raise ProviderUnavailable("provider: 'elevenlabs' needs ELEVENLABS_API_KEY, which is not set")
-        from streamer.speech.elevenlabs import synthesize_elevenlabs
+        from streamer.speech.services.elevenlabs import synthesize_elevenlabs
 
         speech = synthesize_elevenlabs(text, settings, voice)
         language = None  # an ElevenLabs voice id does not tell: the rules guess from the words

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamer.speech.audio import to_wav_bytes
-from streamer.speech.espeak import synthesize
+from streamer.speech.formats.audio import to_wav_bytes
+from streamer.speech.formats.pcm import resample
 from streamer.speech.model import Speech, Word
-from streamer.speech.pcm import resample
+from streamer.speech.synthesis.espeak import synthesize
 
 
 @dataclass(frozen=True, eq=False)

@@ -31,7 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from streamer.settings import Settings
-from streamer.speech.audio import encode_audio
+from streamer.speech.formats.audio import encode_audio
 from streamer.speech.model import Speech
 from tests.server.conftest import LiveServer, MakeServer, ServerThread
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from streamer.speech.align import (
+from streamer.speech.alignment.align import (
     Reference,
     align,
     audible,
@@ -21,8 +21,8 @@ from streamer.speech.align import (
     unplaced_words,
     voiced_span,
 )
-from streamer.speech.dtw import Path, align_multiscale, align_window, full_window, project
-from streamer.speech.features import (
+from streamer.speech.alignment.dtw import Path, align_multiscale, align_window, full_window, project
+from streamer.speech.alignment.features import (
     FEATURES,
     HOP_MS,
     RATE,
@@ -35,9 +35,9 @@ from streamer.speech.features import (
     subband_levels_db,
     voiced_mask,
 )
+from streamer.speech.alignment.recording import align_samples, check_transcript
+from streamer.speech.formats.pcm import load_pcm
 from streamer.speech.model import SpeechInputError, Word
-from streamer.speech.pcm import load_pcm
-from streamer.speech.recording import align_samples, check_transcript
 from tests.speech.align_fixtures import (
     EDGE_FIXTURES,
     PHRASES,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from streamer.core.rig import DEFAULT_VISEMES
-from streamer.speech.features import RATE
-from streamer.speech.loudness import LoudnessSettings, envelope_db, hold, loudness_alignment, mouth_states
+from streamer.speech.alignment.features import RATE
+from streamer.speech.alignment.loudness import LoudnessSettings, envelope_db, hold, loudness_alignment, mouth_states
+from streamer.speech.lipsync.visemes import speech_track
 from streamer.speech.model import Phoneme
-from streamer.speech.visemes import speech_track
 from tests.speech.align_fixtures import PHRASES, make_recording
 
 

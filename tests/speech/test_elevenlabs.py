@@ -12,9 +12,9 @@ import pytest
 from streamer.cli import main
 from streamer.core.resolve import resolve
 from streamer.core.timeline import check_against_rig, parse_timeline
-from streamer.speech.elevenlabs import elevenlabs_forced_alignment, synthesize_elevenlabs
 from streamer.speech.model import ProviderError, ProviderUnavailable, SpeechInputError
 from streamer.speech.say import say
+from streamer.speech.services.elevenlabs import elevenlabs_forced_alignment, synthesize_elevenlabs
 from tests.rigs import make_rig
 from tests.server.conftest import MakeServer
 from tests.speech.fakeapi import ELEVEN_KEY, FakeAPI, Scripted, mp3_tone, server_for, settings_for, tts_answer

@@ -13,7 +13,7 @@ import pytest
 
 from streamer.core.errors import StreamerError
 from streamer.speech import Speech, SpeechInputError, synthesize, to_ogg_bytes, to_wav_bytes
-from streamer.speech.arpabet import VOWELS
+from streamer.speech.lipsync.arpabet import VOWELS
 
 PHRASE = "Hello there. Nice to meet you!"
 

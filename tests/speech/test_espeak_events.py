@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streamer.speech.espeak_events import (
+from streamer.speech.model import Phoneme, Word
+from streamer.speech.synthesis.espeak_events import (
     EVENT_END,
     EVENT_PHONEME,
     EVENT_WORD,
@@ -13,7 +14,6 @@ from streamer.speech.espeak_events import (
     decode_mnemonic,
     to_arpabet,
 )
-from streamer.speech.model import Phoneme, Word
 
 RATE = 1000  # one sample per millisecond keeps the arithmetic obvious
 

@@ -10,7 +10,7 @@ import pytest
 
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import SpeechCue, WordSpan, parse_timeline
-from streamer.speech.exports import (
+from streamer.speech.formats.captions import (
     Caption,
     NothingToExport,
     captions,
@@ -23,9 +23,9 @@ from streamer.speech.exports import (
     write_srt,
     write_vtt,
 )
-from streamer.speech.imports import FormatError, parse_rhubarb_json, parse_rhubarb_tsv
-from streamer.speech.rhubarb import MouthCue
-from streamer.speech.textgrid import Interval, parse_textgrid, write_textgrid
+from streamer.speech.formats.imports import FormatError, parse_rhubarb_json, parse_rhubarb_tsv
+from streamer.speech.formats.textgrid import Interval, parse_textgrid, write_textgrid
+from streamer.speech.lipsync.rhubarb import MouthCue
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,7 +10,7 @@ import pytest
 
 from streamer.cli import main
 from streamer.core.timeline import parse_timeline
-from streamer.speech.imports import parse_rhubarb_json, parse_textgrid
+from streamer.speech.formats.imports import parse_rhubarb_json, parse_textgrid
 from tests.server.conftest import MakeServer, write_png_rig
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,7 +10,7 @@ import pytest
 from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import parse_timeline
-from streamer.speech.imports import (
+from streamer.speech.formats.imports import (
     FormatError,
     RhubarbError,
     TextGridError,
@@ -23,8 +23,8 @@ from streamer.speech.imports import (
     parse_textgrid,
     speech_track_from_cues,
 )
-from streamer.speech.rhubarb import MouthCue
-from streamer.speech.textgrid import arpabet_of
+from streamer.speech.formats.textgrid import arpabet_of
+from streamer.speech.lipsync.rhubarb import MouthCue
 
 FIXTURES = Path(__file__).parent / "fixtures"
 EXPRESSIONS = ["neutral", "happy_soft", "happy_big", "speaking_ah", "speaking_ee", "speaking_uw", "oh_round"]

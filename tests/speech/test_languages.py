@@ -6,12 +6,12 @@ import pytest
 
 from streamer.core.articulation import ARPABET_IPA, mouth_class
 from streamer.core.rig import DEFAULT_VISEMES
-from streamer.speech.arpabet import base
-from streamer.speech.espeak import synthesize
-from streamer.speech.espeak_events import EVENT_END, EVENT_PHONEME, EVENT_WORD, RawEvent, build_alignment
+from streamer.speech.lipsync.arpabet import base
+from streamer.speech.lipsync.visemes import ANTICIPATION_MS, speech_track, viseme_for
 from streamer.speech.model import Phoneme
 from streamer.speech.say import say
-from streamer.speech.visemes import ANTICIPATION_MS, speech_track, viseme_for
+from streamer.speech.synthesis.espeak import synthesize
+from streamer.speech.synthesis.espeak_events import EVENT_END, EVENT_PHONEME, EVENT_WORD, RawEvent, build_alignment
 from tests.rigs import demo_rig
 
 # Sentences rich in bilabials next to vowels ("mama", "bebe"), one per espeak voice.

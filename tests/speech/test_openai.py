@@ -9,9 +9,9 @@ import pytest
 
 from streamer.core.timeline import WordSpan
 from streamer.speech.model import ProviderError, ProviderUnavailable, SpeechInputError
-from streamer.speech.openai_planner import choose_emotions, plan_emotions_openai
 from streamer.speech.say import say
-from streamer.speech.whisper import whisper_alignment
+from streamer.speech.services.openai_planner import choose_emotions, plan_emotions_openai
+from streamer.speech.services.whisper import whisper_alignment
 from tests.rigs import make_rig
 from tests.server.conftest import MakeServer
 from tests.speech.fakeapi import OPENAI_KEY, FakeAPI, Scripted, chat_completion, server_for, settings_for

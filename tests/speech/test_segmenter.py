@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streamer.speech.segmenter import Segmenter, speakable
+from streamer.speech.synthesis.segmenter import Segmenter, speakable
 
 
 def stream(seg: Segmenter, text: str, step: int = 3, ms_per_piece: int = 50) -> list[tuple[int, str]]:

@@ -6,7 +6,7 @@ import pytest
 
 from streamer.settings import ConfigError, Settings
 from streamer.speech.model import Phoneme, ProviderError, Word
-from streamer.speech.service import detail_of, retry_after_s, status_error
+from streamer.speech.services.failures import detail_of, retry_after_s, status_error
 from streamer.speech.timing import TimingError, match_words, spread_phonemes, tidy_words, words_from_characters
 
 
@@ -107,7 +107,7 @@ def test_provider_settings_are_read_and_checked() -> None:
 
 
 def test_words_espeak_reads_as_one_share_its_phonemes_inside_their_own_spans() -> None:
-    from streamer.speech.g2p import phonemes_for_words
+    from streamer.speech.synthesis.g2p import phonemes_for_words
 
     words = [Word(0, 300, "Hello!"), Word(400, 500, "I"), Word(500, 700, "am"), Word(700, 900, "so")]
     phonemes = phonemes_for_words(words)

@@ -14,7 +14,7 @@ from streamer.core.resolve import resolve
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan, check_against_rig, parse_timeline
 from streamer.speech import Phoneme, Speech, Word, speech_track, synthesize, timeline_for
-from streamer.speech.visemes import ANTICIPATION_MS
+from streamer.speech.lipsync.visemes import ANTICIPATION_MS
 from tests.rigs import make_rig
 
 

@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from streamer.cli import main
-from streamer.speech.espeak import synthesize
 from streamer.speech.model import SpeechInputError
-from streamer.speech.voices import resolve_voice
+from streamer.speech.synthesis.espeak import synthesize
+from streamer.speech.synthesis.voices import resolve_voice
 from tests.server.conftest import MakeServer
 
 

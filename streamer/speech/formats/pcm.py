@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from streamer.speech.features import RATE
+from streamer.speech.alignment.features import RATE
 from streamer.speech.model import SpeechError
 from streamer.storage import AudioError
 

@@ -1,6 +1,6 @@
 """Which aligner places a recording's words: offline, ElevenLabs forced alignment or Whisper (I/O edge).
 
-``offline`` is :func:`streamer.speech.recording.align_recording` (the offline aligner with a
+``offline`` is :func:`streamer.speech.alignment.recording.align_recording` (the offline aligner with a
 transcript, the loudness mouth without one); ``elevenlabs`` needs a transcript and
 ``ELEVENLABS_API_KEY``; ``whisper`` needs no transcript (it transcribes) and
 ``OPENAI_API_KEY``; ``auto`` picks ElevenLabs with a transcript, Whisper without one, each
@@ -16,8 +16,8 @@ import dataclasses
 from pathlib import Path
 
 from streamer.settings import Settings
+from streamer.speech.alignment.recording import MAX_ALIGN_MS, align_recording
 from streamer.speech.model import Alignment, ProviderError, ProviderUnavailable, SpeechInputError
-from streamer.speech.recording import MAX_ALIGN_MS, align_recording
 from streamer.storage import probe_audio
 
 ALIGN_PROVIDERS = ("offline", "elevenlabs", "whisper", "auto")
@@ -56,7 +56,7 @@ def align_with_provider(
 ) -> Alignment:
     """Align ``source`` (a path or the file's bytes, named ``filename`` for the services) with ``provider``.
 
-    ``transcript`` comes checked (:func:`~streamer.speech.recording.check_transcript`, where
+    ``transcript`` comes checked (:func:`~streamer.speech.alignment.recording.check_transcript`, where
     it came in). ``voice`` is the espeak-ng voice of the offline aligner and of the phonemes
     read for a service's words. Raises :class:`SpeechInputError` for a bad provider,
     :class:`ProviderUnavailable` for a service without its key, :class:`ProviderError` when
@@ -71,12 +71,12 @@ def align_with_provider(
     name = str(Path(name).with_suffix(_UPLOAD_SUFFIX.get(Path(name).suffix.lower(), Path(name).suffix)))
     try:
         if chosen == "elevenlabs":
-            from streamer.speech.elevenlabs import elevenlabs_forced_alignment
+            from streamer.speech.services.elevenlabs import elevenlabs_forced_alignment
 
             assert transcript is not None
             length = None if isinstance(source, bytes) else probe_audio(Path(source)).duration_ms
             return elevenlabs_forced_alignment(data, name, transcript, settings, g2p_voice=voice, duration_ms=length)
-        from streamer.speech.whisper import whisper_alignment
+        from streamer.speech.services.whisper import whisper_alignment
 
         return whisper_alignment(data, name, settings, g2p_voice=voice)
     except ProviderError as exc:

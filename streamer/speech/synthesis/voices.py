@@ -12,8 +12,8 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from streamer.speech.espeak import VoiceInfo, installed_voices
 from streamer.speech.model import SpeechInputError
+from streamer.speech.synthesis.espeak import VoiceInfo, installed_voices
 
 
 @dataclass(frozen=True)

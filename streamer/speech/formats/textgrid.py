@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from streamer.speech.arpabet import PHONES, VOWELS
+from streamer.speech.lipsync.arpabet import PHONES, VOWELS
 from streamer.speech.model import AlignedWord, Alignment, FormatError, Phoneme
 from streamer.speech.units import seconds_to_ms
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamer.speech.espeak_events import EVENT_PHONEME, RawEvent, build_alignment, decode_mnemonic
 from streamer.speech.model import Speech, SpeechError, SpeechInputError
+from streamer.speech.synthesis.espeak_events import EVENT_PHONEME, RawEvent, build_alignment, decode_mnemonic
 
 log = logging.getLogger(__name__)
 
@@ -288,14 +288,14 @@ def synthesize(text: str, voice: str = "en-us", rate_wpm: int = 165, pitch: int 
     """Speak ``text`` with espeak-ng: mono int16 samples at 22.05 kHz with word and phoneme timings.
 
     ``voice`` is a language tag (``en-GB``, ``fr-fr``), a voice file name or an identifier, in
-    any case (:mod:`streamer.speech.voices`). Phonemes of English voices carry espeak's
+    any case (:mod:`streamer.speech.synthesis.voices`). Phonemes of English voices carry espeak's
     mnemonics and ARPAbet; those of every other voice their IPA (``Phoneme.arpabet`` is
     ``None``). Deterministic: the same arguments give the same samples. Blocks for the
     synthesis (hundreds of times faster than real time); run it off the event loop. Raises
     :class:`SpeechInputError` for empty or oversized text, an unknown voice, or a rate or pitch
     out of range, and :class:`SpeechError` if espeak-ng cannot be loaded or fails.
     """
-    from streamer.speech.voices import resolve_voice
+    from streamer.speech.synthesis.voices import resolve_voice
 
     _check(text, voice, rate_wpm, pitch)
     espeak_voice = resolve_voice(voice)  # only installed voices' identifiers get past this

@@ -12,10 +12,10 @@ from functools import partial
 from typing import Any
 
 from streamer.settings import Settings
-from streamer.speech.g2p import phonemes_for_words
 from streamer.speech.model import AlignedWord, Alignment
-from streamer.speech.openai_api import PROVIDER, openai_client, translate_error
-from streamer.speech.service import malformed
+from streamer.speech.services.failures import malformed
+from streamer.speech.services.openai_api import PROVIDER, openai_client, translate_error
+from streamer.speech.synthesis.g2p import phonemes_for_words
 from streamer.speech.timing import tidy_words
 from streamer.speech.units import seconds_to_ms
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from streamer.speech.arpabet import CONSONANTS, base
+from streamer.speech.lipsync.arpabet import CONSONANTS, base
 
 SHAPES = "ABCDEFGHX"
 REST = "X"

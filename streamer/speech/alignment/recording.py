@@ -1,9 +1,9 @@
 """A recording (and its transcript, if any) to an alignment and a v1 timeline (I/O edge: decodes audio, runs espeak).
 
-With a transcript the offline aligner places its words (:mod:`streamer.speech.align`, pure:
+With a transcript the offline aligner places its words (:mod:`streamer.speech.alignment.align`, pure:
 this module decodes the recording and has espeak-ng read the transcript for it); without one,
 or when not one word could be placed, the mouth follows the loudness
-(:mod:`streamer.speech.loudness`) and a warning says so. The timeline gets the lip-sync from
+(:mod:`streamer.speech.alignment.loudness`) and a warning says so. The timeline gets the lip-sync from
 the alignment's phonemes and an emotion track from the offline rules reading the transcript,
 as ``say`` does. Blocking (decoding and CPU work): run it off the event loop.
 
@@ -24,13 +24,13 @@ from pathlib import Path
 
 import numpy.typing as npt
 
-from streamer.speech.align import REFERENCE_RATE_WPM, Reference, align, transcript_words
-from streamer.speech.espeak import MAX_TEXT_CHARS, synthesize
-from streamer.speech.features import RATE
-from streamer.speech.loudness import loudness_alignment
+from streamer.speech.alignment.align import REFERENCE_RATE_WPM, Reference, align, transcript_words
+from streamer.speech.alignment.features import RATE
+from streamer.speech.alignment.loudness import loudness_alignment
+from streamer.speech.formats.pcm import load_pcm, resample
+from streamer.speech.lipsync.visemes import alignment_timeline
 from streamer.speech.model import Alignment, SpeechInputError
-from streamer.speech.pcm import load_pcm, resample
-from streamer.speech.visemes import alignment_timeline
+from streamer.speech.synthesis.espeak import MAX_TEXT_CHARS, synthesize
 
 MAX_ALIGN_MS = 600_000  # the default cap on a recording's length (STREAMER_MAX_AUDIO_S)
 MAX_TRANSCRIPT_CHARS = MAX_TEXT_CHARS  # espeak-ng reads it in one go
@@ -64,7 +64,7 @@ def read_reference(transcript: str, voice: str = "en-us") -> Reference:
 def align_samples(samples: npt.ArrayLike, transcript: str, voice: str = "en-us") -> Alignment:
     """The offline aligner on decoded ``samples`` (mono float at :data:`RATE`) and a checked ``transcript``.
 
-    Raises like :func:`read_reference` and :func:`~streamer.speech.align.align`.
+    Raises like :func:`read_reference` and :func:`~streamer.speech.alignment.align.align`.
     """
     return align(samples, transcript, read_reference(transcript, voice))
 

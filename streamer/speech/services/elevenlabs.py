@@ -2,7 +2,7 @@
 
 Speech: ``POST /v1/text-to-speech/{voice_id}/with-timestamps`` answers base64 audio (MP3)
 and per-character times; the audio is decoded with PyAV, characters are grouped into words,
-and espeak-ng supplies each word's phonemes (:mod:`streamer.speech.g2p`), so the result is
+and espeak-ng supplies each word's phonemes (:mod:`streamer.speech.synthesis.g2p`), so the result is
 an ordinary :class:`~streamer.speech.model.Speech` for the lip-sync. Alignment:
 ``POST /v1/forced-alignment`` places a transcript's words in a recording, as an
 :class:`~streamer.speech.model.Alignment` (provider ``elevenlabs``).
@@ -25,7 +25,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from streamer.settings import Settings
-from streamer.speech.g2p import phonemes_for_words
+from streamer.speech.formats.pcm import decode_audio
 from streamer.speech.model import (
     LOW_CONFIDENCE,
     AlignedWord,
@@ -36,8 +36,8 @@ from streamer.speech.model import (
     SpeechError,
     SpeechInputError,
 )
-from streamer.speech.pcm import decode_audio
-from streamer.speech.service import malformed, status_error, timeout_error
+from streamer.speech.services.failures import malformed, status_error, timeout_error
+from streamer.speech.synthesis.g2p import phonemes_for_words
 from streamer.speech.timing import TimingError, match_words, tidy_words, tokens, words_from_characters
 from streamer.speech.units import samples_to_ms, seconds_to_ms
 
@@ -182,7 +182,7 @@ def elevenlabs_forced_alignment(
     Words get a confidence from their loss (:func:`confidence_from_loss`); transcript words the
     service did not return are listed in ``unplaced``; phonemes come from espeak-ng
     (``g2p_voice``). ``transcript`` comes checked
-    (:func:`~streamer.speech.recording.check_transcript`). Raises like :func:`synthesize_elevenlabs`.
+    (:func:`~streamer.speech.alignment.recording.check_transcript`). Raises like :func:`synthesize_elevenlabs`.
     """
     response = _call(
         settings,

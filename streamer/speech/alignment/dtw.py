@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from streamer.speech.features import pool
+from streamer.speech.alignment.features import pool
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 
-from streamer.speech.espeak import synthesize
 from streamer.speech.model import Phoneme, Word
+from streamer.speech.synthesis.espeak import synthesize
 from streamer.speech.timing import match_words, spread_phonemes, tokens
 
 CHUNK_WORDS = 200  # words per espeak reading: keeps each under espeak's text limit

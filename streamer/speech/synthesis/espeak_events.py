@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from streamer.speech.arpabet import VOWELS
+from streamer.speech.lipsync.arpabet import VOWELS
 from streamer.speech.model import Phoneme, Word
 from streamer.speech.timing import TOKEN
 from streamer.speech.units import samples_to_ms

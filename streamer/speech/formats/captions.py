@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 from streamer.core.errors import TimelineError
 from streamer.core.timeline import SpeechCue, Timeline, WordSpan
+from streamer.speech.formats.textgrid import Interval, write_textgrid
+from streamer.speech.lipsync.rhubarb import REST, MouthCue, shape_for_cue
 from streamer.speech.model import FormatError
-from streamer.speech.rhubarb import REST, MouthCue, shape_for_cue
-from streamer.speech.textgrid import Interval, write_textgrid
 from streamer.speech.timing import TOKEN
 
 FORMATS: Mapping[str, tuple[str, str]] = {  # format -> (file extension, media type)

@@ -12,7 +12,7 @@ from typing import Any
 
 from streamer.settings import Settings
 from streamer.speech.model import ProviderError, ProviderUnavailable
-from streamer.speech.service import malformed, status_error, timeout_error
+from streamer.speech.services.failures import malformed, status_error, timeout_error
 
 PROVIDER = "openai"
 KEY_NAME = "OPENAI_API_KEY"

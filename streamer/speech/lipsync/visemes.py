@@ -32,7 +32,7 @@ from streamer.core.emotions import plan_emotions
 from streamer.core.errors import TimelineError
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan, parse_timeline
-from streamer.speech.arpabet import base, is_vowel
+from streamer.speech.lipsync.arpabet import base, is_vowel
 from streamer.speech.model import AlignedWord, Alignment, Phoneme, Speech, Word
 
 NEUTRAL = "neutral"
@@ -484,7 +484,7 @@ def speech_timeline(
     """The v1 timeline of a ready-made ``speech`` track, ``words`` and ``emotion``, checked.
 
     Every speech timeline is built here (from phonemes above, from Rhubarb cues in
-    :mod:`streamer.speech.imports`): it starts ``neutral`` at ``center``, blinks, lasts
+    :mod:`streamer.speech.formats.imports`): it starts ``neutral`` at ``center``, blinks, lasts
     ``duration_ms`` plus :data:`SPEECH_TAIL_MS`, plays ``audio_id`` (none when ``None``) and keeps
     ``text`` as ``meta.text``. Raises ``TimelineError`` if the result does not validate.
     """

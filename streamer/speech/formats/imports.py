@@ -5,7 +5,7 @@ error is a :class:`FormatError` (a ``ValueError``) whose message names the line 
 
 Public API::
 
-    parse_textgrid(text) -> TextGrid                 long and short formats (streamer.speech.textgrid)
+    parse_textgrid(text) -> TextGrid                 long and short formats (streamer.speech.formats.textgrid)
     alignment_from_textgrid(grid) -> Alignment       tiers "words" and "phones" (MFA's output)
     parse_rhubarb_json(text) -> RhubarbTrack         {"metadata": ..., "mouthCues": [...]}
     parse_rhubarb_tsv(text, duration_ms=None) -> RhubarbTrack
@@ -24,11 +24,11 @@ from typing import Any
 
 from streamer.core.errors import TimelineError
 from streamer.core.timeline import loads, parse_timeline, timeline_to_json
+from streamer.speech.formats.textgrid import MAX_SECONDS, TextGridError, alignment_from_textgrid, parse_textgrid
+from streamer.speech.lipsync.rhubarb import REST, SHAPE_SOUNDS, SHAPES, MouthCue, expression_for_shape
+from streamer.speech.lipsync.visemes import ANTICIPATION_MS, alignment_timeline, speech_timeline
 from streamer.speech.model import FormatError
-from streamer.speech.rhubarb import REST, SHAPE_SOUNDS, SHAPES, MouthCue, expression_for_shape
-from streamer.speech.textgrid import MAX_SECONDS, TextGridError, alignment_from_textgrid, parse_textgrid
 from streamer.speech.units import seconds_to_ms
-from streamer.speech.visemes import ANTICIPATION_MS, alignment_timeline, speech_timeline
 
 FORMATS = ("textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1")
 # A final TSV shape with no end in the file (Rhubarb always ends with X) holds this long.
@@ -137,7 +137,7 @@ def parse_rhubarb_tsv(text: str, duration_ms: int | None = None) -> RhubarbTrack
 def speech_track_from_cues(
     cues: Iterable[MouthCue], visemes_map: Mapping[str, str], expressions: Iterable[str]
 ) -> list[dict[str, Any]]:
-    """A v1 ``speech`` track showing Rhubarb cues with the rig's expressions (see :mod:`streamer.speech.rhubarb`).
+    """A v1 ``speech`` track showing Rhubarb cues with the rig's expressions (:mod:`streamer.speech.lipsync.rhubarb`).
 
     Times are kept as in the file; ``X`` leaves a gap; touching cues that land on the same
     expression merge. Each cue's ``phoneme`` is the sound its shape stands for.

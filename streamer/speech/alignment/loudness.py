@@ -2,7 +2,7 @@
 
 The mouth follows the recording's loudness envelope (RMS over 10 ms frames, in dB against
 the recording's own background and loud levels) of mono float samples at
-:data:`~streamer.speech.features.RATE` (the caller resamples, as :mod:`streamer.speech.pcm`
+:data:`~streamer.speech.alignment.features.RATE` (the caller resamples, as :mod:`streamer.speech.formats.pcm`
 does while decoding): it opens when the level rises above an open threshold and closes only
 when it falls below a lower close threshold (hysteresis, so it does not chatter on one
 threshold), and every open or closed stretch lasts at least
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from streamer.speech.features import HOP, HOP_MS, RATE, frame_count
+from streamer.speech.alignment.features import HOP, HOP_MS, RATE, frame_count
 from streamer.speech.model import Alignment, Phoneme
 from streamer.speech.units import samples_to_ms
 

@@ -1,13 +1,13 @@
 """The offline aligner: place a transcript's words and phonemes in a recording (pure, no I/O).
 
 How it works: espeak-ng speaks the transcript (the *reference*, whose word and phoneme times
-are exact; :func:`streamer.speech.recording.read_reference` makes it, at the I/O edge), both
+are exact; :func:`streamer.speech.alignment.recording.read_reference` makes it, at the I/O edge), both
 signals become unit-length cepstral features at 100 frames per second
-(:mod:`streamer.speech.features`), their silent ends are trimmed (the recording's to where
+(:mod:`streamer.speech.alignment.features`), their silent ends are trimmed (the recording's to where
 its voice starts and ends, so that a breath, a lip click or a room's echo is not taken for the
 first or last word, and to the end of the unvoiced sound after it, an "s" under hiss:
 :func:`trim_to_voice`), dynamic time warping
-matches recording frames with reference frames (:mod:`streamer.speech.dtw`, banded and
+matches recording frames with reference frames (:mod:`streamer.speech.alignment.dtw`, banded and
 multiscale, so a 10 minute recording costs a few seconds and little memory), and every
 reference boundary is carried over the warping path into the recording. Each word gets a
 confidence from how its matched frames rank against unrelated reference frames
@@ -28,7 +28,7 @@ Public API::
     Reference(samples, words, phonemes)                    espeak-ng's reading of the transcript
 
 Everything here is a pure function of arrays with its own tests; the transcript comes checked
-(:func:`streamer.speech.recording.check_transcript`). Raises
+(:func:`streamer.speech.alignment.recording.check_transcript`). Raises
 :class:`~streamer.speech.model.SpeechInputError` when the reference has nothing speakable.
 """
 
@@ -40,8 +40,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from streamer.speech.dtw import Path, align_multiscale
-from streamer.speech.features import (
+from streamer.speech.alignment.dtw import Path, align_multiscale
+from streamer.speech.alignment.features import (
     HOP,
     HOP_MS,
     RATE,
@@ -402,7 +402,7 @@ def align(samples: npt.ArrayLike, transcript: str, reference: Reference) -> Alig
     """Place ``transcript`` in ``samples`` (mono float at :data:`RATE`) by its ``reference`` reading; ``offline``.
 
     ``transcript`` is the checked transcript and ``reference`` espeak-ng's reading of it at
-    :data:`REFERENCE_RATE_WPM` (see :func:`streamer.speech.recording.align_samples`). Never
+    :data:`REFERENCE_RATE_WPM` (see :func:`streamer.speech.alignment.recording.align_samples`). Never
     invents a word: those it cannot place are listed in ``unplaced``, with readable
     ``warnings`` when the transcript as a whole does not seem to match, or the recording has
     speech the transcript lacks. Raises :class:`SpeechInputError` when the reference has no

@@ -34,8 +34,8 @@ from streamer.core.emotions import plan_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import EMOTION_PROVIDERS, Settings
 from streamer.speech.model import ProviderError, SpeechInputError
-from streamer.speech.openai_api import PROVIDER, openai_client, translate_error
-from streamer.speech.service import malformed
+from streamer.speech.services.failures import malformed
+from streamer.speech.services.openai_api import PROVIDER, openai_client, translate_error
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Alignment: a transcript's words and phonemes placed in a recording (offline aligner, loudness mouth, providers)."""

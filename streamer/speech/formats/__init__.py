@@ -1,0 +1,1 @@
+"""File formats: audio in and out, and other tools' files (TextGrid, Rhubarb, captions) read and written."""

@@ -1,0 +1,1 @@
+"""Lip-sync: phonemes to mouth shapes and v1 timelines (pure, no I/O)."""
