@@ -51,7 +51,7 @@ from streamer.server.rigs import rig_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
 from streamer.settings import ConfigError, Settings
-from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
+from streamer.speech.errors import ProviderError, SpeechError, SpeechInputError
 from streamer.storage import (
     AlreadyExists,
     AudioError,

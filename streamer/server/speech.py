@@ -36,8 +36,8 @@ from streamer.core.timeline import WordSpan
 from streamer.rigset import pick
 from streamer.server.http import authorize_write, read_json
 from streamer.settings import Settings
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.lipsync.visemes import MODES
-from streamer.speech.model import SpeechInputError
 from streamer.speech.say import MAX_SAY_CHARS, Said, say
 from streamer.speech.services.openai_planner import choose_emotions
 from streamer.storage import AudioStore, TimelineStore, short_name

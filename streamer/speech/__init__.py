@@ -26,17 +26,10 @@ The layout follows the pipeline (each module's docstring says whether it does I/
                                     emotion planning), and what their failures mean
 """
 
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechError, SpeechInputError
 from streamer.speech.formats.audio import to_ogg_bytes, to_wav_bytes
 from streamer.speech.lipsync.visemes import speech_track, timeline_for
-from streamer.speech.model import (
-    Phoneme,
-    ProviderError,
-    ProviderUnavailable,
-    Speech,
-    SpeechError,
-    SpeechInputError,
-    Word,
-)
+from streamer.speech.model import Phoneme, Speech, Word
 from streamer.speech.synthesis.espeak import synthesize
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""Speech values: synthesized audio with word and phoneme timings, and speech errors (pure, no I/O)."""
+"""Speech values: synthesized audio with word and phoneme timings, and alignments (pure, no I/O)."""
 
 from __future__ import annotations
 
@@ -7,47 +7,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from streamer.core.errors import StreamerError
 from streamer.speech.units import samples_to_ms
 
 LOW_CONFIDENCE = 0.5  # an alignment whose mean word confidence is under this gets a warning (any aligner)
-
-
-class SpeechError(StreamerError):
-    """Speech synthesis or audio encoding failed (engine missing, library error)."""
-
-
-class SpeechInputError(SpeechError, ValueError):
-    """A bad argument to a speech call: empty text, unknown voice, rate or pitch out of range."""
-
-
-class FormatError(StreamerError, ValueError):
-    """A lip-sync, alignment or caption file that cannot be read or written; the message names the line or field."""
-
-
-class ProviderUnavailable(SpeechInputError):
-    """A speech or planning provider was asked for but is not configured (its API key is not set)."""
-
-
-class ProviderError(SpeechError):
-    """An external speech or planning service (ElevenLabs, OpenAI) failed; the message says why.
-
-    ``provider`` names the service; ``reason`` is one of ``timeout``, ``unreachable``,
-    ``unauthorized``, ``rate_limited``, ``unavailable`` (5xx), ``rejected`` (other 4xx),
-    ``malformed`` (an answer we cannot use), ``refused``, ``truncated``; ``status`` is the
-    service's HTTP status when it answered; ``retry_after_s`` its advice, when it gave one.
-    """
-
-    def __init__(
-        self, provider: str, reason: str, detail: str, status: int | None = None, retry_after_s: float | None = None
-    ) -> None:
-        self.provider, self.reason, self.status, self.retry_after_s = provider, reason, status, retry_after_s
-        super().__init__(f"{provider}: {detail}")
-
-    @property
-    def http_status(self) -> int:
-        """What our server answers: 504 for a timeout, 503 when rate limited, else 502."""
-        return {"timeout": 504, "rate_limited": 503}.get(self.reason, 502)
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,10 @@ from typing import Any
 from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
+from streamer.speech.errors import ProviderUnavailable, SpeechInputError
 from streamer.speech.formats.audio import to_ogg_bytes
 from streamer.speech.lipsync.visemes import SPEECH_TAIL_MS, timeline_for
-from streamer.speech.model import ProviderUnavailable, Speech, SpeechInputError
+from streamer.speech.model import Speech
 from streamer.speech.services.openai_planner import EmotionPlan, choose_emotions
 from streamer.speech.synthesis.espeak import synthesize
 from streamer.speech.synthesis.voices import resolve_voice
@@ -98,7 +99,7 @@ def say(
 
     Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or oversized
     text, an unknown or unconfigured provider, a bad voice, or a rate or pitch out of range;
-    :class:`~streamer.speech.model.ProviderError` when ElevenLabs fails; and
+    :class:`~streamer.speech.errors.ProviderError` when ElevenLabs fails; and
     :class:`~streamer.speech.SpeechError` when espeak-ng or the encoder fails.
     """
     text = check_text(text, max_chars)

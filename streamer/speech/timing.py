@@ -15,17 +15,13 @@ import difflib
 import re
 from collections.abc import Sequence
 
-from streamer.core.errors import StreamerError
+from streamer.speech.errors import TimingError
 from streamer.speech.model import Phoneme, Word
 from streamer.speech.units import seconds_to_ms
 
 # A word of a text as espeak-ng splits it: letters and digits, joined by apostrophes or hyphens
 # ("I'm", "well-known"). The one definition: espeak's timings, the aligner and captions use it.
 TOKEN = re.compile(r"\w+(?:['’\-]\w+)*")
-
-
-class TimingError(StreamerError, ValueError):
-    """Timings that cannot be used (lengths differ, times negative or not numbers); names the field."""
 
 
 def words_from_characters(

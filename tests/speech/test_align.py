@@ -36,8 +36,9 @@ from streamer.speech.alignment.features import (
     voiced_mask,
 )
 from streamer.speech.alignment.recording import align_samples, check_transcript
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.formats.pcm import load_pcm
-from streamer.speech.model import SpeechInputError, Word
+from streamer.speech.model import Word
 from tests.speech.align_fixtures import (
     EDGE_FIXTURES,
     PHRASES,

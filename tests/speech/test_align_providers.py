@@ -10,7 +10,7 @@ import pytest
 from streamer.cli import main
 from streamer.settings import Settings
 from streamer.speech.alignment.providers import align_with_provider, choose_aligner
-from streamer.speech.model import ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
 from tests.server.conftest import MakeServer, wav_bytes
 from tests.speech.fakeapi import ELEVEN_KEY, FakeAPI, Scripted, server_for, settings_for
 

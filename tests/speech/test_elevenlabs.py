@@ -12,7 +12,7 @@ import pytest
 from streamer.cli import main
 from streamer.core.resolve import resolve
 from streamer.core.timeline import check_against_rig, parse_timeline
-from streamer.speech.model import ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
 from streamer.speech.say import say
 from streamer.speech.services.elevenlabs import elevenlabs_forced_alignment, synthesize_elevenlabs
 from tests.rigs import make_rig

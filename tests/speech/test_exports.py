@@ -10,9 +10,9 @@ import pytest
 
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import SpeechCue, WordSpan, parse_timeline
+from streamer.speech.errors import FormatError, NothingToExport
 from streamer.speech.formats.captions import (
     Caption,
-    NothingToExport,
     captions,
     export_timeline,
     format_for_path,
@@ -23,7 +23,7 @@ from streamer.speech.formats.captions import (
     write_srt,
     write_vtt,
 )
-from streamer.speech.formats.imports import FormatError, parse_rhubarb_json, parse_rhubarb_tsv
+from streamer.speech.formats.imports import parse_rhubarb_json, parse_rhubarb_tsv
 from streamer.speech.formats.textgrid import Interval, parse_textgrid, write_textgrid
 from streamer.speech.lipsync.rhubarb import MouthCue
 

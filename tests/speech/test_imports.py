@@ -10,10 +10,8 @@ import pytest
 from streamer.core.errors import StreamerError, TimelineError
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import parse_timeline
+from streamer.speech.errors import FormatError, RhubarbError, TextGridError
 from streamer.speech.formats.imports import (
-    FormatError,
-    RhubarbError,
-    TextGridError,
     alignment_from_textgrid,
     decode_text,
     detect_format,

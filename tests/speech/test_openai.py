@@ -8,7 +8,7 @@ import time
 import pytest
 
 from streamer.core.timeline import WordSpan
-from streamer.speech.model import ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
 from streamer.speech.say import say
 from streamer.speech.services.openai_planner import choose_emotions, plan_emotions_openai
 from streamer.speech.services.whisper import whisper_alignment

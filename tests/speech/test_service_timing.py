@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from streamer.settings import ConfigError, Settings
-from streamer.speech.model import Phoneme, ProviderError, Word
+from streamer.speech.errors import ProviderError, TimingError
+from streamer.speech.model import Phoneme, Word
 from streamer.speech.services.failures import detail_of, retry_after_s, status_error
-from streamer.speech.timing import TimingError, match_words, spread_phonemes, tidy_words, words_from_characters
+from streamer.speech.timing import match_words, spread_phonemes, tidy_words, words_from_characters
 
 
 def test_characters_group_into_words_at_whitespace() -> None:

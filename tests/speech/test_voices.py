@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from streamer.cli import main
-from streamer.speech.model import SpeechInputError
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.synthesis.espeak import synthesize
 from streamer.speech.synthesis.voices import resolve_voice
 from tests.server.conftest import MakeServer

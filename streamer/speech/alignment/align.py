@@ -29,7 +29,7 @@ Public API::
 
 Everything here is a pure function of arrays with its own tests; the transcript comes checked
 (:func:`streamer.speech.alignment.recording.check_transcript`). Raises
-:class:`~streamer.speech.model.SpeechInputError` when the reference has nothing speakable.
+:class:`~streamer.speech.errors.SpeechInputError` when the reference has nothing speakable.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ from streamer.speech.alignment.features import (
     subband_levels_db,
     voiced_mask,
 )
-from streamer.speech.model import LOW_CONFIDENCE, AlignedWord, Alignment, Phoneme, SpeechInputError, Word
+from streamer.speech.errors import SpeechInputError
+from streamer.speech.model import LOW_CONFIDENCE, AlignedWord, Alignment, Phoneme, Word
 from streamer.speech.timing import TOKEN
 from streamer.speech.units import samples_to_ms
 

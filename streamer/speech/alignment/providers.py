@@ -6,7 +6,7 @@ transcript, the loudness mouth without one); ``elevenlabs`` needs a transcript a
 ``OPENAI_API_KEY``; ``auto`` picks ElevenLabs with a transcript, Whisper without one, each
 only when its key is set, and the offline aligner otherwise, or when the service fails (a
 warning in the alignment says so). An explicitly chosen service that fails raises its
-:class:`~streamer.speech.model.ProviderError`. Callers check the audio first (the audio
+:class:`~streamer.speech.errors.ProviderError`. Callers check the audio first (the audio
 store and the CLI probe it). Blocking: run it off the event loop.
 """
 
@@ -17,7 +17,8 @@ from pathlib import Path
 
 from streamer.settings import Settings
 from streamer.speech.alignment.recording import MAX_ALIGN_MS, align_recording
-from streamer.speech.model import Alignment, ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.model import Alignment
 from streamer.storage import probe_audio
 
 ALIGN_PROVIDERS = ("offline", "elevenlabs", "whisper", "auto")

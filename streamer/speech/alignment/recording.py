@@ -27,9 +27,10 @@ import numpy.typing as npt
 from streamer.speech.alignment.align import REFERENCE_RATE_WPM, Reference, align, transcript_words
 from streamer.speech.alignment.features import RATE
 from streamer.speech.alignment.loudness import loudness_alignment
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.formats.pcm import load_pcm, resample
 from streamer.speech.lipsync.visemes import alignment_timeline
-from streamer.speech.model import Alignment, SpeechInputError
+from streamer.speech.model import Alignment
 from streamer.speech.synthesis.espeak import MAX_TEXT_CHARS, synthesize
 
 MAX_ALIGN_MS = 600_000  # the default cap on a recording's length (STREAMER_MAX_AUDIO_S)
@@ -55,7 +56,7 @@ def read_reference(transcript: str, voice: str = "en-us") -> Reference:
     """espeak-ng's reading of ``transcript`` for the aligner, resampled to :data:`RATE`.
 
     Raises :class:`SpeechInputError` for an unknown voice and
-    :class:`~streamer.speech.model.SpeechError` if espeak-ng fails.
+    :class:`~streamer.speech.errors.SpeechError` if espeak-ng fails.
     """
     speech = synthesize(transcript, voice=voice, rate_wpm=REFERENCE_RATE_WPM)
     return Reference(resample(speech.samples, speech.sample_rate), speech.words, speech.phonemes)
@@ -80,7 +81,7 @@ def align_recording(
 
     Raises :class:`~streamer.storage.AudioError` when ``source`` is not audio or is longer
     than ``max_duration_ms``, :class:`SpeechInputError` for an unknown voice or a transcript
-    with nothing speakable, :class:`~streamer.speech.model.SpeechError` if espeak-ng fails.
+    with nothing speakable, :class:`~streamer.speech.errors.SpeechError` if espeak-ng fails.
     """
     samples = load_pcm(source, RATE, max_duration_ms)
     if transcript is None:

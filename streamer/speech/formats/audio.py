@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from streamer.speech.model import Speech, SpeechError, SpeechInputError
+from streamer.speech.errors import SpeechError, SpeechInputError
+from streamer.speech.model import Speech
 
 OPUS_RATE = 48_000  # libopus takes 8/12/16/24/48 kHz; espeak's 22.05 kHz is resampled
 

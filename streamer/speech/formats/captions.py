@@ -23,11 +23,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from streamer.core.errors import TimelineError
 from streamer.core.timeline import SpeechCue, Timeline, WordSpan
+from streamer.speech.errors import FormatError, NothingToExport
 from streamer.speech.formats.textgrid import Interval, write_textgrid
 from streamer.speech.lipsync.rhubarb import REST, MouthCue, shape_for_cue
-from streamer.speech.model import FormatError
 from streamer.speech.timing import TOKEN
 
 FORMATS: Mapping[str, tuple[str, str]] = {  # format -> (file extension, media type)
@@ -43,10 +42,6 @@ MAX_CAPTION_MS = 6000
 MIN_CAPTION_MS = 1000
 PAUSE_MS = 500
 _SENTENCE_END = re.compile(r"[.!?…。！？][\"'”’)\]]*$")
-
-
-class NothingToExport(TimelineError):
-    """The timeline lacks the track a format needs (no words for captions, no speech for lip-sync)."""
 
 
 # -- captions ------------------------------------------------------------------------------

@@ -24,19 +24,15 @@ from typing import Any
 
 from streamer.core.errors import TimelineError
 from streamer.core.timeline import loads, parse_timeline, timeline_to_json
-from streamer.speech.formats.textgrid import MAX_SECONDS, TextGridError, alignment_from_textgrid, parse_textgrid
+from streamer.speech.errors import FormatError, RhubarbError
+from streamer.speech.formats.textgrid import MAX_SECONDS, alignment_from_textgrid, parse_textgrid
 from streamer.speech.lipsync.rhubarb import REST, SHAPE_SOUNDS, SHAPES, MouthCue, expression_for_shape
 from streamer.speech.lipsync.visemes import ANTICIPATION_MS, alignment_timeline, speech_timeline
-from streamer.speech.model import FormatError
 from streamer.speech.units import seconds_to_ms
 
 FORMATS = ("textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1")
 # A final TSV shape with no end in the file (Rhubarb always ends with X) holds this long.
 TSV_LAST_CUE_MS = 100
-
-
-class RhubarbError(FormatError):
-    """A Rhubarb Lip Sync JSON or TSV file that cannot be read."""
 
 
 def decode_text(data: bytes, what: str = "file") -> str:
@@ -239,11 +235,8 @@ def import_timeline(
 
 __all__ = [
     "FORMATS",
-    "FormatError",
     "Imported",
-    "RhubarbError",
     "RhubarbTrack",
-    "TextGridError",
     "alignment_from_textgrid",
     "decode_text",
     "detect_format",

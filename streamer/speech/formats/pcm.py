@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamer.speech.alignment.features import RATE
-from streamer.speech.model import SpeechError
+from streamer.speech.errors import SpeechError
 from streamer.storage import AudioError
 
 Floats = npt.NDArray[np.float32]

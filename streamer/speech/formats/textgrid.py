@@ -19,17 +19,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from streamer.speech.errors import TextGridError
 from streamer.speech.lipsync.arpabet import PHONES, VOWELS
-from streamer.speech.model import AlignedWord, Alignment, FormatError, Phoneme
+from streamer.speech.model import AlignedWord, Alignment, Phoneme
 from streamer.speech.units import seconds_to_ms
 
 MAX_SECONDS = 3600.0
 # Interval labels that mean silence (MFA writes "" and, in older models, "sil" / "sp").
 SILENCE = frozenset(["", "sil", "sp", "<eps>", "<sil>", "silence"])
-
-
-class TextGridError(FormatError):
-    """A Praat TextGrid that cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ an ordinary :class:`~streamer.speech.model.Speech` for the lip-sync. Alignment:
 
 Every call has an explicit timeout (``STREAMER_ELEVENLABS_TIMEOUT_MS``) and retries 429 and
 5xx answers (``STREAMER_ELEVENLABS_MAX_RETRIES``, honouring ``Retry-After``); a failure is a
-:class:`~streamer.speech.model.ProviderError` naming the status, a missing key
-:class:`~streamer.speech.model.ProviderUnavailable`. Blocking: run these off the event loop.
+:class:`~streamer.speech.errors.ProviderError` naming the status, a missing key
+:class:`~streamer.speech.errors.ProviderUnavailable`. Blocking: run these off the event loop.
 """
 
 from __future__ import annotations
@@ -25,20 +25,12 @@ from functools import partial
 from typing import Any, TypeVar
 
 from streamer.settings import Settings
+from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechError, SpeechInputError, TimingError
 from streamer.speech.formats.pcm import decode_audio
-from streamer.speech.model import (
-    LOW_CONFIDENCE,
-    AlignedWord,
-    Alignment,
-    ProviderError,
-    ProviderUnavailable,
-    Speech,
-    SpeechError,
-    SpeechInputError,
-)
+from streamer.speech.model import LOW_CONFIDENCE, AlignedWord, Alignment, Speech
 from streamer.speech.services.failures import malformed, status_error, timeout_error
 from streamer.speech.synthesis.g2p import phonemes_for_words
-from streamer.speech.timing import TimingError, match_words, tidy_words, tokens, words_from_characters
+from streamer.speech.timing import match_words, tidy_words, tokens, words_from_characters
 from streamer.speech.units import samples_to_ms, seconds_to_ms
 
 log = logging.getLogger(__name__)

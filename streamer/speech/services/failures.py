@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from streamer.speech.model import ProviderError
+from streamer.speech.errors import ProviderError
 
 _MAX_DETAIL = 200
 

@@ -2,7 +2,7 @@
 
 The client is built from :class:`~streamer.settings.Settings` only (key, base URL, an explicit
 timeout and retry count: the SDK's own defaults are a 10-minute timeout and 2 retries) and
-closed after the call. SDK errors become :class:`~streamer.speech.model.ProviderError` here,
+closed after the call. SDK errors become :class:`~streamer.speech.errors.ProviderError` here,
 once, naming the status.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamer.settings import Settings
-from streamer.speech.model import ProviderError, ProviderUnavailable
+from streamer.speech.errors import ProviderError, ProviderUnavailable
 from streamer.speech.services.failures import malformed, status_error, timeout_error
 
 PROVIDER = "openai"

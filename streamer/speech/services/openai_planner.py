@@ -33,7 +33,7 @@ from streamer.core.emotion_plan import (
 from streamer.core.emotions import plan_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import EMOTION_PROVIDERS, Settings
-from streamer.speech.model import ProviderError, SpeechInputError
+from streamer.speech.errors import ProviderError, SpeechInputError
 from streamer.speech.services.failures import malformed
 from streamer.speech.services.openai_api import PROVIDER, openai_client, translate_error
 
@@ -68,7 +68,7 @@ def plan_emotions_openai(
 ) -> list[dict[str, Any]]:
     """An emotion track planned by ``settings.openai_model`` using only ``expressions`` (neutral included).
 
-    Raises :class:`~streamer.speech.model.ProviderUnavailable` without a key and
+    Raises :class:`~streamer.speech.errors.ProviderUnavailable` without a key and
     :class:`ProviderError` for a failed call, a refusal (``refused``), a truncated answer
     (``truncated``) or an answer that breaks the schema (``malformed``).
     """

@@ -31,8 +31,8 @@ def whisper_alignment(audio_bytes: bytes, filename: str, settings: Settings, g2p
     """The words Whisper hears in ``audio_bytes`` (named ``filename``), timed, with espeak phonemes.
 
     Whisper gives no per-word confidence: words get 1.0 and a warning says they are a
-    transcription. Raises :class:`~streamer.speech.model.ProviderUnavailable` without
-    ``OPENAI_API_KEY`` and :class:`~streamer.speech.model.ProviderError` when the call fails.
+    transcription. Raises :class:`~streamer.speech.errors.ProviderUnavailable` without
+    ``OPENAI_API_KEY`` and :class:`~streamer.speech.errors.ProviderError` when the call fails.
     """
     import openai
 

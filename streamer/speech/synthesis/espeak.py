@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streamer.speech.model import Speech, SpeechError, SpeechInputError
+from streamer.speech.errors import SpeechError, SpeechInputError
+from streamer.speech.model import Speech
 from streamer.speech.synthesis.espeak_events import EVENT_PHONEME, RawEvent, build_alignment, decode_mnemonic
 
 log = logging.getLogger(__name__)

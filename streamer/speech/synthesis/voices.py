@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from streamer.speech.model import SpeechInputError
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.synthesis.espeak import VoiceInfo, installed_voices
 
 
