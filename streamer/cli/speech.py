@@ -295,7 +295,7 @@ def add_commands(sub: Any) -> None:
     from streamer.settings import EMOTION_PROVIDERS
     from streamer.speech.alignment.providers import ALIGN_PROVIDERS
     from streamer.speech.lipsync.visemes import MODES
-    from streamer.speech.say import PROVIDERS
+    from streamer.speech.synthesis.providers import SPEECH_PROVIDERS
 
     say_p = sub.add_parser(
         "say", help="speak a line (offline or ElevenLabs): to a video, timeline + audio files, or a live channel"
@@ -310,7 +310,9 @@ def add_commands(sub: Any) -> None:
         default="http://127.0.0.1:8000",
         help="server for --play (default %(default)s; token: STREAMER_TOKEN)",
     )
-    say_p.add_argument("--provider", choices=PROVIDERS, default="offline", help="speech engine (default offline)")
+    say_p.add_argument(
+        "--provider", choices=list(SPEECH_PROVIDERS), default="offline", help="speech engine (default offline)"
+    )
     say_p.add_argument(
         "--emotions",
         choices=EMOTION_PROVIDERS,

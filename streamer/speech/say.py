@@ -22,17 +22,15 @@ from typing import Any
 from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
-from streamer.speech.errors import ProviderUnavailable, SpeechInputError
+from streamer.speech.errors import SpeechInputError
 from streamer.speech.formats.audio import to_ogg_bytes
 from streamer.speech.lipsync.visemes import SPEECH_TAIL_MS, timeline_for
 from streamer.speech.model import Speech
 from streamer.speech.services.openai_planner import EmotionPlan, choose_emotions
-from streamer.speech.synthesis.espeak import synthesize
-from streamer.speech.synthesis.voices import resolve_voice
+from streamer.speech.synthesis.providers import speech_provider
 from streamer.storage import short_name
 
 MAX_SAY_CHARS = 1000
-PROVIDERS = ("offline", "elevenlabs")
 
 
 @dataclass(frozen=True, eq=False)
@@ -89,9 +87,10 @@ def say(
 
     The face never uses the mouth shapes of ``visemes_map`` or the rig's blink (``blink_eyes``).
 
-    ``provider`` is ``offline`` (espeak-ng: ``voice`` default ``en-us``, ``rate_wpm`` and
-    ``pitch``) or ``elevenlabs`` (``voice`` is a voice id, default ``STREAMER_ELEVENLABS_VOICE``;
-    needs ``settings.elevenlabs_api_key``; rate and pitch are espeak's only). ``emotions`` is
+    ``provider`` names an engine of :data:`~streamer.speech.synthesis.providers.SPEECH_PROVIDERS`:
+    ``offline`` (espeak-ng: ``voice`` default ``en-us``, ``rate_wpm`` and ``pitch``) or
+    ``elevenlabs`` (``voice`` is a voice id, default ``STREAMER_ELEVENLABS_VOICE``; needs
+    ``settings.elevenlabs_api_key``; rate and pitch are espeak's only). ``emotions`` is
     ``rules``, ``openai`` or ``auto`` (OpenAI when ``settings`` has its key); a failed OpenAI
     plan falls back to the rules and ``Said.plan.fallback`` says why. The rules read the text
     in the espeak voice's language (word lists for en, es, fr, de; punctuation and emoji for
@@ -105,19 +104,9 @@ def say(
     text = check_text(text, max_chars)
     if voice is not None and (not isinstance(voice, str) or not voice.strip()):
         raise SpeechInputError("voice: must not be empty (leave it out for the default voice)")
-    if provider not in PROVIDERS:
-        available = ", ".join(PROVIDERS)
-        raise SpeechInputError(f"provider: {str(provider)[:40]!r} is not available (available: {available})")
-    if provider == "elevenlabs":
-        if settings is None or not settings.elevenlabs_api_key:
-            raise ProviderUnavailable("provider: 'elevenlabs' needs ELEVENLABS_API_KEY, which is not set")
-        from streamer.speech.services.elevenlabs import synthesize_elevenlabs
-
-        speech = synthesize_elevenlabs(text, settings, voice)
-        language = None  # an ElevenLabs voice id does not tell: the rules guess from the words
-    else:
-        speech = synthesize(text, voice=voice or "en-us", rate_wpm=rate_wpm, pitch=pitch)
-        language = resolve_voice(voice or "en-us")  # its identifier names the language: roa/es
+    engine = speech_provider(provider)
+    speech = engine.speak(text, voice, rate_wpm, pitch, settings)
+    language = engine.language(voice)
     if not speech.words or len(speech.samples) == 0:
         raise SpeechInputError("text: nothing to say (no speakable words)")
     words = [WordSpan(w.t_ms, w.end_ms, w.text) for w in speech.words]
