@@ -230,7 +230,7 @@ def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
 
     from streamer.rigload import load_rig
     from streamer.speech.alignment.align import transcript_words
-    from streamer.speech.alignment.providers import align_with_provider, choose_aligner
+    from streamer.speech.alignment.providers import ALIGNERS, align_with_provider, choose_aligner
     from streamer.speech.alignment.recording import alignment_timeline, check_transcript
     from streamer.storage import AUDIO_ID
 
@@ -258,7 +258,7 @@ def cmd_align(args: argparse.Namespace, settings: Settings) -> int:
     aligner = choose_aligner(args.provider, transcript is not None, settings)
     how = "loudness (no transcript)" if transcript is None else f"offline aligner (espeak-ng {args.voice})"
     if aligner != "offline":
-        how = {"elevenlabs": "ElevenLabs forced alignment", "whisper": "Whisper (no transcript)"}[aligner]
+        how = ALIGNERS[aligner].label
     status(f"aligning {source} ({probe.duration_ms / 1000:.1f} s) with the {how}", args.quiet)
     alignment = align_with_provider(
         source,

@@ -38,6 +38,11 @@ class Aligner(Protocol):
     """Places words in a recording: a transcript's (when given) or its own. Blocking."""
 
     @property
+    def label(self) -> str:
+        """What the CLI says it used: "Whisper (no transcript)"."""
+        ...
+
+    @property
     def in_auto(self) -> bool:
         """Whether ``auto`` may pick it (a service, tried in table order before the offline aligner)."""
         ...
@@ -75,6 +80,7 @@ def _needs_key(settings: Settings | None, field: str, provider: str, env: str) -
 class OfflineAligner:
     """``offline``: the offline aligner with a transcript, the loudness mouth without one."""
 
+    label = "offline aligner"
     in_auto = False
 
     def check(self, has_transcript: bool, settings: Settings | None) -> None:
@@ -96,6 +102,7 @@ class OfflineAligner:
 class ElevenLabsAligner:
     """``elevenlabs``: ElevenLabs forced alignment of a transcript."""
 
+    label = "ElevenLabs forced alignment"
     in_auto = True
 
     def check(self, has_transcript: bool, settings: Settings | None) -> None:
@@ -124,6 +131,7 @@ class ElevenLabsAligner:
 class WhisperAligner:
     """``whisper``: OpenAI's Whisper transcribes the recording and times its words."""
 
+    label = "Whisper (no transcript)"
     in_auto = True
 
     def check(self, has_transcript: bool, settings: Settings | None) -> None:
