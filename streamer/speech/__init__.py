@@ -28,7 +28,8 @@ The layout follows the pipeline (each module's docstring says whether it does I/
 
 from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechError, SpeechInputError
 from streamer.speech.formats.audio import to_ogg_bytes, to_wav_bytes
-from streamer.speech.lipsync.visemes import speech_track, timeline_for
+from streamer.speech.lipsync.timelines import timeline_for
+from streamer.speech.lipsync.visemes import speech_track
 from streamer.speech.model import Phoneme, Speech, Word
 from streamer.speech.synthesis.espeak import synthesize
 

@@ -24,7 +24,7 @@ from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
 from streamer.speech.errors import SpeechInputError
 from streamer.speech.formats.audio import to_ogg_bytes
-from streamer.speech.lipsync.visemes import SPEECH_TAIL_MS, timeline_for
+from streamer.speech.lipsync.timelines import SPEECH_TAIL_MS, timeline_for
 from streamer.speech.model import Speech
 from streamer.speech.services.openai_planner import EmotionPlan, choose_emotions
 from streamer.speech.synthesis.providers import speech_provider

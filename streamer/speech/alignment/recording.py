@@ -29,7 +29,7 @@ from streamer.speech.alignment.features import RATE
 from streamer.speech.alignment.loudness import loudness_alignment
 from streamer.speech.errors import SpeechInputError
 from streamer.speech.formats.pcm import load_pcm, resample
-from streamer.speech.lipsync.visemes import alignment_timeline
+from streamer.speech.lipsync.timelines import alignment_timeline
 from streamer.speech.model import Alignment
 from streamer.speech.synthesis.espeak import MAX_TEXT_CHARS, synthesize
 

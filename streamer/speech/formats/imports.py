@@ -27,7 +27,8 @@ from streamer.core.timeline import loads, parse_timeline, timeline_to_json
 from streamer.speech.errors import FormatError, RhubarbError
 from streamer.speech.formats.textgrid import MAX_SECONDS, alignment_from_textgrid, parse_textgrid
 from streamer.speech.lipsync.rhubarb import REST, SHAPE_SOUNDS, SHAPES, MouthCue, expression_for_shape
-from streamer.speech.lipsync.visemes import ANTICIPATION_MS, alignment_timeline, speech_timeline
+from streamer.speech.lipsync.timelines import alignment_timeline, speech_timeline
+from streamer.speech.lipsync.visemes import ANTICIPATION_MS
 from streamer.speech.units import seconds_to_ms
 
 FORMATS = ("textgrid", "rhubarb_json", "rhubarb_tsv", "keyframes", "v1")
