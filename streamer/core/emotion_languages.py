@@ -1,11 +1,11 @@
-"""The emotion rules' word lists for Spanish, French and German, and guessing a text's language (pure, data).
+"""The emotion rules' word lists (English, Spanish, French, German), emoji and emoticons (pure, data).
 
 Each :class:`Language` holds a lexicon of emotional words (base forms, intensity in [0, 1]),
 two-word phrases, negations, intensifiers, softeners, the words that signal surprise in a
 question, and how to reduce a word to a base form (plural and gender endings; accents dropped
 in Spanish and French, where people often leave them out; French elisions such as ``j'``).
-English lives in :mod:`streamer.core.emotions`. A language without a list (Japanese, Hindi,
-...) is read by punctuation and emoji alone.
+The rules that read them live in :mod:`streamer.core.emotions`. A language without a list
+(Japanese, Hindi, ...) is read by punctuation and emoji alone.
 """
 
 from __future__ import annotations
@@ -55,6 +55,66 @@ def _words(text: str) -> list[str]:
 def _entries(emotion: str, intensity: float, words: str) -> dict[str, tuple[str, float]]:
     return dict.fromkeys(_words(words), (emotion, intensity))
 
+
+# The lexicon: word -> (emotion, intensity). Base forms; simple inflections are found by ``emotions._lookup``.
+LEXICON: Mapping[str, tuple[str, float]] = {
+    # joy
+    **_entries(JOY, 0.3, "hello hi hey welcome ok okay fine nice good glad pleased cool please"),
+    **_entries(JOY, 0.4, "thanks thank appreciate like"),
+    **_entries(JOY, 0.45, "enjoy fun lucky proud yay hooray congratulations congrats smile laugh"),
+    **_entries(JOY, 0.45, "great beautiful lovely sweet kind cute friend celebrate excited exciting hope"),
+    **_entries(JOY, 0.55, "happy love wonderful fantastic awesome delighted perfect brilliant excellent"),
+    **_entries(JOY, 0.55, "joy cheerful grateful thrilled amazing yes win won success"),
+    **_entries(JOY, 0.7, "ecstatic overjoyed incredible"),
+    # sadness
+    **_entries(SADNESS, 0.4, "sorry sad unhappy miss lonely tired disappointed disappointing hurt cry"),
+    **_entries(SADNESS, 0.4, "bad poor unfortunately unfortunate regret lost lose loss fail failed failure"),
+    **_entries(SADNESS, 0.55, "terrible awful horrible tragic tragedy heartbroken miserable grief depressed"),
+    **_entries(SADNESS, 0.55, "sick pain painful died dead death broken upset"),
+    # fear and worry
+    **_entries(FEAR, 0.4, "worry worried concern concerned nervous anxious afraid careful unsure doubt"),
+    **_entries(FEAR, 0.5, "scared scary fear frightened danger dangerous risk risky problem trouble"),
+    **_entries(FEAR, 0.6, "terrified panic terrifying warning emergency help"),
+    # anger
+    **_entries(ANGER, 0.4, "annoyed annoying angry mad hate unfair stupid ridiculous"),
+    **_entries(ANGER, 0.6, "furious outraged disgusting"),
+    # surprise
+    **_entries(SURPRISE, 0.5, "surprise surprised surprising unexpected suddenly strange weird whoa"),
+    **_entries(SURPRISE, 0.3, "oh ooh"),
+    **_entries(SURPRISE, 0.6, "wow whoa omg shocked shocking astonishing unbelievable gosh"),
+}
+# Two-word phrases, read before their single words.
+PHRASES: Mapping[tuple[str, str], tuple[str, float]] = {
+    ("oh", "no"): (FEAR, 0.55),
+    ("no", "way"): (SURPRISE, 0.6),
+    ("oh", "my"): (SURPRISE, 0.55),
+    ("thank", "you"): (JOY, 0.4),
+    ("well", "done"): (JOY, 0.5),
+}
+# "Really?", "What?": surprise only when the sentence is a question.
+QUESTION_SURPRISE = frozenset({"really", "what", "seriously", "huh", "sure", "way"})
+NEGATIONS = frozenset(
+    _words(
+        "not no never nobody nothing neither nor without cannot hardly barely dont doesnt didnt isnt arent wasnt "
+        "werent wont wouldnt cant couldnt shouldnt aint"
+    )
+)
+INTENSIFIERS: Mapping[str, float] = {
+    **dict.fromkeys(_words("so very really extremely totally super truly incredibly absolutely"), 1.5),
+    **dict.fromkeys(_words("quite pretty too"), 1.2),
+}
+SOFTENERS: Mapping[str, float] = dict.fromkeys(_words("bit slightly somewhat little kinda"), 0.6)
+ENGLISH = Language(
+    code="en",
+    lexicon=LEXICON,
+    phrases=PHRASES,
+    negations=NEGATIONS,
+    intensifiers=INTENSIFIERS,
+    softeners=SOFTENERS,
+    question_surprise=QUESTION_SURPRISE,
+    suffixes=(("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e")),
+    function_words=frozenset(_words("the and is are you to of it this that my we was have with but")),
+)
 
 SPANISH = Language(
     code="es",
@@ -147,6 +207,22 @@ GERMAN = Language(
 )
 
 NO_WORDS = Language(code="")  # punctuation and emoji only
+LANGUAGES: Mapping[str, Language] = {lang.code: lang for lang in (ENGLISH, SPANISH, FRENCH, GERMAN)}
+
+# Emoji and emoticons read the same in every language.
+EMOJI: Mapping[str, tuple[str, float]] = {
+    **{e: (JOY, 0.6) for e in "😀😃😄😁😆😊☺🙂😍🥰😘🤗😎🥳🎉❤♥💕👍✨🌟😂🤣😅"},
+    **{e: (SADNESS, 0.6) for e in "😢😭😞😔😟🙁☹😿💔😥😓😩😫"},
+    **{e: (FEAR, 0.6) for e in "😨😰😬😧"},
+    **{e: (ANGER, 0.6) for e in "😠😡🤬👎"},
+    **{e: (SURPRISE, 0.6) for e in "😮😲😯🤯😱😳❗⁉"},
+}
+EMOTICONS: Mapping[str, tuple[str, float]] = {
+    **dict.fromkeys((":)", ":-)", ":D", ":-D", "=)", ";)", ";-)", "<3", "^^", "^_^"), (JOY, 0.6)),
+    **dict.fromkeys((":(", ":-(", ":'(", "=("), (SADNESS, 0.6)),
+    **dict.fromkeys((":o", ":-o", ":O", ":-O", "o_O", "O_o"), (SURPRISE, 0.6)),
+    **dict.fromkeys((">:(", ">:-("), (ANGER, 0.6)),
+}
 
 
 def language_code(tag: str | None) -> str | None:

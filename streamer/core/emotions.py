@@ -9,7 +9,7 @@ expressions that can show it (``happy_big`` / ``happy_soft``, ``concerned``,
 sentence's first word when only punctuation does), at least ``min_gap_ms`` apart, and the face
 returns to ``neutral`` after the last word.
 
-Word lists exist for English (here), Spanish, French and German
+Word lists exist for English, Spanish, French and German, with the emoji and emoticons
 (:mod:`streamer.core.emotion_languages`); ``language`` picks them (a tag such as ``es`` or
 ``fr-FR``, or an espeak voice), or, when ``None``, they are guessed from the words' frequent
 function words (English when nothing tells). Any other language is read by its punctuation
@@ -36,13 +36,14 @@ from typing import Any
 
 from streamer.core.emotion_languages import (
     ANGER,
+    EMOJI,
+    EMOTICONS,
+    ENGLISH,
     FEAR,
-    FRENCH,
-    GERMAN,
     JOY,
+    LANGUAGES,
     NO_WORDS,
     SADNESS,
-    SPANISH,
     SURPRISE,
     Language,
     language_code,
@@ -71,89 +72,8 @@ CANDIDATES: Mapping[str, tuple[str, ...]] = {
 TRANSITION_MS: Mapping[str, int] = {JOY: 400, SADNESS: 600, FEAR: 450, ANGER: 400, SURPRISE: 150, NEUTRAL: 500}
 
 
-def _names(words: str) -> list[str]:
-    return words.split()
-
-
-def _entries(emotion: str, intensity: float, words: str) -> dict[str, tuple[str, float]]:
-    return dict.fromkeys(_names(words), (emotion, intensity))
-
-
-# The lexicon: word -> (emotion, intensity). Base forms; simple inflections are found by _lookup.
-LEXICON: Mapping[str, tuple[str, float]] = {
-    # joy
-    **_entries(JOY, 0.3, "hello hi hey welcome ok okay fine nice good glad pleased cool please"),
-    **_entries(JOY, 0.4, "thanks thank appreciate like"),
-    **_entries(JOY, 0.45, "enjoy fun lucky proud yay hooray congratulations congrats smile laugh"),
-    **_entries(JOY, 0.45, "great beautiful lovely sweet kind cute friend celebrate excited exciting hope"),
-    **_entries(JOY, 0.55, "happy love wonderful fantastic awesome delighted perfect brilliant excellent"),
-    **_entries(JOY, 0.55, "joy cheerful grateful thrilled amazing yes win won success"),
-    **_entries(JOY, 0.7, "ecstatic overjoyed incredible"),
-    # sadness
-    **_entries(SADNESS, 0.4, "sorry sad unhappy miss lonely tired disappointed disappointing hurt cry"),
-    **_entries(SADNESS, 0.4, "bad poor unfortunately unfortunate regret lost lose loss fail failed failure"),
-    **_entries(SADNESS, 0.55, "terrible awful horrible tragic tragedy heartbroken miserable grief depressed"),
-    **_entries(SADNESS, 0.55, "sick pain painful died dead death broken upset"),
-    # fear and worry
-    **_entries(FEAR, 0.4, "worry worried concern concerned nervous anxious afraid careful unsure doubt"),
-    **_entries(FEAR, 0.5, "scared scary fear frightened danger dangerous risk risky problem trouble"),
-    **_entries(FEAR, 0.6, "terrified panic terrifying warning emergency help"),
-    # anger
-    **_entries(ANGER, 0.4, "annoyed annoying angry mad hate unfair stupid ridiculous"),
-    **_entries(ANGER, 0.6, "furious outraged disgusting"),
-    # surprise
-    **_entries(SURPRISE, 0.5, "surprise surprised surprising unexpected suddenly strange weird whoa"),
-    **_entries(SURPRISE, 0.3, "oh ooh"),
-    **_entries(SURPRISE, 0.6, "wow whoa omg shocked shocking astonishing unbelievable gosh"),
-}
-# Two-word phrases, read before their single words.
-PHRASES: Mapping[tuple[str, str], tuple[str, float]] = {
-    ("oh", "no"): (FEAR, 0.55),
-    ("no", "way"): (SURPRISE, 0.6),
-    ("oh", "my"): (SURPRISE, 0.55),
-    ("thank", "you"): (JOY, 0.4),
-    ("well", "done"): (JOY, 0.5),
-}
-# "Really?", "What?": surprise only when the sentence is a question.
-QUESTION_SURPRISE = frozenset({"really", "what", "seriously", "huh", "sure", "way"})
-NEGATIONS = frozenset(
-    _names(
-        "not no never nobody nothing neither nor without cannot hardly barely dont doesnt didnt isnt arent wasnt "
-        "werent wont wouldnt cant couldnt shouldnt aint"
-    )
-)
-INTENSIFIERS: Mapping[str, float] = {
-    **dict.fromkeys(_names("so very really extremely totally super truly incredibly absolutely"), 1.5),
-    **dict.fromkeys(_names("quite pretty too"), 1.2),
-}
-SOFTENERS: Mapping[str, float] = dict.fromkeys(_names("bit slightly somewhat little kinda"), 0.6)
-ENGLISH = Language(
-    code="en",
-    lexicon=LEXICON,
-    phrases=PHRASES,
-    negations=NEGATIONS,
-    intensifiers=INTENSIFIERS,
-    softeners=SOFTENERS,
-    question_surprise=QUESTION_SURPRISE,
-    suffixes=(("s", ""), ("es", ""), ("ed", ""), ("ed", "e"), ("d", ""), ("ing", ""), ("ing", "e")),
-    function_words=frozenset(_names("the and is are you to of it this that my we was have with but")),
-)
-LANGUAGES: Mapping[str, Language] = {lang.code: lang for lang in (ENGLISH, SPANISH, FRENCH, GERMAN)}
 NEGATION_WINDOW = 3  # a negation affects an emotional word up to this many words later
 
-EMOJI: Mapping[str, tuple[str, float]] = {
-    **{e: (JOY, 0.6) for e in "😀😃😄😁😆😊☺🙂😍🥰😘🤗😎🥳🎉❤♥💕👍✨🌟😂🤣😅"},
-    **{e: (SADNESS, 0.6) for e in "😢😭😞😔😟🙁☹😿💔😥😓😩😫"},
-    **{e: (FEAR, 0.6) for e in "😨😰😬😧"},
-    **{e: (ANGER, 0.6) for e in "😠😡🤬👎"},
-    **{e: (SURPRISE, 0.6) for e in "😮😲😯🤯😱😳❗⁉"},
-}
-EMOTICONS: Mapping[str, tuple[str, float]] = {
-    **dict.fromkeys((":)", ":-)", ":D", ":-D", "=)", ";)", ";-)", "<3", "^^", "^_^"), (JOY, 0.6)),
-    **dict.fromkeys((":(", ":-(", ":'(", "=("), (SADNESS, 0.6)),
-    **dict.fromkeys((":o", ":-o", ":O", ":-O", "o_O", "O_o"), (SURPRISE, 0.6)),
-    **dict.fromkeys((">:(", ">:-("), (ANGER, 0.6)),
-}
 _EMOTICON = re.compile("|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True)))
 _SENTENCE_END = re.compile(r"[.!?…;。।]|\n\s*\n")
 # Other scripts' marks read as "!" and "?" (full-width, Arabic question mark).
