@@ -13,11 +13,17 @@ from typing import Any
 
 from websockets.asyncio.client import connect
 
+import tests.server.conftest as server_fixtures
+import tests.speech.fakeapi as fake_fixtures
 from tests.server.conftest import MakeServer
 from tests.server.test_live import recv, ws_url
 from tests.speech.fakeapi import OPENAI_KEY, FakeAPI, Scripted
 
-REPO = Path(__file__).resolve().parents[2]
+# The live server of tests/server and the fake OpenAI server of tests/speech.
+make_server, rig, rig_dir = server_fixtures.make_server, server_fixtures.rig, server_fixtures.rig_dir
+fake, fake_api = fake_fixtures.fake, fake_fixtures.fake_api
+
+REPO = Path(__file__).resolve().parents[1]
 FIRST = "[excited] Oh wow, hello! Thanks for dropping by the stream today, it means a lot to me."
 SECOND = "[concerned] Hmm, that sounds hard. Tell me more about it."
 

@@ -102,7 +102,7 @@ def test_replace_validates() -> None:
 
 
 def test_the_configuration_page_is_generated_from_the_declarations() -> None:
-    page = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    page = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert page == markdown_doc(), "run: python -m streamer.settings > docs/configuration.md"
     for f in dataclasses.fields(Settings):
         assert f"`{f.metadata['var'].env}`" in page

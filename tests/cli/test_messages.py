@@ -10,7 +10,7 @@ import pytest
 
 from streamer.cli import build_parser, main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def options() -> list[tuple[str, argparse.Action]]:

@@ -227,7 +227,7 @@ def test_rhubarb_and_keyframe_imports_are_timelines() -> None:
     doc = import_timeline("cues.json", data, EXPRESSIONS, DEFAULT_VISEMES, audio_id="hello.ogg").timeline
     assert doc["audio"]["id"] == "hello.ogg" and len(doc["tracks"]["speech"]) == 5
     assert doc["duration_ms"] == 1520 + 500
-    keyframes = (Path(__file__).parents[2] / "examples" / "face_rig_keyframes.json").read_bytes()
+    keyframes = (Path(__file__).parents[3] / "examples" / "face_rig_keyframes.json").read_bytes()
     imported = import_timeline("face_rig_keyframes.json", keyframes, EXPRESSIONS, DEFAULT_VISEMES)
     assert imported.format == "keyframes" and imported.timeline["version"] == 1
     assert imported.timeline["tracks"]["emotion"][1] == {"t_ms": 500, "expr": "happy_soft", "transition_ms": 400}

@@ -14,7 +14,7 @@ from streamer.speech.formats.imports import parse_rhubarb_json, parse_textgrid
 from tests.server.conftest import MakeServer, write_png_rig
 
 FIXTURES = Path(__file__).parent / "fixtures"
-EXAMPLES = Path(__file__).parents[2] / "examples"
+EXAMPLES = Path(__file__).parents[3] / "examples"
 WORDS_TIMELINE = {
     "version": 1,
     "tracks": {

@@ -12,11 +12,16 @@ from pathlib import Path
 import httpx
 from websockets.asyncio.client import connect
 
+import tests.s3.conftest as s3_fixtures
 from streamer.cache import CachedFrameStore
 from streamer.core.errors import StoreUnavailable
 from streamer.frames import FrameData, LocalFrameStore, etag_of
 from tests.s3.conftest import FaultProxy
 from tests.server.conftest import LiveServer
+
+# tests/s3's fixtures: moto on loopback, the fault proxy in front of it, a filled bucket, a server on S3.
+aws_env, moto_url, proxy = s3_fixtures.aws_env, s3_fixtures.moto_url, s3_fixtures.proxy
+small_rig, filled_bucket, s3_server = s3_fixtures.small_rig, s3_fixtures.filled_bucket, s3_fixtures.s3_server
 
 MakeS3Server = Callable[..., LiveServer]
 

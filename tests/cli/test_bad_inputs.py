@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 # (argv, a part of the error line). Paths are relative to a folder holding: take.ogg (audio),
 # t.json (a timeline), image.png, notes.txt (text), folder/ (empty), and bad-audio.json (a timeline
