@@ -9,8 +9,9 @@ import pytest
 
 from streamer.cli import main
 from streamer.settings import Settings
-from streamer.speech.alignment.providers import align_with_provider, choose_aligner
+from streamer.speech.alignment.providers import ALIGNERS, align_with_provider, choose_aligner
 from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
+from streamer.speech.model import AlignedWord, Alignment
 from tests.server.conftest import MakeServer, wav_bytes
 from tests.speech.fakeapi import ELEVEN_KEY, FakeAPI, Scripted, server_for, settings_for
 
@@ -90,3 +91,42 @@ def test_cli_align_with_elevenlabs(
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     assert main(["align", str(source), "--provider", "whisper", "-o", str(out)]) == 2
     assert "provider: 'whisper' needs OPENAI_API_KEY" in capsys.readouterr().err
+
+
+class EvenAligner:
+    """A stand-in service: the transcript's words spread evenly over a fixed 1.2 s."""
+
+    label = "evenly spread"
+    in_auto = True
+
+    def check(self, has_transcript: bool, settings: Settings | None) -> None:
+        if not has_transcript:
+            raise SpeechInputError("transcript: is required for provider 'even'")
+
+    def align(
+        self,
+        source: bytes | str | Path,
+        transcript: str | None,
+        settings: Settings | None,
+        *,
+        filename: str,
+        voice: str,
+        max_duration_ms: int,
+    ) -> Alignment:
+        assert transcript is not None
+        words = transcript.split()
+        step = 1200 // len(words)
+        placed = [AlignedWord(i * step, (i + 1) * step, w) for i, w in enumerate(words)]
+        return Alignment(words=placed, phonemes=[], duration_ms=1200, provider="even")
+
+
+def test_an_aligner_in_the_table_is_chosen_by_name_and_by_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ALIGNERS, "even", EvenAligner())
+    audio = wav_bytes(1200)
+    alignment = align_with_provider(audio, "one two three", provider="even", settings=NO_KEYS)
+    assert [(w.t_ms, w.text) for w in alignment.words] == [(0, "one"), (400, "two"), (800, "three")]
+    # auto tries the services in table order: ElevenLabs has no key here, so the new one is next.
+    assert choose_aligner("auto", True, NO_KEYS) == "even"
+    assert choose_aligner("auto", False, NO_KEYS) == "offline"
+    with pytest.raises(SpeechInputError, match="transcript: is required for provider 'even'"):
+        choose_aligner("even", False, NO_KEYS)
