@@ -1,4 +1,4 @@
-"""Exports: a v1 timeline's words and lip-sync as captions (SRT, WebVTT), Rhubarb cues and TextGrids (pure).
+"""Captions and lip-sync files from a v1 timeline: SRT, WebVTT, Rhubarb cues and TextGrids (pure).
 
 Public API::
 
