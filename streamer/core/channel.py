@@ -15,9 +15,10 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streamer.core.errors import CommandError
+from streamer.core.errors import CommandError, UnreachableError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
+from streamer.core.reactions import Placed, Reaction, overlay_targets, plan_targets
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
@@ -137,6 +138,9 @@ class Channel:
         self._sent_until = now_ms
         self._chunks = 0
         self._seed = zlib.crc32(name.encode())
+        self._reactions: list[Placed] = []  # layered over the plan until they end
+        # Under a reaction: the plan's changes as they were without it, over [from, until).
+        self._underlay: tuple[int, int, list[tuple[int, str]]] | None = None
 
     def _use_rig(self, rig: Rig, rig_id: str) -> None:
         self.rig, self.rig_id = rig, rig_id
@@ -156,6 +160,10 @@ class Channel:
         i = bisect_left(self._times, t_ms)
         del self._times[i:], self._keys[i:]
         self._horizon = t_ms
+        if self._underlay is not None:
+            u_from, u_until, under = self._underlay
+            kept = [c for c in under if c[0] < t_ms]
+            self._underlay = (u_from, min(u_until, t_ms), kept) if t_ms > u_from else None
         return key
 
     def _append(self, changes: list[tuple[int, str]]) -> None:
@@ -209,11 +217,54 @@ class Channel:
         }
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
+        self._react_from(from_ms)
         until = max(self._sent_until, now_ms + self.lookahead_ms)
         while self._horizon < until:
             self._plan_idle()
         self._sent_until = until
         return self._frames(from_ms, until)
+
+    def _base_changes(self) -> list[tuple[int, str]]:
+        """The plan as it would be without reactions."""
+        changes = list(zip(self._times, self._keys, strict=True))
+        if self._underlay is None:
+            return changes
+        u_from, u_until, under = self._underlay
+        i, j = bisect_left(self._times, u_from), bisect_left(self._times, u_until)
+        return changes[:i] + under + changes[j:]
+
+    def _react_from(self, from_ms: int) -> None:
+        """Layer the reactions still running at ``from_ms`` over the plan from then on.
+
+        The plan's own targets (recovered from its frames) are re-routed with each reaction's
+        steps overlaid, up to the first of its endpoint frames after the last reaction has
+        settled; from there the plan goes on as it was. What it was is kept (the underlay), so
+        a later reaction or command overlays the program, not the reaction.
+        """
+        self._reactions = active = [p for p in self._reactions if p.end_ms > from_ms]
+        if not active:
+            return
+        settled = max(p.end_ms for p in active)
+        while self._horizon <= settled:
+            self._plan_idle()
+        base_changes = self._base_changes()
+        times = [t for t, _ in base_changes]
+        splice = next(
+            (t for t, key in base_changes[bisect_left(times, settled) :] if self.rig.state_of_key(key) is not None),
+            self._horizon,
+        )
+        base = plan_targets(self.rig, base_changes)
+        motion = Motion(self.router, self.key_at(from_ms), from_ms)
+        for target in overlay_targets(self.rig, base, active, from_ms, splice, self.state):
+            motion.goto(target.t_ms, target.state, target.transition_ms)
+        i = bisect_left(self._times, from_ms)
+        del self._times[i:], self._keys[i:]
+        self._append(motion.finish(splice))
+        self._append(base_changes[bisect_left(times, splice) :])
+        u_from = from_ms if self._underlay is None else min(self._underlay[0], from_ms)
+        k = bisect_right(times, u_from) - 1
+        under = [(u_from, base_changes[max(k, 0)][1])] + [c for c in base_changes[k + 1 :] if c[0] < splice]
+        self._underlay = (u_from, splice, under)
 
     def _end_program(self, reason: str, t_ms: int) -> list[Message]:
         if self.program is None:
@@ -394,6 +445,18 @@ class Channel:
         out.append(self._state_message(t + INTERRUPT_MS))
         return {"interrupted": interrupted}, out
 
+    def react(self, now_ms: int, reaction: Reaction) -> tuple[Message, list[Message]]:
+        """Layer ``reaction`` over whatever plays, from now + lead: the program (and its mouth)
+        goes on; the head, eyes or upper face do the reaction and come back to the program's."""
+        placed = Placed(now_ms + self.lead_ms, reaction)
+        self._reactions.append(placed)
+        try:
+            out = [self._replan_message(now_ms, placed.start_ms)]
+        except UnreachableError:  # raised before the plan changes
+            self._reactions.remove(placed)
+            raise
+        return {"reaction": reaction.kind, "t_ms": placed.start_ms, "end_ms": placed.end_ms}, out
+
     def switch_rig(self, now_ms: int, rig: Rig, rig_id: str) -> tuple[Message, list[Message]]:
         """Play ``rig`` from now + lead: a running program ends (``replaced``), the plan restarts.
 
@@ -404,6 +467,7 @@ class Channel:
         t = now_ms + self.lead_ms
         out = self._end_program("replaced", t)
         self._use_rig(rig, rig_id)
+        self._reactions, self._underlay = [], None  # another rig's poses and faces
         expr = self.state.expr if self.state.expr in rig.expressions else self.home.expr
         pose = self.state.pose if self.state.pose in rig.poses else self.home.pose
         self.state = State(expr, pose)

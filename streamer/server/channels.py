@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
-from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_command
+from streamer.core.commands import Interrupt, Play, React, Say, Set, Stop, parse_command
 from streamer.core.emotions import expression_for_tag
 from streamer.core.errors import CommandError, NotFound, StoreUnavailable, StreamerError
+from streamer.core.reactions import make_reaction
 from streamer.core.resolve import resolve
 from streamer.core.rig import suggest
 from streamer.core.schedule import Schedule
@@ -379,7 +380,16 @@ class ChannelService:
             return await self._set(channel, command)
         async with channel.lock:
             channel.fit_lead()
-            if isinstance(command, Interrupt):
+            if isinstance(command, React):  # layered over the program: the voice goes on
+                reaction = make_reaction(
+                    command.reaction,
+                    channel.served.rig,
+                    expr=command.expr,
+                    duration_ms=command.duration_ms,
+                    direction=command.direction,
+                )
+                result, messages = channel.core.react(self.now_ms(), reaction)
+            elif isinstance(command, Interrupt):
                 channel.hush()
                 result, messages = channel.core.interrupt(self.now_ms())
             else:
