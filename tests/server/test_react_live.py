@@ -55,7 +55,9 @@ async def test_a_late_viewer_sees_the_reaction_in_progress(server: LiveServer) -
 def test_react_over_rest_and_its_bad_input(server: LiveServer) -> None:
     create(server, "rest")
     with server.client() as c:
-        happy = c.post("/channels/rest/react", json={"reaction": "expression", "expr": "happy_soft", "duration_ms": 1000})
+        happy = c.post(
+            "/channels/rest/react", json={"reaction": "expression", "expr": "happy_soft", "duration_ms": 1000}
+        )
         assert happy.status_code == 200, happy.text
         result = happy.json()
         assert result["reaction"] == "expression" and result["end_ms"] - result["t_ms"] >= 1000
