@@ -183,6 +183,24 @@ SCHEMAS: dict[str, Schema] = {
         segments={"type": "integer", "description": "segments the stream's text was cut into so far"},
         final={"type": "boolean"},
     ),
+    "ReactRequest": _obj(
+        "reaction",
+        reaction={"enum": ["nod", "shake", "blink", "look_away", "expression"]},
+        expr={"type": "string", "description": "for `expression`: the rig expression whose upper face shows"},
+        duration_ms={
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 10000,
+            "default": 1000,
+            "description": "how long `expression` and `look_away` hold",
+        },
+        direction={"enum": ["left", "right", "up", "down"], "default": "left", "description": "for `look_away`"},
+    ),
+    "Reacted": _obj(
+        reaction=STR,
+        t_ms={"type": "integer", "description": "server time the reaction starts (now + lead)"},
+        end_ms={"type": "integer", "description": "server time the face is back to the program's"},
+    ),
     "Interrupted": _obj(interrupted=_nullable({"type": "string", "description": "the program cut short, if any"})),
     "Stopped": _obj(stopped=_nullable({"type": "string", "description": "the program stopped, if any"})),
     "SetResult": _obj(
@@ -658,6 +676,14 @@ PATHS: dict[str, Schema] = {
         "The WebSocket `interrupt` command: queued text is dropped, synthesis cancelled, the mouth closes.",
         {"required": False, "description": "optional: empty or `{}`", "content": {JSON: {"schema": _obj()}}},
         "Interrupted",
+    ),
+    "/channels/{name}/react": _channel_command(
+        "React: nod, shake, blink, look away, or hold an expression",
+        "The WebSocket `react` command: a short reaction layered over whatever plays (the program and the "
+        "voice go on, the mouth stays the speech's), then the face comes back. 400 for a pose or expression "
+        "the rig lacks.",
+        _body(_ref("ReactRequest")),
+        "Reacted",
     ),
     "/exports": {
         "post": _op(
