@@ -15,10 +15,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streamer.core.errors import CommandError, UnreachableError
+from streamer.core.errors import CommandError, Conflict, UnreachableError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
 from streamer.core.reactions import Placed, Reaction, overlay_targets, plan_targets
+from streamer.core.recording import Recorder, Recording
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
@@ -141,6 +142,7 @@ class Channel:
         self._reactions: list[Placed] = []  # layered over the plan until they end
         # Under a reaction: the plan's changes as they were without it, over [from, until).
         self._underlay: tuple[int, int, list[tuple[int, str]]] | None = None
+        self.recorder: Recorder | None = None  # what airs is recorded while this is set
 
     def _use_rig(self, rig: Rig, rig_id: str) -> None:
         self.rig, self.rig_id = rig, rig_id
@@ -269,6 +271,8 @@ class Channel:
     def _end_program(self, reason: str, t_ms: int) -> list[Message]:
         if self.program is None:
             return []
+        if self.recorder is not None:
+            self.recorder.program_cut(self.program.id, t_ms)
         ended = {"type": "program_end", "program_id": self.program.id, "reason": reason, "t_ms": t_ms}
         self.program = None
         return [ended]
@@ -283,6 +287,8 @@ class Channel:
         stalled server.
         """
         out: list[Message] = []
+        if self.recorder is not None:
+            self.recorder.capture(self._times, self._keys, now_ms)
         if self.program is not None and now_ms >= self.program.end_ms:
             end_ms = self.program.end_ms
             out += self._end_program("finished", end_ms)
@@ -360,6 +366,7 @@ class Channel:
         out = self._end_program("replaced", t)
         start, arrive_ms = self._place(t, schedule)
         program = self.program = self._new_program(start, schedule, timeline_id=timeline_id, audio=audio)
+        self._recorded(program)
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
         audio_message = program.audio_message()
@@ -395,6 +402,7 @@ class Channel:
         else:
             program = self._new_program(start, schedule, stream=stream, segments=(AudioCue(audio_url, 0, audio_ms),))
         self.program = program
+        self._recorded(program)
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
         out.append(program.cue_message(program.segments[-1], len(program.segments) - 1))
@@ -466,6 +474,9 @@ class Channel:
         """
         t = now_ms + self.lead_ms
         out = self._end_program("replaced", t)
+        if self.recorder is not None:  # a recording plays one rig: it ends where this one takes over
+            self.recorder.capture(self._times, self._keys, t)
+            self.recorder.end(t, "rig")
         self._use_rig(rig, rig_id)
         self._reactions, self._underlay = [], None  # another rig's poses and faces
         expr = self.state.expr if self.state.expr in rig.expressions else self.home.expr
@@ -489,6 +500,30 @@ class Channel:
         state = self._state_message(t)
         out.append(state)
         return {"rig": rig_id, **{k: state[k] for k in ("expr", "pose", "t_ms")}}, out
+
+    # -- recording ----------------------------------------------------------------------
+
+    def _recorded(self, program: Program) -> None:
+        if self.recorder is not None:
+            self.recorder.program(program)
+
+    def record_start(self, now_ms: int) -> Message:
+        """Record what airs from now on. Raises :class:`Conflict` while a recording runs."""
+        if self.recorder is not None:
+            raise Conflict(f"channel {self.name!r} is already recording (since server time {self.recorder.start_ms})")
+        self.recorder = Recorder(now_ms, self.rig_id, self.key_at(now_ms))
+        if self.program is not None:
+            self.recorder.program(self.program)
+        return {"recording": True, "start_ms": now_ms}
+
+    def record_stop(self, now_ms: int) -> Recording:
+        """What aired since :meth:`record_start`. Raises :class:`Conflict` when not recording."""
+        recorder = self.recorder
+        if recorder is None:
+            raise Conflict(f"channel {self.name!r} is not recording: start a recording first")
+        recorder.capture(self._times, self._keys, now_ms)
+        self.recorder = None
+        return recorder.finish(now_ms)
 
     def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
         """End the program (if any) and return to the home expression at the current pose.
