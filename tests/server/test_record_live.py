@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import io
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,8 @@ from websockets.asyncio.client import connect
 
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
-from tests.server.conftest import LiveServer
-from tests.server.test_live import FrameQueue, recv, server_now, upload_hello, ws_url  # noqa: F401
+from tests.server.conftest import LiveServer, wav_bytes
+from tests.server.test_live import FrameQueue, recv, server_now, ws_url
 from tests.server.test_say_live import create
 
 FPS = 12
@@ -32,6 +32,19 @@ async def post(server: LiveServer, path: str, body: dict[str, Any] | None = None
             return c.post(path, json=body if body is not None else {})
 
     return await asyncio.to_thread(run)
+
+
+def store_talk(server: LiveServer) -> None:
+    """A 2.5 s timeline ``talk`` with a 2 s tone as its audio."""
+    with server.client() as c:
+        audio = c.post("/audio", content=wav_bytes(2000), headers={"Content-Type": "audio/wav"})
+        doc = {
+            "version": 1,
+            "audio": {"id": audio.json()["id"], "offset_ms": 0},
+            "tracks": {"emotion": [{"t_ms": 0, "expr": "happy_soft", "transition_ms": 300}]},
+            "duration_ms": 2500,
+        }
+        assert c.put("/timelines/talk", json=doc).status_code in (200, 201)
 
 
 async def until(server: LiveServer, t_ms: int) -> None:
@@ -52,7 +65,7 @@ def aired(frames: list[tuple[int, str]], start: int, end: int) -> list[list[Any]
 
 
 def decoded_frames(data: bytes, count: int) -> list[np.ndarray]:
-    with av.open(__import__("io").BytesIO(data)) as container:
+    with av.open(io.BytesIO(data)) as container:
         decoded = [(float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)]
     times = [t for t, _ in decoded]
     return [decoded[bisect.bisect_right(times, (i + 0.5) / FPS) - 1][1] for i in range(count)]
@@ -70,10 +83,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-async def test_a_recorded_stretch_exports_to_the_frames_a_viewer_was_sent(
-    server: LiveServer, upload_hello: Callable[[], str], rig_dir: Path
-) -> None:
-    upload_hello()
+async def test_a_recorded_stretch_exports_to_the_frames_a_viewer_was_sent(server: LiveServer, rig_dir: Path) -> None:
+    store_talk(server)
     create(server, "rec")
     async with connect(ws_url(server, "rec")) as viewer:
         q = FrameQueue(server)
@@ -120,7 +131,7 @@ async def test_a_recorded_stretch_exports_to_the_frames_a_viewer_was_sent(
 
         job = c.post(
             "/exports",
-            json={"timeline_id": "rec-1", "options": {"fps": FPS, "scale": 0.25, "quality": "draft"}},
+            json={"timeline_id": "rec-1", "options": {"fps": FPS, "scale": 0.25, "quality": "standard"}},
         ).json()
         for _ in range(600):
             job = c.get(f"/exports/{job['id']}").json()
@@ -135,12 +146,12 @@ async def test_a_recorded_stretch_exports_to_the_frames_a_viewer_was_sent(
     frames = decoded_frames(video, len(keys))
     size = (frames[0].shape[1], frames[0].shape[0])
     refs = {k: reference(rig_dir, k, size) for k in set(keys)}
-    for i in range(0, len(keys), 2):  # each frame is its scheduled PNG, not any other aired one
+    for i in range(0, len(keys), 2):  # each frame is its scheduled PNG (or one that looks the same)
         scores = {k: psnr(frames[i], ref) for k, ref in refs.items()}
-        assert max(scores, key=lambda k: scores[k]) == keys[i] or scores[keys[i]] >= 35, (i, keys[i])
+        assert scores[keys[i]] >= 30 and scores[keys[i]] >= max(scores.values()) - 1.5, (i, keys[i], scores)
 
     # The audio: one track as long as the recording, the voice heard until the interrupt cut it.
-    with av.open(__import__("io").BytesIO(audio)) as container:
+    with av.open(io.BytesIO(audio)) as container:
         rate = container.streams.audio[0].codec_context.sample_rate
         pcm = np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)])
     assert abs(len(pcm) / rate * 1000 - (end - start)) < 60
