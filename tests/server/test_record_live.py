@@ -12,9 +12,11 @@ from typing import Any
 
 import av
 import numpy as np
+import pytest
 from PIL import Image
 from websockets.asyncio.client import connect
 
+from streamer.cli import main
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
 from tests.server.conftest import LiveServer, wav_bytes
@@ -180,3 +182,23 @@ async def test_record_bad_input_is_a_clear_error(server: LiveServer) -> None:
         assert c.get("/channels/rec-bad").json()["recording"] is not None
     done = await post(server, "/channels/rec-bad/record", {"action": "stop"})
     assert done.status_code == 200 and done.json()["audio_id"] is None and done.json()["frames"] >= 1
+
+
+def test_streamer_record_stores_what_aired_for_some_seconds(
+    server: LiveServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create(server, "rec-cli")
+    url = f"http://127.0.0.1:{server.port}"
+    assert main(["record", "--channel", "rec-cli", "--seconds", "0.5", "--id", "cli-take", "--server", url]) == 0
+    out, err = capsys.readouterr()
+    assert out.strip() == "cli-take" and "recorded 0.5 s" in err and "no audio aired" in err
+    with server.client() as c:
+        doc = c.get("/timelines/cli-take").json()
+    assert 450 <= doc["duration_ms"] <= 1500 and doc["tracks"]["frames"][0]["t_ms"] == 0
+    # An id that is taken is refused before recording, in one line, with exit code 2.
+    assert main(["record", "--channel", "rec-cli", "--seconds", "0.1", "--id", "cli-take", "--server", url]) == 2
+    assert "error: record: timeline 'cli-take' already exists" in capsys.readouterr().err
+    with server.client() as c:
+        assert c.get("/channels/rec-cli").json()["recording"] is None
+    assert main(["record", "--seconds", "0", "--server", url]) == 2
+    assert "error: record: --seconds must be in (0, 3600]" in capsys.readouterr().err
