@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
-from streamer.core.commands import Interrupt, Play, React, Record, Say, Set, Stop, parse_command
+from streamer.core.commands import Command, Interrupt, Play, React, Record, Say, Set, Stop, parse_command
 from streamer.core.emotions import expression_for_tag
 from streamer.core.errors import CommandError, Conflict, NotFound, StoreUnavailable, StreamerError
 from streamer.core.reactions import make_reaction
@@ -50,8 +50,9 @@ MAX_NETWORK_LEAD_MS = 1000
 # A program with audio starts at least this much (plus the network lead) after the command, so
 # viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
 AUDIO_LEAD_MS = 800
-# A spoken stream's first segment needs less: its audio is a few seconds of Opus, fetched at once.
-SPEECH_LEAD_MS = 100
+# A spoken stream's first segment needs less: its audio is a few KB of Opus, fetched at once (the
+# network lead above already covers the fetch's round trip; this is for the download and decode).
+SPEECH_LEAD_MS = 40
 TAG_TRANSITION_MS = 250  # the face an inline emotion tag asks for is reached this fast
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
@@ -383,7 +384,7 @@ class ChannelService:
             recorder.event(self.now_ms(), kind, fields)
         return result
 
-    async def _apply(self, channel: LiveChannel, command: Any) -> dict[str, Any]:
+    async def _apply(self, channel: LiveChannel, command: Command) -> dict[str, Any]:
         if isinstance(command, Play):
             return await self._play(channel, command)
         if isinstance(command, Say):
@@ -419,7 +420,7 @@ class ChannelService:
                 return channel.core.record_start(self.now_ms())
         if channel.core.recorder is None:
             raise Conflict(f"channel {channel.name!r} is not recording: start a recording first")
-        if command.timeline_id is not None and self.timelines.exists(command.timeline_id):
+        if command.timeline_id is not None and await asyncio.to_thread(self.timelines.exists, command.timeline_id):
             raise AlreadyExists(f"timeline {command.timeline_id!r} already exists; the recording goes on")
         async with channel.lock:
             recording = channel.core.record_stop(self.now_ms())

@@ -92,6 +92,17 @@ def test_the_first_segment_of_an_utterance_is_cut_after_a_few_words_even_without
     assert seg.feed("Next time around", 20) == [], "a new utterance: the rule applies again, at 4 words"
 
 
+def test_the_first_segment_does_not_end_on_a_word_that_leans_on_the_next() -> None:
+    def first(text: str) -> str:
+        seg = Segmenter()  # two words, or up to four while the last leans on the next
+        return next(piece for word in text.split() for piece in seg.feed(word + " ", 0))
+
+    assert first("Okay, today we are going to make something fun.") == "Okay, today"
+    assert first("So, the answer depends on what you want.") == "So, the answer"
+    assert first("Oh, I think we should start small.") == "Oh, I think"
+    assert first("Well, that is a really good question.") == "Well, that is a", "at most two more words"
+
+
 def test_finish_resets_for_the_next_utterance() -> None:
     seg = Segmenter(first_clause_words=2, clause_words=20, first_words=100)
     stream(seg, "One two, three four, five six.")
