@@ -92,15 +92,29 @@ def test_the_first_segment_of_an_utterance_is_cut_after_a_few_words_even_without
     assert seg.feed("Next time around", 20) == [], "a new utterance: the rule applies again, at 4 words"
 
 
+def words_fed(seg: Segmenter, text: str) -> list[str]:
+    """Segments cut while ``text`` arrives a word at a time, as an LLM streams it."""
+    return [piece for word in text.split() for piece in seg.feed(word + " ", 0)]
+
+
 def test_the_first_segment_does_not_end_on_a_word_that_leans_on_the_next() -> None:
     def first(text: str) -> str:
-        seg = Segmenter()  # two words, or up to four while the last leans on the next
-        return next(piece for word in text.split() for piece in seg.feed(word + " ", 0))
+        return words_fed(Segmenter(), text)[0]  # two words, or up to four while the last leans on the next
 
-    assert first("Okay, today we are going to make something fun.") == "Okay, today"
-    assert first("So, the answer depends on what you want.") == "So, the answer"
-    assert first("Oh, I think we should start small.") == "Oh, I think"
-    assert first("Well, that is a really good question.") == "Well, that is a", "at most two more words"
+    assert first("Okay today we are going to make something fun.") == "Okay today"
+    assert first("So the answer depends on what you want.") == "So the answer"
+    assert first("Then I think we should start small.") == "Then I think"
+    assert first("It is that the answer is clear.") == "It is that the", "at most two more words"
+
+
+def test_an_utterance_that_opens_with_a_word_and_a_comma_cuts_there_and_starts_the_next_one_soon() -> None:
+    seg = Segmenter()
+    said = words_fed(seg, "Well, that is a really good question, I think. Yes.")
+    assert said == ["Well,", "that is a really", "good question, I think.", "Yes."], "then the usual rules"
+    assert seg.finish() == []
+    assert words_fed(seg, "Hello there, and welcome back.") == ["Hello there,", "and welcome back."], (
+        "two words are enough to wait behind"
+    )
 
 
 def test_finish_resets_for_the_next_utterance() -> None:
