@@ -108,7 +108,7 @@ class Segmenter:
         if not piece:
             return []
         self._emitted += 1
-        self._emitted_words += len(_WORD.findall(piece))
+        self._emitted_words += len(_spoken_words(piece))
         return [piece]
 
     def _next_cut(self, final: bool) -> int | None:
@@ -149,10 +149,15 @@ class Segmenter:
 
     def _first_segment_ends(self, text: str) -> bool:
         """Whether a segment at the start may end after ``text`` (rule 2: enough words, not a leaning one)."""
-        words = _WORD.findall(text)
+        words = _spoken_words(text)
         if len(words) >= self.first_words + self.first_lean_words:
             return True
         return len(words) >= self.first_words and words[-1].strip("\"'“”‘’«»()").lower() not in LEANING_WORDS
+
+
+def _spoken_words(text: str) -> list[str]:
+    """The words of ``text`` that are said (an inline emotion tag is not)."""
+    return [w for w in _WORD.findall(text) if not EMOTION_TAG.fullmatch(w)]
 
 
 def _last_space(text: str) -> int:

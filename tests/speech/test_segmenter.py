@@ -105,6 +105,7 @@ def test_the_first_segment_does_not_end_on_a_word_that_leans_on_the_next() -> No
     assert first("So the answer depends on what you want.") == "So the answer"
     assert first("Then I think we should start small.") == "Then I think"
     assert first("It is that the answer is clear.") == "It is that the", "at most two more words"
+    assert first("[excited] Oh wow that is great") == "[excited] Oh wow", "an emotion tag is not a word"
 
 
 def test_an_utterance_that_opens_with_a_word_and_a_comma_cuts_there_and_starts_the_next_one_soon() -> None:
