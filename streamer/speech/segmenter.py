@@ -7,14 +7,13 @@ whole paragraph. The rules, in order:
 1. a sentence end (``.!?…`` and their CJK forms) followed by a space or a line break, or a line
    break itself, cuts, except after a few abbreviations ("Dr.", "e.g.") and initials, and except
    a one-word first sentence ("Wow!"), which joins what follows;
-2. at the start of an utterance (its first segment, and the second when the first is a single
-   word: it plays out in about 400 ms), a clause end cuts after ``first_clause_words`` words
-   ("Well, | that is ...": the pause is the speaker's own), and a segment is cut after
-   ``first_words`` words even without one, so the mouth starts soon (the cost: one early break
-   in the phrasing), later (up to ``first_lean_words`` more) while its last word leans on the
-   next (an article, preposition, conjunction, auxiliary or subject pronoun: "So the | answer"
-   would break the phrase where no speaker pauses). After that, a clause end cuts once the
-   segment has ``clause_words`` words;
+2. a clause end (``,;:`` and dashes) cuts once the segment has ``first_clause_words`` words for the
+   first segment of an utterance, ``clause_words`` after that; and the first segment is cut after
+   ``first_words`` words even without one, so the mouth starts soon (the cost: one early break in
+   the phrasing), later (up to ``first_lean_words`` more) while its last word leans on the next (an
+   article, preposition, conjunction, auxiliary or subject pronoun: "So, the | answer" would break
+   the phrase where no speaker pauses). A one-word first clause ("Well,") is not cut: it would play
+   out (in about 400 ms) before the next segment could be synthesized on a busy machine;
 3. a segment never grows past ``max_chars``: it is cut at its last space;
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
    spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest.
@@ -50,7 +49,7 @@ EMOTION_TAG = re.compile(r"\[([A-Za-z_]{1,32})\]")
 class Segmenter:
     """Feed text as it arrives; take segments as they become speakable."""
 
-    first_clause_words: int = 1
+    first_clause_words: int = 3
     first_words: int = 2
     first_lean_words: int = 2
     clause_words: int = 8
@@ -59,7 +58,6 @@ class Segmenter:
     _buffer: str = ""
     _last_ms: int | None = None
     _emitted: int = 0
-    _emitted_words: int = 0
 
     def feed(self, text: str, now_ms: int) -> list[str]:
         """Add ``text``; return the segments it completes."""
@@ -81,7 +79,7 @@ class Segmenter:
         """Everything left, at the end of the utterance; the segmenter is then ready for the next."""
         out = self._cut(final=True)
         rest = self._buffer.strip()
-        self._buffer, self._last_ms, self._emitted, self._emitted_words = "", None, 0, 0
+        self._buffer, self._last_ms, self._emitted = "", None, 0
         return [*out, rest] if rest else out
 
     @property
@@ -108,14 +106,12 @@ class Segmenter:
         if not piece:
             return []
         self._emitted += 1
-        self._emitted_words += len(_spoken_words(piece))
         return [piece]
 
     def _next_cut(self, final: bool) -> int | None:
         """Where the buffer's first segment ends (an index into it), or None to wait for more."""
         text = self._buffer
-        starting = self._emitted == 0 or (self._emitted == 1 and self._emitted_words == 1)  # rule 2
-        need = self.first_clause_words if starting else self.clause_words
+        need = self.first_clause_words if self._emitted == 0 else self.clause_words
         for i, ch in enumerate(text):
             after = text[i + 1 : i + 2]
             at_end = i + 1 == len(text)
@@ -123,7 +119,7 @@ class Segmenter:
                 if text[:i].strip():
                     return i + 1
                 continue
-            if ch.isspace() and starting and self._first_segment_ends(text[:i]):
+            if ch.isspace() and self._emitted == 0 and self._first_segment_ends(text[:i]):
                 return i + 1
             if i + 1 > self.max_chars:
                 space = _last_space(text[: i + 1])
@@ -148,7 +144,7 @@ class Segmenter:
 
 
     def _first_segment_ends(self, text: str) -> bool:
-        """Whether a segment at the start may end after ``text`` (rule 2: enough words, not a leaning one)."""
+        """Whether the first segment may end after ``text`` (rule 2: enough words, not a leaning one)."""
         words = _spoken_words(text)
         if len(words) >= self.first_words + self.first_lean_words:
             return True
