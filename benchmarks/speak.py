@@ -18,6 +18,12 @@ Figures, on the server clock (the last line is one JSON object):
   within an utterance (text pauses are inside the audio, so 0 is no added gap);
 - ``interrupt_ms`` p95: from sending ``interrupt`` to the display time of the closed mouth;
 - ``late_frames``: frames that reached the observer after their display time.
+
+Where the first-mouth time goes, p50 of each part (they add up to ``first_mouth_ms``):
+``cut_ms`` (first text byte to the text that completes the first segment: waiting for words),
+``synth_ms`` (from there until the observer hears the segment announced: synthesis, encoding,
+storing, resolving and sending), ``lead_ms`` (announced to the audio's start: the re-plan lead)
+and ``mouth_ms`` (the audio's start to the first mouth-open frame: the first sound's shape).
 """
 
 from __future__ import annotations
@@ -95,16 +101,20 @@ def first_open(messages: list[dict[str, Any]], from_ms: int) -> int | None:
 async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: int) -> dict[str, Any]:
     rng = random.Random(7)
     figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "gap": [], "interrupt": []}
+    figures |= {"cut": [], "synth": [], "lead": [], "mouth": []}
+    sent_at: dict[str, float] = {}  # say id -> when it was sent
+    segments: dict[str, int] = {}  # say id -> segments cut so far, from its ack
     async with websockets.connect(url, compression=None) as viewer, websockets.connect(url + "&role=controller") as ctl:
         observer = Observer(viewer, await clock_offset(viewer))
         watching = asyncio.create_task(observer.run())
-        acks = asyncio.create_task(drain_acks(ctl))
+        acks = asyncio.create_task(drain_acks(ctl, segments))
         for n in range(utterances):
             since = len(observer.messages)
             stream = f"u{n}"
             started = observer.now()
             for i, token in enumerate(tokens := utterance(rng)):
                 final = i == len(tokens) - 1
+                sent_at[f"{n}-{i}"] = observer.now()
                 await ctl.send(
                     json.dumps({"type": "say", "id": f"{n}-{i}", "stream": stream, "text": token, "final": final})
                 )
@@ -123,6 +133,13 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
             mouth = first_open(ours, audio[0]["start_ms"])
             if mouth is not None:
                 figures["first_mouth"].append(mouth - started)
+                cut_id = next((f"{n}-{i}" for i in range(len(tokens)) if segments.get(f"{n}-{i}", 0) >= 1), None)
+                announced = next(at for at, m in observer.messages[since:] if m["type"] == "audio")
+                if cut_id is not None:
+                    figures["cut"].append(sent_at[cut_id] - started)
+                    figures["synth"].append(announced - sent_at[cut_id])
+                figures["lead"].append(audio[0]["start_ms"] - announced)
+                figures["mouth"].append(mouth - audio[0]["start_ms"])
             for before, after in zip(audio, audio[1:], strict=False):
                 if after["program_id"] == before["program_id"]:
                     figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
@@ -134,11 +151,13 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
     return {**figures, "late": [observer.late]}
 
 
-async def drain_acks(ws: Any) -> None:
+async def drain_acks(ws: Any, segments: dict[str, int]) -> None:
     async for raw in ws:
         message = json.loads(raw)
         if message["type"] == "error":
             raise RuntimeError(message["message"])
+        if message["type"] == "ack" and "segments" in message["result"]:
+            segments[message["id"]] = message["result"]["segments"]
 
 
 def main() -> None:
@@ -172,6 +191,7 @@ def main() -> None:
                 "interrupts": len(figures["interrupt"]),
                 "interrupt_ms_p95": pct("interrupt", 0.95),
                 "late_frames": figures["late"][0],
+                **{f"{part}_ms_p50": pct(part, 0.5) for part in ("cut", "synth", "lead", "mouth")},
             }
         )
     )

@@ -1,6 +1,6 @@
 // The preview page's wiring: the live canvas plus program, expression and pose controls, status and toasts.
 
-import { CloseCode, expressionNames, play, poseNames, say, set, stop, watchExport } from './protocol.js';
+import { CloseCode, expressionNames, play, poseNames, react, say, set, stop, watchExport } from './protocol.js';
 import { createLive, numberParam } from './live.js';
 import { toast } from './toast.js';
 
@@ -181,6 +181,7 @@ function renderRig() {
       chip(box, name, () => command((rid) => set(rid, { [field]: name }), `Set ${field}`));
     }
   }
+  renderReactions();
   renderControls();
 }
 
@@ -277,6 +278,27 @@ $('say-form').addEventListener('submit', async (e) => {
     renderControls();
   }
 });
+
+// ------------------------------------------------------------------ react
+
+// Reactions layer over whatever plays (the voice goes on). "Happy" holds the rig's first happy
+// expression; a rig without one hides the button.
+const happyExpression = () => expressionNames(player.rig).find((n) => n.startsWith('happy')) ?? null;
+
+for (const b of $('reactions').querySelectorAll('.chip')) {
+  b.addEventListener('click', () => {
+    const options = { reaction: b.dataset.reaction };
+    if (options.reaction === 'expression') options.expr = happyExpression();
+    if (b.dataset.duration) options.duration_ms = Number(b.dataset.duration);
+    command((rid) => react(rid, options), 'React');
+  });
+}
+
+function renderReactions() {
+  const happy = $('reactions').querySelector('[data-reaction="expression"]');
+  happy.hidden = !happyExpression();
+  happy.title = happyExpression() ?? '';
+}
 
 // ------------------------------------------------------------------ status
 

@@ -107,6 +107,15 @@ export function interrupt(id) {
   return { type: 'interrupt', id };
 }
 
+/**
+ * A short reaction over whatever plays: `nod`, `shake`, `blink`, `look_away` (optional `direction`,
+ * `duration_ms`) or `expression` (`expr`, optional `duration_ms`).
+ */
+export function react(id, { reaction, ...options } = {}) {
+  if (typeof reaction !== 'string') throw new ProtocolError('react: reaction must be a string');
+  return { type: 'react', id, reaction, ...options };
+}
+
 export function watchExport(id, exportId) {
   return { type: 'watch_export', id, export_id: String(exportId) };
 }

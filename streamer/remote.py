@@ -75,6 +75,24 @@ def play(server: str, channel: str, body: dict[str, Any], token: str | None) -> 
     return result if isinstance(result, dict) else {}
 
 
+def timeline_exists(server: str, timeline_id: str) -> bool:
+    """Whether the server stores a timeline ``timeline_id`` (``GET /timelines/{id}`` answers 200, not 404)."""
+    try:
+        http_json("GET", f"{server}/timelines/{quote(timeline_id, safe='')}", None, "application/json", None)
+    except StreamerError as exc:
+        if ": 404 " in str(exc):
+            return False
+        raise
+    return True
+
+
+def record(server: str, channel: str, body: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """``POST /channels/{channel}/record`` (``{"action": "start"}`` or ``"stop"``); its result."""
+    url = f"{server}/channels/{quote(channel, safe='')}/record"
+    result = http_json("POST", url, json.dumps(body).encode("utf-8"), "application/json", token)
+    return result if isinstance(result, dict) else {}
+
+
 def viewers(server: str, channel: str) -> int:
     """How many viewers (and controllers) are connected to ``channel`` now."""
     described = http_json("GET", f"{server}/channels/{quote(channel, safe='')}", None, "application/json", None)

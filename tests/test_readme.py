@@ -41,7 +41,7 @@ def test_the_walkthrough_runs_and_writes_only_to_try(tmp_path: Path, monkeypatch
     ran = 0
     for argv in commands():
         video = any(arg.endswith((".mp4", ".webm", ".mov")) for arg in argv)
-        if argv[0] in ("serve", "play", "upload", "export", "rig") or "--play" in argv or video:
+        if argv[0] in ("serve", "play", "record", "upload", "export", "rig") or "--play" in argv or video:
             continue  # servers, and videos (covered by the export tests) are left out to keep this quick
         assert main(argv) == 0, argv
         ran += 1

@@ -15,9 +15,11 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, replace
 from typing import Any
 
-from streamer.core.errors import CommandError
+from streamer.core.errors import CommandError, Conflict, UnreachableError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
+from streamer.core.reactions import Placed, Reaction, overlay_targets, plan_targets
+from streamer.core.recording import Recorder, Recording
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
 from streamer.core.schedule import Schedule
@@ -137,6 +139,10 @@ class Channel:
         self._sent_until = now_ms
         self._chunks = 0
         self._seed = zlib.crc32(name.encode())
+        self._reactions: list[Placed] = []  # layered over the plan until they end
+        # Under a reaction: the plan's changes as they were without it, over [from, until).
+        self._underlay: tuple[int, int, list[tuple[int, str]]] | None = None
+        self.recorder: Recorder | None = None  # what airs is recorded while this is set
 
     def _use_rig(self, rig: Rig, rig_id: str) -> None:
         self.rig, self.rig_id = rig, rig_id
@@ -156,6 +162,10 @@ class Channel:
         i = bisect_left(self._times, t_ms)
         del self._times[i:], self._keys[i:]
         self._horizon = t_ms
+        if self._underlay is not None:
+            u_from, u_until, under = self._underlay
+            kept = [c for c in under if c[0] < t_ms]
+            self._underlay = (u_from, min(u_until, t_ms), kept) if t_ms > u_from else None
         return key
 
     def _append(self, changes: list[tuple[int, str]]) -> None:
@@ -209,15 +219,60 @@ class Channel:
         }
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
+        self._react_from(from_ms)
         until = max(self._sent_until, now_ms + self.lookahead_ms)
         while self._horizon < until:
             self._plan_idle()
         self._sent_until = until
         return self._frames(from_ms, until)
 
+    def _base_changes(self) -> list[tuple[int, str]]:
+        """The plan as it would be without reactions."""
+        changes = list(zip(self._times, self._keys, strict=True))
+        if self._underlay is None:
+            return changes
+        u_from, u_until, under = self._underlay
+        i, j = bisect_left(self._times, u_from), bisect_left(self._times, u_until)
+        return changes[:i] + under + changes[j:]
+
+    def _react_from(self, from_ms: int) -> None:
+        """Layer the reactions still running at ``from_ms`` over the plan from then on.
+
+        The plan's own targets (recovered from its frames) are re-routed with each reaction's
+        steps overlaid, up to the first of its endpoint frames after the last reaction has
+        settled; from there the plan goes on as it was. What it was is kept (the underlay), so
+        a later reaction or command overlays the program, not the reaction.
+        """
+        self._reactions = active = [p for p in self._reactions if p.end_ms > from_ms]
+        if not active:
+            return
+        settled = max(p.end_ms for p in active)
+        while self._horizon <= settled:
+            self._plan_idle()
+        base_changes = self._base_changes()
+        times = [t for t, _ in base_changes]
+        splice = next(
+            (t for t, key in base_changes[bisect_left(times, settled) :] if self.rig.state_of_key(key) is not None),
+            self._horizon,
+        )
+        base = plan_targets(self.rig, base_changes)
+        motion = Motion(self.router, self.key_at(from_ms), from_ms)
+        for target in overlay_targets(self.rig, base, active, from_ms, splice, self.state):
+            motion.goto(target.t_ms, target.state, target.transition_ms)
+        i = bisect_left(self._times, from_ms)
+        del self._times[i:], self._keys[i:]
+        self._append(motion.finish(splice))
+        self._append(base_changes[bisect_left(times, splice) :])
+        u_from = from_ms if self._underlay is None else min(self._underlay[0], from_ms)
+        k = bisect_right(times, u_from) - 1
+        under = [(u_from, base_changes[max(k, 0)][1])] + [c for c in base_changes[k + 1 :] if c[0] < splice]
+        self._underlay = (u_from, splice, under)
+
     def _end_program(self, reason: str, t_ms: int) -> list[Message]:
         if self.program is None:
             return []
+        if self.recorder is not None:
+            self.recorder.program_cut(self.program.id, t_ms)
         ended = {"type": "program_end", "program_id": self.program.id, "reason": reason, "t_ms": t_ms}
         self.program = None
         return [ended]
@@ -232,6 +287,8 @@ class Channel:
         stalled server.
         """
         out: list[Message] = []
+        if self.recorder is not None:
+            self.recorder.capture(self._times, self._keys, now_ms)
         if self.program is not None and now_ms >= self.program.end_ms:
             end_ms = self.program.end_ms
             out += self._end_program("finished", end_ms)
@@ -309,6 +366,7 @@ class Channel:
         out = self._end_program("replaced", t)
         start, arrive_ms = self._place(t, schedule)
         program = self.program = self._new_program(start, schedule, timeline_id=timeline_id, audio=audio)
+        self._recorded(program)
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
         audio_message = program.audio_message()
@@ -344,6 +402,7 @@ class Channel:
         else:
             program = self._new_program(start, schedule, stream=stream, segments=(AudioCue(audio_url, 0, audio_ms),))
         self.program = program
+        self._recorded(program)
         out.append(self._replan_message(now_ms, t))
         out.append({"type": "program_start", "program": program.to_json(), "server_time_ms": now_ms})
         out.append(program.cue_message(program.segments[-1], len(program.segments) - 1))
@@ -394,6 +453,18 @@ class Channel:
         out.append(self._state_message(t + INTERRUPT_MS))
         return {"interrupted": interrupted}, out
 
+    def react(self, now_ms: int, reaction: Reaction) -> tuple[Message, list[Message]]:
+        """Layer ``reaction`` over whatever plays, from now + lead: the program (and its mouth)
+        goes on; the head, eyes or upper face do the reaction and come back to the program's."""
+        placed = Placed(now_ms + self.lead_ms, reaction)
+        self._reactions.append(placed)
+        try:
+            out = [self._replan_message(now_ms, placed.start_ms)]
+        except UnreachableError:  # raised before the plan changes
+            self._reactions.remove(placed)
+            raise
+        return {"reaction": reaction.kind, "t_ms": placed.start_ms, "end_ms": placed.end_ms}, out
+
     def switch_rig(self, now_ms: int, rig: Rig, rig_id: str) -> tuple[Message, list[Message]]:
         """Play ``rig`` from now + lead: a running program ends (``replaced``), the plan restarts.
 
@@ -403,7 +474,11 @@ class Channel:
         """
         t = now_ms + self.lead_ms
         out = self._end_program("replaced", t)
+        if self.recorder is not None:  # a recording plays one rig: it ends where this one takes over
+            self.recorder.capture(self._times, self._keys, t)
+            self.recorder.end(t, "rig")
         self._use_rig(rig, rig_id)
+        self._reactions, self._underlay = [], None  # another rig's poses and faces
         expr = self.state.expr if self.state.expr in rig.expressions else self.home.expr
         pose = self.state.pose if self.state.pose in rig.poses else self.home.pose
         self.state = State(expr, pose)
@@ -425,6 +500,30 @@ class Channel:
         state = self._state_message(t)
         out.append(state)
         return {"rig": rig_id, **{k: state[k] for k in ("expr", "pose", "t_ms")}}, out
+
+    # -- recording ----------------------------------------------------------------------
+
+    def _recorded(self, program: Program) -> None:
+        if self.recorder is not None:
+            self.recorder.program(program)
+
+    def record_start(self, now_ms: int) -> Message:
+        """Record what airs from now on. Raises :class:`Conflict` while a recording runs."""
+        if self.recorder is not None:
+            raise Conflict(f"channel {self.name!r} is already recording (since server time {self.recorder.start_ms})")
+        self.recorder = Recorder(now_ms, self.rig_id, self.key_at(now_ms))
+        if self.program is not None:
+            self.recorder.program(self.program)
+        return {"recording": True, "start_ms": now_ms}
+
+    def record_stop(self, now_ms: int) -> Recording:
+        """What aired since :meth:`record_start`. Raises :class:`Conflict` when not recording."""
+        recorder = self.recorder
+        if recorder is None:
+            raise Conflict(f"channel {self.name!r} is not recording: start a recording first")
+        recorder.capture(self._times, self._keys, now_ms)
+        self.recorder = None
+        return recorder.finish(now_ms)
 
     def stop(self, now_ms: int) -> tuple[Message, list[Message]]:
         """End the program (if any) and return to the home expression at the current pose.

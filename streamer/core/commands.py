@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamer.core.errors import CommandError
+from streamer.core.reactions import DIRECTIONS, MAX_HOLD_MS, MIN_HOLD_MS, REACTIONS
 from streamer.core.timeline import MAX_TRANSITION_MS
 
-COMMANDS = ("play", "stop", "set", "say", "interrupt")
+COMMANDS = ("play", "stop", "set", "say", "interrupt", "react", "record")
 # say: the voice options a message may carry (checked by the speech layer, as POST /speech's are).
 SAY_OPTIONS = ("voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync")
 MAX_SAY_TEXT = 10_000  # characters in one say message (a stream may have any number of them)
 STREAM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+TIMELINE_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")  # as the timeline store takes them
 DEFAULT_SET_TRANSITION_MS = 300
 # ``at_ms`` may lie this far in the past (it then starts as soon as possible) or in the future.
 AT_MS_PAST_LIMIT_MS, AT_MS_FUTURE_LIMIT_MS = 10_000, 24 * 3600 * 1000
@@ -66,7 +68,26 @@ class Interrupt:
     """Stop speaking now: drop what is queued, close the mouth."""
 
 
-Command = Play | Set | Stop | Say | Interrupt
+@dataclass(frozen=True)
+class React:
+    """Layer a short reaction over whatever plays (checked against the rig by the channel)."""
+
+    reaction: str
+    expr: str | None = None  # for "expression"
+    duration_ms: int | None = None  # how long "expression" and "look_away" hold
+    direction: str | None = None  # for "look_away"
+
+
+@dataclass(frozen=True)
+class Record:
+    """Start recording what the channel airs, or stop and store it as a timeline (``timeline_id``, ``name``)."""
+
+    action: str
+    timeline_id: str | None = None
+    name: str | None = None
+
+
+Command = Play | Set | Stop | Say | Interrupt | React | Record
 
 
 def parse_command(kind: str, body: dict[str, Any], now_ms: int) -> Command:
@@ -81,6 +102,10 @@ def parse_command(kind: str, body: dict[str, Any], now_ms: int) -> Command:
         return _say(body)
     if kind == "interrupt":
         return Interrupt()
+    if kind == "react":
+        return _react(body)
+    if kind == "record":
+        return _record(body)
     raise CommandError(f"unknown command {kind[:40]!r} ({', '.join(COMMANDS)})")
 
 
@@ -121,6 +146,40 @@ def _say(body: dict[str, Any]) -> Say:
         raise CommandError(f"final: must be true or false, got {final!r}")
     options = {k: body[k] for k in SAY_OPTIONS if k in body}
     return Say(text, stream, final, options)
+
+
+def _react(body: dict[str, Any]) -> React:
+    reaction = body.get("reaction")
+    if reaction not in REACTIONS:
+        raise CommandError(f"reaction: must be one of {', '.join(REACTIONS)}, got {str(reaction)[:40]!r}")
+    expr, direction = _optional_str(body, "expr"), _optional_str(body, "direction")
+    if reaction == "expression" and expr is None:
+        raise CommandError("expr: is required for the reaction expression (an expression of the rig)")
+    if reaction != "expression" and expr is not None:
+        raise CommandError(f"expr: only the reaction expression takes one, not {reaction}")
+    if direction is not None and (reaction != "look_away" or direction not in DIRECTIONS):
+        raise CommandError(f"direction: look_away takes one of {', '.join(DIRECTIONS)}, got {direction[:40]!r}")
+    ms = body.get("duration_ms")
+    if ms is not None:
+        if reaction not in ("expression", "look_away"):
+            raise CommandError(f"duration_ms: only expression and look_away take one, not {reaction}")
+        if isinstance(ms, bool) or not isinstance(ms, int) or not MIN_HOLD_MS <= ms <= MAX_HOLD_MS:
+            raise CommandError(f"duration_ms: must be an integer in [{MIN_HOLD_MS}, {MAX_HOLD_MS}], got {ms!r}")
+    return React(reaction, expr, ms, direction)
+
+
+def _record(body: dict[str, Any]) -> Record:
+    action = body.get("action")
+    if action not in ("start", "stop"):
+        raise CommandError(f"action: must be 'start' or 'stop', got {str(action)[:40]!r}")
+    timeline_id, name = _optional_str(body, "timeline_id"), _optional_str(body, "name")
+    if action == "start" and (timeline_id is not None or name is not None):
+        raise CommandError("timeline_id, name: are given when the recording stops, not when it starts")
+    if timeline_id is not None and not TIMELINE_ID.fullmatch(timeline_id):
+        raise CommandError(f"timeline_id: must match [a-z0-9][a-z0-9_-]{{0,63}}, got {timeline_id[:80]!r}")
+    if name is not None and not 0 < len(name) <= 200:
+        raise CommandError("name: must be 1-200 characters")
+    return Record(action, timeline_id, name)
 
 
 def _optional_str(body: dict[str, Any], field: str) -> str | None:

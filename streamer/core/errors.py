@@ -8,6 +8,7 @@
     ├── TimelineError (ValueError)                 a timeline that fails parsing or validation
     ├── UnreachableError (ValueError)              no route between two states of a rig
     ├── CommandError (ValueError)                  a live command with a bad field
+    ├── Conflict (ValueError)                      a request the channel's state does not allow now
     ├── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
     └── StoreUnavailable (ConnectionError)         a frame store is throttling, down or too slow
 
@@ -45,6 +46,10 @@ class UnreachableError(StreamerError, ValueError):
 
 class CommandError(StreamerError, ValueError):
     """A live channel command names something the rig lacks or has a bad field."""
+
+
+class Conflict(StreamerError, ValueError):
+    """A request that the current state does not allow (stop a recording that is not running)."""
 
 
 class NotFound(StreamerError, LookupError):

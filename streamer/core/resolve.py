@@ -2,6 +2,7 @@
 
 ``check_against_rig`` (names exist) -> ``target_events`` (layers combined into targets) ->
 ``Motion`` (targets routed through the transition graph and timed) -> :class:`Schedule`.
+A timeline with a ``frames`` track (a recording of what a channel aired) is its own schedule.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def resolve(timeline: Timeline, rig: Rig) -> Schedule:
     target cannot be reached through the rig's sequences.
     """
     check_against_rig(timeline, rig)
+    if timeline.frames:  # recorded frames: the schedule as it aired
+        return Schedule(timeline.duration_ms, tuple((f.t_ms, f.key) for f in timeline.frames))
     router = router_for(rig)
     duration = timeline.duration_ms
     motion = Motion(router, rig.endpoint_key(timeline.start))

@@ -64,6 +64,14 @@ class BlinkCue:
 
 
 @dataclass(frozen=True)
+class FrameCue:
+    """Show the frame ``key`` from ``t_ms`` (a recorded timeline: frames as they aired)."""
+
+    t_ms: int
+    key: str
+
+
+@dataclass(frozen=True)
 class AudioRef:
     id: str
     offset_ms: int = 0
@@ -79,6 +87,7 @@ class Timeline:
     pose: tuple[PoseKey, ...] = ()
     words: tuple[WordSpan, ...] = ()
     blinks: tuple[BlinkCue, ...] = ()
+    frames: tuple[FrameCue, ...] = ()  # when given, the schedule itself (no other face tracks)
     audio: AudioRef | None = None
     idle_blink: bool = True
     seed: int = 0
@@ -99,6 +108,7 @@ class Timeline:
         ends += [k.t_ms + k.transition_ms for k in self.pose]
         ends += [c.end_ms for c in self.speech] + [w.end_ms for w in self.words]
         ends += [b.t_ms + (b.duration_ms or 0) for b in self.blinks]
+        ends += [f.t_ms for f in self.frames[-1:]]
         return min(MAX_DURATION_MS, max(ends) + TAIL_MS)
 
 
@@ -180,7 +190,8 @@ def parse_timeline(data: object) -> Timeline:
         timeline = _parse_v1(data)
     else:
         raise TimelineError(f"timeline: must be an object or a keyframe list, got {type(data).__name__}")
-    count = sum(map(len, (timeline.emotion, timeline.speech, timeline.pose, timeline.words, timeline.blinks)))
+    tracks = (timeline.emotion, timeline.speech, timeline.pose, timeline.words, timeline.blinks, timeline.frames)
+    count = sum(map(len, tracks))
     if count > MAX_ITEMS:
         raise TimelineError(f"timeline: {count} items is over the limit of {MAX_ITEMS}")
     last = max([0] + [c.end_ms for c in timeline.speech] + [w.end_ms for w in timeline.words])
@@ -191,6 +202,7 @@ def parse_timeline(data: object) -> Timeline:
             "emotion": [k.t_ms for k in timeline.emotion],
             "pose": [k.t_ms for k in timeline.pose],
             "blink": [b.t_ms for b in timeline.blinks],
+            "frames": [f.t_ms for f in timeline.frames],
         }
         for track, times in starts.items():
             late = next((i for i, t in enumerate(times) if t > timeline.duration), None)
@@ -209,10 +221,10 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
     start = _object(data.get("start", {}), "start")
     start_state = State(start.str("expr", "neutral"), start.str("pose", "center"))
     tracks = _object(data.get("tracks", {}), "tracks")
-    unknown = set(tracks.obj) - {"emotion", "speech", "pose", "words", "blink"}
+    unknown = set(tracks.obj) - {"emotion", "speech", "pose", "words", "blink", "frames"}
     if unknown:
         raise TimelineError(
-            f"tracks: unknown track {sorted(unknown)[0]!r} (known: emotion, speech, pose, words, blink)"
+            f"tracks: unknown track {sorted(unknown)[0]!r} (known: emotion, speech, pose, words, blink, frames)"
         )
 
     emotion: list[EmotionKey] = []
@@ -268,6 +280,14 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
         blinks.append(BlinkCue(r.int("t_ms"), r.opt_int("duration_ms", hi=10_000)))
     _check_order([b.t_ms for b in blinks], "tracks.blink", strict=True)
 
+    frames = _parse_frames(tracks.obj.get("frames"))
+    if frames:
+        face = next((name for name in ("emotion", "speech", "pose", "blink") if tracks.obj.get(name)), None)
+        if face is not None:
+            raise TimelineError(
+                f"tracks.frames: a timeline of frames shows them as they are; it cannot also have tracks.{face}"
+            )
+
     audio = None
     if data.get("audio") is not None:
         a = _object(data["audio"], "audio")
@@ -290,12 +310,27 @@ def _parse_v1(data: dict[str, Any]) -> Timeline:
         pose=tuple(pose),
         words=tuple(words),
         blinks=tuple(blinks),
+        frames=frames,
         audio=audio,
-        idle_blink=blink_on,
+        idle_blink=blink_on and not frames,
         seed=idle.int("seed", 0, hi=2**31 - 1),
         duration=top.opt_int("duration_ms", lo=1),
         meta=meta,
     )
+
+
+def _parse_frames(raw: object) -> tuple[FrameCue, ...]:
+    frames: list[FrameCue] = []
+    for i, item in enumerate(_list(raw, "tracks.frames")):
+        r = _object(item, f"tracks.frames[{i}]")
+        key = r.str("key", max_len=1000)
+        if not is_valid_key(key):
+            raise TimelineError(f"tracks.frames[{i}].key: invalid frame key {key[:80]!r}")
+        frames.append(FrameCue(r.int("t_ms"), key))
+    _check_order([f.t_ms for f in frames], "tracks.frames", strict=False)
+    if frames and frames[0].t_ms != 0:
+        raise TimelineError(f"tracks.frames[0]: t_ms must be 0 (the frame shown from the start), got {frames[0].t_ms}")
+    return tuple(frames)
 
 
 def _parse_face_rig(data: object) -> Timeline:
@@ -360,6 +395,9 @@ def check_against_rig(timeline: Timeline, rig: Rig) -> None:
         need_pose(p.pose, label("pose", i))
     for i, s in enumerate(timeline.speech):
         need_expr(s.viseme, label("speech", i))
+    for i, f in enumerate(timeline.frames):
+        if not rig.has_key(f.key):
+            raise TimelineError(f"tracks.frames[{i}].key: the rig has no frame {f.key[:120]!r}")
     if face_rig:
         need_start()
 
@@ -395,6 +433,8 @@ def timeline_to_json(timeline: Timeline) -> dict[str, Any]:
         },
         "idle": {"blink": timeline.idle_blink, "seed": timeline.seed},
     }
+    if timeline.frames:
+        doc["tracks"]["frames"] = [{"t_ms": f.t_ms, "key": f.key} for f in timeline.frames]
     if timeline.audio is not None:
         doc["audio"] = {"id": timeline.audio.id, "offset_ms": timeline.audio.offset_ms}
     if timeline.duration is not None:

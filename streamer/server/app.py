@@ -28,6 +28,7 @@ from starlette.websockets import WebSocket
 
 from streamer.core.errors import (
     CommandError,
+    Conflict,
     InvalidKey,
     NotFound,
     RigError,
@@ -76,6 +77,7 @@ ERROR_STATUS: dict[type[Exception], int] = {
     UnreachableError: 422,
     AudioError: 422,
     AlreadyExists: 409,
+    Conflict: 409,
     StaleWrite: 412,
     PayloadTooLarge: 413,
     UnsupportedMediaType: 415,

@@ -21,9 +21,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from streamer.core.channel import AudioCue, Channel, Message
-from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_command
+from streamer.core.commands import Command, Interrupt, Play, React, Record, Say, Set, Stop, parse_command
 from streamer.core.emotions import expression_for_tag
-from streamer.core.errors import CommandError, NotFound, StoreUnavailable, StreamerError
+from streamer.core.errors import CommandError, Conflict, NotFound, StoreUnavailable, StreamerError
+from streamer.core.reactions import make_reaction
 from streamer.core.resolve import resolve
 from streamer.core.rig import suggest
 from streamer.core.schedule import Schedule
@@ -31,9 +32,11 @@ from streamer.core.timeline import Timeline, parse_timeline
 from streamer.rigset import DEFAULT_RIG_ID, pick
 from streamer.server.fanout import CLOSE_RESTART, Fanout, LocalFanout, Viewer, encode
 from streamer.server.framesource import ServedRig
+from streamer.server.recording import store_recording
 from streamer.server.speaking import Speaker
 from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
+from streamer.storage import AlreadyExists
 
 log = logging.getLogger("streamer.server.live")
 
@@ -47,8 +50,9 @@ MAX_NETWORK_LEAD_MS = 1000
 # A program with audio starts at least this much (plus the network lead) after the command, so
 # viewers fetch and buffer the audio (announced at once by program_start and audio) before it plays.
 AUDIO_LEAD_MS = 800
-# A spoken stream's first segment needs less: its audio is a few seconds of Opus, fetched at once.
-SPEECH_LEAD_MS = 100
+# A spoken stream's first segment needs less: its audio is a few KB of Opus, fetched at once (the
+# network lead above already covers the fetch's round trip; this is for the download and decode).
+SPEECH_LEAD_MS = 40
 TAG_TRANSITION_MS = 250  # the face an inline emotion tag asks for is reached this fast
 # At most one store_unavailable error per channel this often, however many prefetches fail.
 STORE_ERROR_EVERY_MS = 2000
@@ -371,6 +375,16 @@ class ChannelService:
         """Check and apply one command to channel ``name`` (created if needed); returns its result."""
         command = parse_command(kind, body, self.now_ms())
         channel = self.channel(name)
+        if isinstance(command, Record):
+            return await self._record(channel, command)
+        result = await self._apply(channel, command)
+        recorder = channel.core.recorder
+        if recorder is not None:  # the recording keeps the commands that made it
+            fields = {k: (True if k == "timeline" else v) for k, v in body.items() if k not in ("type", "id")}
+            recorder.event(self.now_ms(), kind, fields)
+        return result
+
+    async def _apply(self, channel: LiveChannel, command: Command) -> dict[str, Any]:
         if isinstance(command, Play):
             return await self._play(channel, command)
         if isinstance(command, Say):
@@ -379,7 +393,16 @@ class ChannelService:
             return await self._set(channel, command)
         async with channel.lock:
             channel.fit_lead()
-            if isinstance(command, Interrupt):
+            if isinstance(command, React):  # layered over the program: the voice goes on
+                reaction = make_reaction(
+                    command.reaction,
+                    channel.served.rig,
+                    expr=command.expr,
+                    duration_ms=command.duration_ms,
+                    direction=command.direction,
+                )
+                result, messages = channel.core.react(self.now_ms(), reaction)
+            elif isinstance(command, Interrupt):
                 channel.hush()
                 result, messages = channel.core.interrupt(self.now_ms())
             else:
@@ -389,6 +412,29 @@ class ChannelService:
             channel.commanded()
             channel.broadcast(messages)
         return result
+
+    async def _record(self, channel: LiveChannel, command: Record) -> dict[str, Any]:
+        """Start recording, or stop and store what aired as a timeline with its audio."""
+        if command.action == "start":
+            async with channel.lock:
+                return channel.core.record_start(self.now_ms())
+        if channel.core.recorder is None:
+            raise Conflict(f"channel {channel.name!r} is not recording: start a recording first")
+        if command.timeline_id is not None and await asyncio.to_thread(self.timelines.exists, command.timeline_id):
+            raise AlreadyExists(f"timeline {command.timeline_id!r} already exists; the recording goes on")
+        async with channel.lock:
+            recording = channel.core.record_stop(self.now_ms())
+            rig = channel.served.rig
+        prefix = self.audio_url("")
+        return await store_recording(
+            recording,
+            rig=rig,
+            audio=self.audio,
+            timelines=self.timelines,
+            audio_id_of=lambda url: url[len(prefix) :] if url.startswith(prefix) else None,
+            timeline_id=command.timeline_id,
+            name=command.name or f"{channel.name} recording",
+        )
 
     async def _set(self, channel: LiveChannel, command: Set) -> dict[str, Any]:
         asked = None if command.rig is None else pick(self.rigs, command.rig)
@@ -451,6 +497,9 @@ class ChannelService:
             program, messages = channel.core.speak(self.now_ms(), schedule, url, said.speech.duration_ms, stream=stream)
             channel.program_started(program.id, program.start_ms + program.segments[-1].offset_ms, schedule)
             channel.broadcast(messages)
+            if channel.core.recorder is not None:
+                said_fields = {"stream": stream, "text": text, "audio": audio_id}
+                channel.core.recorder.event(self.now_ms(), "segment", said_fields)
         log.info("channel %s: said %r (%d ms) in stream %s", channel.name, text[:40], said.speech.duration_ms, stream)
 
     async def _timeline(self, command: Play) -> Timeline:
@@ -495,6 +544,7 @@ class ChannelService:
             "state": {"expr": core.state.expr, "pose": core.state.pose},
             "rig": channel.served.id,
             "program": None if core.program is None else core.program.to_json(),
+            "recording": None if core.recorder is None else {"start_ms": core.recorder.start_ms},
             "viewers": channel.viewers,
             "commands": channel.commands,
         }

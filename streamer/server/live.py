@@ -22,6 +22,7 @@ from streamer.core.channel import Message
 from streamer.core.commands import COMMANDS
 from streamer.core.errors import (
     CommandError,
+    Conflict,
     NotFound,
     StreamerError,
     TimelineError,
@@ -48,7 +49,7 @@ from streamer.server.security import (
     write_origin_allowed,
 )
 from streamer.settings import Settings
-from streamer.storage import PayloadTooLarge
+from streamer.storage import AlreadyExists, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,8 @@ ERROR_CODES: list[tuple[type[Exception], str]] = [
     (UnreachableError, "invalid_timeline"),
     (CommandError, "bad_message"),
     (ChannelLimit, "bad_message"),
+    (Conflict, "conflict"),
+    (AlreadyExists, "conflict"),
 ]
 
 

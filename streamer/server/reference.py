@@ -147,6 +147,7 @@ SCHEMAS: dict[str, Schema] = {
         state=STATE,
         rig={"type": "string", "description": "the id of the rig the channel plays"},
         program=_nullable(_ref("Program")),
+        recording=_nullable(_obj(start_ms={"type": "integer", "description": "server time it started"})),
         viewers={"type": "integer", "description": "connected viewers and controllers"},
         commands={"type": "integer", "description": "play, stop and set commands accepted since it was created"},
     ),
@@ -182,6 +183,43 @@ SCHEMAS: dict[str, Schema] = {
         stream=STR,
         segments={"type": "integer", "description": "segments the stream's text was cut into so far"},
         final={"type": "boolean"},
+    ),
+    "ReactRequest": _obj(
+        "reaction",
+        reaction={"enum": ["nod", "shake", "blink", "look_away", "expression"]},
+        expr={"type": "string", "description": "for `expression`: the rig expression whose upper face shows"},
+        duration_ms={
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 10000,
+            "default": 1000,
+            "description": "how long `expression` and `look_away` hold",
+        },
+        direction={"enum": ["left", "right", "up", "down"], "default": "left", "description": "for `look_away`"},
+    ),
+    "Reacted": _obj(
+        reaction=STR,
+        t_ms={"type": "integer", "description": "server time the reaction starts (now + lead)"},
+        end_ms={"type": "integer", "description": "server time the face is back to the program's"},
+    ),
+    "RecordRequest": _obj(
+        "action",
+        action={"enum": ["start", "stop"]},
+        timeline_id={"type": "string", "description": "with `stop`: the stored timeline's id (default: from `name`)"},
+        name={"type": "string", "description": "with `stop`: the stored timeline's name"},
+    ),
+    "Recorded": _obj(
+        "",
+        optional=True,
+        recording={"type": "boolean", "description": "`start`: true"},
+        start_ms={"type": "integer", "description": "server time the recording starts"},
+        timeline_id={"type": "string", "description": "`stop`: the stored timeline"},
+        audio_id=_nullable({"type": "string", "description": "`stop`: its mixed audio (null: none aired)"}),
+        end_ms={"type": "integer"},
+        duration_ms={"type": "integer"},
+        frames={"type": "integer", "description": "frame changes recorded"},
+        events={"type": "integer", "description": "commands recorded"},
+        ended_by=_nullable({"type": "string", "description": "`rig` when a rig switch ended the frames early"}),
     ),
     "Interrupted": _obj(interrupted=_nullable({"type": "string", "description": "the program cut short, if any"})),
     "Stopped": _obj(stopped=_nullable({"type": "string", "description": "the program stopped, if any"})),
@@ -356,7 +394,9 @@ SEC_SERVICE, SEC_FRAMES, SEC_TIMELINES, SEC_AUDIO = "service", "rig and frames",
 SEC_CHANNELS, SEC_EXPORTS, SEC_SPEECH, SEC_CLIENT = "channels", "exports", "speech", "browser client"
 
 
-def _channel_command(summary: str, description: str, body: Schema, result: str) -> Schema:
+def _channel_command(
+    summary: str, description: str, body: Schema, result: str, errors: str = "400 404 413 422"
+) -> Schema:
     return {
         "post": _op(
             summary,
@@ -365,7 +405,7 @@ def _channel_command(summary: str, description: str, body: Schema, result: str) 
             description=description,
             params=(CHANNEL,),
             body=body,
-            errors="400 404 413 422",
+            errors=errors,
             write=True,
         )
     }
@@ -658,6 +698,23 @@ PATHS: dict[str, Schema] = {
         "The WebSocket `interrupt` command: queued text is dropped, synthesis cancelled, the mouth closes.",
         {"required": False, "description": "optional: empty or `{}`", "content": {JSON: {"schema": _obj()}}},
         "Interrupted",
+    ),
+    "/channels/{name}/react": _channel_command(
+        "React: nod, shake, blink, look away, or hold an expression",
+        "The WebSocket `react` command: a short reaction layered over whatever plays (the program and the "
+        "voice go on, the mouth stays the speech's), then the face comes back. 400 for a pose or expression "
+        "the rig lacks.",
+        _body(_ref("ReactRequest")),
+        "Reacted",
+    ),
+    "/channels/{name}/record": _channel_command(
+        "Record what a channel airs, as a stored timeline",
+        "The WebSocket `record` command. `start` records from now; `stop` stores the frames as they aired (a "
+        "`frames` track, so it exports frame-identically), the audio mixed into one track and the commands, and "
+        "answers the `timeline_id`. 409 for a `start` while recording, a `stop` when not, or a taken `timeline_id`.",
+        _body(_ref("RecordRequest")),
+        "Recorded",
+        errors="400 404 409 413 422",
     ),
     "/exports": {
         "post": _op(

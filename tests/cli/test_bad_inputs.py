@@ -50,9 +50,10 @@ CASES: list[tuple[list[str], str]] = [
     (["upload", "take.ogg", "--bucket", "b", "--dry-run"], "take.ogg: not a folder"),
     (["chat", "--persona", "image.png"], "--persona image.png: cannot read it"),
     (["chat", "--persona", "folder"], "--persona folder: cannot read it"),
+    (["record", "--seconds", "0"], "record: --seconds must be in (0, 3600]"),
 ]
 SUBCOMMANDS = {"schedule", "export", "captions", "import", "align", "rig", "say", "play", "serve", "upload"}
-SUBCOMMANDS |= {"voices", "chat"}
+SUBCOMMANDS |= {"voices", "chat", "record"}
 
 
 @pytest.fixture(scope="module")

@@ -273,7 +273,8 @@ def test_more_items_than_the_limit_are_rejected() -> None:
 
 
 def test_unknown_track_is_rejected() -> None:
-    assert _error(_v1(gestures=[])) == "tracks: unknown track 'gestures' (known: emotion, speech, pose, words, blink)"
+    known = "emotion, speech, pose, words, blink, frames"
+    assert _error(_v1(gestures=[])) == f"tracks: unknown track 'gestures' (known: {known})"
 
 
 @pytest.mark.parametrize("audio_id", ["..", "../secret.wav", "a/b.wav", "/etc/passwd", "a\\b", "", "x y"])

@@ -147,6 +147,11 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("POST", "/channels/{name}/say", 200, "/channels/ref/say", json={"text": "Hi.", "stream": "ref-1"})
         call("POST", "/channels/{name}/say", 400, "/channels/ref/say", json={"text": 3})
         call("POST", "/channels/{name}/interrupt", 200, "/channels/ref/interrupt")
+        call("POST", "/channels/{name}/react", 200, "/channels/ref/react", json={"reaction": "nod"})
+        call("POST", "/channels/{name}/react", 400, "/channels/ref/react", json={"reaction": "wave"})
+        call("POST", "/channels/{name}/record", 409, "/channels/ref/record", json={"action": "stop"})
+        call("POST", "/channels/{name}/record", 200, "/channels/ref/record", json={"action": "start"})
+        call("POST", "/channels/{name}/record", 200, "/channels/ref/record", json={"action": "stop"})
         call("POST", "/channels/{name}/play", 404, "/channels/ref/play", json={"timeline_id": "nope"})
         job = call("POST", "/exports", 202, json={"timeline_id": "ref", "options": {"fps": 12, "quality": "draft"}})
         for _ in range(300):

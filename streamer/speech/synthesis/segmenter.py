@@ -10,7 +10,10 @@ whole paragraph. The rules, in order:
 2. a clause end (``,;:`` and dashes) cuts once the segment has ``first_clause_words`` words for the
    first segment of an utterance, ``clause_words`` after that; and the first segment is cut after
    ``first_words`` words even without one, so the mouth starts soon (the cost: one early break in
-   the phrasing);
+   the phrasing), later (up to ``first_lean_words`` more) while its last word leans on the next (an
+   article, preposition, conjunction, auxiliary or subject pronoun: "So, the | answer" would break
+   the phrase where no speaker pauses). A one-word first clause ("Well,") is not cut: it would play
+   out (in about 400 ms) before the next segment could be synthesized on a busy machine;
 3. a segment never grows past ``max_chars``: it is cut at its last space;
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
    spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest.
@@ -31,6 +34,13 @@ ABBREVIATIONS = frozenset(
 )
 CJK_ENDS = "。！？、，；："  # these need no space after them
 _WORD = re.compile(r"\S+")
+# English words that lean on the next one: the first segment does not end on them (rule 2).
+_LEANING = (
+    "a an the to of in on at for with by from into and or but nor that this these those my your his her its our "
+    "their is are was were be been am do does did have has had will would can could shall should may might must "
+    "i you he she we they it there"
+)
+LEANING_WORDS = frozenset(_LEANING.split())
 # "[happy] Nice to see you": an inline emotion tag, for the face; it is not spoken.
 EMOTION_TAG = re.compile(r"\[([A-Za-z_]{1,32})\]")
 
@@ -40,7 +50,8 @@ class Segmenter:
     """Feed text as it arrives; take segments as they become speakable."""
 
     first_clause_words: int = 3
-    first_words: int = 4
+    first_words: int = 2
+    first_lean_words: int = 2
     clause_words: int = 8
     max_chars: int = 200
     wait_ms: int = 350
@@ -108,7 +119,7 @@ class Segmenter:
                 if text[:i].strip():
                     return i + 1
                 continue
-            if ch.isspace() and self._emitted == 0 and len(_WORD.findall(text[:i])) >= self.first_words:
+            if ch.isspace() and self._emitted == 0 and self._first_segment_ends(text[:i]):
                 return i + 1
             if i + 1 > self.max_chars:
                 space = _last_space(text[: i + 1])
@@ -130,6 +141,19 @@ class Segmenter:
             elif ch in CLAUSE_ENDS and (ch in CJK_ENDS or after.isspace()) and len(_WORD.findall(text[:i])) >= need:
                 return i + 1
         return None
+
+
+    def _first_segment_ends(self, text: str) -> bool:
+        """Whether the first segment may end after ``text`` (rule 2: enough words, not a leaning one)."""
+        words = _spoken_words(text)
+        if len(words) >= self.first_words + self.first_lean_words:
+            return True
+        return len(words) >= self.first_words and words[-1].strip("\"'“”‘’«»()").lower() not in LEANING_WORDS
+
+
+def _spoken_words(text: str) -> list[str]:
+    """The words of ``text`` that are said (an inline emotion tag is not)."""
+    return [w for w in _WORD.findall(text) if not EMOTION_TAG.fullmatch(w)]
 
 
 def _last_space(text: str) -> int:

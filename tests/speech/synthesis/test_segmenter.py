@@ -92,6 +92,29 @@ def test_the_first_segment_of_an_utterance_is_cut_after_a_few_words_even_without
     assert seg.feed("Next time around", 20) == [], "a new utterance: the rule applies again, at 4 words"
 
 
+def words_fed(seg: Segmenter, text: str) -> list[str]:
+    """Segments cut while ``text`` arrives a word at a time, as an LLM streams it."""
+    return [piece for word in text.split() for piece in seg.feed(word + " ", 0)]
+
+
+def test_the_first_segment_does_not_end_on_a_word_that_leans_on_the_next() -> None:
+    def first(text: str) -> str:
+        return words_fed(Segmenter(), text)[0]  # two words, or up to four while the last leans on the next
+
+    assert first("Okay today we are going to make something fun.") == "Okay today"
+    assert first("So the answer depends on what you want.") == "So the answer"
+    assert first("Then I think we should start small.") == "Then I think"
+    assert first("It is that the answer is clear.") == "It is that the", "at most two more words"
+    assert first("[excited] Oh wow that is great") == "[excited] Oh wow", "an emotion tag is not a word"
+
+
+def test_a_one_word_opening_clause_is_not_a_segment_of_its_own() -> None:
+    assert words_fed(Segmenter(), "Well, that is a really good question, I think.") == [
+        "Well, that is a",
+        "really good question, I think.",
+    ]
+
+
 def test_finish_resets_for_the_next_utterance() -> None:
     seg = Segmenter(first_clause_words=2, clause_words=20, first_words=100)
     stream(seg, "One two, three four, five six.")
