@@ -205,6 +205,23 @@ def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioSto
     return timelines, audio
 
 
+def _redis_pool(settings: Settings) -> Any:
+    """This process's Redis connection pool, when ``REDIS_URL`` is set (docs/scaling.md)."""
+    if settings.redis_url is None:
+        return None
+    from redis.asyncio import Redis  # only with REDIS_URL: one process needs no Redis installed
+
+    return Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+
+
+def _channel_service(redis: Any, **kwargs: Any) -> ChannelService:
+    if redis is None:
+        return ChannelService(**kwargs)
+    from streamer.server.shared import SharedChannelService
+
+    return SharedChannelService(redis=redis, **kwargs)
+
+
 def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
     """The application for ``settings``; pass an already loaded ``rig`` to skip loading it again."""
     install_log_redaction(settings.token)
@@ -220,7 +237,9 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         app.state.timelines = timelines
         app.state.audio = audio
         speech = app.state.speech = SpeechWorkers()
-        channels = ChannelService(
+        redis = _redis_pool(settings)  # None: this process holds every channel
+        channels = _channel_service(
+            redis,
             rigs=frames.rigs,
             settings=settings,
             timelines=timelines,
@@ -259,6 +278,8 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             app.state.heavy.close()
             await exports.close()
             await channels.close()
+            if redis is not None:
+                await redis.aclose()
             await frames.close()
 
     if not settings.client_dir.is_dir():

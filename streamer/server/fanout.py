@@ -171,6 +171,10 @@ class LocalFanout:
             del self._viewers[channel]
         return True
 
+    def channels(self) -> list[str]:
+        """The channels with viewers here."""
+        return list(self._viewers)
+
     def viewers(self, channel: str) -> Iterable[Viewer]:
         return self._viewers.get(channel, ())
 
