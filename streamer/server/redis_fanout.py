@@ -32,7 +32,7 @@ PREFIX = "streamer"
 AUDIENCE_FRESH_S = 3.0
 # A channel's snapshot outlives its last update this long (an abandoned channel's state goes away).
 STATE_TTL_MS = 3_600_000
-BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 2.0
+BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 1.0
 READ_TIMEOUT_S = 1.0
 
 
@@ -53,7 +53,7 @@ def lease_key(name: str) -> str:
 
 
 class Backoff:
-    """Delays between reconnection attempts: doubling from 0.1 s up to 2 s, reset on success."""
+    """Delays between reconnection attempts: doubling from 0.1 s up to 1 s, reset on success."""
 
     def __init__(self) -> None:
         self.delay_s = 0.0
@@ -96,6 +96,7 @@ class RedisFanout:
         self._wake = asyncio.Event()
         self._remote: dict[str, dict[str, tuple[int, int, float]]] = {}  # channel -> process -> report
         self.ready = asyncio.Event()  # subscribed: requests and replies can reach this process
+        self.reconnected_at: float | None = None  # monotonic time of the last resubscription after a loss
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -198,7 +199,7 @@ class RedisFanout:
                     log.warning("redis: publishing again")
 
     async def _read_loop(self) -> None:
-        backoff, reconnecting = Backoff(), False
+        backoff, subscribed = Backoff(), False
         mine, everyone = process_topic(self.process_id), channel_topic("*")
         prefix = len(channel_topic(""))
         while True:
@@ -212,10 +213,12 @@ class RedisFanout:
                     if message is not None and message["type"] in ("subscribe", "psubscribe"):
                         confirmed += 1
                 self.ready.set()
-                if backoff.reset() or reconnecting:
+                backoff.reset()
+                if subscribed:  # before: messages were missed meanwhile
                     log.warning("redis: subscribed again; viewers here resynchronize")
+                    self.reconnected_at = time.monotonic()
                     self._on_reconnect()
-                reconnecting = True
+                subscribed = True
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=READ_TIMEOUT_S)
                     if message is None:

@@ -24,6 +24,7 @@ import itertools
 import json
 import logging
 import secrets
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -43,6 +44,9 @@ FORWARD_TIMEOUT_S = 3.0
 JOIN_TIMEOUT_S = 2.0
 AUDIENCE_EVERY_S = 1.0  # processes tell each channel's owner how many viewers they have this often
 SUBSCRIBE_TIMEOUT_S = 10.0
+# After Redis comes back (empty), the processes that ran channels take their leases again (within a
+# renewal); meanwhile no process starts a channel afresh, which would replace the one running.
+SETTLE_S = 2.5
 
 
 class ChannelUnavailable(StoreUnavailable):
@@ -121,6 +125,14 @@ class SharedChannelService(ChannelService):
                 break
         await self.shared.close()
 
+    async def redis_health(self) -> dict[str, Any]:
+        """For ``GET /health``: this process's id, whether Redis answers, the channels it runs."""
+        try:
+            reachable = bool(await asyncio.wait_for(self.redis.ping(), 1.0))
+        except (RedisError, OSError, TimeoutError):
+            reachable = False
+        return {"process": self.process_id, "reachable": reachable, "runs": sorted(self.channels)}
+
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
@@ -138,6 +150,8 @@ class SharedChannelService(ChannelService):
             if name in self.channels:
                 return self.process_id
             owner = await self.leases.owner(name)
+            if owner is None and fresh and self._settling():
+                return ""
             if owner is None and await self.leases.acquire(name, only_if_state=not fresh):
                 owner = self.process_id
             elif owner is None:
@@ -145,6 +159,12 @@ class SharedChannelService(ChannelService):
             if owner == self.process_id:  # just taken (or held while the channel was away): run it
                 await self._adopt(name)
             return owner
+
+    def _settling(self) -> bool:
+        """Redis was unreachable a moment ago: the leases it lost are not all taken again yet."""
+        shared = self.shared
+        recent = shared.reconnected_at is not None and time.monotonic() - shared.reconnected_at < SETTLE_S
+        return recent or not shared.ready.is_set()
 
     async def _adopt(self, name: str) -> None:
         """Run ``name`` here, from its snapshot when there is one (hold ``_taking`` and its lease)."""
@@ -185,8 +205,9 @@ class SharedChannelService(ChannelService):
             for name in lost:
                 channel = self.channels.pop(name, None)
                 if channel is not None:
-                    channel.close()  # its viewers here stay, and hear the new owner
+                    channel.close()
                     log.warning("channel %s: another process runs it now", name)
+                    self._rejoin(name)  # its viewers here hear the new owner, from its hello
 
     async def _watch_loop(self) -> None:
         """Take over the channels that viewers here watch when their owner is gone; report audiences."""
@@ -279,9 +300,12 @@ class SharedChannelService(ChannelService):
     def _resync(self) -> None:
         """After Redis came back: viewers of channels running elsewhere may have missed messages."""
         for name in set(self.shared.channels_watched()) - set(self.channels):
-            for viewer in list(self.shared.local.viewers(name)):
-                self.fanout.leave(name, viewer)
-                self._spawn(self._join(name, viewer, create=False))
+            self._rejoin(name)
+
+    def _rejoin(self, name: str) -> None:
+        for viewer in list(self.shared.local.viewers(name)):
+            self.fanout.leave(name, viewer)
+            self._spawn(self._join(name, viewer, create=False))
 
     # -- commands -----------------------------------------------------------------------------------
 
@@ -293,6 +317,8 @@ class SharedChannelService(ChannelService):
                 return await super().command(name, kind, body)
             try:
                 owner = await self._owner_or_take(name, fresh=True)
+                if owner == "":
+                    raise _Gone("Redis is settling after a reconnection")
                 if owner != self.process_id:
                     envelope = {"op": "command", "channel": name, "kind": kind, "body": body}
                     reply = await self._call(owner, envelope, deadline - loop.time())
