@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 PREFIX = "streamer"
 # An audience report from another process counts this long (they come every second).
 AUDIENCE_FRESH_S = 3.0
+# Viewers in other processes get a message one Redis hop (and a process wake-up) after the owner's
+# own viewers: their round trip counts this much more when re-plans are placed.
+BROKER_LEAD_MS = 50
 # A channel's snapshot outlives its last update this long (an abandoned channel's state goes away).
 STATE_TTL_MS = 3_600_000
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 1.0
@@ -123,13 +126,13 @@ class RedisFanout:
         self._enqueue(channel_topic(channel), text, broadcast=True)
 
     def audience(self, channel: str) -> Audience:
-        """Every process's viewers of ``channel`` (others' as they last reported them)."""
+        """Every process's viewers of ``channel`` (others' as they last reported them, one hop further)."""
         here = self.local.audience(channel)
         viewers, rtt = here.viewers, here.max_rtt_ms
         fresh = time.monotonic() - AUDIENCE_FRESH_S
         for count, max_rtt, at in self._remote.get(channel, {}).values():
-            if at >= fresh:
-                viewers, rtt = viewers + count, max(rtt, max_rtt)
+            if at >= fresh and count:
+                viewers, rtt = viewers + count, max(rtt, max_rtt + BROKER_LEAD_MS)
         return Audience(viewers, rtt)
 
     def drop(self, channel: str, code: int) -> None:
