@@ -195,12 +195,17 @@ class ClientFiles(StaticFiles):
         await super().check_config()
 
 
+SHARED_LEFTOVER_AGE_S = 3600
+
+
 def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
     timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
-    timelines.sweep_leftovers()
-    audio.sweep_leftovers()
+    # Processes sharing the folder (REDIS_URL) may be writing: only leftovers older than any write.
+    older_than_s = SHARED_LEFTOVER_AGE_S if settings.redis_url else 0
+    timelines.sweep_leftovers(older_than_s)
+    audio.sweep_leftovers(older_than_s)
     seed_examples(settings.examples_dir, timelines, audio)
     return timelines, audio
 
