@@ -31,9 +31,17 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from streamer.core.commands import parse_command
 from streamer.core.errors import CommandError, StoreUnavailable, StreamerError
-from streamer.server.channels import ChannelLimit, ChannelService, LiveChannel, WallClock, error_message
-from streamer.server.fanout import CLOSE_BAD_CHANNEL, Viewer, encode
+from streamer.server.channels import (
+    ChannelLimit,
+    ChannelService,
+    LiveChannel,
+    WallClock,
+    check_channel_name,
+    error_message,
+)
+from streamer.server.fanout import CLOSE_BAD_CHANNEL, CLOSE_RESTART, Viewer, encode
 from streamer.server.ownership import RENEW_MS, WATCH_MS, Leases
 from streamer.server.redis_fanout import Backoff, RedisFanout, state_key
 
@@ -116,6 +124,8 @@ class SharedChannelService(ChannelService):
         for task in [*self._tasks, *self._background]:
             task.cancel()
         owned = list(self.channels)
+        for name in set(self.shared.channels_watched()) - set(owned):
+            self.fanout.drop(name, CLOSE_RESTART)  # viewers of channels running elsewhere
         await super().close()
         # Hand the channels over at once rather than after the lease expires (their state stays).
         for name in owned:
@@ -310,6 +320,8 @@ class SharedChannelService(ChannelService):
     # -- commands -----------------------------------------------------------------------------------
 
     async def command(self, name: str, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+        check_channel_name(name)
+        parse_command(kind, body, self.now_ms())  # a bad command is refused here, before any forwarding
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FORWARD_TIMEOUT_S
         while True:

@@ -236,7 +236,9 @@ async def test_serve_with_workers_starts_processes_that_share_a_channel(
 def test_several_workers_without_redis_is_one_error_line_and_exit_code_2(rig_dir: Any, tmp_path: Any) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMER_") and k not in ("PORT", "REDIS_URL")}
     argv = ["serve", "--workers", "2", "--port", "0", "--rig", str(rig_dir), "--data", str(tmp_path / "data")]
-    done = subprocess.run([sys.executable, "-m", "streamer", *argv], capture_output=True, text=True, env=env, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "streamer", *argv], capture_output=True, text=True, env=env, timeout=60
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.splitlines() == [
         "error: STREAMER_WORKERS: 2 processes cannot share channels without REDIS_URL (set it, or run one worker)"
