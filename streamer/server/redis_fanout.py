@@ -1,9 +1,10 @@
 """Fan-out through Redis (I/O): each broadcast published once, delivered by every process to its viewers.
 
 :class:`RedisFanout` is the :class:`~streamer.server.fanout.Fanout` of several processes sharing
-channels (docs/scaling.md). The owner of a channel delivers to its own viewers at once and
-publishes the same texts on the channel's Redis topic; every other process delivers what it
-reads there to its viewers of that channel. All of a process's publishes go out in order
+channels (docs/scaling.md). The owner of a channel publishes each text once on the channel's
+Redis topic and every other process delivers what it reads there to its viewers of that
+channel; the owner writes it to its own viewers as soon as the batch is on its way to Redis, so
+the processes deliver at the same time. All of a process's publishes go out in order
 through one queue, in MULTI/EXEC batches that also store the channel's snapshot, so what Redis
 holds is never behind what viewers were sent. Each process reads one pub/sub connection (every
 channel's topic, and its own topic for requests and replies), so replies and broadcasts reach
@@ -96,6 +97,13 @@ class RedisFanout:
         self._snapshot, self._on_request, self._on_reconnect = snapshot, on_request, on_reconnect
         self._on_channel = on_channel
         self._queue: list[tuple[str, str, bool]] = []  # (topic, text, is a channel broadcast), in order
+        # Texts for this process's viewers, written once their batch is on its way to Redis: with
+        # a number each, so a viewer that joined after one was made (and got the state it
+        # carries in its join messages) does not get it again.
+        self._unsent: list[tuple[str, str, int]] = []
+        self._made = 0
+        self._joined_after: dict[Viewer, int] = {}
+        self._publishing = True  # False while Redis refuses: viewers here are not kept waiting
         self._wake = asyncio.Event()
         self._remote: dict[str, dict[str, tuple[int, int, float]]] = {}  # channel -> process -> report
         self.ready = asyncio.Event()  # subscribed: requests and replies can reach this process
@@ -116,14 +124,27 @@ class RedisFanout:
     # -- the Fanout protocol ------------------------------------------------------------------
 
     def join(self, channel: str, viewer: Viewer) -> None:
+        if self._unsent:
+            self._joined_after[viewer] = self._made
         self.local.join(channel, viewer)
 
     def leave(self, channel: str, viewer: Viewer) -> bool:
         return self.local.leave(channel, viewer)
 
     def deliver(self, channel: str, text: str) -> None:
-        self.local.deliver(channel, text)
         self._enqueue(channel_topic(channel), text, broadcast=True)
+        if self._publishing:
+            self._made += 1
+            self._unsent.append((channel, text, self._made))
+        else:
+            self.local.deliver(channel, text)
+
+    def _deliver_unsent(self) -> None:
+        unsent, joined_after = self._unsent, self._joined_after
+        self._unsent, self._joined_after = [], {}
+        for channel, text, number in unsent:
+            skip = [viewer for viewer, made in joined_after.items() if made >= number] if joined_after else ()
+            self.local.deliver(channel, text, skip)
 
     def audience(self, channel: str) -> Audience:
         """Every process's viewers of ``channel`` (others' as they last reported them, one hop further)."""
@@ -191,13 +212,19 @@ class RedisFanout:
                         state = self._snapshot(topic[prefix:])
                         if state is not None:
                             pipe.set(state_key(topic[prefix:]), state, px=STATE_TTL_MS)
-                    await pipe.execute()
+                    sending = asyncio.ensure_future(pipe.execute())
+                    await asyncio.sleep(0)  # it writes the batch: other processes deliver while we do
+                    self._deliver_unsent()
+                    await sending
             except (RedisError, OSError) as exc:
                 # Live messages are not worth keeping: viewers elsewhere resynchronize on reconnection.
+                self._publishing = False
+                self._deliver_unsent()
                 delay = backoff.next()
                 log.warning("redis: cannot publish (%s); %d dropped, retrying in %.1f s", exc, len(publishes), delay)
                 await asyncio.sleep(delay)
             else:
+                self._publishing = True
                 if backoff.reset():
                     log.warning("redis: publishing again")
 
