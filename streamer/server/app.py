@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -61,6 +61,9 @@ from streamer.storage import (
     TimelineStore,
     seed_examples,
 )
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("streamer.server")
 
@@ -210,7 +213,7 @@ def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioSto
     return timelines, audio
 
 
-def _redis_pool(settings: Settings) -> Any:
+def _redis_pool(settings: Settings) -> Redis | None:
     """This process's Redis connection pool, when ``REDIS_URL`` is set (docs/scaling.md)."""
     if settings.redis_url is None:
         return None
@@ -219,7 +222,7 @@ def _redis_pool(settings: Settings) -> Any:
     return Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
 
 
-def _channel_service(redis: Any, **kwargs: Any) -> ChannelService:
+def _channel_service(redis: Redis | None, **kwargs: Any) -> ChannelService:
     if redis is None:
         return ChannelService(**kwargs)
     from streamer.server.shared import SharedChannelService
