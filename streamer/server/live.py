@@ -23,6 +23,7 @@ from streamer.core.commands import COMMANDS
 from streamer.core.errors import (
     CommandError,
     NotFound,
+    StoreUnavailable,
     StreamerError,
     TimelineError,
     UnreachableError,
@@ -65,6 +66,7 @@ ERROR_CODES: list[tuple[type[Exception], str]] = [
     (UnreachableError, "invalid_timeline"),
     (CommandError, "bad_message"),
     (ChannelLimit, "bad_message"),
+    (StoreUnavailable, "store_unavailable"),  # with REDIS_URL: the channel's process did not answer
 ]
 
 

@@ -16,9 +16,12 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks.workloads import lipsync_timeline
+from streamer.core.errors import CommandError, NotFound
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.timeline import parse_timeline
+from streamer.server.channels import ChannelLimit
+from streamer.server.shared import rebuild_error
 from tests.reliability.conftest import ServerProcess
 from tests.scale.conftest import Cluster
 
@@ -143,6 +146,10 @@ async def test_a_late_viewer_on_another_process_is_brought_up_to_date(cluster: C
         assert [m["type"] for m in late.messages][:3] == ["hello", "frames", "program_start"]
         assert late.messages[0]["program"]["id"] == program["id"]
         await asyncio.gather(late.follow(1.5), here.follow(1.5))
+        # A command the owner refuses is refused the same way through the other process.
+        with httpx.Client(base_url=other.base_url, timeout=TIMEOUT) as http:
+            response = http.post("/channels/late/play", json={"timeline_id": "nope"})
+        assert response.status_code == 404 and "nope" in response.json()["error"]
         t0, until = max(min(late.frames), min(here.frames)), min(late.until_ms, here.until_ms)  # both joined
         assert until > t0 + 1000
         assert [late.shown_at(t) for t in range(t0, until, 5)] == [here.shown_at(t) for t in range(t0, until, 5)]
@@ -256,3 +263,11 @@ def test_one_process_without_redis_url_never_imports_redis(tmp_path: Any) -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_an_error_the_owner_raised_is_raised_again_with_its_class() -> None:
+    assert type(rebuild_error("NotFound", "no timeline 'x'")) is NotFound
+    assert type(rebuild_error("ChannelLimit", "too many channels")) is ChannelLimit
+    # A class built differently (RigError takes a list) or unknown here: a plain command error.
+    assert type(rebuild_error("RigError", "bad rig")) is CommandError
+    assert str(rebuild_error("NoSuchError", "odd")) == "odd"
