@@ -136,12 +136,14 @@ class SharedChannelService(ChannelService):
         await self.shared.close()
 
     async def redis_health(self) -> dict[str, Any]:
-        """For ``GET /health``: this process's id, whether Redis answers, the channels it runs."""
+        """For ``GET /health``: this process's id, whether Redis answers, the channels it runs, its viewers."""
         try:
             reachable = bool(await asyncio.wait_for(self.redis.ping(), 1.0))
         except (RedisError, OSError, TimeoutError):
             reachable = False
-        return {"process": self.process_id, "reachable": reachable, "runs": sorted(self.channels)}
+        local = self.shared.local
+        viewers = {name: local.audience(name).viewers for name in local.channels()}
+        return {"process": self.process_id, "reachable": reachable, "runs": sorted(self.channels), "viewers": viewers}
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
