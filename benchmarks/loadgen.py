@@ -251,8 +251,13 @@ async def _viewers(url: str, count: int) -> None:
             return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None)
 
     sockets = await asyncio.gather(*(connect() for _ in range(count)))
+    # Ready once every viewer has joined (its hello arrived): in another process than the channel's
+    # (serve --workers), joining takes a round trip to the process running it.
+    firsts = await asyncio.gather(*(ws.recv() for ws in sockets))
     offset = await clock_offset(sockets[0])
     viewers = [_Viewer(ws) for ws in sockets]
+    for viewer, first in zip(viewers, firsts, strict=True):
+        viewer.log.append((time.monotonic() * 1000 + offset, first))
 
     async def read(v: _Viewer) -> None:
         log, clock = v.log, time.monotonic

@@ -106,6 +106,7 @@ class RedisFanout:
         self._publishing = True  # False while Redis refuses: viewers here are not kept waiting
         self._wake = asyncio.Event()
         self._remote: dict[str, dict[str, tuple[int, int, float]]] = {}  # channel -> process -> report
+        self.senders: dict[str, str] = {}  # channel -> the process whose broadcast came last (its owner)
         self.ready = asyncio.Event()  # subscribed: requests and replies can reach this process
         self.reconnected_at: float | None = None  # monotonic time of the last resubscription after a loss
         self._tasks: list[asyncio.Task[None]] = []
@@ -270,6 +271,7 @@ class RedisFanout:
         origin, _, texts = payload.partition("\n")
         if origin == self.process_id:
             return  # delivered here when it was sent
+        self.senders[channel] = origin
         self._on_channel(channel)
         for text in texts.split("\n"):  # compact JSON never holds a raw newline
             self.local.deliver(channel, text)

@@ -264,12 +264,13 @@ class SharedChannelService(ChannelService):
     async def _join(self, name: str, viewer: Viewer, *, create: bool) -> None:
         """Bring ``viewer`` onto ``name`` wherever the channel runs, retrying through takeovers."""
         backoff = Backoff()
+        known = self.shared.senders.get(name)  # the owner, as its broadcasts say: no Redis round trip
         while not viewer.closing:
             try:
                 if name in self.channels:
                     await super().connect(name, viewer)
                     return
-                owner = await self._owner_or_take(name, fresh=create)
+                owner, known = known or await self._owner_or_take(name, fresh=create), None
                 if owner == "":  # no such channel yet: wait for a controller (_channel_seen)
                     if viewer not in self.waiting.get(name, ()):
                         self.wait_for(name, viewer)
