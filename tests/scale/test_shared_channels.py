@@ -12,7 +12,6 @@ from bisect import bisect_right
 from typing import Any
 
 import httpx
-import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from benchmarks.workloads import lipsync_timeline
@@ -233,10 +232,10 @@ async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_r
         assert "reconnecting" in "".join(s.log() for s in (first, second))
 
 
-@pytest.mark.parametrize("workers", [2])
 async def test_serve_with_workers_starts_processes_that_share_a_channel(
-    cluster: Cluster, workers: int, rig_dir: Any, tmp_path: Any
+    cluster: Cluster, rig_dir: Any, tmp_path: Any
 ) -> None:
+    workers = 2
     server = ServerProcess(tmp_path / "data", tmp_path / "workers.log", rig_dir, REDIS_URL=cluster.redis.url)
     server.env["STREAMER_WORKERS"] = str(workers)
     cluster.servers.append(server)
