@@ -281,7 +281,7 @@ class SharedChannelService(ChannelService):
                     await self._call(owner, envelope, JOIN_TIMEOUT_S, on_reply=joined)
                     return
             except ChannelLimit as exc:
-                viewer.push(encode(error_message("bad_channel", str(exc))))
+                viewer.push(encode(error_message("bad_message", str(exc))))
                 viewer.close(CLOSE_BAD_CHANNEL)
                 return
             except (_Gone, ChannelUnavailable, RedisError, OSError) as exc:
@@ -379,7 +379,7 @@ class SharedChannelService(ChannelService):
         if reply.get("gone"):
             raise _Gone(f"process {owner} no longer runs {envelope['channel']!r}")
         if "error" in reply:
-            raise rebuild_error(reply["error"]["type"], reply["error"]["message"])
+            raise rebuild_error(reply["error"]["class"], reply["error"]["message"])
         return reply
 
     def _on_request(self, envelope: dict[str, Any]) -> None:
@@ -414,8 +414,8 @@ class SharedChannelService(ChannelService):
             else:
                 reply["result"] = await super().describe(name)
         except StreamerError as exc:
-            reply["error"] = {"type": type(exc).__name__, "message": str(exc)}
+            reply["error"] = {"class": type(exc).__name__, "message": str(exc)}
         except Exception as exc:  # noqa: BLE001 - the asking process gets an answer either way
             log.error("channel %s: %s from another process failed", name, op, exc_info=exc)
-            reply["error"] = {"type": "StreamerError", "message": "internal error in the channel's process"}
+            reply["error"] = {"class": "StreamerError", "message": "internal error in the channel's process"}
         self.shared.send(envelope["from"], reply)
