@@ -5,6 +5,9 @@ The server runs in its own process; viewers are spread over separate load-genera
 one channel plays a lip-synced timeline; a count passes when every viewer received exactly the
 schedule's frames (each (time, URL) pair, shifted to the program start) before their
 presentation times and no viewer was disconnected.
+
+``--workers N`` runs it twice in the same run, on one process and on ``serve --workers N``
+sharing the channel through a redis-server of its own (docs/scaling.md), and gives the ratio.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def run_step(
 ) -> dict[str, Any]:
     channel = f"bench{count}"
     url = base.replace("http", "ws") + f"/ws?channel={channel}"
+    post(base, f"/channels/{channel}/stop", {})  # created first: viewers join it as they connect
     per = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     gens = [
         subprocess.Popen(
@@ -102,13 +106,9 @@ def run_step(
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", default="500,1000,2000,3000,4000,5000,6000,7000,8000")
-    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
-    args = parser.parse_args()
-    steps = [int(s) for s in args.steps.split(",")]
-    with start_server(STREAMER_MAX_CHANNELS="64", STREAMER_VIEWER_QUEUE="256") as (base, proc):
+def run(workers: int, steps: list[int], processes: int) -> dict[str, Any]:
+    """Every step on one server (``workers`` processes), up to the first that is not on time."""
+    with start_server(workers, STREAMER_MAX_CHANNELS="64", STREAMER_VIEWER_QUEUE="256") as (base, proc):
         timeline = lipsync_timeline(PROGRAM_MS, seed=3)
         post(base, "/timelines?id=bench", timeline)
         with urllib.request.urlopen(base + "/timelines/bench/schedule") as r:
@@ -119,28 +119,41 @@ def main() -> None:
         best = 0
         rss_base = proc_usage(proc.pid)[1]
         for count in steps:
-            row = run_step(base, proc.pid, count, args.processes, expected, rss_base)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            row = run_step(base, proc.pid, count, processes, expected, rss_base)
+            rows.append({"workers": workers, **row})
+            print(json.dumps(rows[-1]), flush=True)
             if not row["on_time"]:
                 break
             best = count
     last_ok = next((r for r in reversed(rows) if r["on_time"]), rows[0])
-    print(
-        json.dumps(
-            {
-                "max_viewers_on_time": best,
-                "first_failure": next((r["viewers"] for r in rows if not r["on_time"]), None),
-                "server_cpu_us_per_viewer_s": last_ok["server_cpu_us_per_viewer_s"],
-                "server_kb_per_viewer": last_ok["server_kb_per_viewer"],
-                "server_cpu_cores_at_max": last_ok["server_cpu_cores"],
-                "min_margin_ms_at_max": last_ok["min_margin_ms"],
-                "program_ms": PROGRAM_MS,
-                "frames_per_viewer": len(expected),
-                "load_generators": args.processes,
-            }
-        )
-    )
+    return {
+        "workers": workers,
+        "max_viewers_on_time": best,
+        "first_failure": next((r["viewers"] for r in rows if not r["on_time"]), None),
+        "server_cpu_us_per_viewer_s": last_ok["server_cpu_us_per_viewer_s"],
+        "server_kb_per_viewer": last_ok["server_kb_per_viewer"],
+        "server_cpu_cores_at_max": last_ok["server_cpu_cores"],
+        "min_margin_ms_at_max": last_ok["min_margin_ms"],
+        "program_ms": PROGRAM_MS,
+        "frames_per_viewer": len(expected),
+        "load_generators": processes,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--steps", default="500,1000,2000,3000,4000,5000,6000,7000,8000")
+    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--workers", type=int, default=1, help="also run on `serve --workers N` (with Redis)")
+    args = parser.parse_args()
+    steps = [int(s) for s in args.steps.split(",")]
+    one = run(1, steps, args.processes)
+    if args.workers == 1:
+        print(json.dumps(one))
+        return
+    several = run(args.workers, steps, args.processes)
+    ratio = several["max_viewers_on_time"] / one["max_viewers_on_time"] if one["max_viewers_on_time"] else None
+    print(json.dumps({"one_worker": one, f"{args.workers}_workers": several, "max_viewers_ratio": ratio}))
 
 
 if __name__ == "__main__":

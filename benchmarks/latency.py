@@ -9,6 +9,9 @@ server clock, from the moment the controller sent the command to the moment that
 received the re-planned frames; observers sit at random places in the broadcast order. An
 observer that never received a command's frames counts as infinitely late (``missing``), so
 it pushes the percentiles up instead of leaving them; ``null`` in the figures is infinity.
+
+``--workers N`` runs it twice in the same run, on one process and on ``serve --workers N``
+sharing the channel through a redis-server of its own (docs/scaling.md), and gives the ratio.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import json
 import math
 import random
 import time
+from typing import Any
 
 import websockets
 
@@ -48,6 +52,7 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
     tasks = [asyncio.create_task(observe(ws, seen)) for ws, seen in zip(clients, arrivals, strict=True)]
     sent_at: dict[int, float] = {}
     async with websockets.connect(url + "&role=controller", compression=None) as ctl:
+        await asyncio.sleep(2.0)  # viewers waiting for the channel (in any process) join it first
         for i in range(commands):
             sent = time.monotonic() * 1000 + offset
             await ctl.send(json.dumps({"type": "set", "id": i, "expr": rng.choice(EXPRESSIONS), "transition_ms": 200}))
@@ -76,33 +81,43 @@ def figure(ms: float) -> float | None:
     return None if math.isinf(ms) else round(ms, 2)
 
 
+def run(workers: int, viewers: int, observers: int, commands: int) -> dict[str, Any]:
+    with start_server(workers) as (base, _proc):
+        url = base.replace("http", "ws") + "/ws?channel=latency"
+        with draining_viewers(url, viewers - observers):
+            per_command = asyncio.run(measure(url, observers, commands, 0.25))
+    latencies = [ms for values in per_command.values() for ms in values]
+    return {
+        "workers": workers,
+        "viewers": viewers,
+        "observers": observers,
+        "commands": len(per_command),
+        "samples": len(latencies),
+        "missing": sum(math.isinf(ms) for ms in latencies),
+        "p50_ms": figure(percentile(latencies, 0.50)),
+        "p90_ms": figure(percentile(latencies, 0.90)),
+        "p99_ms": figure(percentile(latencies, 0.99)),
+        "max_ms": figure(max(latencies)),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--observers", type=int, default=20)
     parser.add_argument("--commands", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=1, help="also run on `serve --workers N` (with Redis)")
     args = parser.parse_args()
-    with start_server() as (base, _proc):
-        url = base.replace("http", "ws") + "/ws?channel=latency"
-        with draining_viewers(url, args.viewers - args.observers):
-            per_command = asyncio.run(measure(url, args.observers, args.commands, 0.25))
-    latencies = [ms for values in per_command.values() for ms in values]
-    missing = sum(math.isinf(ms) for ms in latencies)
-    print(
-        json.dumps(
-            {
-                "viewers": args.viewers,
-                "observers": args.observers,
-                "commands": len(per_command),
-                "samples": len(latencies),
-                "missing": missing,
-                "p50_ms": figure(percentile(latencies, 0.50)),
-                "p90_ms": figure(percentile(latencies, 0.90)),
-                "p99_ms": figure(percentile(latencies, 0.99)),
-                "max_ms": figure(max(latencies)),
-            }
-        )
-    )
+    one = run(1, args.viewers, args.observers, args.commands)
+    if args.workers == 1:
+        print(json.dumps(one))
+        return
+    print(json.dumps(one), flush=True)
+    several = run(args.workers, args.viewers, args.observers, args.commands)
+    print(json.dumps(several), flush=True)
+    p99_one, p99_several = one["p99_ms"], several["p99_ms"]
+    ratio = p99_several / p99_one if p99_one and p99_several else None
+    print(json.dumps({"one_worker": one, f"{args.workers}_workers": several, "p99_ratio": ratio}))
 
 
 if __name__ == "__main__":

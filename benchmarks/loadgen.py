@@ -40,8 +40,38 @@ def raise_fd_limit() -> None:
 
 
 @contextlib.contextmanager
-def start_server(**env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``streamer serve`` in its own process on a free loopback port; yields (base URL, process)."""
+def redis_server() -> Iterator[str]:
+    """A throwaway ``redis-server`` on a free loopback port (no persistence); yields its URL."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        proc = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.kill()
+            proc.wait(10)
+
+
+@contextlib.contextmanager
+def start_server(workers: int = 1, **env: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``streamer serve`` in its own process on a free loopback port; yields (base URL, process).
+
+    With ``workers`` > 1, ``serve --workers N`` sharing channels through a redis-server of its own.
+    """
+    if workers > 1:
+        with redis_server() as url, start_server(1, REDIS_URL=url, STREAMER_WORKERS=str(workers), **env) as started:
+            yield started
+        return
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         environ = {**os.environ, "STREAMER_DATA_DIR": data, "STREAMER_FRAMES_DIR": str(ROOT / "frames"), **env}
@@ -113,13 +143,18 @@ def post(base: str, path: str, body: Any) -> Any:
 
 
 def proc_usage(pid: int) -> tuple[float, int]:
-    """(CPU seconds used, resident bytes) of a process, from /proc."""
+    """(CPU seconds used, resident bytes) of a process and its child processes (workers), from /proc."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmRSS:"))
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{pid}/children") as f:
+        for child in f.read().split():
+            with contextlib.suppress(OSError, StopIteration):
+                child_cpu, child_rss = proc_usage(int(child))
+                cpu, rss = cpu + child_cpu, rss + child_rss
     return cpu, rss
 
 
@@ -216,8 +251,13 @@ async def _viewers(url: str, count: int) -> None:
             return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None)
 
     sockets = await asyncio.gather(*(connect() for _ in range(count)))
+    # Ready once every viewer has joined (its hello arrived): in another process than the channel's
+    # (serve --workers), joining takes a round trip to the process running it.
+    firsts = await asyncio.gather(*(ws.recv() for ws in sockets))
     offset = await clock_offset(sockets[0])
     viewers = [_Viewer(ws) for ws in sockets]
+    for viewer, first in zip(viewers, firsts, strict=True):
+        viewer.log.append((time.monotonic() * 1000 + offset, first))
 
     async def read(v: _Viewer) -> None:
         log, clock = v.log, time.monotonic

@@ -96,6 +96,12 @@ def _hosts(raw: str) -> tuple[str, ...]:
     return tuple(h.strip().lower() for h in raw.split(",") if h.strip())
 
 
+def _redis_url(raw: str) -> str:
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"must start with redis://, rediss:// or unix://, got {raw.split('@')[-1][:80]!r}")
+    return raw
+
+
 def _url_mode_default(env: Mapping[str, str]) -> str:
     return "public" if env.get("S3_BASE_URL", "").strip() else "server"
 
@@ -141,6 +147,18 @@ class Settings:
         env="CORS_ORIGINS",
         parse=_origins,
         help="browser origins that may read; writes only from the server's own pages and origins named here",
+    )
+    # Several processes sharing channels (docs/scaling.md).
+    redis_url: str | None = setting(
+        None,
+        env="REDIS_URL",
+        secret=True,  # it may carry a password
+        parse=_redis_url,
+        help="Redis (redis://, rediss:// or unix://): processes share channels through it; unset, one process "
+        "holds every channel",
+    )
+    workers: int = setting(
+        1, env="STREAMER_WORKERS", lo=1, hi=256, help="server processes on the port (more than 1 needs REDIS_URL)"
     )
     # Limits.
     max_upload_mb: int = setting(25, env="STREAMER_MAX_UPLOAD_MB", lo=1, hi=4096, help="audio upload cap (MB)")
@@ -262,6 +280,11 @@ class Settings:
             raise ConfigError("host: must not be empty")
         if self.token is not None and not self.token:
             raise ConfigError("STREAMER_TOKEN: must not be empty when set")
+        if self.workers > 1 and self.redis_url is None:
+            raise ConfigError(
+                f"STREAMER_WORKERS: {self.workers} processes cannot share channels without REDIS_URL "
+                "(set it, or run one worker)"
+            )
         if self.use_s3 and not self.s3_bucket:
             raise ConfigError("S3_BUCKET: is required when USE_S3 is true")
         if self.url_mode == "public" and not self.s3_base_url:

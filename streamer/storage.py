@@ -28,6 +28,7 @@ import shutil
 import stat
 import tempfile
 import threading
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,15 +147,19 @@ def write_atomic(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
-def remove_leftovers(folder: Path, pattern: str) -> int:
+def remove_leftovers(folder: Path, pattern: str, older_than_s: float = 0) -> int:
     """Remove files matching ``pattern`` that a crash left in ``folder``; returns how many.
 
-    Only at start-up, before anything writes: the data folder belongs to one server.
+    Only at start-up, before this process writes. When other processes share the folder
+    (``REDIS_URL``), pass ``older_than_s``: their writes in progress are younger than that.
     """
     removed = 0
+    cutoff = time.time() - older_than_s
     with contextlib.suppress(FileNotFoundError):
         for path in folder.glob(pattern):
             with contextlib.suppress(FileNotFoundError):
+                if older_than_s and path.stat().st_mtime > cutoff:
+                    continue
                 path.unlink()
                 removed += 1
     if removed:
@@ -242,9 +247,9 @@ class TimelineStore:
     def exists(self, timeline_id: str) -> bool:
         return is_regular_file(self._path(timeline_id))
 
-    def sweep_leftovers(self) -> int:
+    def sweep_leftovers(self, older_than_s: float = 0) -> int:
         """Remove the temp files of writes a crash interrupted (call at start-up)."""
-        return remove_leftovers(self.root, ".tmp-*")
+        return remove_leftovers(self.root, ".tmp-*", older_than_s)
 
     def read_bytes(self, timeline_id: str) -> bytes:
         """The stored document's bytes; raises :class:`NotFound` or :class:`InvalidKey`."""
@@ -494,9 +499,9 @@ class AudioStore:
     def exists(self, audio_id: str) -> bool:
         return AUDIO_ID.fullmatch(audio_id) is not None and is_regular_file(self.root / audio_id)
 
-    def sweep_leftovers(self) -> int:
+    def sweep_leftovers(self, older_than_s: float = 0) -> int:
         """Remove partial uploads a crash interrupted (call at start-up)."""
-        return remove_leftovers(self.root, ".upload-*")
+        return remove_leftovers(self.root, ".upload-*", older_than_s)
 
     def info(self, audio_id: str) -> AudioInfo:
         """Duration and content type of ``audio_id`` (probed once, then cached; blocking on a miss)."""

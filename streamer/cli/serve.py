@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -49,7 +50,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from streamer.rigload import load_rig
     from streamer.server.app import create_app
-    from streamer.server.run import uvicorn_config
+    from streamer.server.run import uvicorn_config, worker_app
 
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
@@ -76,14 +77,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
     print(f"OBS:      {base}/client/obs.html?channel=main")
-    config = uvicorn_config(
-        create_app(settings, rig=rig),
-        settings,
-        log_level=args.log_level,
-        proxy_headers=args.proxy_headers,
-        forwarded_allow_ips="*" if args.proxy_headers else None,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    options: dict[str, Any] = {
+        "log_level": args.log_level,
+        "proxy_headers": args.proxy_headers,
+        "forwarded_allow_ips": "*" if args.proxy_headers else None,
+    }
+    if settings.workers > 1:
+        # uvicorn's worker model: N processes accept on the one socket, each building its own app
+        # (and Redis pool) from the factory; the parent restarts a worker that dies.
+        from uvicorn.supervisors import Multiprocess
+
+        factory = functools.partial(worker_app, settings, args.log_level)
+        config = uvicorn_config(factory, settings, factory=True, workers=settings.workers, **options)
+        Multiprocess(config, sockets=[sock]).run()
+        return 0
+    uvicorn.Server(uvicorn_config(create_app(settings, rig=rig), settings, **options)).run(sockets=[sock])
     return 0
 
 

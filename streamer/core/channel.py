@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from streamer.core.errors import CommandError, Conflict, UnreachableError
@@ -149,6 +149,45 @@ class Channel:
         self.router = router_for(rig)
         self._combiner = Combiner(rig, self.router)
         self.home = State(rig.home_expression, rig.poses[0])
+
+    # -- handover (another process continues the same plan: docs/scaling.md) --------------
+
+    def snapshot(self) -> Message:
+        """The plan and program as plain JSON values, for :meth:`restore` in another process."""
+        program = self.program
+        return {
+            "rig_id": self.rig_id,
+            "state": [self.state.expr, self.state.pose],
+            "program": None if program is None else asdict(program),
+            "program_count": self._program_count,
+            "times": self._times,
+            "keys": self._keys,
+            "horizon": self._horizon,
+            "sent_until": self._sent_until,
+            "chunks": self._chunks,
+        }
+
+    def restore(self, snapshot: Message) -> None:
+        """Continue from ``snapshot`` (of a channel of the same name and rig): the same frames at the same times."""
+        if snapshot["rig_id"] != self.rig_id:
+            raise ValueError(f"snapshot of rig {snapshot['rig_id']!r} restored on rig {self.rig_id!r}")
+        self.state = State(*snapshot["state"])
+        raw = snapshot["program"]
+        if raw is None:
+            self.program = None
+        else:
+            audio = raw["audio"]
+            self.program = Program(
+                **{
+                    **raw,
+                    "audio": None if audio is None else AudioCue(**audio),
+                    "segments": tuple(AudioCue(**cue) for cue in raw["segments"]),
+                }
+            )
+        self._program_count = int(snapshot["program_count"])
+        self._times, self._keys = list(snapshot["times"]), list(snapshot["keys"])
+        self._horizon, self._sent_until = int(snapshot["horizon"]), int(snapshot["sent_until"])
+        self._chunks = int(snapshot["chunks"])
 
     # -- plan helpers -------------------------------------------------------------------
 

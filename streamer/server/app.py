@@ -12,7 +12,7 @@ import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.datastructures import MutableHeaders
@@ -62,6 +62,9 @@ from streamer.storage import (
     TimelineStore,
     seed_examples,
 )
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("streamer.server")
 
@@ -197,14 +200,36 @@ class ClientFiles(StaticFiles):
         await super().check_config()
 
 
+SHARED_LEFTOVER_AGE_S = 3600
+
+
 def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
     timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
-    timelines.sweep_leftovers()
-    audio.sweep_leftovers()
+    # Processes sharing the folder (REDIS_URL) may be writing: only leftovers older than any write.
+    older_than_s = SHARED_LEFTOVER_AGE_S if settings.redis_url else 0
+    timelines.sweep_leftovers(older_than_s)
+    audio.sweep_leftovers(older_than_s)
     seed_examples(settings.examples_dir, timelines, audio)
     return timelines, audio
+
+
+def _redis_pool(settings: Settings) -> Redis | None:
+    """This process's Redis connection pool, when ``REDIS_URL`` is set (docs/scaling.md)."""
+    if settings.redis_url is None:
+        return None
+    from redis.asyncio import Redis  # only with REDIS_URL: one process needs no Redis installed
+
+    return Redis.from_url(settings.redis_url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5)
+
+
+def _channel_service(redis: Redis | None, **kwargs: Any) -> ChannelService:
+    if redis is None:
+        return ChannelService(**kwargs)
+    from streamer.server.shared import SharedChannelService
+
+    return SharedChannelService(redis=redis, **kwargs)
 
 
 def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
@@ -222,7 +247,9 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         app.state.timelines = timelines
         app.state.audio = audio
         speech = app.state.speech = SpeechWorkers()
-        channels = ChannelService(
+        redis = _redis_pool(settings)  # None: this process holds every channel
+        channels = _channel_service(
+            redis,
             rigs=frames.rigs,
             settings=settings,
             timelines=timelines,
@@ -261,6 +288,8 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             app.state.heavy.close()
             await exports.close()
             await channels.close()
+            if redis is not None:
+                await redis.aclose()
             await frames.close()
 
     if not settings.client_dir.is_dir():

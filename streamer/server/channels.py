@@ -85,6 +85,13 @@ class MonotonicClock:
         return int((time.monotonic() - self._t0) * 1000)
 
 
+class WallClock:
+    """Milliseconds since the Unix epoch: the same in every process (across machines, with NTP)."""
+
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000
+
+
 def check_channel_name(name: str) -> str:
     if not CHANNEL_NAME.fullmatch(name):
         raise ChannelLimit(f"invalid channel name {name[:80]!r} (use a-z, 0-9, '_' and '-', at most 64)")
@@ -218,10 +225,14 @@ class LiveChannel:
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
         """Messages for one viewer (a join): the ticks look ahead."""
+        for text in self.encoded(messages):
+            viewer.push(text)
+
+    def encoded(self, messages: list[Message]) -> list[str]:
+        """``messages`` as one viewer gets them (prefetching their frames)."""
         texts = [self._encode(message) for message in messages]
         self._prefetch_planned(ahead=False)
-        for text in texts:
-            viewer.push(text)
+        return texts
 
     def fit_lead(self, audio_ms: int = 0) -> None:
         """Re-plans start far enough ahead that the broadcast reaches every viewer in time.
@@ -302,8 +313,11 @@ class ChannelService:
             self.fanout.drop(name, CLOSE_RESTART)
         await asyncio.gather(*(c.task for c in self.channels.values()), return_exceptions=True)
 
-    def channel(self, name: str) -> LiveChannel:
-        """The channel ``name``, created if needed (commands and controllers only: viewers wait)."""
+    def channel(self, name: str, setup: Callable[[LiveChannel], None] | None = None) -> LiveChannel:
+        """The channel ``name``, created if needed (commands and controllers only: viewers wait).
+
+        ``setup`` prepares a new channel before anyone joins it (another process's snapshot).
+        """
         found = self.channels.get(name)
         if found is not None:
             return found
@@ -311,11 +325,25 @@ class ChannelService:
         if len(self.channels) >= self.settings.max_channels:
             raise ChannelLimit(f"too many channels (limit {self.settings.max_channels}); cannot create {name!r}")
         channel = self.channels[name] = LiveChannel(self, name)
+        if setup is not None:
+            setup(channel)
         log.info("channel %s created", name)
         for viewer in self.waiting.pop(name, ()):
             if not viewer.closing:
                 self.add_viewer(channel, viewer)
         return channel
+
+    async def connect(self, name: str, viewer: Viewer) -> None:
+        """Bring ``viewer`` onto channel ``name``: a controller creates it, a viewer waits for it.
+
+        Raises :class:`ChannelLimit` when a controller's channel cannot be created.
+        """
+        if name in self.channels or viewer.role == "controller":
+            channel = self.channel(name)
+            async with channel.lock:  # a command in flight finishes before the viewer is brought up to date
+                self.add_viewer(channel, viewer)
+        else:
+            self.wait_for(name, viewer)
 
     def add_viewer(self, channel: LiveChannel, viewer: Viewer) -> None:
         """Register ``viewer`` on ``channel`` and bring it up to date (hello, frames, program)."""
@@ -533,7 +561,7 @@ class ChannelService:
         log.info("channel %s: playing %s (%d ms)", channel.name, name, schedule.duration_ms)
         return program.to_json()
 
-    def describe(self, name: str) -> dict[str, Any]:
+    async def describe(self, name: str) -> dict[str, Any]:
         channel = self.channels.get(name)
         if channel is None:
             raise NotFound(f"no channel named {name[:80]!r}")

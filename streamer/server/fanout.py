@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Coroutine, Generator, Iterable
+from collections.abc import Collection, Coroutine, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -171,14 +171,20 @@ class LocalFanout:
             del self._viewers[channel]
         return True
 
+    def channels(self) -> list[str]:
+        """The channels with viewers here."""
+        return list(self._viewers)
+
     def viewers(self, channel: str) -> Iterable[Viewer]:
         return self._viewers.get(channel, ())
 
-    def deliver(self, channel: str, text: str) -> None:
+    def deliver(self, channel: str, text: str, skip: Collection[Viewer] = ()) -> None:
         viewers = self._viewers.get(channel)
         if not viewers:
             return
         for viewer in list(viewers):
+            if viewer in skip:
+                continue
             if not viewer.push(text):
                 viewers.discard(viewer)
                 if viewer.close_code == CLOSE_TOO_SLOW:

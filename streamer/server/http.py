@@ -172,15 +172,18 @@ async def metrics(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     rig = _rig(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": streamer.__version__,
-            "rig": rig.config.name,
-            "channels": len(request.app.state.channels.channels),
-            "frames": _store_stats(request),
-        }
-    )
+    channels = request.app.state.channels
+    body = {
+        "status": "ok",
+        "version": streamer.__version__,
+        "rig": rig.config.name,
+        "channels": len(channels.channels),
+        "frames": _store_stats(request),
+    }
+    redis_health = getattr(channels, "redis_health", None)  # with REDIS_URL (docs/scaling.md)
+    if redis_health is not None:
+        body["redis"] = await redis_health()
+    return JSONResponse(body)
 
 
 def _data_dir_writable(settings: Settings) -> bool:

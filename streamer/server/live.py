@@ -24,6 +24,7 @@ from streamer.core.errors import (
     CommandError,
     Conflict,
     NotFound,
+    StoreUnavailable,
     StreamerError,
     TimelineError,
     UnreachableError,
@@ -68,6 +69,7 @@ ERROR_CODES: list[tuple[type[Exception], str]] = [
     (ChannelLimit, "bad_message"),
     (Conflict, "conflict"),
     (AlreadyExists, "conflict"),
+    (StoreUnavailable, "store_unavailable"),  # with REDIS_URL: the channel's process did not answer
 ]
 
 
@@ -150,16 +152,11 @@ async def ws_endpoint(ws: WebSocket) -> None:
         await _refuse(ws, CLOSE_UNAUTHORIZED, reason, accepted=True)
         return
     viewer = Viewer(ws, role, settings.viewer_queue)
-    if name in service.channels or role == "controller":
-        try:
-            channel = service.channel(name)
-        except ChannelLimit as exc:
-            await _refuse(ws, CLOSE_BAD_CHANNEL, str(exc), accepted=True)
-            return
-        async with channel.lock:  # a command in flight finishes before the viewer is brought up to date
-            service.add_viewer(channel, viewer)
-    else:
-        service.wait_for(name, viewer)
+    try:
+        await service.connect(name, viewer)
+    except ChannelLimit as exc:
+        await _refuse(ws, CLOSE_BAD_CHANNEL, str(exc), accepted=True)
+        return
     try:
         await _read_loop(ws, service, viewer)
     except WebSocketDisconnect:
@@ -285,7 +282,7 @@ async def _say_as_it_arrives(request: Request, service: ChannelService, name: st
 
 async def _rest_describe(request: Request) -> JSONResponse:
     service: ChannelService = request.app.state.channels
-    return JSONResponse(service.describe(request.path_params["name"]))
+    return JSONResponse(await service.describe(request.path_params["name"]))
 
 
 def live_routes() -> list[BaseRoute]:

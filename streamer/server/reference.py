@@ -58,7 +58,23 @@ SCHEMAS: dict[str, Schema] = {
             "additionalProperties": NUM,
         }
     ),
-    "Health": _obj(status={"const": "ok"}, version=STR, rig=STR, channels=INT, frames=_ref("FrameStats")),
+    "Health": _obj(
+        "status version rig channels frames",
+        status={"const": "ok"},
+        version=STR,
+        rig=STR,
+        channels=INT,
+        frames=_ref("FrameStats"),
+        redis={
+            **_obj(
+                process={"type": "string", "description": "this process's id among those sharing channels"},
+                reachable={"type": "boolean", "description": "Redis answered a PING within 1 s"},
+                runs={"type": "array", "items": STR, "description": "the channels this process runs (owns)"},
+                viewers={"type": "object", "additionalProperties": INT, "description": "viewers here, by channel"},
+            ),
+            "description": "only with REDIS_URL (docs/scaling.md)",
+        },
+    ),
     "Ready": _obj("status", status={"enum": ["ready", "unavailable"]}, problems={"type": "array", "items": STR}),
     "Metrics": _obj(frames=_ref("FrameStats")),
     "Rig": _obj(

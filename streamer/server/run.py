@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
@@ -12,8 +14,17 @@ from streamer.settings import Settings
 WS_MAX_MESSAGE_BYTES = 65536
 
 
-def uvicorn_config(app: Starlette, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """A :class:`uvicorn.Config` for ``app``; ``overrides`` are passed on (host, port, log_level...).
+def worker_app(settings: Settings, log_level: str) -> Starlette:
+    """The app of one process of ``streamer serve --workers N`` (uvicorn calls it in each process)."""
+    from streamer.server.app import create_app
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("streamer").setLevel(log_level.upper())
+    return create_app(settings)
+
+
+def uvicorn_config(app: Starlette | Callable[[], Starlette], settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """A :class:`uvicorn.Config` for ``app`` (or its factory, with ``factory=True``); ``overrides`` are passed on.
 
     A viewer that stops reading is found by the WebSocket keepalive: a ping every half of
     ``viewer_deadline_ms`` that must be answered within the other half. Its pong comes back
