@@ -18,7 +18,7 @@ from typing import Any
 from streamer.core.errors import CommandError, Conflict, UnreachableError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
-from streamer.core.reactions import Placed, Reaction, overlay_targets, plan_targets
+from streamer.core.reactions import Placed, Reaction, Step, overlay_targets, plan_targets
 from streamer.core.recording import Recorder, Recording
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
@@ -165,6 +165,8 @@ class Channel:
             "horizon": self._horizon,
             "sent_until": self._sent_until,
             "chunks": self._chunks,
+            "reactions": [asdict(placed) for placed in self._reactions],
+            "underlay": None if self._underlay is None else list(self._underlay),
         }
 
     def restore(self, snapshot: Message) -> None:
@@ -188,6 +190,15 @@ class Channel:
         self._times, self._keys = list(snapshot["times"]), list(snapshot["keys"])
         self._horizon, self._sent_until = int(snapshot["horizon"]), int(snapshot["sent_until"])
         self._chunks = int(snapshot["chunks"])
+        self._reactions = [
+            Placed(
+                raw["start_ms"],
+                Reaction(raw["reaction"]["kind"], tuple(Step(**step) for step in raw["reaction"]["steps"])),
+            )
+            for raw in snapshot["reactions"]
+        ]
+        underlay = snapshot["underlay"]
+        self._underlay = None if underlay is None else (underlay[0], underlay[1], [tuple(c) for c in underlay[2]])
 
     # -- plan helpers -------------------------------------------------------------------
 

@@ -43,3 +43,26 @@ def test_a_snapshot_of_another_rig_is_refused() -> None:
     snapshot = {**channel().snapshot(), "rig_id": "other"}
     with pytest.raises(ValueError, match="rig 'other'"):
         channel().restore(snapshot)
+
+
+def test_a_reaction_running_at_the_handover_carries_on_and_a_command_during_it_goes_under_it() -> None:
+    from streamer.core.reactions import make_reaction
+    from tests.core import test_reactions as reactions
+
+    def reacting() -> Channel:
+        ch = reactions.channel()
+        ch.play(0, reactions.talking())
+        ch.react(1000, make_reaction("look_away", reactions.RIG, duration_ms=2000))
+        for now in range(0, 1500, 250):
+            ch.tick(now)
+        return ch
+
+    original = reacting()
+    successor = Channel("r", reactions.RIG, now_ms=9999, lookahead_ms=1500, batch_ms=250, lead_ms=100)
+    successor.restore(json.loads(json.dumps(original.snapshot())))
+    # A second reaction and a command mid-reaction go under the running one: the same on both.
+    blink = make_reaction("blink", reactions.RIG)
+    assert successor.react(1550, blink) == original.react(1550, blink)
+    assert successor.set(1600, "smile", None, 300) == original.set(1600, "smile", None, 300)
+    for now in range(1500, 8000, 250):
+        assert successor.tick(now) == original.tick(now)
