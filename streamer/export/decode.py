@@ -36,6 +36,7 @@ T = TypeVar("T")
 
 
 def cancel_check(cancel: CancelCheck | None) -> Callable[[], bool]:
+    """``cancel`` (an Event, a callable or nothing) as a callable that says whether to stop."""
     if cancel is None:
         return lambda: False
     if isinstance(cancel, threading.Event):
@@ -46,9 +47,10 @@ def cancel_check(cancel: CancelCheck | None) -> Callable[[], bool]:
 def fetch_frames(
     store: FrameStore, keys: list[str], loop: asyncio.AbstractEventLoop | None = None, cancel: CancelCheck | None = None
 ) -> dict[str, bytes]:
-    """The bytes of every distinct key in ``keys``, each fetched once (blocking; see :func:`render` for ``loop``).
+    """The bytes of every distinct key in ``keys``, each fetched once (blocking).
 
-    Raises :class:`ExportError` naming a frame missing from the store, or :class:`Cancelled`.
+    ``loop``: as in :func:`streamer.export.render.render`. Raises :class:`ExportError` naming a
+    frame missing from the store, or :class:`Cancelled`.
     """
     cancelled = cancel_check(cancel)
     fetcher = Fetcher(store, loop)
