@@ -5,9 +5,8 @@ are exact; :func:`streamer.speech.recording.read_reference` makes it, at the I/O
 signals become unit-length cepstral features at 100 frames per second
 (:mod:`streamer.speech.features`), their silent ends are trimmed (the recording's to where
 its voice starts and ends, so that a breath, a lip click or a room's echo is not taken for the
-first or last word, and to the end of the unvoiced sound after it, an "s" under hiss, or of
-a faint murmur that holds its level and pitch, an "m" under hiss: :func:`trim_to_voice`),
-dynamic time warping
+first or last word, and to the end of the unvoiced sound after it, an "s" under hiss:
+:func:`trim_to_voice`), dynamic time warping
 matches recording frames with reference frames (:mod:`streamer.speech.dtw`, banded and
 multiscale, so a 10 minute recording costs a few seconds and little memory), and every
 reference boundary is carried over the warping path into the recording. Each word gets a
@@ -22,8 +21,8 @@ last word's end, sub-band sound with no test for a room's echo (ends up to 120 m
 rooms), a second, 90 ms, sub-band scale for fainter murmurs (every end 20-30 ms late), and
 keeping a faint sound that holds its level after the voice (it finds the Klatt voice's last
 murmur, and a 0.8 s hall's echo in its lowest band too: 134 ms late on one seed); what is kept
-(:func:`murmur`) also asks for a pitch below 1 kHz, and counts a level that drops at once after
-a vowel, then holds, as held.
+(:func:`murmur`, the end of a faint murmur after the voice, an "m" under hiss) also asks for a
+pitch below 1 kHz, and counts a level that drops at once after a vowel, then holds, as held.
 
 Public API::
 
