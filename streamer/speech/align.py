@@ -20,9 +20,8 @@ out of words by voice activity, and speaking the reference at the recording's ra
 last word's end, sub-band sound with no test for a room's echo (ends up to 120 ms late in
 rooms), a second, 90 ms, sub-band scale for fainter murmurs (every end 20-30 ms late), and
 keeping a faint sound that holds its level after the voice (it finds the Klatt voice's last
-murmur, and a 0.8 s hall's echo in its lowest band too: 134 ms late on one seed); what is kept
-(:func:`murmur`, the end of a faint murmur after the voice, an "m" under hiss) also asks for a
-pitch below 1 kHz, and counts a level that drops at once after a vowel, then holds, as held.
+murmur, and a 0.8 s hall's echo in its lowest band too: 134 ms late on one seed); what is kept,
+:func:`murmur`, also asks for a pitch below 1 kHz and takes a drop after a vowel, then a hold.
 
 Public API::
 
@@ -101,8 +100,7 @@ class Signal:
     ``energy_db`` is each frame's energy; ``pitched`` the span ``[first, last + 1)`` of frames
     where a voice sounds (periodic and above the background, in runs of
     :data:`MIN_PITCHED_FRAMES` or more), ``None`` if none does; ``held`` the frames where some
-    sub-band holds a sound above its background (:func:`held_sound`); ``murmur`` the frames past
-    the voice where it murmurs on under the hiss (:func:`murmur`).
+    sub-band holds a sound above its background (:func:`held_sound`); ``murmur``: :func:`murmur`.
     """
 
     ceps: Floats
@@ -198,43 +196,36 @@ def held_sound(levels_db: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
 
     This finds what the whole-frame energy misses at the end of speech under hiss (the "s" of
     "six" after its silent "k", a nasal's low murmur) without taking a room's echo for speech:
-    an echo only falls, at the room's rate, while a sound the speaker makes holds its level or
-    rises. A murmur fainter than a few spreads of the hiss is still missed (:func:`murmur`).
+    an echo only falls, at the room's rate; a sound the speaker makes holds or rises.
     """
     held = np.any(steady_above(levels_db, HELD_SPREADS), axis=1)
     return runs_at_least(held, MIN_HELD_FRAMES)
 
 
 def steady_above(levels_db: npt.NDArray[np.float64], spreads: float) -> npt.NDArray[np.bool_]:
-    """Per frame and sub-band: above the background by :data:`HELD_DB` and ``spreads`` of its own
-    spread, and not falling like a room's echo (see :func:`held_sound`)."""
+    """Per frame and sub-band: above the background (``spreads`` of its spread) and not falling like an echo."""
     padded = np.concatenate([np.repeat(levels_db[:1], ROOM_DECAY_FRAMES, axis=0), levels_db])
     recent = np.lib.stride_tricks.sliding_window_view(padded[:-1], ROOM_DECAY_FRAMES, axis=0).max(axis=2)
     loud = levels_db >= np.maximum(HELD_DB, spreads * background_spread(levels_db))
-    out: npt.NDArray[np.bool_] = loud & (levels_db > recent - ROOM_DECAY_DB)
-    return out
+    return np.asarray(loud & (levels_db > recent - ROOM_DECAY_DB))
 
 
 def background_spread(levels_db: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Each sub-band's background spread: its 10th percentile (0 dB here) less its 1st, about one
     standard deviation of a hiss's level; wide in the low sub-bands, which hold few FFT bins."""
-    spread: npt.NDArray[np.float64] = np.maximum(-np.percentile(levels_db, 1, axis=0), 0.0)
-    return spread
+    return np.asarray(np.maximum(-np.percentile(levels_db, 1, axis=0), 0.0))
 
 
 def murmur(x: Floats, levels_db: npt.NDArray[np.float64], lo: int, hi: int) -> npt.NDArray[np.bool_]:
     """Frames of ``[lo, hi)`` (the rest ``False``) where a voice murmurs on under the hiss.
 
-    The last sound of "time" is an "m" whose murmur, under 15 dB of hiss, is too faint for
-    :func:`held_sound` and too noisy to look periodic over the whole band, and follows a vowel
-    too closely for its test against a room's echo. Two tests that each alone mistake something
-    else for it, together: in the lowest sub-bands (under about 1 kHz, where a murmur has its
-    energy and a hiss a small part of its own) the level stands a little above the background
-    (:data:`MURMUR_SPREADS`) and holds: it has not fallen like an echo since the last
-    :data:`ROOM_DECAY_FRAMES` frames, or does not fall so over the next ones (an echo falls
-    steadily, before and after; the murmur after a vowel drops at once, then holds). A breath
-    holds too; so the sound below :data:`MURMUR_HZ` must also be periodic, a voice's pitch
-    (:data:`MURMUR_PERIODIC`, over three frames; an echo of a voice is periodic, but falls).
+    An "m" under 15 dB of hiss is too faint for :func:`held_sound`, too noisy to look periodic
+    over the whole band, and follows its vowel too closely for the echo test. Here, in the
+    sub-bands under about 1 kHz: the level stands :data:`MURMUR_SPREADS` above the background
+    and holds (has not fallen like an echo over the last :data:`ROOM_DECAY_FRAMES` frames, or
+    does not over the next ones: an echo falls before and after; a murmur drops once after the
+    vowel, then holds), and the sound below :data:`MURMUR_HZ` is periodic over three frames
+    (:data:`MURMUR_PERIODIC`: a breath holds its level but has no pitch; an echo has one, but falls).
     """
     out = np.zeros(len(levels_db), dtype=bool)
     lo, hi = max(lo, 0), min(hi, len(levels_db))
