@@ -20,7 +20,8 @@ out of words by voice activity, and speaking the reference at the recording's ra
 last word's end, sub-band sound with no test for a room's echo (ends up to 120 ms late in
 rooms), a second, 90 ms, sub-band scale for fainter murmurs (every end 20-30 ms late), and
 keeping a faint sound that holds its level after the voice (it finds the Klatt voice's last
-murmur, and a 0.8 s hall's echo in its lowest band too: 134 ms late on one seed).
+murmur, and a 0.8 s hall's echo in its lowest band too: 134 ms late on one seed); what is kept,
+:func:`murmur`, also asks for a pitch below 1 kHz and takes a drop after a vowel, then a hold.
 
 Public API::
 
@@ -74,6 +75,11 @@ MAX_GAP_MS = 120  # a silence this long after the last voiced sound ends the spe
 HELD_DB, HELD_SPREADS = 2.0, 4.0  # a sub-band this far above its background (dB, and its spreads) carries a sound
 ROOM_DECAY_DB, ROOM_DECAY_FRAMES = 3.0, 5  # a room's echo falls 60 dB per RT60: 3 dB in 50 ms if RT60 is 1 s
 MIN_HELD_FRAMES = 4  # one loud frame of hiss spreads over SUBBAND_SMOOTH (3) frames; a "t" burst lasts longer
+MURMUR_BANDS = 2  # the sub-bands under about 1 kHz
+MURMUR_SPREADS = 2.5  # a murmur stands this many of the background's spreads above it (see held_sound)
+MURMUR_HZ = 900  # a voice's murmur is periodic below this; a hiss has little of its power there
+MURMUR_GAP_FRAMES = 2  # a hiss hides a murmur this long now and then
+MURMUR_PERIODIC = 0.55  # low-band periodicity of a murmur; a hiss alone scores about 0.3-0.45 there
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -95,7 +101,7 @@ class Signal:
     ``energy_db`` is each frame's energy; ``pitched`` the span ``[first, last + 1)`` of frames
     where a voice sounds (periodic and above the background, in runs of
     :data:`MIN_PITCHED_FRAMES` or more), ``None`` if none does; ``held`` the frames where some
-    sub-band holds a sound above its background (:func:`held_sound`).
+    sub-band holds a sound above its background (:func:`held_sound`); ``murmur``: :func:`murmur`.
     """
 
     ceps: Floats
@@ -106,6 +112,7 @@ class Signal:
     periodicity: npt.NDArray[np.float64]
     pitched: tuple[int, int] | None
     held: npt.NDArray[np.bool_]
+    murmur: npt.NDArray[np.bool_]
 
 
 def analyse(samples: npt.ArrayLike) -> Signal:
@@ -114,13 +121,15 @@ def analyse(samples: npt.ArrayLike) -> Signal:
     energy_db = log_energy_db(power)
     voiced = voiced_mask(energy_db)
     start, stop = voiced_span(voiced, SILENCE_MARGIN_FRAMES)
-    periodic = edge_periodicity(np.asarray(samples, dtype=np.float32).ravel(), start, stop, len(voiced))
+    x = np.asarray(samples, dtype=np.float32).ravel()
+    periodic = edge_periodicity(x, start, stop, len(voiced))
     pitched = long_runs_span(voiced & (periodic > PITCHED), MIN_PITCHED_FRAMES)
     if pitched is None or pitched[0] >= start + EDGE_FRAMES or pitched[1] <= stop - EDGE_FRAMES:
         periodic = periodicity(samples)[: len(voiced)]  # no voice near an edge: look everywhere
         pitched = long_runs_span(voiced & (periodic > PITCHED), MIN_PITCHED_FRAMES)
-    held = held_sound(subband_levels_db(power))
-    return Signal(cepstra(power), voiced, start, stop, energy_db, periodic, pitched, held)
+    levels_db = subband_levels_db(power)
+    murmurs = murmur(x, levels_db, pitched[1], stop + EDGE_FRAMES // 3) if pitched else np.zeros(len(voiced), bool)
+    return Signal(cepstra(power), voiced, start, stop, energy_db, periodic, pitched, held_sound(levels_db), murmurs)
 
 
 def edge_periodicity(x: Floats, start: int, stop: int, n_frames: int) -> npt.NDArray[np.float64]:
@@ -171,6 +180,15 @@ def faint_voice_end(sig: Signal, end: int) -> int:
     return end
 
 
+def murmur_end(murmurs: npt.NDArray[np.bool_], end: int) -> int:
+    """Past ``end`` while the voice murmurs on (``murmurs``), across gaps of up to :data:`MURMUR_GAP_FRAMES`."""
+    while True:
+        ahead = np.flatnonzero(murmurs[end : end + MURMUR_GAP_FRAMES + 1])
+        if ahead.size == 0:
+            return end
+        end += int(ahead[0]) + 1
+
+
 def held_sound(levels_db: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
     """Frames where some sub-band (:func:`subband_levels_db`) stands above its background, by
     :data:`HELD_DB` and by :data:`HELD_SPREADS` times the background's own spread, and has not
@@ -179,17 +197,54 @@ def held_sound(levels_db: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
 
     This finds what the whole-frame energy misses at the end of speech under hiss (the "s" of
     "six" after its silent "k", a nasal's low murmur) without taking a room's echo for speech:
-    an echo only falls, at the room's rate, while a sound the speaker makes holds its level or
-    rises. A murmur fainter than a few spreads of the hiss is still missed.
+    an echo only falls, at the room's rate; a sound the speaker makes holds or rises.
     """
+    held = np.any(steady_above(levels_db, HELD_SPREADS), axis=1)
+    return runs_at_least(held, MIN_HELD_FRAMES)
+
+
+def steady_above(levels_db: npt.NDArray[np.float64], spreads: float) -> npt.NDArray[np.bool_]:
+    """Per frame and sub-band: above the background (``spreads`` of its spread) and not falling like an echo."""
     padded = np.concatenate([np.repeat(levels_db[:1], ROOM_DECAY_FRAMES, axis=0), levels_db])
     recent = np.lib.stride_tricks.sliding_window_view(padded[:-1], ROOM_DECAY_FRAMES, axis=0).max(axis=2)
-    # The background's own spread: its 10th percentile (0 dB here) less its 1st, about one
-    # standard deviation of a hiss's level; wide in the low sub-bands, which hold few FFT bins.
-    spread = np.maximum(-np.percentile(levels_db, 1, axis=0), 0.0)
-    loud = levels_db >= np.maximum(HELD_DB, HELD_SPREADS * spread)
-    held = (loud & (levels_db > recent - ROOM_DECAY_DB)).any(axis=1)
-    return runs_at_least(held, MIN_HELD_FRAMES)
+    loud = levels_db >= np.maximum(HELD_DB, spreads * background_spread(levels_db))
+    return np.asarray(loud & (levels_db > recent - ROOM_DECAY_DB))
+
+
+def background_spread(levels_db: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Each sub-band's background spread: its 10th percentile (0 dB here) less its 1st, about one
+    standard deviation of a hiss's level; wide in the low sub-bands, which hold few FFT bins."""
+    return np.asarray(np.maximum(-np.percentile(levels_db, 1, axis=0), 0.0))
+
+
+def murmur(x: Floats, levels_db: npt.NDArray[np.float64], lo: int, hi: int) -> npt.NDArray[np.bool_]:
+    """Frames of ``[lo, hi)`` (the rest ``False``) where a voice murmurs on under the hiss.
+
+    An "m" under 15 dB of hiss is too faint for :func:`held_sound`, too noisy to look periodic
+    over the whole band, and follows its vowel too closely for the echo test. Here, in the
+    sub-bands under about 1 kHz: the level stands :data:`MURMUR_SPREADS` above the background
+    and holds (has not fallen like an echo over the last :data:`ROOM_DECAY_FRAMES` frames, or
+    does not over the next ones: an echo falls before and after; a murmur drops once after the
+    vowel, then holds), and the sound below :data:`MURMUR_HZ` is periodic over three frames
+    (:data:`MURMUR_PERIODIC`: a breath holds its level but has no pitch; an echo has one, but falls).
+    """
+    out = np.zeros(len(levels_db), dtype=bool)
+    lo, hi = max(lo, 0), min(hi, len(levels_db))
+    if hi - lo < 3:
+        return out
+    low = levels_db[:, :MURMUR_BANDS]
+    padded = np.concatenate([low, np.repeat(low[-1:], ROOM_DECAY_FRAMES, axis=0)])
+    coming = np.lib.stride_tricks.sliding_window_view(padded[1:], ROOM_DECAY_FRAMES, axis=0).min(axis=2)
+    holds = steady_above(low, MURMUR_SPREADS) | (
+        (low >= np.maximum(HELD_DB, MURMUR_SPREADS * background_spread(low))) & (coming > low - ROOM_DECAY_DB)
+    )
+    segment = x[lo * HOP : hi * HOP]
+    spectrum = np.fft.rfft(segment)
+    spectrum[np.fft.rfftfreq(len(segment), 1 / RATE) > MURMUR_HZ] = 0
+    periodic = periodicity(np.fft.irfft(spectrum, len(segment)))[: hi - lo]
+    smooth = np.convolve(periodic, np.ones(3) / 3, mode="same")
+    out[lo:hi] = holds.any(axis=1)[lo:hi] & (smooth > MURMUR_PERIODIC)
+    return out
 
 
 def audible(energy_db: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
@@ -225,6 +280,7 @@ def trim_to_voice(rec: Signal, ref: Signal, first_ms: int, last_ms: int) -> Sign
     tail = max(to_frame(last_ms) - sound_end(sounding(ref), ref.pitched[1], gap), 0)
     start = max(rec.pitched[0] - lead - SILENCE_MARGIN_FRAMES, 0)
     end = faint_voice_end(rec, sound_end(sounding(rec), rec.pitched[1], gap))
+    end = murmur_end(rec.murmur, end)
     stop = min(end + tail + SILENCE_MARGIN_FRAMES, len(rec.voiced))
     return replace(rec, start=start, stop=stop) if stop > start else rec
 
