@@ -39,7 +39,7 @@ def cmd_record(args: argparse.Namespace, settings: Settings) -> int:
         audio = "with its audio" if result.get("audio_id") else "no audio aired"
         print(
             f"recorded {seconds:.1f} s from server time {started.get('start_ms')} as timeline "
-            f"{result['timeline_id']!r} ({audio}); export it with POST /exports {{\"timeline_id\": ...}} "
+            f'{result["timeline_id"]!r} ({audio}); export it with POST /exports {{"timeline_id": ...}} '
             "or from the preview page",
             file=sys.stderr,
         )

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import zlib
 from bisect import bisect_left, bisect_right
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from streamer.core.errors import CommandError, Conflict, UnreachableError
 from streamer.core.layers import Combiner, idle_blinks
 from streamer.core.motion import Motion
-from streamer.core.reactions import Placed, Reaction, Step, overlay_targets, plan_targets
+from streamer.core.program import AudioCue, Message, Program
+from streamer.core.reactions import Placed, Reaction, overlay_targets, plan_targets
 from streamer.core.recording import Recorder, Recording
 from streamer.core.rig import Rig, State, suggest
 from streamer.core.routing import router_for
@@ -30,83 +31,6 @@ LEAD_IN_MS = 200  # route from the frame on screen to a program's first frame
 HOME_TRANSITION_MS = 300
 HEARTBEAT_MS = 1000  # an idle channel still sends a (possibly empty) frames message this often
 INTERRUPT_MS = 40  # an interrupted program's face settles (mouth closed) this fast: one frame at 24 fps
-
-Message = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class AudioCue:
-    url: str
-    offset_ms: int  # from the program's start
-    duration_ms: int
-
-
-@dataclass(frozen=True)
-class Program:
-    """A schedule placed on the server clock from ``start_ms``.
-
-    A played timeline has at most one ``audio`` cue. A spoken ``stream`` (text said live) grows
-    a segment at a time: each segment's audio is a cue of ``segments``, placed where the one
-    before it ends.
-    """
-
-    id: str
-    timeline_id: str | None
-    start_ms: int
-    duration_ms: int
-    audio: AudioCue | None
-    stream: str | None = None
-    segments: tuple[AudioCue, ...] = ()
-
-    @property
-    def end_ms(self) -> int:
-        return self.start_ms + self.duration_ms
-
-    @property
-    def speech_end_ms(self) -> int:
-        """When the last spoken segment's audio ends (the program's start without segments)."""
-        last = self.segments[-1] if self.segments else None
-        return self.start_ms + (last.offset_ms + last.duration_ms if last else 0)
-
-    def cue_message(self, cue: AudioCue, segment: int | None) -> Message:
-        message: Message = {
-            "type": "audio",
-            "program_id": self.id,
-            "url": cue.url,
-            "start_ms": self.start_ms + cue.offset_ms,
-            "duration_ms": cue.duration_ms,
-        }
-        if segment is not None:
-            message["segment"] = segment
-        return message
-
-    def audio_message(self) -> Message | None:
-        return None if self.audio is None else self.cue_message(self.audio, None)
-
-    def audio_messages(self, after_ms: int) -> list[Message]:
-        """``audio`` messages for a viewer joining now: the track, or the segments not over by ``after_ms``."""
-        if self.audio is not None:
-            return [self.cue_message(self.audio, None)]
-        return [
-            self.cue_message(cue, i)
-            for i, cue in enumerate(self.segments)
-            if self.start_ms + cue.offset_ms + cue.duration_ms > after_ms
-        ]
-
-    def to_json(self) -> Message:
-        audio = self.audio_message()
-        out: Message = {
-            "id": self.id,
-            "timeline_id": self.timeline_id,
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "duration_ms": self.duration_ms,
-            "audio": None if audio is None else {k: audio[k] for k in ("url", "start_ms", "duration_ms")},
-        }
-        if self.stream is not None:
-            out["stream"] = self.stream
-            out["segments"] = len(self.segments)
-        return out
 
 
 class Channel:
@@ -175,28 +99,12 @@ class Channel:
             raise ValueError(f"snapshot of rig {snapshot['rig_id']!r} restored on rig {self.rig_id!r}")
         self.state = State(*snapshot["state"])
         raw = snapshot["program"]
-        if raw is None:
-            self.program = None
-        else:
-            audio = raw["audio"]
-            self.program = Program(
-                **{
-                    **raw,
-                    "audio": None if audio is None else AudioCue(**audio),
-                    "segments": tuple(AudioCue(**cue) for cue in raw["segments"]),
-                }
-            )
+        self.program = None if raw is None else Program.from_json(raw)
         self._program_count = int(snapshot["program_count"])
         self._times, self._keys = list(snapshot["times"]), list(snapshot["keys"])
         self._horizon, self._sent_until = int(snapshot["horizon"]), int(snapshot["sent_until"])
         self._chunks = int(snapshot["chunks"])
-        self._reactions = [
-            Placed(
-                raw["start_ms"],
-                Reaction(raw["reaction"]["kind"], tuple(Step(**step) for step in raw["reaction"]["steps"])),
-            )
-            for raw in snapshot["reactions"]
-        ]
+        self._reactions = [Placed.from_json(raw) for raw in snapshot["reactions"]]
         underlay = snapshot["underlay"]
         self._underlay = None if underlay is None else (underlay[0], underlay[1], [tuple(c) for c in underlay[2]])
 
@@ -256,17 +164,6 @@ class Channel:
 
     def _state_message(self, t_ms: int) -> Message:
         return {"type": "state", "expr": self.state.expr, "pose": self.state.pose, "t_ms": t_ms, "rig": self.rig_id}
-
-    def rig_json(self) -> Message:
-        """The rig as ``hello`` and ``rig`` messages describe it."""
-        size = self.rig.config.size
-        return {
-            "id": self.rig_id,
-            "name": self.rig.config.name,
-            "size": list(size) if size else None,
-            "expressions": list(self.rig.expressions),
-            "poses": list(self.rig.poses),
-        }
 
     def _replan_message(self, now_ms: int, from_ms: int) -> Message:
         self._react_from(from_ms)
@@ -373,7 +270,7 @@ class Channel:
                 "heartbeat_ms": self.heartbeat_ms,
                 "state": {"expr": self.state.expr, "pose": self.state.pose},
                 "program": None if self.program is None else self.program.to_json(),
-                "rig": self.rig_json(),
+                "rig": self.rig.describe(self.rig_id),
             }
         ]
         while self._horizon < max(self._sent_until, now_ms + 1):
@@ -541,7 +438,7 @@ class Channel:
         out.append(
             {
                 "type": "rig",
-                "rig": self.rig_json(),
+                "rig": self.rig.describe(self.rig_id),
                 "frame_size": list(size) if size else None,
                 "t_ms": t,
             }

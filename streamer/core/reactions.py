@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import Any
 
 from streamer.core.errors import CommandError
 from streamer.core.rig import Rig, State
@@ -63,6 +64,12 @@ class Placed:
 
     start_ms: int
     reaction: Reaction
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Placed:
+        """Back from ``dataclasses.asdict`` form (a channel's snapshot)."""
+        reaction = raw["reaction"]
+        return cls(raw["start_ms"], Reaction(reaction["kind"], tuple(Step(**step) for step in reaction["steps"])))
 
     @property
     def release_ms(self) -> int:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from streamer.core.channel import Program
+    from streamer.core.program import Program
 
 
 @dataclass(frozen=True)

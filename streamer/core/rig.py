@@ -144,6 +144,17 @@ class Rig:
     def poses(self) -> tuple[str, ...]:
         return self.config.poses
 
+    def describe(self, rig_id: str) -> dict[str, object]:
+        """The rig as the live ``hello`` and ``rig`` messages describe it."""
+        size = self.config.size
+        return {
+            "id": rig_id,
+            "name": self.config.name,
+            "size": list(size) if size else None,
+            "expressions": list(self.expressions),
+            "poses": list(self.poses),
+        }
+
     def endpoint_key(self, state: State) -> str:
         return self.endpoints[state]
 

@@ -20,10 +20,11 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from streamer.core.channel import AudioCue, Channel, Message
+from streamer.core.channel import Channel
 from streamer.core.commands import Command, Interrupt, Play, React, Record, Say, Set, Stop, parse_command
 from streamer.core.emotions import expression_for_tag
 from streamer.core.errors import CommandError, Conflict, NotFound, StoreUnavailable, StreamerError
+from streamer.core.program import AudioCue, Message
 from streamer.core.reactions import make_reaction
 from streamer.core.resolve import resolve
 from streamer.core.rig import suggest

@@ -18,7 +18,6 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from streamer.core.channel import Message
 from streamer.core.commands import COMMANDS
 from streamer.core.errors import (
     CommandError,
@@ -29,6 +28,7 @@ from streamer.core.errors import (
     TimelineError,
     UnreachableError,
 )
+from streamer.core.program import Message
 from streamer.core.timeline import loads
 from streamer.rigset import UnknownRig
 from streamer.server.channels import ChannelLimit, ChannelService, check_channel_name, error_message

@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from streamer.core.channel import AudioCue, Channel
+from streamer.core.channel import Channel
+from streamer.core.program import AudioCue
 from streamer.core.resolve import resolve
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import parse_timeline

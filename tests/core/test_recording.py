@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from streamer.core.channel import AudioCue, Channel
+from streamer.core.channel import Channel
 from streamer.core.errors import Conflict, TimelineError
+from streamer.core.program import AudioCue
 from streamer.core.reactions import make_reaction
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline, timeline_to_json

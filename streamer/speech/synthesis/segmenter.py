@@ -142,7 +142,6 @@ class Segmenter:
                 return i + 1
         return None
 
-
     def _first_segment_ends(self, text: str) -> bool:
         """Whether the first segment may end after ``text`` (rule 2: enough words, not a leaning one)."""
         words = _spoken_words(text)
