@@ -231,6 +231,27 @@ async function loadRigs() {
   renderRigPicker();
 }
 
+// GET /exports/formats lists the export formats (the server's one table of them): the menu is built from it.
+async function loadExportFormats() {
+  let formats = [];
+  try {
+    const res = await fetch('/exports/formats', { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    formats = await res.json();
+  } catch (err) {
+    console.warn('streamer: cannot list export formats:', err.message);
+  }
+  const select = $('export-format');
+  select.innerHTML = '';
+  for (const f of formats) {
+    const opt = document.createElement('option');
+    opt.value = f.name;
+    opt.textContent = f.label;
+    opt.title = f.description;
+    select.append(opt);
+  }
+}
+
 function rigSummary(r) {
   const size = r.size ? `${r.size[0]}×${r.size[1]} · ` : '';
   return `${size}${r.expressions.length} expressions · ${r.poses.length} poses`;
@@ -461,7 +482,7 @@ function fmtBytes(n) {
 
 function renderExport() {
   const job = exportJob;
-  $('export').disabled = !$('timeline').value || exportActive();
+  $('export').disabled = !$('timeline').value || !$('export-format').value || exportActive();
   $('export-status').hidden = !job;
   if (!job) return;
   const p = job.progress;
@@ -568,4 +589,5 @@ function rigField() {
 session.start();
 renderConnection();
 loadRigs();
+loadExportFormats().then(renderExport);
 loadTimelines().then(renderExport);

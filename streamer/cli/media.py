@@ -10,7 +10,6 @@ from typing import Any
 
 from streamer.cli.common import (
     LIPSYNC_HELP,
-    QUALITIES,
     add_rig_argument,
     find_audio,
     int_in,
@@ -20,6 +19,7 @@ from streamer.cli.common import (
     status,
 )
 from streamer.core.errors import StreamerError
+from streamer.export.formats import FORMATS, QUALITIES, extensions_text
 from streamer.settings import Settings
 
 
@@ -63,7 +63,7 @@ def export_file(
     from tqdm import tqdm
 
     from streamer.core.resolve import resolve
-    from streamer.export import AudioSource, render
+    from streamer.export.render import AudioSource, render
     from streamer.frames import LocalFrameStore
     from streamer.rigload import load_rig
 
@@ -186,10 +186,11 @@ def add_commands(sub: Any) -> None:
     sched.add_argument("--compact", action="store_true", help="one-line JSON")
     sched.set_defaults(func=cmd_schedule)
 
-    export = sub.add_parser("export", help="render a timeline to a video file (MP4, WebM with alpha, ProRes MOV)")
+    formats = ", ".join(spec.label for spec in FORMATS.values())
+    export = sub.add_parser("export", help=f"render a timeline to a video file ({formats})")
     export.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")
-    export.add_argument("-o", "--output", required=True, help="output file; .mp4, .webm or .mov sets the format")
-    export.add_argument("--format", choices=["mp4", "webm", "mov"], help="format (default: from the extension)")
+    export.add_argument("-o", "--output", required=True, help=f"output file; {extensions_text()} sets the format")
+    export.add_argument("--format", choices=list(FORMATS), help="format (default: from the extension)")
     export.add_argument("--fps", type=int, default=24, help="frames per second, 12-60 (default 24)")
     scaling = export.add_mutually_exclusive_group()
     scaling.add_argument("--size", type=size_type, help="WIDTHxHEIGHT box to fit the frames in, keeping their aspect")

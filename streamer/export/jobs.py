@@ -36,7 +36,9 @@ from typing import Any
 
 from streamer.core.errors import NotFound, StreamerError
 from streamer.core.schedule import Schedule
-from streamer.export.options import FORMATS, Cancelled, DiskFull, ExportBusy, ExportError, ExportOptions
+from streamer.export.errors import Cancelled, DiskFull, ExportBusy, ExportError, ExportNotReady
+from streamer.export.formats import FORMATS
+from streamer.export.options import ExportOptions
 from streamer.export.render import (
     AudioSource,
     RenderResult,
@@ -61,10 +63,6 @@ EXPORT_NICE = 10
 CANCEL_POLL_S = 0.1
 # So that ``python -m streamer.export.worker`` imports this same package.
 _IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-class ExportNotReady(ExportError):
-    """The job's file is not there (yet, or any more)."""
 
 
 @dataclass
@@ -207,7 +205,7 @@ class ExportJobs:
     def _prepare_folder(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         sweep_temp(self.root)
-        for ext in FORMATS:
+        for ext in {spec.extension for spec in FORMATS.values()}:
             for path in self.root.glob(f"*.{ext}"):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()

@@ -37,8 +37,8 @@ from streamer.core.errors import (
     UnreachableError,
 )
 from streamer.core.rig import Rig
-from streamer.export.jobs import ExportJobs, ExportNotReady
-from streamer.export.options import DiskFull, ExportBusy, ExportError
+from streamer.export.errors import DiskFull, ExportBusy, ExportError, ExportNotReady
+from streamer.export.jobs import ExportJobs
 from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
 from streamer.server.exports import export_routes

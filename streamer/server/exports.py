@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from streamer.core.errors import TimelineError
 from streamer.core.resolve import resolve
+from streamer.export.formats import FORMATS
 from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
@@ -72,6 +73,11 @@ async def create_export(request: Request) -> Response:
         schedule, served.frames(_frames(request)), source, options, name=name, webhook_url=body.get("webhook_url")
     )
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
+
+
+async def export_formats(request: Request) -> Response:
+    """Every export format (the preview page builds its menu from this)."""
+    return JSONResponse([spec.to_json() for spec in FORMATS.values()])
 
 
 async def get_export(request: Request) -> Response:
@@ -130,6 +136,7 @@ def export_routes() -> list[BaseRoute]:
     """The export job routes; the app's lifespan puts an :class:`ExportJobs` on ``app.state.exports``."""
     return [
         Route("/exports", create_export, methods=["POST"]),
+        Route("/exports/formats", export_formats, methods=["GET"]),
         Route("/exports/{id}", get_export, methods=["GET"]),
         Route("/exports/{id}/file", export_file, methods=["GET", "HEAD"]),
         Route("/exports/{id}", delete_export, methods=["DELETE"]),

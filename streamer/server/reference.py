@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Scope
 
 import streamer
+from streamer.export.formats import FORMATS, QUALITIES
 
 Schema = dict[str, Any]
 
@@ -192,6 +193,16 @@ SCHEMAS: dict[str, Schema] = {
         t_ms={"type": "integer", "description": "when the character arrives (absent when nothing changed)"},
         rig={"type": "string", "description": "the rig the channel plays"},
     ),
+    "ExportFormat": _obj(
+        name={"type": "string", "description": "what `options.format` takes"},
+        label={"type": "string", "description": "a short name for menus"},
+        description=STR,
+        extension={"type": "string", "description": "the file extension, without the dot"},
+        media_type=STR,
+        alpha={"type": "boolean", "description": "the video keeps the character's transparency"},
+        video_codec=STR,
+        audio_codec=STR,
+    ),
     "ExportRequest": _obj(
         "",
         optional=True,
@@ -200,11 +211,11 @@ SCHEMAS: dict[str, Schema] = {
         options=_obj(
             "",
             optional=True,
-            format={"enum": ["mp4", "webm", "mov"]},
+            format={"enum": list(FORMATS)},
             fps={"type": "integer", "minimum": 12, "maximum": 60},
             size={"description": "WIDTHxHEIGHT or [w, h]"},
             scale=NUM,
-            quality={"enum": ["draft", "standard", "high"]},
+            quality={"enum": list(QUALITIES)},
             background={"description": "'#rrggbb', a colour name or [r, g, b]"},
             start_ms=INT,
             end_ms=INT,
@@ -667,6 +678,13 @@ PATHS: dict[str, Schema] = {
             body=_body(_ref("ExportRequest"), "exactly one of `timeline_id` or `timeline`"),
             errors="400 404 413 422 429",
             write=True,
+        )
+    },
+    "/exports/formats": {
+        "get": _op(
+            "The export formats",
+            SEC_EXPORTS,
+            {"200": _json({"type": "array", "items": _ref("ExportFormat")}, "every format, the default first")},
         )
     },
     "/exports/{id}": {

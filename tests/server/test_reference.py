@@ -14,6 +14,7 @@ from openapi_spec_validator import validate as validate_spec
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from streamer.core.commands import COMMANDS
+from streamer.export.formats import FORMATS
 from streamer.server.reference import markdown, openapi
 from tests.server.conftest import REPO, LiveServer, wav_bytes
 
@@ -148,6 +149,8 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("POST", "/channels/{name}/say", 400, "/channels/ref/say", json={"text": 3})
         call("POST", "/channels/{name}/interrupt", 200, "/channels/ref/interrupt")
         call("POST", "/channels/{name}/play", 404, "/channels/ref/play", json={"timeline_id": "nope"})
+        formats = call("GET", "/exports/formats", 200)
+        assert [f["name"] for f in formats] == list(FORMATS)
         job = call("POST", "/exports", 202, json={"timeline_id": "ref", "options": {"fps": 12, "quality": "draft"}})
         for _ in range(300):
             job = call("GET", "/exports/{id}", 200, f"/exports/{job['id']}")
