@@ -1,13 +1,14 @@
 """The Starlette app: wires routes, middleware, error handlers and the lifespan (I/O).
 
-The lifespan is the composition root: it loads the rig, builds the frame store, the timeline
-and audio stores (seeded from ``examples/``) and the channel service, and puts them on
-``app.state`` (``settings``, ``rig``, ``rigs``, ``store``, ``timelines``, ``audio``, ``channels``).
+The lifespan is the composition root: it opens the services (:func:`streamer.services.open_services`:
+the frames, the timeline and audio stores), starts the channel service, the speech and
+heavy-work pools and the export jobs on top of them, and puts them on ``app.state.server`` as
+one typed :class:`~streamer.server.state.ServerState` (handlers reach it with
+:func:`~streamer.server.state.state`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -42,7 +43,6 @@ from streamer.export.jobs import ExportJobs
 from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
 from streamer.server.exports import export_routes
-from streamer.server.framesource import FrameSource
 from streamer.server.http import UnsupportedMediaType, http_routes
 from streamer.server.limits import Busy, HeavyWork
 from streamer.server.live import live_routes
@@ -50,16 +50,15 @@ from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.rigs import rig_routes
 from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
 from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
+from streamer.server.state import ServerState
+from streamer.services import Services, open_services
 from streamer.settings import ConfigError, Settings
 from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
 from streamer.storage import (
     AlreadyExists,
     AudioError,
-    AudioStore,
     PayloadTooLarge,
     StaleWrite,
-    TimelineStore,
-    seed_examples,
 )
 
 log = logging.getLogger("streamer.server")
@@ -195,14 +194,49 @@ class ClientFiles(StaticFiles):
         await super().check_config()
 
 
-def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
-    timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
-    timelines.sweep_leftovers()
-    audio.sweep_leftovers()
-    seed_examples(settings.examples_dir, timelines, audio)
-    return timelines, audio
+async def _start_server(services: Services, stack: contextlib.AsyncExitStack) -> ServerState:
+    """Start what only the server runs on top of ``services``; ``stack`` stops it, last started first."""
+    settings, frames = services.settings, services.frames
+    speech = SpeechWorkers()
+    stack.callback(speech.close)
+    channels = ChannelService(
+        rigs=frames.rigs,
+        settings=settings,
+        timelines=services.timelines,
+        audio=services.audio,
+        audio_url=lambda audio_id: "/audio/" + audio_id,
+        # Viewers fetch from this server only in "server" mode: warm the cache for them there.
+        prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
+        speech=speech,
+    )
+    await channels.start()
+    stack.push_async_callback(channels.close)
+    heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
+    stack.callback(heavy.close)
+    exports = ExportJobs(
+        settings.data_dir / "exports",
+        workers=settings.export_workers,
+        max_queued=settings.export_max_queued,
+        ttl_s=settings.export_ttl_s,
+        max_duration_ms=settings.export_max_s * 1000,
+        webhook_hosts=settings.export_webhook_hosts,
+    )
+    await exports.start()
+    stack.push_async_callback(exports.close)
+    return ServerState(services, channels, speech, heavy, exports)
+
+
+def _log_serving(server: ServerState) -> None:
+    frames, rig = server.services.frames, server.rig
+    log.info(
+        "serving rig %r from %s (%d frames); data in %s",
+        rig.config.name,
+        frames.location,
+        len(rig.file_sizes),
+        server.settings.data_dir,
+    )
+    for served in list(server.rigs.values())[1:]:
+        log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)
 
 
 def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
@@ -211,55 +245,12 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        frames = await FrameSource(settings, rig).open()
-        loaded = frames.rig
-        timelines, audio = await asyncio.to_thread(_build_stores, settings, loaded)
-        app.state.rig = loaded
-        app.state.rigs = frames.rigs
-        app.state.store = frames.cache
-        app.state.timelines = timelines
-        app.state.audio = audio
-        speech = app.state.speech = SpeechWorkers()
-        channels = ChannelService(
-            rigs=frames.rigs,
-            settings=settings,
-            timelines=timelines,
-            audio=audio,
-            audio_url=lambda audio_id: "/audio/" + audio_id,
-            # Viewers fetch from this server only in "server" mode: warm the cache for them there.
-            prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
-            speech=speech,
-        )
-        app.state.channels = channels
-        await channels.start()
-        app.state.heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
-        exports = ExportJobs(
-            settings.data_dir / "exports",
-            workers=settings.export_workers,
-            max_queued=settings.export_max_queued,
-            ttl_s=settings.export_ttl_s,
-            max_duration_ms=settings.export_max_s * 1000,
-            webhook_hosts=settings.export_webhook_hosts,
-        )
-        await exports.start()
-        app.state.exports = exports
-        log.info(
-            "serving rig %r from %s (%d frames); data in %s",
-            loaded.config.name,
-            frames.location,
-            len(loaded.file_sizes),
-            settings.data_dir,
-        )
-        for served in list(frames.rigs.values())[1:]:
-            log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            services = await stack.enter_async_context(open_services(settings, rig))
+            server = await _start_server(services, stack)
+            app.state.server = server
+            _log_serving(server)
             yield
-        finally:
-            app.state.speech.close()
-            app.state.heavy.close()
-            await exports.close()
-            await channels.close()
-            await frames.close()
 
     if not settings.client_dir.is_dir():
         log.warning("no client folder at %s: /client will answer 404", settings.client_dir)

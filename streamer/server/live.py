@@ -47,6 +47,7 @@ from streamer.server.security import (
     token_ok,
     write_origin_allowed,
 )
+from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.storage import PayloadTooLarge
 
@@ -117,7 +118,7 @@ async def _authenticate(ws: WebSocket, settings: Settings) -> bool:
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
-    service: ChannelService = ws.app.state.channels
+    service: ChannelService = state(ws).channels
     settings = service.settings
     if not origin_allowed(ws.headers, settings):
         await _refuse(ws, CLOSE_POLICY, f"origin {ws.headers.get('origin', '')[:80]!r} is not allowed")
@@ -223,7 +224,7 @@ def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Messa
     if not isinstance(export_id, str):
         return error_message("bad_message", "watch_export: export_id must be a string", msg_id)
     try:
-        job = viewer.ws.app.state.exports.get(export_id)
+        job = state(viewer.ws).exports.get(export_id)
     except NotFound as exc:
         return error_message("not_found", str(exc), msg_id)
     if job.id not in viewer.watches:
@@ -237,7 +238,7 @@ def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Messa
 
 async def _rest_command(request: Request) -> JSONResponse:
     authorize_write(request)
-    service: ChannelService = request.app.state.channels
+    service: ChannelService = state(request).channels
     name, command = request.path_params["name"], request.path_params["command"]
     if command not in COMMANDS:
         raise NotFound(f"unknown command {command[:40]!r} ({', '.join(COMMANDS)})")
@@ -281,7 +282,7 @@ async def _say_as_it_arrives(request: Request, service: ChannelService, name: st
 
 
 async def _rest_describe(request: Request) -> JSONResponse:
-    service: ChannelService = request.app.state.channels
+    service: ChannelService = state(request).channels
     return JSONResponse(service.describe(request.path_params["name"]))
 
 

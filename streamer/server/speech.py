@@ -23,7 +23,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -35,6 +35,7 @@ from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.rigset import pick
 from streamer.server.http import authorize_write, read_json
+from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
 from streamer.speech.openai_planner import choose_emotions
@@ -65,7 +66,7 @@ class SpeechWorkers:
     A service call can hold a thread for (1 + retries) x its timeout; on the event loop's
     shared executor a few of them would starve every other ``to_thread`` user (timeline and
     audio saves). At most ``workers`` run at once and ``max_queued`` wait; more is
-    :class:`SpeechBusy`. Built in the app's lifespan (``app.state.speech``).
+    :class:`SpeechBusy`. Built in the app's lifespan (``ServerState.speech``).
     """
 
     def __init__(self, workers: int = SPEECH_WORKERS, max_queued: int = SPEECH_MAX_QUEUED) -> None:
@@ -85,9 +86,6 @@ class SpeechWorkers:
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
-
-def _workers(request: Request) -> SpeechWorkers:
-    return cast(SpeechWorkers, request.app.state.speech)
 
 
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -194,12 +192,13 @@ async def post_speech(request: Request) -> Response:
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")
-    settings = cast(Settings, request.app.state.settings)
+    server = state(request)
+    settings = server.settings
     options = SayOptions.parse(body, settings)
-    rig = cast(Rig, pick(request.app.state.rigs, body.get("rig")).rig)
-    said = await options.speak(_workers(request), text, rig, settings)
-    audio_id = await store_said(cast(AudioStore, request.app.state.audio), said, settings)
-    timelines = cast(TimelineStore, request.app.state.timelines)
+    rig = pick(server.rigs, body.get("rig")).rig
+    said = await options.speak(server.speech, text, rig, settings)
+    audio_id = await store_said(server.audio, said, settings)
+    timelines = server.timelines
     return await _created(
         timelines,
         said.timeline(audio_id, options.lipsync),
@@ -245,8 +244,8 @@ async def post_emotions(request: Request) -> Response:
     text = body.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS):
         raise TimelineError(f"text: must be a string of at most {MAX_TRANSCRIPT_CHARS} characters")
-    rig = cast(Rig, request.app.state.rig)
-    settings = cast(Settings, request.app.state.settings)
+    server = state(request)
+    rig, settings = server.rig, server.settings
     provider = _optional(body, "provider", str, settings.emotions)
     exclude = not_emotions(rig.config.visemes, rig.config.blink.eyes)
 
@@ -264,7 +263,7 @@ async def post_emotions(request: Request) -> Response:
         ]
         return {"emotion": chosen.emotion, "sentences": sentences, **chosen.to_json()}
 
-    return JSONResponse(await _workers(request).run(plan))
+    return JSONResponse(await server.speech.run(plan))
 
 
 ALIGN_FIELDS = ("audio", "transcript", "voice", "provider", "lipsync")
@@ -309,10 +308,8 @@ async def post_align(request: Request) -> Response:
     authorize_write(request)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise SpeechInputError("audio: send multipart/form-data with the recording in an 'audio' file field")
-    rig = cast(Rig, request.app.state.rig)
-    settings = cast(Settings, request.app.state.settings)
-    audio_store = cast(AudioStore, request.app.state.audio)
-    timelines = cast(TimelineStore, request.app.state.timelines)
+    server = state(request)
+    rig, settings, audio_store, timelines = server.rig, server.settings, server.audio, server.timelines
     limit = settings.max_upload_bytes
     stream = capped(request.stream(), limit + MULTIPART_OVERHEAD + MAX_ALIGN_FIELD_BYTES)
     parser = MultiPartParser(request.headers, stream, max_files=2, max_fields=8)
@@ -361,7 +358,7 @@ async def post_align(request: Request) -> Response:
         timeline = alignment_timeline(alignment, info.id, expressions, rig.config.visemes, transcript, mode=lipsync)
         return alignment, timeline
 
-    alignment, timeline = await _workers(request).run(work)
+    alignment, timeline = await server.speech.run(work)
     return await _created(
         timelines,
         timeline,

@@ -148,9 +148,9 @@ def test_presigned_urls_are_signed_once_and_fetch_with_plain_httpx(
     server = s3_server(s3_bucket=filled_bucket, s3_endpoint_url=moto_url, url_mode="presigned")
     hello, urls = asyncio.run(first_frames(server))
     assert hello["frame_base_url"] is None
-    presigner = server.app.state.rigs["default"].frame_url.__self__
+    presigner = server.app.state.server.rigs["default"].frame_url.__self__
     signed = presigner.signatures
-    assert signed == len(server.app.state.rig.file_sizes)  # every key, once, at start
+    assert signed == len(server.app.state.server.rig.file_sizes)  # every key, once, at start
     for url in urls:
         assert "X-Amz-Signature=" in url and url.startswith(moto_url)
         r = httpx.get(url, timeout=10)
@@ -159,7 +159,7 @@ def test_presigned_urls_are_signed_once_and_fetch_with_plain_httpx(
         assert r.content == (small_rig / key).read_bytes()
     _, again = asyncio.run(first_frames(server))
     assert presigner.signatures == signed  # reused, not signed again
-    assert set(again) <= {presigner.url(k) for k in server.app.state.rig.file_sizes}
+    assert set(again) <= {presigner.url(k) for k in server.app.state.server.rig.file_sizes}
 
 
 def test_public_cdn_urls_fetch_with_plain_httpx(

@@ -140,9 +140,9 @@ def test_heavy_public_routes_are_bounded_with_retry_after(make_server: Callable[
     try:
         with server.client() as c:
             deadline = time.monotonic() + 10
-            while server.app.state.heavy.free and time.monotonic() < deadline:
+            while server.app.state.server.heavy.free and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert server.app.state.heavy.free == 0
+            assert server.app.state.server.heavy.free == 0
             for method, url in (("POST", "/timelines/validate"), ("GET", "/timelines/hello/schedule?fps=60")):
                 r = c.request(method, url, json=DOC if method == "POST" else None)
                 assert r.status_code == 429 and r.headers["retry-after"] == "1", (url, r.text)
@@ -155,7 +155,7 @@ def test_heavy_public_routes_are_bounded_with_retry_after(make_server: Callable[
     assert results == [200]
     with server.client() as c:
         r = c.get("/timelines/hello/schedule", params={"fps": 60})
-        state = server.app.state
+        state = server.app.state.server
         expected = resolve(state.timelines.load("hello"), state.rig).to_json(60)
         assert r.status_code == 200 and r.json() == {"id": "hello", **expected}
 
