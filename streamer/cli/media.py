@@ -51,31 +51,30 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         audio=not args.no_audio,
         constant_rate=args.constant_rate,
     )
-    rig_dir = Path(args.rig) if args.rig else settings.frames_dir
+    rig_dir = Path(args.rig) if args.rig else None
     export_file(Path(args.timeline), Path(args.output), options, rig_dir, settings, quiet=args.quiet)
     return 0
 
 
 def export_file(
-    timeline_path: Path, output: Path, options: Any, rig_dir: Path, settings: Settings, quiet: bool
+    timeline_path: Path, output: Path, options: Any, rig_dir: Path | None, settings: Settings, quiet: bool
 ) -> None:
-    """Render the timeline in ``timeline_path`` (its audio next to it or in the data folder) to ``output``."""
+    """Render the timeline in ``timeline_path`` (its audio next to it or in the data folder) to ``output``.
+
+    The rig and its frames come from ``rig_dir`` if given, else from S3 with ``USE_S3`` (as
+    ``serve`` reads them), else from ``STREAMER_FRAMES_DIR``.
+    """
+    import asyncio
+
     from tqdm import tqdm
 
     from streamer.core.resolve import resolve
-    from streamer.export.render import AudioSource, render
-    from streamer.frames import LocalFrameStore
-    from streamer.rigload import load_rig
+    from streamer.export.render import AudioSource, RenderResult, render
+    from streamer.services import open_frames
 
     if not output.parent.is_dir():
         raise StreamerError(f"{output.parent}: no such folder for the output")
     timeline = load_timeline_file(timeline_path)
-    schedule = resolve(timeline, load_rig(rig_dir))
-    audio = None
-    if timeline.audio is not None and options.audio:
-        path = find_audio(timeline.audio.id, timeline_path, settings)
-        probe_audio(path)  # before any frame is drawn: an unreadable file is one error line
-        audio = AudioSource(path, timeline.audio.offset_ms)
     bars: list[Any] = []  # opened at the first progress report, once the frame count is known
 
     def progress(done: int, total: int, stage: str) -> None:
@@ -86,16 +85,24 @@ def export_file(
         bar.set_description(stage, refresh=False)
         bar.update(done - bar.n)
 
+    async def run() -> RenderResult:
+        async with open_frames(settings, rig_dir) as frames:
+            schedule = resolve(timeline, frames.rig)
+            audio = None
+            if timeline.audio is not None and options.audio:
+                path = find_audio(timeline.audio.id, timeline_path, settings)
+                probe_audio(path)  # before any frame is drawn: an unreadable file is one error line
+                audio = AudioSource(path, timeline.audio.offset_ms)
+            store = frames.export_store
+            assert store is not None
+            loop = asyncio.get_running_loop()
+            max_ms = settings.export_max_s * 1000
+            return await asyncio.to_thread(
+                render, schedule, store, audio, options, progress, output=output, loop=loop, max_duration_ms=max_ms
+            )
+
     try:
-        result = render(
-            schedule,
-            LocalFrameStore(rig_dir),
-            audio,
-            options,
-            progress,
-            output=output,
-            max_duration_ms=settings.export_max_s * 1000,
-        )
+        result = asyncio.run(run())
     finally:
         for bar in bars:
             bar.close()

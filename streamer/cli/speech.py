@@ -137,7 +137,7 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
                 format=format_for_path(args.output, None), fps=args.fps, size=args.size, quality=args.quality
             )
             status(f"rendering {args.output}", args.quiet)
-            rig_dir = Path(args.rig) if args.rig else settings.frames_dir
+            rig_dir = Path(args.rig) if args.rig else None
             export_file(timeline_file, Path(args.output), options, rig_dir, settings, quiet=args.quiet)
 
     if args.play:

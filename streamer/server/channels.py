@@ -25,7 +25,7 @@ from streamer.core.commands import Interrupt, Play, Say, Set, Stop, parse_comman
 from streamer.core.emotions import expression_for_tag
 from streamer.core.errors import CommandError, NotFound, StoreUnavailable, StreamerError
 from streamer.core.resolve import resolve
-from streamer.core.rig import suggest
+from streamer.core.rig import Rig, suggest
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, parse_timeline
 from streamer.rigset import DEFAULT_RIG_ID, pick
@@ -34,6 +34,7 @@ from streamer.server.framesource import ServedRig
 from streamer.server.speaking import Speaker
 from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
+from streamer.storage import AudioInfo
 
 log = logging.getLogger("streamer.server.live")
 
@@ -453,19 +454,22 @@ class ChannelService:
             channel.broadcast(messages)
         log.info("channel %s: said %r (%d ms) in stream %s", channel.name, text[:40], said.speech.duration_ms, stream)
 
-    async def _timeline(self, command: Play) -> Timeline:
+    def _prepare(self, command: Play, rig: Rig) -> tuple[Timeline, Schedule, AudioInfo | None]:
+        """The played timeline, parsed and checked once, its schedule on ``rig`` and its audio (blocking)."""
         if command.timeline_id is not None:
-            return await asyncio.to_thread(self.timelines.load, command.timeline_id)
-        return parse_timeline(command.timeline)
+            timeline = self.timelines.load(command.timeline_id)
+        else:
+            timeline = parse_timeline(command.timeline)
+        schedule = resolve(timeline, rig)  # checks the timeline against the rig
+        info = None if timeline.audio is None else self.audio.info(timeline.audio.id)
+        return timeline, schedule, info
 
     async def _play(self, channel: LiveChannel, command: Play) -> dict[str, Any]:
         asked = None if command.rig is None else pick(self.rigs, command.rig)
         served = asked or channel.served
-        timeline = await self._timeline(command)
-        schedule = await asyncio.to_thread(resolve, timeline, served.rig)
+        timeline, schedule, info = await asyncio.to_thread(self._prepare, command, served.rig)
         cue = None
-        if timeline.audio is not None:
-            info = await asyncio.to_thread(self.audio.info, timeline.audio.id)
+        if timeline.audio is not None and info is not None:
             cue = AudioCue(self.audio_url(timeline.audio.id), timeline.audio.offset_ms, info.duration_ms)
         async with channel.lock:
             if asked is not None and asked is not channel.served:

@@ -35,7 +35,6 @@ CANCEL_WAIT_S = 1.0
 WATCH_EVERY_S = 0.25
 
 
-
 async def create_export(request: Request) -> Response:
     authorize_write(request)
     body = await read_json(request)

@@ -255,7 +255,6 @@ def _rig_param(request: Request) -> Rig | None:
     return None if rig_id is None else pick(state(request).rigs, rig_id).rig
 
 
-
 async def validate_timeline(request: Request) -> Response:
     work = state(request).heavy
     async with work.slot("timeline validation"):  # before reading: a refused body is never read

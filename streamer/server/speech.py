@@ -87,7 +87,6 @@ class SpeechWorkers:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-
 def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise SpeechInputError("request body: must be a JSON object")
