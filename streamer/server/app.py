@@ -27,70 +27,27 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from streamer.core.errors import (
-    CommandError,
-    InvalidKey,
-    NotFound,
-    RigError,
-    StoreUnavailable,
-    StreamerError,
-    TimelineError,
-    UnreachableError,
-)
+from streamer.core.errors import StreamerError
 from streamer.core.rig import Rig
-from streamer.export.errors import DiskFull, ExportBusy, ExportError, ExportNotReady
 from streamer.export.jobs import ExportJobs
 from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
+from streamer.server.errors import http_status
 from streamer.server.exports import export_routes
-from streamer.server.http import UnsupportedMediaType, http_routes
-from streamer.server.limits import Busy, HeavyWork
+from streamer.server.http import http_routes
+from streamer.server.limits import HeavyWork
 from streamer.server.live import live_routes
 from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.rigs import rig_routes
-from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
-from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
+from streamer.server.security import install_log_redaction
+from streamer.server.speech import SpeechWorkers, speech_routes
 from streamer.server.state import ServerState
 from streamer.services import Services, open_services
-from streamer.settings import ConfigError, Settings
-from streamer.speech.model import ProviderError, SpeechError, SpeechInputError
-from streamer.storage import (
-    AlreadyExists,
-    AudioError,
-    PayloadTooLarge,
-    StaleWrite,
-)
+from streamer.settings import Settings
+from streamer.speech.model import ProviderError
 
 log = logging.getLogger("streamer.server")
 
-# Our errors -> HTTP status, looked up along the exception's MRO (most specific first).
-# Any other StreamerError is a 400; anything else is a logged 500.
-ERROR_STATUS: dict[type[Exception], int] = {
-    NotFound: 404,
-    InvalidKey: 400,
-    ConfigError: 400,
-    CommandError: 400,
-    RigError: 400,
-    TimelineError: 422,
-    UnreachableError: 422,
-    AudioError: 422,
-    AlreadyExists: 409,
-    StaleWrite: 412,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    Unauthorized: 401,
-    Forbidden: 403,
-    StoreUnavailable: 503,
-    ExportNotReady: 409,
-    ExportBusy: 429,
-    SpeechBusy: 429,
-    Busy: 429,
-    DiskFull: 507,
-    ExportError: 422,
-    SpeechInputError: 400,
-    SpeechError: 503,  # the speech engine (espeak-ng, an encoder) failed: not the request's fault
-    StreamerError: 400,
-}
 # Seconds a client should wait before asking again for a frame the store could not give.
 RETRY_AFTER_S = 2
 BUSY_RETRY_AFTER_S = 1  # ... and after a 429
@@ -113,13 +70,13 @@ def _close_if_body_unread(conn: HTTPConnection, headers: dict[str, str]) -> None
 
 
 async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Response | None:
-    status = next((ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS), 400)
+    status = http_status(exc)
     # Messages may quote the request: make them valid UTF-8 whatever it held.
     message = (str(exc) or type(exc).__name__).encode("utf-8", "backslashreplace").decode("utf-8")
     body: dict[str, Any] = {"error": message}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(exc, ProviderError):  # an external service failed: 502, 504 timeout, 503 rate limited
-        status, body["provider"] = exc.http_status, exc.provider
+        body["provider"] = exc.provider
         if exc.reason == "rate_limited":
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
     elif status >= 500:
@@ -275,7 +232,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         ),
         Middleware(SecurityHeadersMiddleware),
     ]
-    handlers: dict[Any, Any] = {cls: handle_streamer_error for cls in ERROR_STATUS}
+    handlers: dict[Any, Any] = {StreamerError: handle_streamer_error}
     handlers[HTTPException] = handle_http_exception
     handlers[Exception] = handle_server_error
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)

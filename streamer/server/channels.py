@@ -29,6 +29,7 @@ from streamer.core.rig import Rig, suggest
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline, parse_timeline
 from streamer.rigset import DEFAULT_RIG_ID, pick
+from streamer.server.errors import ChannelLimit
 from streamer.server.fanout import CLOSE_RESTART, Fanout, LocalFanout, Viewer, encode
 from streamer.server.framesource import ServedRig
 from streamer.server.speaking import Speaker
@@ -61,9 +62,6 @@ HOUSEKEEPING_S, WAITING_EVERY_S = 1.0, 5.0
 # prefetch(keys in presentation order, on_error(key, exc)) starts warming the frame cache.
 Prefetch = Callable[[list[str], Callable[[str, Exception], None]], object]
 
-
-class ChannelLimit(StreamerError, ValueError):
-    """A bad channel name, or too many channels."""
 
 
 class Clock(Protocol):

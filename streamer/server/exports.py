@@ -18,7 +18,6 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from streamer.core.errors import TimelineError
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
 from streamer.export.formats import FORMATS
@@ -26,10 +25,12 @@ from streamer.export.jobs import ACTIVE, ExportJob
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.rigset import pick
-from streamer.server.http import authorize_write, read_json
+from streamer.server.errors import BodyError
+from streamer.server.http import authorize_write, body_object, read_json
 from streamer.server.state import state
 from streamer.storage import validate_timeline_id
 
+EXPORT_FIELDS = ("timeline_id", "timeline", "options", "webhook_url", "rig")
 CANCEL_WAIT_S = 1.0
 # A watched job's state is pushed when it changes, at most this often.
 WATCH_EVERY_S = 0.25
@@ -37,12 +38,7 @@ WATCH_EVERY_S = 0.25
 
 async def create_export(request: Request) -> Response:
     authorize_write(request)
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise TimelineError("request body: expected an object with timeline_id or timeline")
-    unknown = sorted(set(body) - {"timeline_id", "timeline", "options", "webhook_url", "rig"})
-    if unknown:
-        raise TimelineError(f"request body: unknown field(s) {', '.join(unknown)}")
+    body = body_object(await read_json(request), EXPORT_FIELDS, "with timeline_id or timeline")
     options = ExportOptions.parse(body.get("options"))
     server = state(request)
     jobs, timelines, audio_store = server.exports, server.timelines, server.audio
@@ -50,7 +46,7 @@ async def create_export(request: Request) -> Response:
     rig = served.rig
     timeline_id = body.get("timeline_id")
     if (timeline_id is None) == (body.get("timeline") is None):
-        raise TimelineError("request body: give exactly one of timeline_id or timeline")
+        raise BodyError("request body: give exactly one of timeline_id or timeline")
 
     def prepare() -> tuple[list[str], AudioSource | None, str]:
         if timeline_id is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -27,6 +27,7 @@ from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
 from streamer.frames import FRAME_CACHE_CONTROL
 from streamer.rigset import pick
+from streamer.server.errors import BodyError, EmptyBody, UnsupportedMediaType
 from streamer.server.limits import document_schedule_bytes, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
 from streamer.server.state import state
@@ -40,9 +41,6 @@ from streamer.storage import (
 
 MAX_JSON_BYTES = 5 * 1024 * 1024
 
-
-class UnsupportedMediaType(StreamerError, ValueError):
-    """A JSON route got a body that is not declared as JSON (HTTP 415)."""
 
 
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
@@ -95,9 +93,6 @@ def _require_json_type(request: Request) -> None:
         )
 
 
-class EmptyBody(TimelineError):
-    """A JSON route got no body."""
-
 
 async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
     """The raw body of a JSON request: size capped, ``Content-Type`` checked (415), not empty."""
@@ -114,7 +109,7 @@ async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> byte
 
 
 async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empty: bool = False) -> Any:
-    """The JSON body, read as :func:`read_json_bytes` does; raises :class:`TimelineError` for bad JSON.
+    """The JSON body, read as :func:`read_json_bytes` does; raises :class:`BodyError` for bad JSON.
 
     With ``allow_empty`` an empty body of any type gives None.
     """
@@ -124,9 +119,25 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empt
         if allow_empty:
             return None
         raise
-    if len(body) < 64 * 1024:
-        return loads(body)
-    return await asyncio.to_thread(loads, body)
+    try:
+        if len(body) < 64 * 1024:
+            return loads(body)
+        return await asyncio.to_thread(loads, body)
+    except TimelineError as exc:  # not JSON: the body's fault on every route, whatever it carries
+        raise BodyError(str(exc)) from None
+
+
+def body_object(body: Any, allowed: Collection[str], shape: str = "") -> dict[str, Any]:
+    """``body`` if it is a JSON object of ``allowed`` fields; raises :class:`BodyError` otherwise.
+
+    ``shape`` describes the object in the message (``{words, text?}``).
+    """
+    if not isinstance(body, dict):
+        raise BodyError(f"request body: must be a JSON object{' ' + shape if shape else ''}")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BodyError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(allowed)})")
+    return body
 
 
 # -- service -------------------------------------------------------------------------------

@@ -24,12 +24,10 @@ from streamer.core.errors import (
     CommandError,
     NotFound,
     StreamerError,
-    TimelineError,
-    UnreachableError,
 )
 from streamer.core.timeline import loads
-from streamer.rigset import UnknownRig
-from streamer.server.channels import ChannelLimit, ChannelService, check_channel_name, error_message
+from streamer.server.channels import ChannelService, check_channel_name, error_message
+from streamer.server.errors import BodyError, ChannelLimit, ws_code
 from streamer.server.exports import watch_export
 from streamer.server.fanout import (
     CLOSE_BAD_CHANNEL,
@@ -59,14 +57,6 @@ MAX_WATCHES = 8  # export jobs one controller may watch at once
 AUTH_TIMEOUT_S = 5.0
 MAX_SAY_BYTES = 1024 * 1024  # a text/plain say body, however long it streams
 
-ERROR_CODES: list[tuple[type[Exception], str]] = [
-    (UnknownRig, "unknown_rig"),
-    (NotFound, "not_found"),
-    (TimelineError, "invalid_timeline"),
-    (UnreachableError, "invalid_timeline"),
-    (CommandError, "bad_message"),
-    (ChannelLimit, "bad_message"),
-]
 
 
 class _Bucket:
@@ -210,7 +200,7 @@ async def _handle(text: str, service: ChannelService, viewer: Viewer) -> Message
     try:
         result = await service.command(name, kind, message)
     except StreamerError as exc:
-        code = next((c for cls, c in ERROR_CODES if isinstance(exc, cls)), "bad_message")
+        code = ws_code(exc)
         log.info("channel %s: %s rejected: %s", name, kind, exc)
         return error_message(code, str(exc), msg_id)
     return {"type": "ack", "id": msg_id, "ok": True, "result": result}
@@ -247,8 +237,8 @@ async def _rest_command(request: Request) -> JSONResponse:
     body = await read_json(request, allow_empty=True)
     if body is None:
         body = {}
-    if not isinstance(body, dict):
-        raise CommandError("request body: must be a JSON object")
+    if not isinstance(body, dict):  # the fields are the command's to check
+        raise BodyError("request body: must be a JSON object")
     return JSONResponse(await service.command(name, command, body))
 
 
@@ -278,7 +268,7 @@ async def _say_as_it_arrives(request: Request, service: ChannelService, name: st
                 options["stream"] = result["stream"]
         return await service.command(name, "say", {**options, "text": decoder.decode(b"", final=True), "final": True})
     except UnicodeDecodeError:
-        raise CommandError("request body: must be UTF-8 text") from None
+        raise BodyError("request body: must be UTF-8 text") from None
 
 
 async def _rest_describe(request: Request) -> JSONResponse:

@@ -30,11 +30,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.emotions import analyze
-from streamer.core.errors import StreamerError, TimelineError
+from streamer.core.errors import TimelineError
 from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.rigset import pick
-from streamer.server.http import authorize_write, read_json
+from streamer.server.errors import BodyError, SpeechBusy
+from streamer.server.http import authorize_write, body_object, read_json
 from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.speech.model import SpeechInputError
@@ -51,13 +52,11 @@ MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
 SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync", "rig")
+EMOTIONS_FIELDS = ("words", "text", "provider")
 # Speech work running at once, and waiting beyond that (more answers 429).
 SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
 
-
-class SpeechBusy(StreamerError):
-    """Too many speech requests are running or waiting (429)."""
 
 
 class SpeechWorkers:
@@ -85,15 +84,6 @@ class SpeechWorkers:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise SpeechInputError("request body: must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise SpeechInputError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(allowed)})")
-    return body
 
 
 def _optional(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
@@ -187,7 +177,7 @@ async def store_said(audio_store: AudioStore, said: Said, settings: Settings) ->
 
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
-    body = _object(await read_json(request, MAX_SPEECH_BODY_BYTES), SPEECH_FIELDS)
+    body = body_object(await read_json(request, MAX_SPEECH_BODY_BYTES), SPEECH_FIELDS)
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")
@@ -233,12 +223,7 @@ def parse_words(raw: object) -> list[WordSpan]:
 
 async def post_emotions(request: Request) -> Response:
     authorize_write(request)  # it may call OpenAI on the operator's key
-    body = await read_json(request, MAX_EMOTION_BODY)
-    if not isinstance(body, dict):
-        raise TimelineError("request body: must be a JSON object {words, text?, provider?}")
-    unknown = sorted(set(body) - {"words", "text", "provider"})
-    if unknown:
-        raise TimelineError(f"{str(unknown[0])[:40]}: unknown field (known: words, text, provider)")
+    body = body_object(await read_json(request, MAX_EMOTION_BODY), EMOTIONS_FIELDS, "{words, text?, provider?}")
     words = parse_words(body.get("words"))
     text = body.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS):
@@ -315,11 +300,9 @@ async def post_align(request: Request) -> Response:
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise SpeechInputError(f"request body: invalid multipart body: {exc.message}") from None
+        raise BodyError(f"request body: invalid multipart body: {exc.message}") from None
     try:
-        unknown = sorted(set(form.keys()) - set(ALIGN_FIELDS))
-        if unknown:
-            raise SpeechInputError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(ALIGN_FIELDS)})")
+        body_object(dict(form), ALIGN_FIELDS)
         transcript = await _form_text(form.get("transcript"), "transcript")
         if transcript is not None:
             transcript = check_transcript(transcript)

@@ -207,3 +207,24 @@ def test_stores_do_not_follow_symlinks_planted_in_the_data_folder(
         assert "leak" not in [t["id"] for t in c.get("/timelines").json()]
         assert c.get("/audio/leak.wav").status_code == 404
         assert c.post("/channels/main/play", json={"timeline_id": "leak"}).status_code == 404
+
+
+def test_a_malformed_body_is_422_on_every_json_route(server: LiveServer) -> None:
+    routes = ("/timelines", "/timelines/validate", "/timelines/schedule", "/channels/main/play", "/speech")
+    routes += ("/emotions", "/exports")
+    with server.client() as c:
+        for url in routes:
+            for body, named in ((b"{not json", "invalid JSON"), (b"", "empty"), (b'"text"', "must be")):
+                if not body and url.startswith("/channels/"):
+                    continue  # a command may have no body (stop, interrupt)
+                r = c.post(url, content=body, headers=JSON)
+                assert r.status_code == 422, (url, body, r.status_code, r.text[:200])
+                assert named in r.json()["error"], (url, body, r.json())
+        # Fields a route does not take: the body's fault too (a command's fields are the command's to check).
+        for url in ("/speech", "/emotions", "/exports"):
+            r = c.post(url, json={"zzz": 1})
+            assert r.status_code == 422, (url, r.status_code, r.text[:200])
+            assert r.json()["error"].startswith("zzz: unknown field"), (url, r.json())
+        form = {"zzz": (None, "1"), "audio": ("a.wav", b"RIFF", "audio/wav")}
+        r = c.post("/align", files=form)
+        assert r.status_code == 422 and r.json()["error"].startswith("zzz: unknown field"), r.text[:200]
