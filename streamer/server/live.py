@@ -26,7 +26,7 @@ from streamer.core.errors import (
     StreamerError,
 )
 from streamer.core.timeline import loads
-from streamer.server.channels import ChannelService, check_channel_name, error_message
+from streamer.server.channels import ChannelService, check_channel_name
 from streamer.server.errors import BodyError, ChannelLimit, ws_code
 from streamer.server.exports import watch_export
 from streamer.server.fanout import (
@@ -38,6 +38,7 @@ from streamer.server.fanout import (
     encode,
 )
 from streamer.server.http import authorize_write, read_json
+from streamer.server.livechannel import error_message
 from streamer.server.security import (
     origin_allowed,
     presented_token,
