@@ -1,15 +1,7 @@
-"""The export layer's exceptions (pure, no I/O).
+"""The export layer's exceptions, all :class:`ExportError` (pure, no I/O).
 
-::
-
-    ExportError (StreamerError, ValueError)   bad options, a missing frame or audio, an encoder failure
-    ├── ExportTooLong                         over the export length cap
-    ├── ExportBusy                            the job queue is full
-    ├── ExportNotReady                        the job's file is not there (yet, or any more)
-    ├── DiskFull                              no space left for the output
-    └── Cancelled                             the job was cancelled
-
-Their HTTP statuses are in :mod:`streamer.server.errors`.
+They are drawn with every other layer's, and the HTTP status each answers, in
+``docs/architecture.md`` ("Errors").
 """
 
 from __future__ import annotations
