@@ -42,7 +42,6 @@ from streamer.storage import (
 MAX_JSON_BYTES = 5 * 1024 * 1024
 
 
-
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 AUDIO_CACHE_CONTROL = "public, max-age=3600"
 
@@ -91,7 +90,6 @@ def _require_json_type(request: Request) -> None:
         raise UnsupportedMediaType(
             f"request body: send it with Content-Type: application/json (got {shown}; with curl use --json)"
         )
-
 
 
 async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:

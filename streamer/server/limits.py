@@ -32,7 +32,6 @@ T = TypeVar("T")
 ENCODE_CHUNK_ITEMS = 2000
 
 
-
 class HeavyWork:
     """At most ``slots`` heavy requests at once (one more is refused, not queued), run in processes."""
 

@@ -59,7 +59,6 @@ AUTH_TIMEOUT_S = 5.0
 MAX_SAY_BYTES = 1024 * 1024  # a text/plain say body, however long it streams
 
 
-
 class _Bucket:
     """Token bucket: ``RATE_PER_S`` messages a second with bursts of ``RATE_BURST``."""
 

@@ -58,7 +58,6 @@ SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
 
 
-
 class SpeechWorkers:
     """Runs blocking speech work (espeak-ng, the aligner, ElevenLabs and OpenAI calls) on its own threads.
 
