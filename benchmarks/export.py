@@ -12,7 +12,7 @@ alpha), three encodes in the same run:
   defaults; WebM: libvpx-vp9 realtime, cpu-used 7, CRF 30, since its default VP9 effort would
   take many minutes at this size), every frame at a constant rate;
 - the old method at our encoder settings: the same PNG folder through ``ffmpeg`` with the
-  options of :data:`streamer.export.render.ENCODER_OPTIONS` and our keyframe interval, so the
+  options of :data:`streamer.export.formats.FORMATS` and our keyframe interval, so the
   encoder is the same and only the pipeline differs (reading and converting each distinct
   frame once, leaving held frames out).
 
@@ -53,8 +53,9 @@ from PIL import Image
 from benchmarks.workloads import lipsync_timeline
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
-from streamer.export import AudioSource, ExportOptions, render
-from streamer.export.render import ENCODER_OPTIONS, GOP_SECONDS
+from streamer.export import ExportOptions
+from streamer.export.formats import FORMATS as FORMAT_SPECS
+from streamer.export.render import GOP_SECONDS, AudioSource, render
 from streamer.frames import LocalFrameStore
 from streamer.rigload import load_rig
 
@@ -95,7 +96,7 @@ def write_speechy_wav(path: Path, duration_ms: int, rate: int = 22_050) -> None:
 def ffmpeg_codec_args(fmt: str, quality: str = "standard") -> list[str]:
     """Our encoder settings for ``fmt`` as ffmpeg command-line options (the same table the renderer uses)."""
     args = []
-    for key, value in ENCODER_OPTIONS[fmt][quality].items():
+    for key, value in FORMAT_SPECS[fmt].encoder_options[quality].items():
         args += ["-b:v" if key == "b" else f"-{key}", value]
     return [*args, "-g", str(FPS * GOP_SECONDS)]
 

@@ -132,6 +132,15 @@ async function loadVoices() {
   }
 }
 
+async function loadExportFormats() {
+  try {
+    const formats = await api.get('/exports/formats');
+    $('ex-format').replaceChildren(...formats.map((f) => Object.assign(new Option(f.label, f.name), { title: f.description })));
+  } catch {
+    // The export fails with a readable error instead.
+  }
+}
+
 async function loadList(selected = null) {
   const list = await api.get('/timelines');
   const select = $('open-list');
@@ -994,6 +1003,7 @@ async function main() {
   renderInspector();
   await loadRig();
   loadVoices();
+  loadExportFormats();
   const wanted = params.get('timeline');
   if (wanted) await openTimeline(wanted).catch(fail(`Timeline ${wanted}`));
   else await loadList().catch(fail('Timelines'));

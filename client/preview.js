@@ -211,25 +211,38 @@ let rigs = [];
 let switchingRig = false;
 
 async function loadRigs() {
-  try {
-    const res = await fetch('/rigs', { cache: 'no-store' });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    rigs = (await res.json()).rigs ?? [];
-  } catch (err) {
-    rigs = [];
-    console.warn('streamer: cannot list rigs:', err.message);
-  }
-  const select = $('rig');
-  select.innerHTML = '';
-  for (const r of rigs) {
-    const opt = document.createElement('option');
-    opt.value = r.id;
-    opt.textContent = r.id === r.name ? r.id : `${r.name} · ${r.id}`;
-    opt.title = rigSummary(r);
-    select.append(opt);
-  }
+  rigs = (await listFrom('/rigs', 'rigs'))?.rigs ?? [];
+  fillSelect($('rig'), rigs, (r) => [r.id, r.id === r.name ? r.id : `${r.name} · ${r.id}`, rigSummary(r)]);
   $('rig-card').hidden = rigs.length < 2;
   renderRigPicker();
+}
+
+// GET /exports/formats lists the export formats (the server's one table of them): the menu is built from it.
+async function loadExportFormats() {
+  const formats = (await listFrom('/exports/formats', 'export formats')) ?? [];
+  fillSelect($('export-format'), formats, (f) => [f.name, f.label, f.description]);
+}
+
+/** GET ``url`` as JSON, or null (with a console warning naming ``what``) when it fails. */
+async function listFrom(url, what) {
+  try {
+    const res = await fetch(url, { cache: 'no-store' });
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    return await res.json();
+  } catch (err) {
+    console.warn(`streamer: cannot list ${what}:`, err.message);
+    return null;
+  }
+}
+
+/** Replace ``select``'s options with one per item; ``option(item)`` gives [value, text, title]. */
+function fillSelect(select, items, option) {
+  select.replaceChildren(
+    ...items.map((item) => {
+      const [value, text, title] = option(item);
+      return Object.assign(new Option(text, value), { title });
+    }),
+  );
 }
 
 function rigSummary(r) {
@@ -483,7 +496,7 @@ function fmtBytes(n) {
 
 function renderExport() {
   const job = exportJob;
-  $('export').disabled = !$('timeline').value || exportActive();
+  $('export').disabled = !$('timeline').value || !$('export-format').value || exportActive();
   $('export-status').hidden = !job;
   if (!job) return;
   const p = job.progress;
@@ -590,4 +603,5 @@ function rigField() {
 session.start();
 renderConnection();
 loadRigs();
+loadExportFormats().then(renderExport);
 loadTimelines().then(renderExport);

@@ -72,6 +72,10 @@ class CachedFrameStore:
         """The counters as JSON, with the capacity and the hit ratio."""
         return self.counters.to_json(self.capacity_bytes)
 
+    def peek(self, key: str) -> FrameData | None:
+        """The frame if it is held now; counts nothing and does not refresh it in the LRU."""
+        return self._entries.get(key)
+
     async def get(self, key: str) -> FrameData:
         """The frame for ``key``, from memory or through the one fetch in flight for it.
 
@@ -174,6 +178,27 @@ class CachedFrameStore:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class BudgetedFrameStore:
+    """Frames for work that must not crowd out another's: read ``shared`` without filling it.
+
+    A frame ``shared`` holds is used as it is (no fetch, no LRU refresh); any other comes
+    through ``own``, a cache with a budget of its own. Exports read this way, so that rendering
+    a long video never evicts the frames live viewers are being sent.
+    """
+
+    def __init__(self, shared: CachedFrameStore, own: CachedFrameStore) -> None:
+        self.shared = shared
+        self.own = own
+
+    def __repr__(self) -> str:
+        return f"BudgetedFrameStore({self.own.store!r}, capacity_bytes={self.own.capacity_bytes})"
+
+    async def get(self, key: str) -> FrameData:
+        validate_key(key)
+        found = self.shared.peek(key)
+        return found if found is not None else await self.own.get(key)
 
 
 def _consume(task: asyncio.Task[FrameData]) -> None:

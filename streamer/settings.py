@@ -200,6 +200,13 @@ class Settings:
     s3_base_url: str | None = setting(None, env="S3_BASE_URL", help="the bucket's public or CDN URL")
     s3_endpoint_url: str | None = setting(None, env="S3_ENDPOINT_URL", help="an S3-compatible endpoint")
     cache_mb: int = setting(512, env="STREAMER_CACHE_MB", lo=0, hi=1_048_576, help="frame cache size (MB)")
+    export_cache_mb: int = setting(
+        256,
+        env="STREAMER_EXPORT_CACHE_MB",
+        lo=0,
+        hi=1_048_576,
+        help="frame cache for exports (MB), apart from the viewers' cache so that an export never evicts their frames",
+    )
     url_mode: str = setting(
         "server",
         env="STREAMER_URL_MODE",

@@ -93,7 +93,7 @@ def test_prefetch_warms_the_next_window_before_viewers_ask(
     urls = asyncio.run(watch_a_change())
     assert any("happy_big" in u for u in urls)
     deadline = time.monotonic() + 5
-    while metrics(server)["prefetches"] == 0 or server.app.state.store._inflight:
+    while metrics(server)["prefetches"] == 0 or server.app.state.server.store._inflight:
         assert time.monotonic() < deadline, "prefetch did not finish"
         time.sleep(0.02)
     gets_before, m_before = proxy.gets(), metrics(server)

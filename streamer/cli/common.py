@@ -91,7 +91,6 @@ def find_audio(audio_id: str, timeline_path: Path, settings: Settings) -> Path:
 
 
 RIG_HELP = "rig folder (default: STREAMER_FRAMES_DIR or the demo rig)"
-QUALITIES = ("draft", "standard", "high")
 LIPSYNC_HELP = "mouth shapes per sound (phoneme, default) or one per word (word, like face_rig)"
 
 

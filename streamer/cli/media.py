@@ -10,7 +10,6 @@ from typing import Any
 
 from streamer.cli.common import (
     LIPSYNC_HELP,
-    QUALITIES,
     add_rig_argument,
     find_audio,
     int_in,
@@ -20,6 +19,7 @@ from streamer.cli.common import (
     status,
 )
 from streamer.core.errors import StreamerError
+from streamer.export.formats import FORMATS, QUALITIES, extensions_text
 from streamer.settings import Settings
 
 
@@ -51,31 +51,30 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         audio=not args.no_audio,
         constant_rate=args.constant_rate,
     )
-    rig_dir = Path(args.rig) if args.rig else settings.frames_dir
+    rig_dir = Path(args.rig) if args.rig else None
     export_file(Path(args.timeline), Path(args.output), options, rig_dir, settings, quiet=args.quiet)
     return 0
 
 
 def export_file(
-    timeline_path: Path, output: Path, options: Any, rig_dir: Path, settings: Settings, quiet: bool
+    timeline_path: Path, output: Path, options: Any, rig_dir: Path | None, settings: Settings, quiet: bool
 ) -> None:
-    """Render the timeline in ``timeline_path`` (its audio next to it or in the data folder) to ``output``."""
+    """Render the timeline in ``timeline_path`` (its audio next to it or in the data folder) to ``output``.
+
+    The rig and its frames come from ``rig_dir`` if given, else from S3 with ``USE_S3`` (as
+    ``serve`` reads them), else from ``STREAMER_FRAMES_DIR``.
+    """
+    import asyncio
+
     from tqdm import tqdm
 
     from streamer.core.resolve import resolve
-    from streamer.export import AudioSource, render
-    from streamer.frames import LocalFrameStore
-    from streamer.rigload import load_rig
+    from streamer.export.render import AudioSource, RenderResult, render
+    from streamer.services import open_frames
 
     if not output.parent.is_dir():
         raise StreamerError(f"{output.parent}: no such folder for the output")
     timeline = load_timeline_file(timeline_path)
-    schedule = resolve(timeline, load_rig(rig_dir))
-    audio = None
-    if timeline.audio is not None and options.audio:
-        path = find_audio(timeline.audio.id, timeline_path, settings)
-        probe_audio(path)  # before any frame is drawn: an unreadable file is one error line
-        audio = AudioSource(path, timeline.audio.offset_ms)
     bars: list[Any] = []  # opened at the first progress report, once the frame count is known
 
     def progress(done: int, total: int, stage: str) -> None:
@@ -86,16 +85,24 @@ def export_file(
         bar.set_description(stage, refresh=False)
         bar.update(done - bar.n)
 
+    async def run() -> RenderResult:
+        async with open_frames(settings, rig_dir) as frames:
+            schedule = resolve(timeline, frames.rig)
+            audio = None
+            if timeline.audio is not None and options.audio:
+                path = find_audio(timeline.audio.id, timeline_path, settings)
+                probe_audio(path)  # before any frame is drawn: an unreadable file is one error line
+                audio = AudioSource(path, timeline.audio.offset_ms)
+            store = frames.export_store
+            assert store is not None
+            loop = asyncio.get_running_loop()
+            max_ms = settings.export_max_s * 1000
+            return await asyncio.to_thread(
+                render, schedule, store, audio, options, progress, output=output, loop=loop, max_duration_ms=max_ms
+            )
+
     try:
-        result = render(
-            schedule,
-            LocalFrameStore(rig_dir),
-            audio,
-            options,
-            progress,
-            output=output,
-            max_duration_ms=settings.export_max_s * 1000,
-        )
+        result = asyncio.run(run())
     finally:
         for bar in bars:
             bar.close()
@@ -186,10 +193,11 @@ def add_commands(sub: Any) -> None:
     sched.add_argument("--compact", action="store_true", help="one-line JSON")
     sched.set_defaults(func=cmd_schedule)
 
-    export = sub.add_parser("export", help="render a timeline to a video file (MP4, WebM with alpha, ProRes MOV)")
+    formats = ", ".join(spec.label for spec in FORMATS.values())
+    export = sub.add_parser("export", help=f"render a timeline to a video file ({formats})")
     export.add_argument("timeline", help="timeline JSON (v1 or a face_rig keyframe list)")
-    export.add_argument("-o", "--output", required=True, help="output file; .mp4, .webm or .mov sets the format")
-    export.add_argument("--format", choices=["mp4", "webm", "mov"], help="format (default: from the extension)")
+    export.add_argument("-o", "--output", required=True, help=f"output file; {extensions_text()} sets the format")
+    export.add_argument("--format", choices=list(FORMATS), help="format (default: from the extension)")
     export.add_argument("--fps", type=int, default=24, help="frames per second, 12-60 (default 24)")
     scaling = export.add_mutually_exclusive_group()
     scaling.add_argument("--size", type=size_type, help="WIDTHxHEIGHT box to fit the frames in, keeping their aspect")

@@ -10,7 +10,6 @@ from typing import Any
 
 from streamer.cli.common import (
     LIPSYNC_HELP,
-    QUALITIES,
     add_rig_argument,
     count,
     find_audio,
@@ -20,6 +19,7 @@ from streamer.cli.common import (
     status,
 )
 from streamer.core.errors import StreamerError
+from streamer.export.formats import FORMATS, QUALITIES, extensions_text
 from streamer.settings import Settings
 
 
@@ -85,10 +85,8 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
         raise StreamerError("voice: must not be empty (leave --voice out for the default voice)")
     timeline_path, audio_path = _say_paths(args)
     if args.output:
-        from streamer.export.options import FORMATS
-
         if Path(args.output).suffix.lower().lstrip(".") not in FORMATS:
-            raise StreamerError(f"-o {args.output}: say writes a video ending in .mp4, .webm or .mov")
+            raise StreamerError(f"-o {args.output}: say writes a video ending in {extensions_text()}")
         if not Path(args.output).parent.is_dir():
             raise StreamerError(f"{Path(args.output).parent}: no such folder for the output")
     server = args.server.rstrip("/")
@@ -139,7 +137,7 @@ def cmd_say(args: argparse.Namespace, settings: Settings) -> int:
                 format=format_for_path(args.output, None), fps=args.fps, size=args.size, quality=args.quality
             )
             status(f"rendering {args.output}", args.quiet)
-            rig_dir = Path(args.rig) if args.rig else settings.frames_dir
+            rig_dir = Path(args.rig) if args.rig else None
             export_file(timeline_file, Path(args.output), options, rig_dir, settings, quiet=args.quiet)
 
     if args.play:
@@ -301,7 +299,7 @@ def add_commands(sub: Any) -> None:
         "say", help="speak a line (offline or ElevenLabs): to a video, timeline + audio files, or a live channel"
     )
     say_p.add_argument("text", help="what to say (at most 1,000 characters)")
-    say_p.add_argument("-o", "--output", help="render a video (.mp4, .webm or .mov) through `streamer export`")
+    say_p.add_argument("-o", "--output", help=f"render a video ({extensions_text()}) through `streamer export`")
     say_p.add_argument("--timeline-out", help="write the v1 timeline JSON here")
     say_p.add_argument("--audio-out", help="write the Ogg/Opus audio here (default: next to --timeline-out)")
     say_p.add_argument("--play", metavar="CHANNEL", help="play it live on this channel of --server")

@@ -1,18 +1,8 @@
-"""The exception tree shared by every layer (pure, no I/O).
+"""The core's exceptions, the root of every layer's (pure, no I/O).
 
-::
-
-    StreamerError
-    ├── InvalidKey (ValueError)                    a frame key that is not a safe relative path
-    ├── RigError (ValueError)                      a rig that fails validation (all problems listed)
-    ├── TimelineError (ValueError)                 a timeline that fails parsing or validation
-    ├── UnreachableError (ValueError)              no route between two states of a rig
-    ├── CommandError (ValueError)                  a live command with a bad field
-    ├── Conflict (ValueError)                      a request the channel's state does not allow now
-    ├── NotFound (LookupError)                     a named thing (frame, timeline, ...) is missing
-    └── StoreUnavailable (ConnectionError)         a frame store is throttling, down or too slow
-
-Messages are lowercase and name the offending field and value.
+The tree of all the project's errors, with the HTTP status and WebSocket code each answers, is
+drawn once, in ``docs/architecture.md`` ("Errors"). Messages are lowercase and name the
+offending field and value.
 """
 
 from __future__ import annotations

@@ -1,36 +1,14 @@
-"""Video export: render a schedule to MP4, WebM with alpha or ProRes MOV with PyAV, as jobs or from the CLI.
+"""Video export: render a schedule to the formats of :mod:`streamer.export.formats` with PyAV, as jobs or from the CLI.
 
-::
-
-    ExportError (StreamerError, ValueError)   bad options, a missing frame or audio, an encoder failure
-    ├── ExportTooLong                         over the export length cap
-    ├── ExportBusy                            the job queue is full (HTTP 429)
-    ├── DiskFull                              no space left for the output (HTTP 507)
-    └── Cancelled                             the job was cancelled
+The exceptions are drawn in :mod:`streamer.export.errors`. The renderer is
+:mod:`streamer.export.render` (not imported here, so that the CLI reads the format table
+without loading PyAV).
 """
 
 from __future__ import annotations
 
-from streamer.export.options import (
-    FORMATS,
-    Cancelled,
-    DiskFull,
-    ExportBusy,
-    ExportError,
-    ExportOptions,
-    ExportTooLong,
-)
-from streamer.export.render import AudioSource, RenderResult, render
+from streamer.export.errors import Cancelled, DiskFull, ExportBusy, ExportError, ExportTooLong
+from streamer.export.formats import FORMATS
+from streamer.export.options import ExportOptions
 
-__all__ = [
-    "FORMATS",
-    "AudioSource",
-    "Cancelled",
-    "DiskFull",
-    "ExportBusy",
-    "ExportError",
-    "ExportOptions",
-    "ExportTooLong",
-    "RenderResult",
-    "render",
-]
+__all__ = ["FORMATS", "Cancelled", "DiskFull", "ExportBusy", "ExportError", "ExportOptions", "ExportTooLong"]

@@ -12,7 +12,7 @@ from typing import Any
 import av
 import numpy as np
 
-from streamer.export.options import ExportError
+from streamer.export.errors import ExportError
 
 AUDIO_RATE = 48_000
 LAYOUTS = {1: "mono", 2: "stereo"}

@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 
 from streamer.core.errors import NotFound
-from streamer.export.options import Cancelled, ExportError, ExportOptions
+from streamer.export.errors import Cancelled, ExportError
+from streamer.export.options import ExportOptions
 from streamer.frames import FrameStore
 
 PNG_SIGNATURE, PNG_PALETTE = b"\x89PNG\r\n\x1a\n", 3

@@ -29,20 +29,20 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from streamer.core.errors import NotFound, StreamerError
-from streamer.core.schedule import Schedule
-from streamer.export.options import FORMATS, Cancelled, DiskFull, ExportBusy, ExportError, ExportOptions
+from streamer.export.errors import Cancelled, DiskFull, ExportBusy, ExportError, ExportNotReady
+from streamer.export.formats import FORMATS
+from streamer.export.options import ExportOptions
 from streamer.export.render import (
     AudioSource,
     RenderResult,
     fetch_frames,
-    plan_keys,
-    render,
+    render_frames,
     sweep_temp,
     temp_glob,
 )
@@ -61,10 +61,6 @@ EXPORT_NICE = 10
 CANCEL_POLL_S = 0.1
 # So that ``python -m streamer.export.worker`` imports this same package.
 _IMPORT_ROOT = str(Path(__file__).resolve().parents[2])
-
-
-class ExportNotReady(ExportError):
-    """The job's file is not there (yet, or any more)."""
 
 
 @dataclass
@@ -173,7 +169,6 @@ class ExportJobs:
         max_duration_ms: int = 600_000,
         webhook_hosts: Iterable[str] = (),
         use_processes: bool = True,
-        render_fn: Callable[..., RenderResult] = render,
         render_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self.root = Path(root)
@@ -183,7 +178,6 @@ class ExportJobs:
         self.max_duration_ms = max_duration_ms
         self.webhook_hosts = tuple(webhook_hosts)
         self.use_processes = use_processes
-        self.render_fn = render_fn
         self.render_kwargs = dict(render_kwargs or {})
         self.jobs: dict[str, ExportJob] = {}
         self._lock = threading.Lock()
@@ -207,7 +201,7 @@ class ExportJobs:
     def _prepare_folder(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         sweep_temp(self.root)
-        for ext in FORMATS:
+        for ext in {spec.extension for spec in FORMATS.values()}:
             for path in self.root.glob(f"*.{ext}"):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
@@ -231,7 +225,7 @@ class ExportJobs:
 
     def submit(
         self,
-        schedule: Schedule,
+        keys: list[str],
         store: FrameStore,
         audio: AudioSource | None,
         options: ExportOptions,
@@ -239,13 +233,13 @@ class ExportJobs:
         name: str = "export",
         webhook_url: str | None = None,
     ) -> ExportJob:
-        """Queue an export; raises :class:`ExportBusy`, :class:`ExportTooLong`, :class:`DiskFull` or
-        :class:`ExportError` at once."""
+        """Queue an export of the output frames ``keys`` (from :func:`plan_keys`, which applies
+        the length cap); raises :class:`ExportBusy`, :class:`DiskFull` or :class:`ExportError` at once."""
         if self._pool is None or self._loop is None:
             raise ExportError("the export service is not running")
         if webhook_url is not None:
             check_webhook(webhook_url, self.webhook_hosts)
-        total = len(plan_keys(schedule, options, self.max_duration_ms))
+        total = len(keys)
         free = shutil.disk_usage(self.root).free
         if free < MIN_FREE_BYTES:
             raise DiskFull(f"only {free // (1024 * 1024)} MB free for exports; free some space and try again")
@@ -266,7 +260,7 @@ class ExportJobs:
                 webhook_url=webhook_url,
             )
             self.jobs[job_id] = job
-        future = self._pool.submit(self._run, job, schedule, store, audio)
+        future = self._pool.submit(self._run, job, keys, store, audio)
         self._futures.add(future)
         future.add_done_callback(self._futures.discard)
         log.info("export %s queued: %s, %d frames", job_id, options.format, total)
@@ -311,7 +305,7 @@ class ExportJobs:
             job.expires = job.finished + self.ttl_s
         job.finished_event.set()
 
-    def _run(self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None) -> None:
+    def _run(self, job: ExportJob, keys: list[str], store: FrameStore, audio: AudioSource | None) -> None:
         if not self.use_processes:
             _lower_priority()
         with self._lock:
@@ -322,10 +316,14 @@ class ExportJobs:
             job.status, job.stage, job.started_mono = "running", "starting", time.monotonic()
         status, error = "failed", None
         try:
+            job.update(0, len(keys), "fetching")
+            pngs = fetch_frames(store, keys, self._loop, job.cancel_event)
             if self.use_processes:
-                result = self._render_in_worker(job, schedule, store, audio)
+                result = self._render_in_worker(job, keys, pngs, audio)
             else:
-                result = self._render_here(job, schedule, store, audio)
+                result = render_frames(
+                    keys, pngs, audio, job.options, job.update, job.cancel_event, output=job.path, **self.render_kwargs
+                )
             job.result, job.size_bytes = result, job.path.stat().st_size
             status = "done"
         except Cancelled:
@@ -342,28 +340,9 @@ class ExportJobs:
         if job.webhook_url:
             self._notify(job)
 
-    def _render_here(
-        self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None
-    ) -> RenderResult:
-        return self.render_fn(
-            schedule,
-            store,
-            audio,
-            job.options,
-            job.update,
-            job.cancel_event,
-            output=job.path,
-            loop=self._loop,
-            max_duration_ms=self.max_duration_ms,
-            **self.render_kwargs,
-        )
-
     def _render_in_worker(
-        self, job: ExportJob, schedule: Schedule, store: FrameStore, audio: AudioSource | None
+        self, job: ExportJob, keys: list[str], pngs: dict[str, bytes], audio: AudioSource | None
     ) -> RenderResult:
-        keys = plan_keys(schedule, job.options, self.max_duration_ms)
-        job.update(0, len(keys), "fetching")
-        pngs = fetch_frames(store, keys, self._loop, job.cancel_event)
         task = WorkerTask(keys, pngs, audio, job.options, job.path, self.render_kwargs)
         job.update(0, len(keys), "starting")
         proc = subprocess.Popen(

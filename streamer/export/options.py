@@ -1,4 +1,4 @@
-"""Export options and errors: a frozen value parsed from JSON or CLI flags, validated once (pure)."""
+"""Export options: a frozen value parsed from JSON or CLI flags, validated once (pure)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from streamer.core.errors import StreamerError
+from streamer.export.errors import ExportError
+from streamer.export.formats import FORMATS, QUALITIES, ExportFormat, extensions_text, get_format
 
-FORMATS = ("mp4", "webm", "mov")
-QUALITIES = ("draft", "standard", "high")
 FPS_RANGE = (12, 60)
 SIDE_RANGE = (16, 4096)
 SCALE_RANGE = (0.05, 4.0)
-MEDIA_TYPES = {"mp4": "video/mp4", "webm": "video/webm", "mov": "video/quicktime"}
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 _NAMED = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
-
-
-class ExportError(StreamerError, ValueError):
-    """An export cannot be made as asked (bad option, missing frame or audio, encoder failure)."""
-
-
-class ExportTooLong(ExportError):
-    """The export is over the length cap."""
-
-
-class ExportBusy(ExportError):
-    """Too many export jobs are running or queued."""
-
-
-class DiskFull(ExportError):
-    """No space left on the device for the output."""
-
-
-class Cancelled(ExportError):
-    """The export was cancelled."""
 
 
 def parse_color(value: object) -> tuple[int, int, int]:
@@ -90,12 +68,13 @@ class ExportOptions:
     """How to export.
 
     ``size`` is a bounding box: the frame is scaled to fit it, keeping its aspect, and
-    centred on the background (transparent for WebM and MOV). ``scale`` multiplies the rig's
+    centred on the background (transparent for formats with alpha). ``scale`` multiplies the rig's
     size instead. Sides are rounded down to even numbers (4:2:0 chroma needs them).
     ``start_ms``/``end_ms`` trim the schedule; frame ``i`` of the output shows the schedule at
-    ``start_ms + i * 1000 / fps``, sampled exactly. MP4 and WebM are variable frame rate unless
-    ``constant_rate``: a frame that repeats the one before is not encoded again, the one before
-    is shown until the next timestamp (MOV, for editors, always has every frame).
+    ``start_ms + i * 1000 / fps``, sampled exactly. Formats that allow it (MP4, WebM) are
+    variable frame rate unless ``constant_rate``: a frame that repeats the one before is not
+    encoded again, the one before is shown until the next timestamp (MOV, for editors, always
+    has every frame).
     """
 
     format: str = "mp4"
@@ -110,8 +89,7 @@ class ExportOptions:
     constant_rate: bool = False
 
     def __post_init__(self) -> None:
-        if self.format not in FORMATS:
-            raise ExportError(f"format: must be one of {', '.join(FORMATS)}, got {self.format!r}")
+        get_format(self.format)
         lo, hi = FPS_RANGE
         if isinstance(self.fps, bool) or not isinstance(self.fps, int) or not lo <= self.fps <= hi:
             raise ExportError(f"fps: must be an integer in [{lo}, {hi}], got {self.fps!r}")
@@ -125,21 +103,26 @@ class ExportOptions:
             raise ExportError(f"end_ms: must be after start_ms ({self.start_ms}), got {self.end_ms}")
 
     @property
+    def spec(self) -> ExportFormat:
+        """The format's spec (codecs, pixel format, encoder options) from :data:`FORMATS`."""
+        return FORMATS[self.format]
+
+    @property
     def extension(self) -> str:
-        return self.format
+        return self.spec.extension
 
     @property
     def media_type(self) -> str:
-        return MEDIA_TYPES[self.format]
+        return self.spec.media_type
 
     @property
     def has_alpha(self) -> bool:
-        return self.format in ("webm", "mov")
+        return self.spec.alpha
 
     @property
     def variable_rate(self) -> bool:
-        """Held frames are left out (their predecessor's timestamp carries them): MP4 and WebM by default."""
-        return not self.constant_rate and self.format != "mov"
+        """Held frames are left out (their predecessor's timestamp carries them), if the format allows it."""
+        return not self.constant_rate and self.spec.variable_rate
 
     @property
     def rate(self) -> Fraction:
@@ -230,5 +213,5 @@ def format_for_path(path: str, given: str | None = None) -> str:
         return given.lower().lstrip(".")
     suffix = path.rsplit(".", 1)[-1].lower() if "." in path else ""
     if suffix not in FORMATS:
-        raise ExportError(f"format: cannot tell it from {path!r}; use .mp4, .webm or .mov, or pass --format")
+        raise ExportError(f"format: cannot tell it from {path!r}; use {extensions_text()}, or pass --format")
     return suffix

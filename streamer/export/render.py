@@ -31,7 +31,8 @@ from streamer.core.errors import StreamerError
 from streamer.core.schedule import Schedule
 from streamer.export.audio import AUDIO_RATE, LAYOUTS, AudioSource, AudioTrack, load_audio
 from streamer.export.decode import CancelCheck, FrameCache, cancel_check, fetch_frames, png_size, to_video_frame
-from streamer.export.options import Cancelled, DiskFull, ExportError, ExportOptions, ExportTooLong
+from streamer.export.errors import Cancelled, DiskFull, ExportError, ExportTooLong
+from streamer.export.options import ExportOptions
 from streamer.frames import FrameStore
 from streamer.storage import fsync_path, remove_leftovers
 
@@ -47,60 +48,11 @@ CONVERT_THREADS = 2
 
 ProgressSink = Callable[[int, int, str], None]
 
-# format -> (video codec, pixel format, audio codec, audio sample format, container name)
-CODECS: dict[str, tuple[str, str, str, str, str]] = {
-    "mp4": ("libx264", "yuv420p", "aac", "fltp", "mp4"),
-    "webm": ("libvpx-vp9", "yuva420p", "libopus", "flt", "webm"),
-    "mov": ("prores_ks", "yuva444p10le", "pcm_s16le", "s16", "mov"),
-}
-X264_PARAMS = ":".join(
-    (
-        "rc-lookahead=20:mbtree=1:qcomp=0.3",
-        "ref=16:bframes=5:subme=2",
-        "cabac=1:deblock=1,1:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
-    )
-)
-# format -> quality -> encoder options
-ENCODER_OPTIONS: dict[str, dict[str, dict[str, str]]] = {
-    "mp4": {
-        # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source;
-        # docs/export.md). x264 ultrafast's fast analysis (diamond search, little sub-pixel work)
-        # with the tools that pay on a character who holds most of the picture and cycles through
-        # a few mouth shapes: macroblock-tree rate control over a 20-frame lookahead, made stronger
-        # (qcomp 0.3), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
-        # 16 reference frames and 5 B-frames (a mouth shape seen a moment ago is referenced, not
-        # coded again); CABAC, deblocking, 8x8 transforms and adaptive quantisation. With held
-        # frames left out, CRF 24.75 is where the file matches the old method's (x264 medium,
-        # CRF 23) quality and size on the benchmark's rig. "high" is medium at CRF 18.
-        "draft": {"preset": "ultrafast", "crf": "28", "x264-params": X264_PARAMS},
-        "standard": {"preset": "ultrafast", "crf": "24.75", "x264-params": X264_PARAMS},
-        "high": {"preset": "medium", "crf": "18"},
-    },
-    "webm": {
-        # Realtime deadline keeps VP9 with alpha (two streams) fast; alt-ref frames do not mix with alpha.
-        "draft": {"deadline": "realtime", "cpu-used": "8", "crf": "36", "b": "0", "row-mt": "1", "auto-alt-ref": "0"},
-        "standard": {
-            "deadline": "realtime",
-            "cpu-used": "7",
-            "crf": "30",
-            "b": "0",
-            "row-mt": "1",
-            "auto-alt-ref": "0",
-        },
-        "high": {"deadline": "good", "cpu-used": "4", "crf": "24", "b": "0", "row-mt": "1", "auto-alt-ref": "0"},
-    },
-    "mov": {
-        "draft": {"profile": "4444", "vendor": "apl0", "qscale": "11"},
-        "standard": {"profile": "4444", "vendor": "apl0", "qscale": "6"},
-        "high": {"profile": "4444", "vendor": "apl0", "qscale": "3"},
-    },
-}
 # A keyframe every 10 s of frames (x264's own default is 250 frames): at 2 s, keyframes were a fifth
 # of a still character's file. Encoders count the frames they are sent, so with held frames left
 # out a keyframe comes every 240 changes (16 s on the benchmark's timeline); seeking decodes at
 # most that many frames, well under a second.
 GOP_SECONDS = 10
-BYTES_PER_PIXEL = {"yuv420p": 1.5, "yuva420p": 2.5, "yuva444p10le": 8.0}
 
 
 @dataclass(frozen=True)
@@ -308,29 +260,31 @@ def _encode(
     cache_bytes: int,
     encoder_threads: int,
 ) -> None:
-    vcodec, pix_fmt, acodec, sample_format, container_format = CODECS[options.format]
+    spec = options.spec
+    pix_fmt, sample_format = spec.pixel_format, spec.audio_sample_format
     width, height = size
     rate = options.fps
-    container_options = {"movflags": "+faststart"} if options.format in ("mp4", "mov") else {}
-    container = av.open(str(tmp), mode="w", format=container_format, options=container_options)
+    container = av.open(str(tmp), mode="w", format=spec.container, options=dict(spec.container_options))
     try:
-        video: Any = container.add_stream(vcodec, rate=rate, options=ENCODER_OPTIONS[options.format][options.quality])
+        video: Any = container.add_stream(
+            spec.video_codec, rate=rate, options=dict(spec.encoder_options[options.quality])
+        )
         ctx = video.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = width, height, pix_fmt
         ctx.time_base = Fraction(1, rate)
         ctx.framerate = Fraction(rate)
         ctx.gop_size = rate * GOP_SECONDS
-        ctx.thread_type = "FRAME" if vcodec != "libvpx-vp9" else "AUTO"
+        ctx.thread_type = spec.thread_type
         ctx.thread_count = encoder_threads or encoder_thread_count()
         if options.has_alpha:
             video.metadata["alpha_mode"] = "1"  # browsers only composite VP9 alpha with this tag
         astream: Any = None
         if samples is not None:
             channels = samples.shape[0]
-            astream = container.add_stream(acodec, rate=AUDIO_RATE, layout=LAYOUTS[channels])
+            astream = container.add_stream(spec.audio_codec, rate=AUDIO_RATE, layout=LAYOUTS[channels])
             astream.codec_context.format = sample_format
-            if acodec != "pcm_s16le":
-                astream.codec_context.bit_rate = 64_000 * channels
+            if spec.audio_bit_rate is not None:
+                astream.codec_context.bit_rate = spec.audio_bit_rate * channels
             astream.codec_context.time_base = Fraction(1, AUDIO_RATE)
         container.start_encoding()  # opens the codecs here, before the audio thread uses its own
 
@@ -338,7 +292,7 @@ def _encode(
             return to_video_frame(pngs[key], key, size, options, pix_fmt)
 
         order = list(dict.fromkeys(keys))
-        frame_bytes = int(width * height * BYTES_PER_PIXEL[pix_fmt])
+        frame_bytes = int(width * height * spec.bytes_per_pixel)
         track = AudioTrack(astream, samples, sample_format) if samples is not None else None
         with concurrent.futures.ThreadPoolExecutor(CONVERT_THREADS, thread_name_prefix="export-convert") as pool:
             cache = FrameCache(convert, frame_bytes, cache_bytes, order, pool)

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from streamer.core.errors import StreamerError
-from streamer.export import options as export_options
-from streamer.export.options import ExportError, ExportOptions
+from streamer.export import errors as export_errors
+from streamer.export.errors import ExportError
+from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, RenderResult, render_frames
 
 PROGRESS_INTERVAL_S = 0.1
@@ -55,7 +56,7 @@ def result_from_json(doc: dict[str, Any]) -> RenderResult:
 
 def error_from_json(doc: dict[str, Any]) -> StreamerError:
     """The worker's error as our exception class (:class:`ExportError` for anything unknown)."""
-    cls = getattr(export_options, str(doc.get("kind")), None)
+    cls = getattr(export_errors, str(doc.get("kind")), None)
     if not (isinstance(cls, type) and issubclass(cls, ExportError)):
         cls = ExportError
     return cls(str(doc.get("message") or "export failed"))

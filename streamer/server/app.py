@@ -1,13 +1,14 @@
 """The Starlette app: wires routes, middleware, error handlers and the lifespan (I/O).
 
-The lifespan is the composition root: it loads the rig, builds the frame store, the timeline
-and audio stores (seeded from ``examples/``) and the channel service, and puts them on
-``app.state`` (``settings``, ``rig``, ``rigs``, ``store``, ``timelines``, ``audio``, ``channels``).
+The lifespan is the composition root: it opens the services (:func:`streamer.services.open_services`:
+the frames, the timeline and audio stores), starts the channel service, the speech and
+heavy-work pools and the export jobs on top of them, and puts them on ``app.state.server`` as
+one typed :class:`~streamer.server.state.ServerState` (handlers reach it with
+:func:`~streamer.server.state.state`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -26,77 +27,30 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from streamer.core.errors import (
-    CommandError,
-    Conflict,
-    InvalidKey,
-    NotFound,
-    RigError,
-    StoreUnavailable,
-    StreamerError,
-    TimelineError,
-    UnreachableError,
-)
+from streamer.core.errors import StreamerError
 from streamer.core.rig import Rig
-from streamer.export.jobs import ExportJobs, ExportNotReady
-from streamer.export.options import DiskFull, ExportBusy, ExportError
+from streamer.export.jobs import ExportJobs
 from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
+from streamer.server.errors import http_status
 from streamer.server.exports import export_routes
-from streamer.server.framesource import FrameSource
-from streamer.server.http import UnsupportedMediaType, http_routes
-from streamer.server.limits import Busy, HeavyWork
+from streamer.server.http import http_routes
+from streamer.server.limits import HeavyWork
 from streamer.server.live import live_routes
 from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.rigs import rig_routes
-from streamer.server.security import Forbidden, Unauthorized, install_log_redaction
-from streamer.server.speech import SpeechBusy, SpeechWorkers, speech_routes
-from streamer.settings import ConfigError, Settings
-from streamer.speech.errors import ProviderError, SpeechError, SpeechInputError
-from streamer.storage import (
-    AlreadyExists,
-    AudioError,
-    AudioStore,
-    PayloadTooLarge,
-    StaleWrite,
-    TimelineStore,
-    seed_examples,
-)
+from streamer.server.security import install_log_redaction
+from streamer.server.speech import SpeechWorkers, speech_routes
+from streamer.server.state import ServerState
+from streamer.services import Services, open_services
+from streamer.settings import Settings
+from streamer.speech.errors import ProviderError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
 log = logging.getLogger("streamer.server")
 
-# Our errors -> HTTP status, looked up along the exception's MRO (most specific first).
-# Any other StreamerError is a 400; anything else is a logged 500.
-ERROR_STATUS: dict[type[Exception], int] = {
-    NotFound: 404,
-    InvalidKey: 400,
-    ConfigError: 400,
-    CommandError: 400,
-    RigError: 400,
-    TimelineError: 422,
-    UnreachableError: 422,
-    AudioError: 422,
-    AlreadyExists: 409,
-    Conflict: 409,
-    StaleWrite: 412,
-    PayloadTooLarge: 413,
-    UnsupportedMediaType: 415,
-    Unauthorized: 401,
-    Forbidden: 403,
-    StoreUnavailable: 503,
-    ExportNotReady: 409,
-    ExportBusy: 429,
-    SpeechBusy: 429,
-    Busy: 429,
-    DiskFull: 507,
-    ExportError: 422,
-    SpeechInputError: 400,
-    SpeechError: 503,  # the speech engine (espeak-ng, an encoder) failed: not the request's fault
-    StreamerError: 400,
-}
 # Seconds a client should wait before asking again for a frame the store could not give.
 RETRY_AFTER_S = 2
 BUSY_RETRY_AFTER_S = 1  # ... and after a 429
@@ -119,13 +73,13 @@ def _close_if_body_unread(conn: HTTPConnection, headers: dict[str, str]) -> None
 
 
 async def handle_streamer_error(conn: HTTPConnection, exc: Exception) -> Response | None:
-    status = next((ERROR_STATUS[cls] for cls in type(exc).__mro__ if cls in ERROR_STATUS), 400)
+    status = http_status(exc)
     # Messages may quote the request: make them valid UTF-8 whatever it held.
     message = (str(exc) or type(exc).__name__).encode("utf-8", "backslashreplace").decode("utf-8")
     body: dict[str, Any] = {"error": message}
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
     if isinstance(exc, ProviderError):  # an external service failed: 502, 504 timeout, 503 rate limited
-        status, body["provider"] = exc.http_status, exc.provider
+        body["provider"] = exc.provider
         if exc.reason == "rate_limited":
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s or 5)))
     elif status >= 500:
@@ -200,19 +154,53 @@ class ClientFiles(StaticFiles):
         await super().check_config()
 
 
-SHARED_LEFTOVER_AGE_S = 3600
+async def _start_server(services: Services, stack: contextlib.AsyncExitStack) -> ServerState:
+    """Start what only the server runs on top of ``services``; ``stack`` stops it, last started first."""
+    settings, frames = services.settings, services.frames
+    speech = SpeechWorkers()
+    stack.callback(speech.close)
+    redis = _redis_pool(settings)  # None: this process holds every channel
+    if redis is not None:
+        stack.push_async_callback(redis.aclose)
+    channels = _channel_service(
+        redis,
+        rigs=frames.rigs,
+        settings=settings,
+        timelines=services.timelines,
+        audio=services.audio,
+        audio_url=lambda audio_id: "/audio/" + audio_id,
+        # Viewers fetch from this server only in "server" mode: warm the cache for them there.
+        prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
+        speech=speech,
+    )
+    await channels.start()
+    stack.push_async_callback(channels.close)
+    heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
+    stack.callback(heavy.close)
+    exports = ExportJobs(
+        settings.data_dir / "exports",
+        workers=settings.export_workers,
+        max_queued=settings.export_max_queued,
+        ttl_s=settings.export_ttl_s,
+        max_duration_ms=settings.export_max_s * 1000,
+        webhook_hosts=settings.export_webhook_hosts,
+    )
+    await exports.start()
+    stack.push_async_callback(exports.close)
+    return ServerState(services, channels, speech, heavy, exports)
 
 
-def _build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
-    timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
-    # Processes sharing the folder (REDIS_URL) may be writing: only leftovers older than any write.
-    older_than_s = SHARED_LEFTOVER_AGE_S if settings.redis_url else 0
-    timelines.sweep_leftovers(older_than_s)
-    audio.sweep_leftovers(older_than_s)
-    seed_examples(settings.examples_dir, timelines, audio)
-    return timelines, audio
+def _log_serving(server: ServerState) -> None:
+    frames, rig = server.services.frames, server.rig
+    log.info(
+        "serving rig %r from %s (%d frames); data in %s",
+        rig.config.name,
+        frames.location,
+        len(rig.file_sizes),
+        server.settings.data_dir,
+    )
+    for served in list(server.rigs.values())[1:]:
+        log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)
 
 
 def _redis_pool(settings: Settings) -> Redis | None:
@@ -238,59 +226,12 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        frames = await FrameSource(settings, rig).open()
-        loaded = frames.rig
-        timelines, audio = await asyncio.to_thread(_build_stores, settings, loaded)
-        app.state.rig = loaded
-        app.state.rigs = frames.rigs
-        app.state.store = frames.cache
-        app.state.timelines = timelines
-        app.state.audio = audio
-        speech = app.state.speech = SpeechWorkers()
-        redis = _redis_pool(settings)  # None: this process holds every channel
-        channels = _channel_service(
-            redis,
-            rigs=frames.rigs,
-            settings=settings,
-            timelines=timelines,
-            audio=audio,
-            audio_url=lambda audio_id: "/audio/" + audio_id,
-            # Viewers fetch from this server only in "server" mode: warm the cache for them there.
-            prefetch=frames.prefetch if settings.prefetch and settings.url_mode == "server" else None,
-            speech=speech,
-        )
-        app.state.channels = channels
-        await channels.start()
-        app.state.heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
-        exports = ExportJobs(
-            settings.data_dir / "exports",
-            workers=settings.export_workers,
-            max_queued=settings.export_max_queued,
-            ttl_s=settings.export_ttl_s,
-            max_duration_ms=settings.export_max_s * 1000,
-            webhook_hosts=settings.export_webhook_hosts,
-        )
-        await exports.start()
-        app.state.exports = exports
-        log.info(
-            "serving rig %r from %s (%d frames); data in %s",
-            loaded.config.name,
-            frames.location,
-            len(loaded.file_sizes),
-            settings.data_dir,
-        )
-        for served in list(frames.rigs.values())[1:]:
-            log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            services = await stack.enter_async_context(open_services(settings, rig))
+            server = await _start_server(services, stack)
+            app.state.server = server
+            _log_serving(server)
             yield
-        finally:
-            app.state.speech.close()
-            app.state.heavy.close()
-            await exports.close()
-            await channels.close()
-            if redis is not None:
-                await redis.aclose()
-            await frames.close()
 
     if not settings.client_dir.is_dir():
         log.warning("no client folder at %s: /client will answer 404", settings.client_dir)
@@ -315,7 +256,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         ),
         Middleware(SecurityHeadersMiddleware),
     ]
-    handlers: dict[Any, Any] = {cls: handle_streamer_error for cls in ERROR_STATUS}
+    handlers: dict[Any, Any] = {StreamerError: handle_streamer_error}
     handlers[HTTPException] = handle_http_exception
     handlers[Exception] = handle_server_error
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)

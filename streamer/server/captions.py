@@ -9,30 +9,27 @@ through the server rig's viseme map). A timeline without a ``words`` track (capt
 from __future__ import annotations
 
 import asyncio
-from typing import cast
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from streamer.core.rig import Rig
-from streamer.server.http import heavy
+from streamer.server.state import state
 from streamer.speech.formats.captions import export_timeline
-from streamer.storage import TimelineStore
 
 CACHE_CONTROL = "no-cache"  # timelines can be replaced (PUT): always revalidate
 
 
 async def _respond(request: Request, fmt: str, filename: str) -> Response:
-    store = cast(TimelineStore, request.app.state.timelines)
-    rig = cast(Rig, request.app.state.rig)
+    server = state(request)
+    store, rig = server.timelines, server.rig
     timeline_id = request.path_params["id"]
 
     def build() -> tuple[str, str]:
         exported = export_timeline(store.load(timeline_id), fmt, rig.config.visemes)
         return exported.text, exported.media_type
 
-    async with heavy(request).slot("caption export"):
+    async with server.heavy.slot("caption export"):
         text, media_type = await asyncio.to_thread(build)
     headers = {
         "Cache-Control": CACHE_CONTROL,

@@ -12,75 +12,78 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from streamer.core.errors import TimelineError
 from streamer.core.resolve import resolve
-from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
+from streamer.core.timeline import parse_timeline
+from streamer.export.formats import FORMATS
+from streamer.export.jobs import ACTIVE, ExportJob
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.rigset import pick
-from streamer.server.http import _audio, _frames, _timelines, authorize_write, read_json
+from streamer.server.errors import BodyError
+from streamer.server.http import authorize_write, body_object, read_json
+from streamer.server.state import state
 from streamer.storage import validate_timeline_id
 
+EXPORT_FIELDS = ("timeline_id", "timeline", "options", "webhook_url", "rig")
 CANCEL_WAIT_S = 1.0
 # A watched job's state is pushed when it changes, at most this often.
 WATCH_EVERY_S = 0.25
 
 
-def _jobs(request: Request) -> ExportJobs:
-    return cast(ExportJobs, request.app.state.exports)
-
-
 async def create_export(request: Request) -> Response:
     authorize_write(request)
-    body = await read_json(request)
-    if not isinstance(body, dict):
-        raise TimelineError("request body: expected an object with timeline_id or timeline")
-    unknown = sorted(set(body) - {"timeline_id", "timeline", "options", "webhook_url", "rig"})
-    if unknown:
-        raise TimelineError(f"request body: unknown field(s) {', '.join(unknown)}")
+    body = body_object(await read_json(request), EXPORT_FIELDS, "with timeline_id or timeline")
     options = ExportOptions.parse(body.get("options"))
-    jobs, timelines, audio_store = _jobs(request), _timelines(request), _audio(request)
-    served = pick(request.app.state.rigs, body.get("rig"))
+    server = state(request)
+    jobs, timelines, audio_store = server.exports, server.timelines, server.audio
+    served = pick(server.rigs, body.get("rig"))
     rig = served.rig
     timeline_id = body.get("timeline_id")
     if (timeline_id is None) == (body.get("timeline") is None):
-        raise TimelineError("request body: give exactly one of timeline_id or timeline")
+        raise BodyError("request body: give exactly one of timeline_id or timeline")
 
-    def prepare() -> tuple[Any, AudioSource | None, str]:
+    def prepare() -> tuple[list[str], AudioSource | None, str]:
         if timeline_id is not None:
             name = validate_timeline_id(timeline_id)
             timeline = timelines.load(name)
         else:
             name = "export"
-            timeline = timelines.validate(body["timeline"], rig)
-        schedule = resolve(timeline, rig)
-        plan_keys(schedule, options, jobs.max_duration_ms)  # the cap and the trim, before queueing
+            timeline = parse_timeline(body["timeline"])
+            timelines.check_audio(None if timeline.audio is None else timeline.audio.id)
+        # Resolving checks the timeline against the rig; the frames are planned once, here,
+        # with the length cap and the trim applied before the job is queued.
+        keys = plan_keys(resolve(timeline, rig), options, jobs.max_duration_ms)
         source = None
         if timeline.audio is not None and options.audio:
             info = audio_store.info(timeline.audio.id)  # 404 if missing, 422 if not decodable
             source = AudioSource(info.path, timeline.audio.offset_ms)
-        return schedule, source, name
+        return keys, source, name
 
-    schedule, source, name = await asyncio.to_thread(prepare)
-    job = jobs.submit(
-        schedule, served.frames(_frames(request)), source, options, name=name, webhook_url=body.get("webhook_url")
-    )
+    keys, source, name = await asyncio.to_thread(prepare)
+    # Exports read the viewers' cache but fill their own: a long export never evicts live frames.
+    frames = served.frames(server.export_store)
+    job = jobs.submit(keys, frames, source, options, name=name, webhook_url=body.get("webhook_url"))
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
 
 
+async def export_formats(request: Request) -> Response:
+    """Every export format (the preview page builds its menu from this)."""
+    return JSONResponse([spec.to_json() for spec in FORMATS.values()])
+
+
 async def get_export(request: Request) -> Response:
-    job = _jobs(request).get(request.path_params["id"])
+    job = state(request).exports.get(request.path_params["id"])
     return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
 
 
 async def export_file(request: Request) -> Response:
-    job = _jobs(request).file_of(request.path_params["id"])
+    job = state(request).exports.file_of(request.path_params["id"])
     stat = await asyncio.to_thread(os.stat, job.path)
     disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     return FileResponse(
@@ -96,7 +99,7 @@ async def export_file(request: Request) -> Response:
 async def delete_export(request: Request) -> Response:
     """Cancel a queued or running job (waits up to a second for it to stop); forget a finished one."""
     authorize_write(request)
-    jobs = _jobs(request)
+    jobs = state(request).exports
     job_id = request.path_params["id"]
     job = jobs.get(job_id)
     if job.status in ("queued", "running"):
@@ -127,9 +130,10 @@ async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -
 
 
 def export_routes() -> list[BaseRoute]:
-    """The export job routes; the app's lifespan puts an :class:`ExportJobs` on ``app.state.exports``."""
+    """The export job routes; the app's lifespan starts the :class:`ExportJobs`."""
     return [
         Route("/exports", create_export, methods=["POST"]),
+        Route("/exports/formats", export_formats, methods=["GET"]),
         Route("/exports/{id}", get_export, methods=["GET"]),
         Route("/exports/{id}/file", export_file, methods=["GET", "HEAD"]),
         Route("/exports/{id}", delete_export, methods=["DELETE"]),

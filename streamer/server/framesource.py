@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from streamer.cache import CachedFrameStore, ErrorSink
+from streamer.cache import BudgetedFrameStore, CachedFrameStore, ErrorSink
 from streamer.core.rig import Rig
 from streamer.frames import FrameStore, LocalFrameStore
 from streamer.rigload import load_rig
@@ -114,6 +114,7 @@ class FrameSource:
         self._rig = rig
         self._stack = contextlib.AsyncExitStack()
         self.store: CachedFrameStore | None = None
+        self.export_store: FrameStore | None = None  # for exports: the viewers' cache, read but never filled
         self.frame_url: Callable[[str], str] = server_frame_url
         self.frame_base_url: str | None = "/frames/"
         self.location = str(settings.frames_dir)
@@ -154,6 +155,9 @@ class FrameSource:
                 base = RigsFrameStore(base, {o.id: o.store for o in others})
             self.store = CachedFrameStore(base, settings.cache_mb * 1024 * 1024, settings.store_concurrency)
             self._stack.push_async_callback(self.store.close)
+            exports = CachedFrameStore(base, settings.export_cache_mb * 1024 * 1024, settings.store_concurrency)
+            self._stack.push_async_callback(exports.close)
+            self.export_store = BudgetedFrameStore(self.store, exports)
             if settings.url_mode != "server":
                 prefix = settings.s3_prefix if settings.use_s3 else ""
                 self.frame_url, self.frame_base_url = await self._urls(self.rig, prefix, client, options)

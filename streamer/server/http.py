@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, cast
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
+from typing import Any
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
@@ -25,16 +25,16 @@ from streamer.core.keys import validate_key
 from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
-from streamer.frames import FRAME_CACHE_CONTROL, FrameStore
+from streamer.frames import FRAME_CACHE_CONTROL
 from streamer.rigset import pick
-from streamer.server.limits import HeavyWork, document_schedule_bytes, schedule_bytes, validate_timeline_bytes
+from streamer.server.errors import BodyError, EmptyBody, UnsupportedMediaType
+from streamer.server.limits import document_schedule_bytes, schedule_bytes, validate_timeline_bytes
 from streamer.server.security import check_write_origin, require_token
+from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.storage import (
     AudioError,
-    AudioStore,
     PayloadTooLarge,
-    TimelineStore,
     validate_timeline_id,
     version_of,
 )
@@ -42,40 +42,13 @@ from streamer.storage import (
 MAX_JSON_BYTES = 5 * 1024 * 1024
 
 
-class UnsupportedMediaType(StreamerError, ValueError):
-    """A JSON route got a body that is not declared as JSON (HTTP 415)."""
-
-
 MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the file
 AUDIO_CACHE_CONTROL = "public, max-age=3600"
 
 
-# -- access to the lifespan's objects ------------------------------------------------------
-
-
-def _settings(request: Request) -> Settings:
-    return cast(Settings, request.app.state.settings)
-
-
-def _rig(request: Request) -> Rig:
-    return cast(Rig, request.app.state.rig)
-
-
-def _frames(request: Request) -> FrameStore:
-    return cast(FrameStore, request.app.state.store)
-
-
-def _timelines(request: Request) -> TimelineStore:
-    return cast(TimelineStore, request.app.state.timelines)
-
-
-def _audio(request: Request) -> AudioStore:
-    return cast(AudioStore, request.app.state.audio)
-
-
 def authorize_write(request: Request) -> None:
     """Reject a write from a foreign origin or without the token (when one is set)."""
-    settings = _settings(request)
+    settings = state(request).settings
     check_write_origin(request.headers, settings)
     require_token(request, settings)
 
@@ -119,10 +92,6 @@ def _require_json_type(request: Request) -> None:
         )
 
 
-class EmptyBody(TimelineError):
-    """A JSON route got no body."""
-
-
 async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> bytes:
     """The raw body of a JSON request: size capped, ``Content-Type`` checked (415), not empty."""
     _check_length(request, limit)
@@ -138,7 +107,7 @@ async def read_json_bytes(request: Request, limit: int = MAX_JSON_BYTES) -> byte
 
 
 async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empty: bool = False) -> Any:
-    """The JSON body, read as :func:`read_json_bytes` does; raises :class:`TimelineError` for bad JSON.
+    """The JSON body, read as :func:`read_json_bytes` does; raises :class:`BodyError` for bad JSON.
 
     With ``allow_empty`` an empty body of any type gives None.
     """
@@ -148,9 +117,25 @@ async def read_json(request: Request, limit: int = MAX_JSON_BYTES, *, allow_empt
         if allow_empty:
             return None
         raise
-    if len(body) < 64 * 1024:
-        return loads(body)
-    return await asyncio.to_thread(loads, body)
+    try:
+        if len(body) < 64 * 1024:
+            return loads(body)
+        return await asyncio.to_thread(loads, body)
+    except TimelineError as exc:  # not JSON: the body's fault on every route, whatever it carries
+        raise BodyError(str(exc)) from None
+
+
+def body_object(body: Any, allowed: Collection[str], shape: str = "") -> dict[str, Any]:
+    """``body`` if it is a JSON object of ``allowed`` fields; raises :class:`BodyError` otherwise.
+
+    ``shape`` describes the object in the message (``{words, text?}``).
+    """
+    if not isinstance(body, dict):
+        raise BodyError(f"request body: must be a JSON object{' ' + shape if shape else ''}")
+    unknown = sorted(set(body) - set(allowed))
+    if unknown:
+        raise BodyError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(allowed)})")
+    return body
 
 
 # -- service -------------------------------------------------------------------------------
@@ -162,8 +147,7 @@ async def root(request: Request) -> Response:
 
 def _store_stats(request: Request) -> Any:
     """The frame cache's counters (hits, misses, store_gets, bytes, evictions, errors, ...)."""
-    stats = getattr(_frames(request), "stats", None)
-    return stats() if callable(stats) else None
+    return state(request).store.stats()
 
 
 async def metrics(request: Request) -> Response:
@@ -171,12 +155,11 @@ async def metrics(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    rig = _rig(request)
-    channels = request.app.state.channels
+    channels = state(request).channels
     body = {
         "status": "ok",
         "version": streamer.__version__,
-        "rig": rig.config.name,
+        "rig": state(request).rig.config.name,
         "channels": len(channels.channels),
         "frames": _store_stats(request),
     }
@@ -195,9 +178,9 @@ def _data_dir_writable(settings: Settings) -> bool:
 
 
 async def ready(request: Request) -> Response:
-    settings = _settings(request)
+    settings = state(request).settings
     problems = []
-    if getattr(request.app.state, "rig", None) is None:
+    if getattr(request.app.state, "server", None) is None:
         problems.append("rig not loaded")
     if not await asyncio.to_thread(_data_dir_writable, settings):
         problems.append(f"data folder {str(settings.data_dir)!r} is not writable")
@@ -230,7 +213,7 @@ def rig_json(rig: Rig) -> dict[str, Any]:
 
 
 async def rig_info(request: Request) -> Response:
-    return JSONResponse(rig_json(_rig(request)))
+    return JSONResponse(rig_json(state(request).rig))
 
 
 # -- frames --------------------------------------------------------------------------------
@@ -250,7 +233,7 @@ async def frame(request: Request) -> Response:
     key = validate_key(request.path_params["key"])
     if not key.endswith(".png"):
         raise NotFound(f"no frame {key!r}")
-    data = await _frames(request).get(key)
+    data = await state(request).store.get(key)
     headers = {"ETag": data.etag, "Cache-Control": FRAME_CACHE_CONTROL}
     if etag_matches(request.headers.get("if-none-match"), data.etag):
         return Response(status_code=304, headers=headers)
@@ -261,7 +244,7 @@ async def frame(request: Request) -> Response:
 
 
 async def list_timelines(request: Request) -> Response:
-    return JSONResponse(await asyncio.to_thread(_timelines(request).list))
+    return JSONResponse(await asyncio.to_thread(state(request).timelines.list))
 
 
 async def create_timeline(request: Request) -> Response:
@@ -271,7 +254,7 @@ async def create_timeline(request: Request) -> Response:
         validate_timeline_id(requested)
     rig = _rig_param(request)
     document = await read_json(request)
-    store = _timelines(request)
+    store = state(request).timelines
     timeline_id = await asyncio.to_thread(store.create, document, requested, name, rig)
     body = {"id": timeline_id, "name": store.name_of(timeline_id) or timeline_id}
     return JSONResponse(body, status_code=201, headers={"Location": f"/timelines/{timeline_id}"})
@@ -280,24 +263,20 @@ async def create_timeline(request: Request) -> Response:
 def _rig_param(request: Request) -> Rig | None:
     """The rig ``?rig=`` names (400 if unknown), or None for the default rig."""
     rig_id = request.query_params.get("rig")
-    return None if rig_id is None else cast(Rig, pick(request.app.state.rigs, rig_id).rig)
-
-
-def heavy(request: Request) -> HeavyWork:
-    return cast(HeavyWork, request.app.state.heavy)
+    return None if rig_id is None else pick(state(request).rigs, rig_id).rig
 
 
 async def validate_timeline(request: Request) -> Response:
-    work = heavy(request)
+    work = state(request).heavy
     async with work.slot("timeline validation"):  # before reading: a refused body is never read
         raw = await read_json_bytes(request)
         source, duration_ms, audio_id = await work.run(validate_timeline_bytes, raw)
-    _timelines(request).check_audio(audio_id)
+    state(request).timelines.check_audio(audio_id)
     return JSONResponse({"ok": True, "source": source, "duration_ms": duration_ms})
 
 
 async def get_timeline(request: Request) -> Response:
-    raw = await asyncio.to_thread(_timelines(request).read_bytes, request.path_params["id"])
+    raw = await asyncio.to_thread(state(request).timelines.read_bytes, request.path_params["id"])
     # The ETag is the stored version: send it back in If-Match to refuse overwriting a newer save.
     return JSONResponse(loads(raw), headers={"ETag": version_of(raw), "Cache-Control": "no-cache"})
 
@@ -306,7 +285,7 @@ async def put_timeline(request: Request) -> Response:
     authorize_write(request)
     timeline_id = validate_timeline_id(request.path_params["id"])
     rig = _rig_param(request)
-    document, store = await read_json(request), _timelines(request)
+    document, store = await read_json(request), state(request).timelines
     name, if_match = request.query_params.get("name"), request.headers.get("if-match")
     timeline, created, version = await asyncio.to_thread(store.put, timeline_id, document, name, rig, if_match)
     name = store.name_of(timeline_id) or timeline_id
@@ -316,18 +295,18 @@ async def put_timeline(request: Request) -> Response:
 
 async def delete_timeline(request: Request) -> Response:
     authorize_write(request)
-    await asyncio.to_thread(_timelines(request).delete, request.path_params["id"])
+    await asyncio.to_thread(state(request).timelines.delete, request.path_params["id"])
     return Response(status_code=204)
 
 
 async def timeline_schedule(request: Request) -> Response:
     raw_fps = request.query_params.get("fps")
     fps = as_fps(raw_fps) if raw_fps is not None else None
-    timeline_id, work = request.path_params["id"], heavy(request)
+    timeline_id, work = request.path_params["id"], state(request).heavy
     rig_id = request.query_params.get("rig")
     pick(work.rigs, rig_id)  # 400 for an unknown rig, before any work
     async with work.slot("schedule"):
-        raw = await asyncio.to_thread(_timelines(request).read_bytes, timeline_id)
+        raw = await asyncio.to_thread(state(request).timelines.read_bytes, timeline_id)
         body = await work.run(schedule_bytes, raw, fps, timeline_id, rig_id)  # up to tens of MB at 60 fps
     return Response(body, media_type="application/json")
 
@@ -335,7 +314,7 @@ async def timeline_schedule(request: Request) -> Response:
 async def draft_schedule(request: Request) -> Response:
     raw_fps = request.query_params.get("fps")
     fps = as_fps(raw_fps) if raw_fps is not None else None
-    work, rig_id = heavy(request), request.query_params.get("rig")
+    work, rig_id = state(request).heavy, request.query_params.get("rig")
     pick(work.rigs, rig_id)  # 400 for an unknown rig, before any work
     async with work.slot("schedule"):  # before reading: a refused body is never read
         raw = await read_json_bytes(request)
@@ -353,7 +332,8 @@ async def _upload_chunks(upload: UploadFile, size: int = 256 * 1024) -> AsyncGen
 
 async def upload_audio(request: Request) -> Response:
     authorize_write(request)
-    settings, store = _settings(request), _audio(request)
+    server = state(request)
+    settings, store = server.settings, server.audio
     limit = settings.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
@@ -380,7 +360,7 @@ async def upload_audio(request: Request) -> Response:
 
 
 async def get_audio(request: Request) -> Response:
-    info = await asyncio.to_thread(_audio(request).info, request.path_params["id"])
+    info = await asyncio.to_thread(state(request).audio.info, request.path_params["id"])
     stat = await asyncio.to_thread(os.stat, info.path)
     return FileResponse(
         info.path,

@@ -19,24 +19,17 @@ from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
 from typing import Any, TypeVar
 
-from streamer.core.errors import StreamerError
 from streamer.core.layers import blink_times
 from streamer.core.resolve import resolve
 from streamer.core.rig import Rig
 from streamer.core.timeline import check_against_rig, loads, parse_timeline
+from streamer.server.errors import Busy
 
 T = TypeVar("T")
 
-RETRY_AFTER_S = 1
 # Items per json.dumps call when encoding a big list: each call holds the GIL for about a
 # millisecond, so the event loop's thread gets it back between calls.
 ENCODE_CHUNK_ITEMS = 2000
-
-
-class Busy(StreamerError):
-    """Too many heavy requests at once (HTTP 429 with Retry-After)."""
-
-    retry_after_s = RETRY_AFTER_S
 
 
 class HeavyWork:
@@ -67,7 +60,7 @@ class HeavyWork:
     async def slot(self, what: str) -> AsyncIterator[None]:
         """Hold a slot for the body of the ``async with``; raises :class:`Busy` when none is free."""
         if self.free <= 0:
-            raise Busy(f"too many {what} requests at once (at most {self.slots}); retry in {RETRY_AFTER_S} s")
+            raise Busy(f"too many {what} requests at once (at most {self.slots}); retry in {Busy.retry_after_s} s")
         self.free -= 1
         try:
             yield

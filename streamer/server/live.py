@@ -21,17 +21,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from streamer.core.commands import COMMANDS
 from streamer.core.errors import (
     CommandError,
-    Conflict,
     NotFound,
-    StoreUnavailable,
     StreamerError,
-    TimelineError,
-    UnreachableError,
 )
 from streamer.core.program import Message
 from streamer.core.timeline import loads
-from streamer.rigset import UnknownRig
-from streamer.server.channels import ChannelLimit, ChannelService, check_channel_name, error_message
+from streamer.server.channels import ChannelService, check_channel_name
+from streamer.server.errors import BodyError, ChannelLimit, ws_code
 from streamer.server.exports import watch_export
 from streamer.server.fanout import (
     CLOSE_BAD_CHANNEL,
@@ -42,6 +38,7 @@ from streamer.server.fanout import (
     encode,
 )
 from streamer.server.http import authorize_write, read_json
+from streamer.server.livechannel import error_message
 from streamer.server.security import (
     origin_allowed,
     presented_token,
@@ -49,8 +46,9 @@ from streamer.server.security import (
     token_ok,
     write_origin_allowed,
 )
+from streamer.server.state import state
 from streamer.settings import Settings
-from streamer.storage import AlreadyExists, PayloadTooLarge
+from streamer.storage import PayloadTooLarge
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +57,6 @@ MAX_WATCHES = 8  # export jobs one controller may watch at once
 # A controller that connects without a token (when one is needed) must send ``auth`` this soon.
 AUTH_TIMEOUT_S = 5.0
 MAX_SAY_BYTES = 1024 * 1024  # a text/plain say body, however long it streams
-
-ERROR_CODES: list[tuple[type[Exception], str]] = [
-    (UnknownRig, "unknown_rig"),
-    (NotFound, "not_found"),
-    (TimelineError, "invalid_timeline"),
-    (UnreachableError, "invalid_timeline"),
-    (CommandError, "bad_message"),
-    (ChannelLimit, "bad_message"),
-    (Conflict, "conflict"),
-    (AlreadyExists, "conflict"),
-    (StoreUnavailable, "store_unavailable"),  # with REDIS_URL: the channel's process did not answer
-]
 
 
 class _Bucket:
@@ -122,7 +108,7 @@ async def _authenticate(ws: WebSocket, settings: Settings) -> bool:
 
 
 async def ws_endpoint(ws: WebSocket) -> None:
-    service: ChannelService = ws.app.state.channels
+    service: ChannelService = state(ws).channels
     settings = service.settings
     if not origin_allowed(ws.headers, settings):
         await _refuse(ws, CLOSE_POLICY, f"origin {ws.headers.get('origin', '')[:80]!r} is not allowed")
@@ -209,7 +195,7 @@ async def _handle(text: str, service: ChannelService, viewer: Viewer) -> Message
     try:
         result = await service.command(name, kind, message)
     except StreamerError as exc:
-        code = next((c for cls, c in ERROR_CODES if isinstance(exc, cls)), "bad_message")
+        code = ws_code(exc)
         log.info("channel %s: %s rejected: %s", name, kind, exc)
         return error_message(code, str(exc), msg_id)
     return {"type": "ack", "id": msg_id, "ok": True, "result": result}
@@ -223,7 +209,7 @@ def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Messa
     if not isinstance(export_id, str):
         return error_message("bad_message", "watch_export: export_id must be a string", msg_id)
     try:
-        job = viewer.ws.app.state.exports.get(export_id)
+        job = state(viewer.ws).exports.get(export_id)
     except NotFound as exc:
         return error_message("not_found", str(exc), msg_id)
     if job.id not in viewer.watches:
@@ -237,7 +223,7 @@ def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Messa
 
 async def _rest_command(request: Request) -> JSONResponse:
     authorize_write(request)
-    service: ChannelService = request.app.state.channels
+    service: ChannelService = state(request).channels
     name, command = request.path_params["name"], request.path_params["command"]
     if command not in COMMANDS:
         raise NotFound(f"unknown command {command[:40]!r} ({', '.join(COMMANDS)})")
@@ -246,8 +232,8 @@ async def _rest_command(request: Request) -> JSONResponse:
     body = await read_json(request, allow_empty=True)
     if body is None:
         body = {}
-    if not isinstance(body, dict):
-        raise CommandError("request body: must be a JSON object")
+    if not isinstance(body, dict):  # the fields are the command's to check
+        raise BodyError("request body: must be a JSON object")
     return JSONResponse(await service.command(name, command, body))
 
 
@@ -277,11 +263,11 @@ async def _say_as_it_arrives(request: Request, service: ChannelService, name: st
                 options["stream"] = result["stream"]
         return await service.command(name, "say", {**options, "text": decoder.decode(b"", final=True), "final": True})
     except UnicodeDecodeError:
-        raise CommandError("request body: must be UTF-8 text") from None
+        raise BodyError("request body: must be UTF-8 text") from None
 
 
 async def _rest_describe(request: Request) -> JSONResponse:
-    service: ChannelService = request.app.state.channels
+    service: ChannelService = state(request).channels
     return JSONResponse(await service.describe(request.path_params["name"]))
 
 

@@ -6,31 +6,24 @@ under the id ``default``, then one per valid folder of ``STREAMER_RIGS_DIR``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import cast
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.errors import NotFound
 from streamer.rigset import DEFAULT_RIG_ID
-from streamer.server.framesource import ServedRig
 from streamer.server.http import rig_json
-
-
-def served_rigs(request: Request) -> Mapping[str, ServedRig]:
-    return cast(Mapping[str, ServedRig], request.app.state.rigs)
+from streamer.server.state import state
 
 
 async def list_rigs(request: Request) -> Response:
-    rigs = served_rigs(request)
+    rigs = state(request).rigs
     return JSONResponse({"default": DEFAULT_RIG_ID, "rigs": [served.to_json() for served in rigs.values()]})
 
 
 async def get_rig(request: Request) -> Response:
     rig_id = request.path_params["id"]
-    served = served_rigs(request).get(rig_id)
+    served = state(request).rigs.get(rig_id)
     if served is None:
         raise NotFound(f"no rig {rig_id[:80]!r} (GET /rigs lists them)")
     return JSONResponse({"id": served.id, **rig_json(served.rig), "frame_base_url": served.frame_base_url})

@@ -20,16 +20,8 @@ from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from streamer.core.errors import StreamerError
+from streamer.server.errors import Forbidden, Unauthorized
 from streamer.settings import Settings
-
-
-class Unauthorized(StreamerError):
-    """A write or control request without a valid token (HTTP 401, WebSocket close 4001)."""
-
-
-class Forbidden(StreamerError):
-    """A request from an origin that is not allowed (HTTP 403, WebSocket close 1008)."""
 
 
 def _presented(conn: HTTPConnection) -> bytes | None:

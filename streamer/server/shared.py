@@ -33,15 +33,10 @@ from redis.exceptions import RedisError
 
 from streamer.core.commands import parse_command
 from streamer.core.errors import CommandError, StoreUnavailable, StreamerError
-from streamer.server.channels import (
-    ChannelLimit,
-    ChannelService,
-    LiveChannel,
-    WallClock,
-    check_channel_name,
-    error_message,
-)
+from streamer.server.channels import ChannelService, WallClock, check_channel_name
+from streamer.server.errors import ChannelLimit
 from streamer.server.fanout import CLOSE_BAD_CHANNEL, CLOSE_RESTART, Viewer, encode
+from streamer.server.livechannel import LiveChannel, error_message
 from streamer.server.ownership import RENEW_MS, WATCH_MS, Leases
 from streamer.server.redis_fanout import Backoff, RedisFanout, state_key
 

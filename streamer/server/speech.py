@@ -23,18 +23,20 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.emotions import analyze
-from streamer.core.errors import StreamerError, TimelineError
+from streamer.core.errors import TimelineError
 from streamer.core.rig import Rig, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.rigset import pick
-from streamer.server.http import authorize_write, read_json
+from streamer.server.errors import BodyError, SpeechBusy
+from streamer.server.http import authorize_write, body_object, read_json
+from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.speech.errors import SpeechInputError
 from streamer.speech.lipsync.visemes import MODES
@@ -50,13 +52,10 @@ MAX_EMOTION_BODY = 4 * 1024 * 1024
 MAX_WORD_CHARS = 200
 MAX_TRANSCRIPT_CHARS = 100_000
 SPEECH_FIELDS = ("text", "voice", "rate_wpm", "pitch", "provider", "emotions", "lipsync", "rig")
+EMOTIONS_FIELDS = ("words", "text", "provider")
 # Speech work running at once, and waiting beyond that (more answers 429).
 SPEECH_WORKERS, SPEECH_MAX_QUEUED = 4, 16
 T = TypeVar("T")
-
-
-class SpeechBusy(StreamerError):
-    """Too many speech requests are running or waiting (429)."""
 
 
 class SpeechWorkers:
@@ -65,7 +64,7 @@ class SpeechWorkers:
     A service call can hold a thread for (1 + retries) x its timeout; on the event loop's
     shared executor a few of them would starve every other ``to_thread`` user (timeline and
     audio saves). At most ``workers`` run at once and ``max_queued`` wait; more is
-    :class:`SpeechBusy`. Built in the app's lifespan (``app.state.speech``).
+    :class:`SpeechBusy`. Built in the app's lifespan (``ServerState.speech``).
     """
 
     def __init__(self, workers: int = SPEECH_WORKERS, max_queued: int = SPEECH_MAX_QUEUED) -> None:
@@ -84,19 +83,6 @@ class SpeechWorkers:
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _workers(request: Request) -> SpeechWorkers:
-    return cast(SpeechWorkers, request.app.state.speech)
-
-
-def _object(body: Any, allowed: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise SpeechInputError("request body: must be a JSON object")
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise SpeechInputError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(allowed)})")
-    return body
 
 
 def _optional(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
@@ -190,16 +176,17 @@ async def store_said(audio_store: AudioStore, said: Said, settings: Settings) ->
 
 async def post_speech(request: Request) -> Response:
     authorize_write(request)
-    body = _object(await read_json(request, MAX_SPEECH_BODY_BYTES), SPEECH_FIELDS)
+    body = body_object(await read_json(request, MAX_SPEECH_BODY_BYTES), SPEECH_FIELDS)
     text = body.get("text")
     if not isinstance(text, str):
         raise SpeechInputError("text: is required (a string)")
-    settings = cast(Settings, request.app.state.settings)
+    server = state(request)
+    settings = server.settings
     options = SayOptions.parse(body, settings)
-    rig = cast(Rig, pick(request.app.state.rigs, body.get("rig")).rig)
-    said = await options.speak(_workers(request), text, rig, settings)
-    audio_id = await store_said(cast(AudioStore, request.app.state.audio), said, settings)
-    timelines = cast(TimelineStore, request.app.state.timelines)
+    rig = pick(server.rigs, body.get("rig")).rig
+    said = await options.speak(server.speech, text, rig, settings)
+    audio_id = await store_said(server.audio, said, settings)
+    timelines = server.timelines
     return await _created(
         timelines,
         said.timeline(audio_id, options.lipsync),
@@ -235,18 +222,13 @@ def parse_words(raw: object) -> list[WordSpan]:
 
 async def post_emotions(request: Request) -> Response:
     authorize_write(request)  # it may call OpenAI on the operator's key
-    body = await read_json(request, MAX_EMOTION_BODY)
-    if not isinstance(body, dict):
-        raise TimelineError("request body: must be a JSON object {words, text?, provider?}")
-    unknown = sorted(set(body) - {"words", "text", "provider"})
-    if unknown:
-        raise TimelineError(f"{str(unknown[0])[:40]}: unknown field (known: words, text, provider)")
+    body = body_object(await read_json(request, MAX_EMOTION_BODY), EMOTIONS_FIELDS, "{words, text?, provider?}")
     words = parse_words(body.get("words"))
     text = body.get("text")
     if text is not None and (not isinstance(text, str) or len(text) > MAX_TRANSCRIPT_CHARS):
         raise TimelineError(f"text: must be a string of at most {MAX_TRANSCRIPT_CHARS} characters")
-    rig = cast(Rig, request.app.state.rig)
-    settings = cast(Settings, request.app.state.settings)
+    server = state(request)
+    rig, settings = server.rig, server.settings
     provider = _optional(body, "provider", str, settings.emotions)
     exclude = not_emotions(rig.config.visemes, rig.config.blink.eyes)
 
@@ -264,7 +246,7 @@ async def post_emotions(request: Request) -> Response:
         ]
         return {"emotion": chosen.emotion, "sentences": sentences, **chosen.to_json()}
 
-    return JSONResponse(await _workers(request).run(plan))
+    return JSONResponse(await server.speech.run(plan))
 
 
 ALIGN_FIELDS = ("audio", "transcript", "voice", "provider", "lipsync")
@@ -309,21 +291,17 @@ async def post_align(request: Request) -> Response:
     authorize_write(request)
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise SpeechInputError("audio: send multipart/form-data with the recording in an 'audio' file field")
-    rig = cast(Rig, request.app.state.rig)
-    settings = cast(Settings, request.app.state.settings)
-    audio_store = cast(AudioStore, request.app.state.audio)
-    timelines = cast(TimelineStore, request.app.state.timelines)
+    server = state(request)
+    rig, settings, audio_store, timelines = server.rig, server.settings, server.audio, server.timelines
     limit = settings.max_upload_bytes
     stream = capped(request.stream(), limit + MULTIPART_OVERHEAD + MAX_ALIGN_FIELD_BYTES)
     parser = MultiPartParser(request.headers, stream, max_files=2, max_fields=8)
     try:
         form = await parser.parse()
     except MultiPartException as exc:
-        raise SpeechInputError(f"request body: invalid multipart body: {exc.message}") from None
+        raise BodyError(f"request body: invalid multipart body: {exc.message}") from None
     try:
-        unknown = sorted(set(form.keys()) - set(ALIGN_FIELDS))
-        if unknown:
-            raise SpeechInputError(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(ALIGN_FIELDS)})")
+        body_object(dict(form), ALIGN_FIELDS)
         transcript = await _form_text(form.get("transcript"), "transcript")
         if transcript is not None:
             transcript = check_transcript(transcript)
@@ -361,7 +339,7 @@ async def post_align(request: Request) -> Response:
         timeline = alignment_timeline(alignment, info.id, expressions, rig.config.visemes, transcript, mode=lipsync)
         return alignment, timeline
 
-    alignment, timeline = await _workers(request).run(work)
+    alignment, timeline = await server.speech.run(work)
     return await _created(
         timelines,
         timeline,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.request
 from typing import Any
 
 import pytest
 
+from streamer.export.formats import FORMATS
 from tests.browser.conftest import LiveServer
 
 
@@ -65,10 +67,15 @@ def test_chromium_plays_the_exported_video(live_server: LiveServer, page: Any, f
 
 def test_preview_export_button_shows_progress_and_a_download_link(live_server: LiveServer, page: Any) -> None:
     polls: list[str] = []
-    page.on("request", lambda r: polls.append(r.url) if r.method == "GET" and "/exports/" in r.url else None)
+    job_url = re.compile(r"/exports/[0-9a-f]+(/|$)")  # a job, not the list of formats
+    page.on("request", lambda r: polls.append(r.url) if r.method == "GET" and job_url.search(r.url) else None)
     page.goto(live_server.url + "/client/preview.html")
     page.wait_for_function("() => [...document.querySelectorAll('#timeline option')].some(o => o.value === 'hello')")
     page.select_option("#timeline", "hello")
+    # The menu is built from GET /exports/formats: every format, labelled as the table says.
+    page.wait_for_function("() => document.querySelectorAll('#export-format option').length > 0")
+    shown = page.eval_on_selector_all("#export-format option", "os => os.map(o => [o.value, o.textContent])")
+    assert shown == [[spec.name, spec.label] for spec in FORMATS.values()]
     page.select_option("#export-format", "webm")
     page.click("#export")
     page.wait_for_selector("#export-status:not([hidden])")

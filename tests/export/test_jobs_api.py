@@ -178,7 +178,7 @@ def test_retention_forgets_finished_jobs_and_their_files(make_server):
     with server.client() as c:
         job = c.post("/exports", json={"timeline_id": "hello", "options": SMALL}).json()
         wait_for(c, job["id"], ("done",))
-        jobs = server.app.state.exports
+        jobs = server.app.state.server.exports
         assert jobs.reap(time.time() + server.settings.export_ttl_s + 1) == 1
         assert c.get(f"/exports/{job['id']}").status_code == 404
     assert list(_exports_dir(server).iterdir()) == []
@@ -210,7 +210,7 @@ def test_kill_9_of_the_worker_process_fails_the_job_and_leaves_no_file(make_serv
             time.sleep(0.02)
         temps = list(_exports_dir(server).glob(f"*{TEMP_SUFFIX}"))
         assert len(temps) == 1  # the worker is writing its temp file
-        pid = server.app.state.exports.get(job_id).worker_pid
+        pid = server.app.state.server.exports.get(job_id).worker_pid
         os.kill(pid, signal.SIGKILL)
         job = wait_for(c, job_id, ("failed",))
         assert "worker died" in job["error"]
@@ -256,3 +256,27 @@ def test_controllers_that_ask_get_progress_pushed_over_the_socket(make_server):
     assert frames == sorted(frames) and len(set(frames)) >= 3  # progress advances, pushed as it goes
     assert pushed[-1]["status"] == "done" and pushed[-1]["file"].endswith("/file")
     assert pushed[-1]["progress"]["frames"] == pushed[-1]["progress"]["total"]
+
+
+def test_an_export_does_not_evict_the_frames_live_viewers_are_sent(make_server):
+    # Before, the export's frames went through the viewers' cache (1 MB here: about 40 of this rig's frames).
+    server = make_server(cache_mb=1)
+    cache = server.app.state.server.store
+    with server.client() as c:
+        live = [k for k in sorted(server.app.state.server.rig.file_sizes) if k.startswith("endpoints/")][:8]
+        for key in live:
+            assert c.get(f"/frames/{key}").status_code == 200
+        held = cache.stats()
+        assert all(key in cache for key in live)
+        job = c.post("/exports", json={"timeline_id": "hello", "options": SMALL}).json()
+        job = wait_for(c, job["id"], ("done", "failed"), timeout=120)
+        assert job["status"] == "done", job
+        assert job["progress"]["total"] == 114
+        after = cache.stats()
+        # The export read its frames through a budget of its own: the viewers' cache is as it was.
+        assert all(key in cache for key in live)
+        assert (after["bytes"], after["entries"], after["evictions"]) == (held["bytes"], held["entries"], 0)
+        assert after["store_gets"] == held["store_gets"]
+        # ... and a viewer asking again is answered from memory.
+        assert c.get(f"/frames/{live[0]}").status_code == 200
+        assert cache.stats()["hits"] == held["hits"] + 1

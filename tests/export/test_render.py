@@ -17,8 +17,8 @@ from PIL import Image
 from streamer.core.errors import NotFound
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline
-from streamer.export import AudioSource, Cancelled, ExportError, ExportOptions, ExportTooLong, render
-from streamer.export.render import TEMP_SUFFIX, FrameStore, plan_keys
+from streamer.export import Cancelled, ExportError, ExportOptions, ExportTooLong
+from streamer.export.render import TEMP_SUFFIX, AudioSource, FrameStore, plan_keys, render
 from streamer.frames import FrameData, LocalFrameStore
 from tests.export.conftest import HELLO, HELLO_AUDIO, RIG_DIR, ffprobe
 
@@ -333,7 +333,8 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (20000, 20000))
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
-from streamer.export import ExportOptions, render, DiskFull
+from streamer.export import ExportOptions, DiskFull
+from streamer.export.render import render
 from streamer.frames import LocalFrameStore
 from streamer.rigload import load_rig
 rig_dir = Path({str(RIG_DIR)!r})
@@ -360,7 +361,8 @@ import json, sys
 from pathlib import Path
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
-from streamer.export import ExportOptions, render
+from streamer.export import ExportOptions
+from streamer.export.render import render
 from streamer.frames import LocalFrameStore
 from streamer.rigload import load_rig
 from benchmarks.workloads import lipsync_timeline

@@ -101,7 +101,7 @@ def test_a_body_cut_halfway_is_fetched_again_and_never_served_truncated(
 
     proxy.fault("cut_body")  # every time: never cached, never served short
     assert_unavailable(get(server, OTHER)[0])
-    assert OTHER not in server.app.state.store
+    assert OTHER not in server.app.state.server.store
     proxy.fault("pass")
     r, _ = get(server, OTHER)
     assert r.status_code == 200 and r.content == (small_rig / OTHER).read_bytes()

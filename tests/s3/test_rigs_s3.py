@@ -58,7 +58,7 @@ def test_rigs_below_a_prefix_are_offered_and_served_through_the_cache(
     with server.client() as c:
         rigs = c.get("/rigs").json()["rigs"]
         assert [(r["id"], r["size"]) for r in rigs] == [("default", [16, 24]), ("tiny", list(TINY))]
-        assert server.app.state.rigs["tiny"].location == f"s3://{rigs_bucket}/rigs/tiny/"
+        assert server.app.state.server.rigs["tiny"].location == f"s3://{rigs_bucket}/rigs/tiny/"
         key = "endpoints/happy_soft__center.png"
         assert c.get(f"/frames/rigs/tiny/{key}").content == (tiny_rig / key).read_bytes()
         assert c.get(f"/frames/{key}").content != (tiny_rig / key).read_bytes()

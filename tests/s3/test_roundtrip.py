@@ -148,9 +148,9 @@ def test_presigned_urls_are_signed_once_and_fetch_with_plain_httpx(
     server = s3_server(s3_bucket=filled_bucket, s3_endpoint_url=moto_url, url_mode="presigned")
     hello, urls = asyncio.run(first_frames(server))
     assert hello["frame_base_url"] is None
-    presigner = server.app.state.rigs["default"].frame_url.__self__
+    presigner = server.app.state.server.rigs["default"].frame_url.__self__
     signed = presigner.signatures
-    assert signed == len(server.app.state.rig.file_sizes)  # every key, once, at start
+    assert signed == len(server.app.state.server.rig.file_sizes)  # every key, once, at start
     for url in urls:
         assert "X-Amz-Signature=" in url and url.startswith(moto_url)
         r = httpx.get(url, timeout=10)
@@ -159,7 +159,7 @@ def test_presigned_urls_are_signed_once_and_fetch_with_plain_httpx(
         assert r.content == (small_rig / key).read_bytes()
     _, again = asyncio.run(first_frames(server))
     assert presigner.signatures == signed  # reused, not signed again
-    assert set(again) <= {presigner.url(k) for k in server.app.state.rig.file_sizes}
+    assert set(again) <= {presigner.url(k) for k in server.app.state.server.rig.file_sizes}
 
 
 def test_public_cdn_urls_fetch_with_plain_httpx(
@@ -203,3 +203,27 @@ def test_missing_credentials_fail_fast_with_one_line(
     with pytest.raises(S3SetupError) as caught:
         asyncio.run(FrameSource(settings).open())
     assert str(caught.value) == "s3: no AWS credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+
+
+def test_export_reads_the_rig_and_its_frames_from_s3_with_use_s3(
+    moto_url: str, filled_bucket: str, small_rig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import av
+    import numpy as np
+    from PIL import Image
+
+    # The local frames folder is empty: everything must come from the bucket, as `serve` reads it.
+    monkeypatch.setenv("STREAMER_FRAMES_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("USE_S3", "true")
+    monkeypatch.setenv("S3_BUCKET", filled_bucket)
+    monkeypatch.setenv("S3_ENDPOINT_URL", moto_url)
+    timeline = tmp_path / "still.json"
+    timeline.write_text(json.dumps({"version": 1, "tracks": {}, "duration_ms": 500}))
+    out = tmp_path / "still.mov"
+    assert cli_main(["export", str(timeline), "-o", str(out), "--fps", "12", "-q"]) == 0
+    with av.open(str(out)) as container:
+        frames = [f.to_ndarray(format="rgba") for f in container.decode(video=0)]
+    assert len(frames) == 6  # 500 ms at 12 fps
+    source = np.asarray(Image.open(small_rig / "endpoints" / "neutral__center.png").convert("RGBA"))
+    assert frames[0].shape == source.shape
+    assert np.abs(frames[0].astype(int) - source.astype(int)).max() <= 3  # ProRes 4444 is near lossless

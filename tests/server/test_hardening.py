@@ -140,9 +140,9 @@ def test_heavy_public_routes_are_bounded_with_retry_after(make_server: Callable[
     try:
         with server.client() as c:
             deadline = time.monotonic() + 10
-            while server.app.state.heavy.free and time.monotonic() < deadline:
+            while server.app.state.server.heavy.free and time.monotonic() < deadline:
                 time.sleep(0.01)
-            assert server.app.state.heavy.free == 0
+            assert server.app.state.server.heavy.free == 0
             for method, url in (("POST", "/timelines/validate"), ("GET", "/timelines/hello/schedule?fps=60")):
                 r = c.request(method, url, json=DOC if method == "POST" else None)
                 assert r.status_code == 429 and r.headers["retry-after"] == "1", (url, r.text)
@@ -155,7 +155,7 @@ def test_heavy_public_routes_are_bounded_with_retry_after(make_server: Callable[
     assert results == [200]
     with server.client() as c:
         r = c.get("/timelines/hello/schedule", params={"fps": 60})
-        state = server.app.state
+        state = server.app.state.server
         expected = resolve(state.timelines.load("hello"), state.rig).to_json(60)
         assert r.status_code == 200 and r.json() == {"id": "hello", **expected}
 
@@ -207,3 +207,24 @@ def test_stores_do_not_follow_symlinks_planted_in_the_data_folder(
         assert "leak" not in [t["id"] for t in c.get("/timelines").json()]
         assert c.get("/audio/leak.wav").status_code == 404
         assert c.post("/channels/main/play", json={"timeline_id": "leak"}).status_code == 404
+
+
+def test_a_malformed_body_is_422_on_every_json_route(server: LiveServer) -> None:
+    routes = ("/timelines", "/timelines/validate", "/timelines/schedule", "/channels/main/play", "/speech")
+    routes += ("/emotions", "/exports")
+    with server.client() as c:
+        for url in routes:
+            for body, named in ((b"{not json", "invalid JSON"), (b"", "empty"), (b'"text"', "must be")):
+                if not body and url.startswith("/channels/"):
+                    continue  # a command may have no body (stop, interrupt)
+                r = c.post(url, content=body, headers=JSON)
+                assert r.status_code == 422, (url, body, r.status_code, r.text[:200])
+                assert named in r.json()["error"], (url, body, r.json())
+        # Fields a route does not take: the body's fault too (a command's fields are the command's to check).
+        for url in ("/speech", "/emotions", "/exports"):
+            r = c.post(url, json={"zzz": 1})
+            assert r.status_code == 422, (url, r.status_code, r.text[:200])
+            assert r.json()["error"].startswith("zzz: unknown field"), (url, r.json())
+        form = {"zzz": (None, "1"), "audio": ("a.wav", b"RIFF", "audio/wav")}
+        r = c.post("/align", files=form)
+        assert r.status_code == 422 and r.json()["error"].startswith("zzz: unknown field"), r.text[:200]

@@ -25,7 +25,7 @@ def ws_url(server: LiveServer, channel: str = "main", **params: str) -> str:
 
 
 def server_now(server: LiveServer) -> int:
-    return int(server.app.state.channels.now_ms())
+    return int(server.app.state.server.channels.now_ms())
 
 
 async def recv(ws: ClientConnection, kind: str | None = None, timeout: float = TIMEOUT) -> dict[str, Any]:
@@ -109,7 +109,7 @@ async def test_hello_then_frames_from_the_frame_on_screen(server: LiveServer) ->
         hello = await recv(ws)
         assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["channel"] == "main"
         assert hello["role"] == "viewer" and hello["program"] is None
-        assert hello["frame_size"] == list(server.app.state.rig.config.size)
+        assert hello["frame_size"] == list(server.app.state.server.rig.config.size)
         assert hello["frame_base_url"] == "/frames/"
         assert abs(hello["server_time_ms"] - server_now(server)) < 1000
         frames = await recv(ws)
@@ -383,7 +383,7 @@ class RawViewer:
 
 async def test_a_viewer_that_stops_reading_is_dropped_and_others_stay_on_time(make_server: Any) -> None:
     server = make_server(viewer_queue=32, lookahead_ms=60_000, batch_ms=250)
-    service = server.app.state.channels
+    service = server.app.state.server.channels
     with server.client() as c:  # a controller creates the channel; viewers then join it at once
         assert c.post("/channels/slow/set", json={"expr": "neutral"}).status_code == 200
     slow = RawViewer(server, "slow")  # connects, then reads nothing until the end

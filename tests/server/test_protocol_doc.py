@@ -14,7 +14,7 @@ from pathlib import Path
 
 import websockets
 
-from streamer.server.live import ERROR_CODES
+from streamer.server.errors import ERROR_CODES
 from tests.server.conftest import REPO, LiveServer
 
 PROTOCOL = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")

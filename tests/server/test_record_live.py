@@ -128,7 +128,7 @@ async def test_a_recorded_stretch_exports_to_the_frames_a_viewer_was_sent(server
         assert doc["duration_ms"] == end - start and doc["audio"] == {"id": result["audio_id"], "offset_ms": 0}
         assert [e["type"] for e in doc["meta"]["events"]][:1] == ["play"]
         assert {"say", "segment", "react", "interrupt"} <= {e["type"] for e in doc["meta"]["events"]}
-        schedule = resolve(parse_timeline(doc), server.app.state.rigs["default"].rig)
+        schedule = resolve(parse_timeline(doc), server.app.state.server.rigs["default"].rig)
         assert [list(c) for c in schedule.changes] == sent
 
         job = c.post(

@@ -14,6 +14,7 @@ from openapi_spec_validator import validate as validate_spec
 from starlette.routing import Mount, Route, WebSocketRoute
 
 from streamer.core.commands import COMMANDS
+from streamer.export.formats import FORMATS
 from streamer.server.reference import markdown, openapi
 from tests.server.conftest import REPO, LiveServer, wav_bytes
 
@@ -48,7 +49,7 @@ def test_the_document_is_valid_openapi() -> None:
 
 def test_every_route_is_documented_and_every_documented_route_is_served(server: LiveServer) -> None:
     served, documented = served_operations(server), documented_operations()
-    assert served - documented == set(), "routes missing from streamer/server/reference.py"
+    assert served - documented == set(), "routes missing from streamer/server/reference/"
     assert documented - served == set(), "documented routes the app does not serve"
     websockets = {r.path for r in server.app.routes if isinstance(r, WebSocketRoute)}
     protocol = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
@@ -153,6 +154,8 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("POST", "/channels/{name}/record", 200, "/channels/ref/record", json={"action": "start"})
         call("POST", "/channels/{name}/record", 200, "/channels/ref/record", json={"action": "stop"})
         call("POST", "/channels/{name}/play", 404, "/channels/ref/play", json={"timeline_id": "nope"})
+        formats = call("GET", "/exports/formats", 200)
+        assert [f["name"] for f in formats] == list(FORMATS)
         job = call("POST", "/exports", 202, json={"timeline_id": "ref", "options": {"fps": 12, "quality": "draft"}})
         for _ in range(300):
             job = call("GET", "/exports/{id}", 200, f"/exports/{job['id']}")

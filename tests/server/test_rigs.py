@@ -57,7 +57,7 @@ def test_invalid_rig_folders_are_skipped_with_a_log_line(rigs_dir: Path, caplog:
 
 
 def test_get_rigs_lists_the_default_rig_and_each_valid_folder(server: LiveServer) -> None:
-    default_rig = server.app.state.rig
+    default_rig = server.app.state.server.rig
     with server.client() as c:
         body = c.get("/rigs").json()
         assert body["default"] == "default"
@@ -70,9 +70,9 @@ def test_get_rigs_lists_the_default_rig_and_each_valid_folder(server: LiveServer
             "name": "test-rig",
             "default": False,
             "size": list(TINY),
-            "expressions": list(server.app.state.rigs["tiny"].rig.expressions),
+            "expressions": list(server.app.state.server.rigs["tiny"].rig.expressions),
             "poses": ["center", "tilt_left_small", "tilt_right_small", "nod_down_small", "nod_up_small"],
-            "frames": len(server.app.state.rigs["tiny"].rig.file_sizes),
+            "frames": len(server.app.state.server.rigs["tiny"].rig.file_sizes),
             "frame_base_url": "/frames/rigs/tiny/",
         }
         assert len(tiny["expressions"]) != len(first["expressions"])
@@ -99,7 +99,7 @@ def test_frame_urls_of_two_rigs_never_collide(server: LiveServer, rigs_dir: Path
         assert Image.open(io.BytesIO(default.content)).size != TINY
         assert default.headers["etag"] != tiny.headers["etag"]
         # Served from the one cache, each under its own key.
-        cache = server.app.state.store
+        cache = server.app.state.server.store
         assert TINY_NEUTRAL in cache and "rigs/tiny/" + TINY_NEUTRAL in cache
         for bad in ("rigs/nope/" + TINY_NEUTRAL, "rigs/broken/" + TINY_NEUTRAL, "rigs/tiny", "rigs/tiny/rig.json"):
             assert c.get("/frames/" + bad).status_code == 404, bad
@@ -124,7 +124,7 @@ async def test_a_controller_switches_the_channel_rig_and_every_viewer_follows(
         rig_message = await recv(viewer, "rig")
         assert rig_message["rig"]["id"] == "tiny" and rig_message["rig"]["name"] == "test-rig"
         assert rig_message["frame_size"] == list(TINY) and rig_message["frame_base_url"] == "/frames/rigs/tiny/"
-        assert rig_message["rig"]["expressions"] == list(server.app.state.rigs["tiny"].rig.expressions)
+        assert rig_message["rig"]["expressions"] == list(server.app.state.server.rigs["tiny"].rig.expressions)
         frames = await recv(viewer, "frames")
         queue.apply(frames)
         assert frames["from_ms"] == rig_message["t_ms"]
@@ -139,7 +139,7 @@ async def test_a_controller_switches_the_channel_rig_and_every_viewer_follows(
         later = [u for t, u in queue.frames if t >= rig_message["t_ms"]]
         assert later and all(u.startswith("/frames/rigs/tiny/") for u in later)
         # The server warmed its cache with the new rig's frames, under the rig's keys.
-        cache = server.app.state.store
+        cache = server.app.state.server.store
         first_key = "rigs/tiny/endpoints/happy_soft__tilt_left_small.png"
         for _ in range(100):
             if first_key in cache:
@@ -225,7 +225,7 @@ def test_schedule_and_export_for_a_chosen_rig(server: LiveServer, rigs_dir: Path
         tiny = c.get("/timelines/tiny-hi/schedule?rig=tiny").json()
         # The same routes, through each rig's own sequences (the two rigs' tween counts differ).
         assert default["changes"][-1][1] == tiny["changes"][-1][1] == "endpoints/happy_big__center.png"
-        assert {k for _, k in tiny["changes"]} <= set(server.app.state.rigs["tiny"].rig.file_sizes)
+        assert {k for _, k in tiny["changes"]} <= set(server.app.state.server.rigs["tiny"].rig.file_sizes)
         bad = c.get("/timelines/tiny-hi/schedule?rig=nope")
         assert bad.status_code == 400 and "unknown rig 'nope'" in bad.json()["error"]
         assert c.post("/exports", json={"timeline_id": "tiny-hi", "rig": "nope"}).status_code == 400
@@ -262,7 +262,7 @@ def test_bad_rigs_folder_setting_is_one_clear_error(tmp_path: Path) -> None:
 
 
 def test_speech_for_a_chosen_rig_uses_its_expressions(server: LiveServer) -> None:
-    tiny = server.app.state.rigs["tiny"].rig
+    tiny = server.app.state.server.rigs["tiny"].rig
     with server.client(timeout=60) as c:
         before = c.get("/timelines").json()
         bad = c.post("/speech", json={"text": "Hello there!", "rig": "nope"})

@@ -95,13 +95,13 @@ def test_align_needs_the_token_when_one_is_set(make_server: MakeServer) -> None:
     ("files", "data", "field", "status"),
     [
         ({"transcript": ("t.txt", b"hello", "text/plain")}, {}, "audio", 400),
-        ({"other": ("x.txt", b"x", "text/plain")}, {}, "other", 400),
+        ({"other": ("x.txt", b"x", "text/plain")}, {}, "other", 422),
         ({"audio": ("a.wav", b"not audio at all", "audio/wav")}, {}, "audio", 422),
         ({"audio": ("a.wav", b"", "audio/wav")}, {}, "audio", 422),
         ({"audio": ("a.wav", wav_bytes(500), "audio/wav")}, {"transcript": "   "}, "transcript", 400),
         ({"audio": ("a.wav", wav_bytes(500), "audio/wav")}, {"transcript": "x" * 20_001}, "transcript", 400),
         ({"audio": ("a.wav", wav_bytes(500), "audio/wav")}, {"transcript": "hi", "voice": "zz-nope"}, "voice", 400),
-        ({"audio": ("a.wav", wav_bytes(500), "audio/wav")}, {"colour": "red"}, "colour", 400),
+        ({"audio": ("a.wav", wav_bytes(500), "audio/wav")}, {"colour": "red"}, "colour", 422),
     ],
 )
 def test_bad_align_requests_are_4xx_naming_the_field(
