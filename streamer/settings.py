@@ -13,7 +13,6 @@ face_rig's variable names are kept (``USE_S3``, ``S3_*``, ``OPENAI_*``, ``ELEVEN
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import typing
@@ -277,7 +276,7 @@ class Settings:
     )
 
     def __post_init__(self) -> None:
-        for f, var in _declared():
+        for f, var in declared():
             value = getattr(self, f.name)
             if var.lo is not None and var.hi is not None and not _integer_in(value, var.lo, var.hi):
                 raise ConfigError(f"{f.name}: must be an integer in [{var.lo}, {var.hi}], got {value!r}")
@@ -341,7 +340,7 @@ class Settings:
         """Settings from ``env`` (default ``os.environ``); raises :class:`ConfigError` for bad values."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {}
-        for f, var in _declared():
+        for f, var in declared():
             name = var.override if var.override and env.get(var.override, "").strip() else var.env
             raw = env.get(name)
             if raw is not None and (raw.strip() or var.keep_empty):
@@ -358,14 +357,14 @@ class Settings:
             raise ConfigError(f"settings: {exc}") from None
 
 
-def _declared() -> list[tuple[dataclasses.Field[Any], Var]]:
+def declared() -> list[tuple[dataclasses.Field[Any], Var]]:
     return [(f, f.metadata["var"]) for f in dataclasses.fields(Settings)]
 
 
 _TYPES: dict[str, Any] = {}
 
 
-def _type(f: dataclasses.Field[Any]) -> Any:
+def field_type(f: dataclasses.Field[Any]) -> Any:
     """The field's type, with ``X | None`` read as ``X``."""
     if not _TYPES:
         _TYPES.update(typing.get_type_hints(Settings))
@@ -377,13 +376,13 @@ def _type(f: dataclasses.Field[Any]) -> Any:
 def _parse(f: dataclasses.Field[Any], var: Var, name: str, raw: str) -> Any:
     """The value of variable ``name`` for field ``f``; errors name the variable."""
     try:
-        return _value(f, var, raw)
+        return parse_value(f, var, raw)
     except ConfigError as exc:
         raise ConfigError(f"{name}: {exc}") from None
 
 
-def _value(f: dataclasses.Field[Any], var: Var, raw: str) -> Any:
-    kind = _type(f)
+def parse_value(f: dataclasses.Field[Any], var: Var, raw: str) -> Any:
+    kind = field_type(f)
     if var.parse is not None:
         return var.parse(raw)
     if kind is bool:
@@ -405,29 +404,17 @@ def _value(f: dataclasses.Field[Any], var: Var, raw: str) -> Any:
     return raw.lower() if var.choices else raw
 
 
-def _flag_type(f: dataclasses.Field[Any], var: Var) -> Callable[[str], Any]:
-    """An argparse type for ``f``'s flag: the variable's parsing, as an argparse error."""
-
-    def convert(text: str) -> Any:
-        try:
-            return _value(f, var, text.strip())
-        except ConfigError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    return convert
-
-
-def _flag_names(f: dataclasses.Field[Any], var: Var) -> tuple[str, ...]:
+def flag_names(f: dataclasses.Field[Any], var: Var) -> tuple[str, ...]:
     if var.secret:
         return ()
     return var.flags if var.flags is not None else ("--" + f.name.replace("_", "-"),)
 
 
-def _env_names(var: Var) -> str:
+def env_names(var: Var) -> str:
     return f"{var.override} or {var.env}" if var.override else var.env
 
 
-def _shown(f: dataclasses.Field[Any], var: Var) -> str:
+def shown_default(f: dataclasses.Field[Any], var: Var) -> str:
     if var.shown_default is not None:
         return var.shown_default
     value = f.default
@@ -438,42 +425,6 @@ def _shown(f: dataclasses.Field[Any], var: Var) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return "unset" if value is None else str(value)
-
-
-def add_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (secrets excepted), each overriding its variable; unset flags leave it."""
-    for f, var in _declared():
-        names = _flag_names(f, var)
-        if not names:
-            continue
-        kind = _type(f)
-        extra: dict[str, Any] = {}
-        if kind is bool:
-            extra["action"] = argparse.BooleanOptionalAction
-        else:
-            extra["metavar"] = (
-                "|".join(var.choices)
-                if var.choices
-                else {int: "N", Path: "DIR"}.get(kind, f.name.rsplit("_", 1)[-1].upper())
-            )
-            extra["type"] = _flag_type(f, var)
-        parser.add_argument(
-            *names,
-            dest="setting_" + f.name,
-            default=None,
-            help=f"{var.help} ({_env_names(var)}; default {_shown(f, var)})",
-            **extra,
-        )
-
-
-def from_flags(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
-    """The environment's settings with the flags :func:`add_flags` made applied over them."""
-    changes = {
-        f.name: getattr(args, "setting_" + f.name)
-        for f, _ in _declared()
-        if getattr(args, "setting_" + f.name, None) is not None
-    }
-    return Settings.from_env(env).replace(**changes)
 
 
 DOC_HEADER = """# Configuration
@@ -492,12 +443,12 @@ This page is generated from the declarations in `streamer/settings.py`
 def markdown_doc() -> str:
     """``docs/configuration.md``: every setting, from its declaration."""
     rows = ["| Variable | `serve` flag | Default | Meaning |", "|---|---|---|---|"]
-    for f, var in _declared():
-        env = " or ".join(f"`{name}`" for name in _env_names(var).split(" or "))
-        flags = ", ".join(f"`{n}`" for n in _flag_names(f, var)) or "(environment only)"
+    for f, var in declared():
+        env = " or ".join(f"`{name}`" for name in env_names(var).split(" or "))
+        flags = ", ".join(f"`{n}`" for n in flag_names(f, var)) or "(environment only)"
         bounds = f" ({var.lo}–{var.hi})" if var.lo is not None else ""
         choices = f" (one of {', '.join(var.choices)})" if var.choices else ""
-        rows.append(f"| {env} | {flags} | {_shown(f, var)} | {var.help}{bounds}{choices} |")
+        rows.append(f"| {env} | {flags} | {shown_default(f, var)} | {var.help}{bounds}{choices} |")
     return DOC_HEADER + "\n".join(rows) + "\n"
 
 

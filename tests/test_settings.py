@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from streamer.settings import ConfigError, Settings, add_flags, from_flags, markdown_doc
+from streamer.cli.flags import add_flags, from_flags
+from streamer.settings import ConfigError, Settings, markdown_doc
 
 
 def test_defaults() -> None:

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from streamer.cli import media, record, rig, serve, speech
+from streamer.cli.flags import from_flags
 from streamer.core.errors import RigError, StreamerError
-from streamer.settings import from_flags
 
 
 def build_parser() -> argparse.ArgumentParser:

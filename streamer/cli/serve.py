@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from streamer.cli.flags import add_flags
 from streamer.core.errors import StreamerError
 from streamer.core.rig import Rig
-from streamer.settings import ConfigError, Settings, add_flags
+from streamer.settings import ConfigError, Settings
 
 log = logging.getLogger("streamer")
 
