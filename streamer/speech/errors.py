@@ -1,24 +1,10 @@
 """Every error the speech layer raises on purpose, in one tree (pure, no I/O).
 
 Each is a :class:`~streamer.core.errors.StreamerError` whose message starts with the
-offending field, line or provider; the server maps them to HTTP statuses in one table
-(``server/app.py``)::
-
-    StreamerError
-    ├── SpeechError                           espeak-ng or an encoder failed
-    │   ├── SpeechInputError (ValueError)     bad text, transcript, voice, rate, pitch or provider
-    │   │   └── ProviderUnavailable           a service was asked for but its API key is not set
-    │   └── ProviderError                     ElevenLabs or OpenAI failed; ``reason`` and ``status`` say how
-    ├── FormatError (ValueError)              an imported or exported file that cannot be read or written
-    │   ├── TextGridError                     a Praat TextGrid (formats/textgrid.py)
-    │   └── RhubarbError                      Rhubarb Lip Sync JSON or TSV (formats/imports.py)
-    ├── TimingError (ValueError)              a service's character timings (timing.py)
-    └── TimelineError (ValueError)            (streamer.core.errors) a timeline that does not validate
-        └── NothingToExport                   no words to caption or lip-sync to export (formats/captions.py)
-
-Raised by speech code but defined in their own layer: ``PlanError`` (a model's emotion plan,
-:mod:`streamer.core.emotion_plan`) and ``AudioError`` (a recording that is not audio or is
-too long, :mod:`streamer.storage`).
+offending field, line or provider. The whole tree of the project's errors, with the HTTP status
+and WebSocket code each answers (mapped in ``server/errors.py``), is drawn once, in
+``docs/architecture.md`` ("Errors"). Raised by speech code but defined in their own layer:
+``PlanError`` (:mod:`streamer.core.emotion_plan`) and ``AudioError`` (:mod:`streamer.storage`).
 """
 
 from __future__ import annotations
@@ -52,11 +38,6 @@ class ProviderError(SpeechError):
     ) -> None:
         self.provider, self.reason, self.status, self.retry_after_s = provider, reason, status, retry_after_s
         super().__init__(f"{provider}: {detail}")
-
-    @property
-    def http_status(self) -> int:
-        """What our server answers: 504 for a timeout, 503 when rate limited, else 502."""
-        return {"timeout": 504, "rate_limited": 503}.get(self.reason, 502)
 
 
 class FormatError(StreamerError, ValueError):

@@ -12,6 +12,7 @@ import pytest
 from streamer.cli import main
 from streamer.core.resolve import resolve
 from streamer.core.timeline import check_against_rig, parse_timeline
+from streamer.server.errors import http_status
 from streamer.speech.errors import ProviderError, ProviderUnavailable, SpeechInputError
 from streamer.speech.say import say
 from streamer.speech.services.elevenlabs import elevenlabs_forced_alignment, synthesize_elevenlabs
@@ -187,7 +188,7 @@ def test_a_slow_service_times_out_at_the_configured_timeout(fake: FakeAPI) -> No
     started = time.monotonic()
     with pytest.raises(ProviderError, match="elevenlabs: timed out after 0.2 s") as caught:
         synthesize_elevenlabs("Hi", settings_for(fake, elevenlabs_timeout_ms=200))
-    assert caught.value.reason == "timeout" and caught.value.http_status == 504
+    assert caught.value.reason == "timeout" and http_status(caught.value) == 504
     assert time.monotonic() - started < 15
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streamer.server.errors import http_status
 from streamer.settings import ConfigError, Settings
 from streamer.speech.errors import ProviderError, TimingError
 from streamer.speech.model import Phoneme, Word
@@ -65,11 +66,11 @@ def test_status_errors_name_the_provider_the_status_and_what_to_do() -> None:
     error = status_error("elevenlabs", 429, {"Retry-After": "2.5"}, {"detail": {"message": "Too many"}}, "K")
     assert isinstance(error, ProviderError) and error.reason == "rate_limited" and error.retry_after_s == 2.5
     assert str(error).startswith("elevenlabs: rate limited (429): retry in 3 s") and str(error).endswith("Too many")
-    assert error.http_status == 503
+    assert http_status(error) == 503
     assert str(status_error("openai", 401, {}, {"error": {"message": "bad key"}}, "OPENAI_API_KEY")) == (
         "openai: unauthorized (401): check OPENAI_API_KEY: bad key"
     )
-    assert status_error("x", 502, None, None, "K").http_status == 502
+    assert http_status(status_error("x", 502, None, None, "K")) == 502
     assert status_error("x", 404, None, "nope", "K").reason == "rejected"
     assert status_error("x", 200, None, "junk", "K").reason == "malformed"
 
