@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from streamer.cli import media, rig, serve, speech
+from streamer.cli import media, rig, serve, speech, worker
 from streamer.core.errors import RigError, StreamerError
 from streamer.settings import from_flags
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (rig, media, speech, serve):
+    for module in (rig, media, speech, serve, worker):
         module.add_commands(sub)
     return parser
 

@@ -233,14 +233,20 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         app.state.channels = channels
         await channels.start()
         app.state.heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
-        exports = ExportJobs(
-            settings.data_dir / "exports",
-            workers=settings.export_workers,
-            max_queued=settings.export_max_queued,
-            ttl_s=settings.export_ttl_s,
-            max_duration_ms=settings.export_max_s * 1000,
-            webhook_hosts=settings.export_webhook_hosts,
-        )
+        exports: Any
+        if settings.redis_url:  # on the Redis queue, for `streamer worker` processes (docs/scaling.md)
+            from streamer.export.queue import QueueJobs
+
+            exports = QueueJobs(settings)
+        else:
+            exports = ExportJobs(
+                settings.data_dir / "exports",
+                workers=settings.export_workers,
+                max_queued=settings.export_max_queued,
+                ttl_s=settings.export_ttl_s,
+                max_duration_ms=settings.export_max_s * 1000,
+                webhook_hosts=settings.export_webhook_hosts,
+            )
         await exports.start()
         app.state.exports = exports
         log.info(

@@ -2,7 +2,9 @@
 
 ``POST /exports`` takes ``{"timeline_id": ...}`` or ``{"timeline": {...}}``, optional
 ``"options"`` (see :class:`ExportOptions`), ``"webhook_url"`` and ``"rig"`` (a rig id from
-``GET /rigs``; default: the default rig), and answers 202 with the job.
+``GET /rigs``; default: the default rig), and answers 202 with the job. The jobs are the app's
+export service (``app.state.exports``) as an :class:`ExportManager`: in-process, or on the Redis
+queue for ``streamer worker`` processes when ``REDIS_URL`` is set.
 The timeline, options, length cap and audio are all checked before the job is queued, so bad
 input is a 4xx at once; what can only fail while encoding fails the job with a readable error.
 """
@@ -12,15 +14,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from streamer.core.errors import TimelineError
+from streamer.core.errors import NotFound, TimelineError
 from streamer.core.resolve import resolve
-from streamer.export.jobs import ACTIVE, ExportJob, ExportJobs
+from streamer.export.jobs import ACTIVE
+from streamer.export.manager import ExportManager, export_manager
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.rigset import pick
@@ -32,8 +35,8 @@ CANCEL_WAIT_S = 1.0
 WATCH_EVERY_S = 0.25
 
 
-def _jobs(request: Request) -> ExportJobs:
-    return cast(ExportJobs, request.app.state.exports)
+def _jobs(request: Request) -> ExportManager:
+    return export_manager(request.app.state.exports)
 
 
 async def create_export(request: Request) -> Response:
@@ -68,19 +71,25 @@ async def create_export(request: Request) -> Response:
         return schedule, source, name
 
     schedule, source, name = await asyncio.to_thread(prepare)
-    job = jobs.submit(
-        schedule, served.frames(_frames(request)), source, options, name=name, webhook_url=body.get("webhook_url")
+    job = await jobs.submit(
+        schedule,
+        served.frames(_frames(request)),
+        source,
+        options,
+        name=name,
+        webhook_url=body.get("webhook_url"),
+        rig=served.id,
     )
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
 
 
 async def get_export(request: Request) -> Response:
-    job = _jobs(request).get(request.path_params["id"])
+    job = await _jobs(request).get(request.path_params["id"])
     return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
 
 
 async def export_file(request: Request) -> Response:
-    job = _jobs(request).file_of(request.path_params["id"])
+    job = await _jobs(request).file_of(request.path_params["id"])
     stat = await asyncio.to_thread(os.stat, job.path)
     disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     return FileResponse(
@@ -98,24 +107,26 @@ async def delete_export(request: Request) -> Response:
     authorize_write(request)
     jobs = _jobs(request)
     job_id = request.path_params["id"]
-    job = jobs.get(job_id)
-    if job.status in ("queued", "running"):
-        jobs.cancel(job_id)
-        await asyncio.to_thread(job.finished_event.wait, CANCEL_WAIT_S)
+    job = await jobs.get(job_id)
+    if job.status in ACTIVE:
+        job = await jobs.cancel(job_id, CANCEL_WAIT_S)
         return JSONResponse(job.to_json())
-    await asyncio.to_thread(jobs.delete, job_id)
+    await jobs.delete(job_id)
     return Response(status_code=204)
 
 
-async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -> None:
+async def watch_export(jobs: ExportManager, job_id: str, send: Callable[[dict[str, Any]], bool]) -> None:
     """Send ``{"type": "export", "export": job}`` whenever the job's progress changes, until it ends.
 
     Used by the live socket for controllers that sent ``watch_export``; stops early when
-    ``send`` returns False (the viewer is gone).
+    ``send`` returns False (the viewer is gone) or the job is deleted.
     """
     last: tuple[Any, ...] | None = None
     while True:
-        doc = job.to_json()
+        try:
+            doc = (await jobs.get(job_id)).to_json()
+        except NotFound:
+            return
         seen = (doc["status"], doc["progress"]["stage"], doc["progress"]["frames"])
         if seen != last:
             if not send({"type": "export", "export": doc}):
@@ -127,7 +138,7 @@ async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -
 
 
 def export_routes() -> list[BaseRoute]:
-    """The export job routes; the app's lifespan puts an :class:`ExportJobs` on ``app.state.exports``."""
+    """The export job routes; the app's lifespan puts the export service on ``app.state.exports``."""
     return [
         Route("/exports", create_export, methods=["POST"]),
         Route("/exports/{id}", get_export, methods=["GET"]),

@@ -172,15 +172,16 @@ async def metrics(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     rig = _rig(request)
-    return JSONResponse(
-        {
-            "status": "ok",
-            "version": streamer.__version__,
-            "rig": rig.config.name,
-            "channels": len(request.app.state.channels.channels),
-            "frames": _store_stats(request),
-        }
-    )
+    doc = {
+        "status": "ok",
+        "version": streamer.__version__,
+        "rig": rig.config.name,
+        "channels": len(request.app.state.channels.channels),
+        "frames": _store_stats(request),
+    }
+    if _settings(request).redis_url:  # exports on the Redis queue: its depth and the workers alive
+        doc["export_queue"] = await request.app.state.exports.health()
+    return JSONResponse(doc)
 
 
 def _data_dir_writable(settings: Settings) -> bool:
