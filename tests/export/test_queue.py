@@ -218,7 +218,7 @@ def test_cancel_through_another_server_stops_the_worker_and_leaves_nothing(clust
     cluster.worker()
     job_id = a.post("/exports", json=LONG).json()["id"]
     poll(b, job_id, encoding, "the render to start")
-    assert cluster.leftovers()  # the render's temp file
+    wait_until(cluster.leftovers, "the render's temp file")
     res = b.delete(f"/exports/{job_id}")
     assert res.status_code == 200, res.text
     job = poll(a, job_id, lambda j: j["status"] != "running", "the cancel", timeout=30)
@@ -260,7 +260,7 @@ def test_a_worker_killed_mid_job_leaves_no_partial_file_and_the_job_is_retried_o
     first = cluster.worker()
     job_id = a.post("/exports", json=LONG).json()["id"]
     poll(a, job_id, encoding, "the render to start")
-    assert cluster.leftovers()
+    wait_until(cluster.leftovers, "the render's temp file")
     first.send_signal(signal.SIGKILL)
     first.wait()
     assert not (cluster.exports / f"{job_id}.mp4").exists()
@@ -281,6 +281,7 @@ def test_a_job_whose_worker_dies_twice_fails_with_the_reason(cluster):
     for attempt in ("1", "2"):
         worker = cluster.worker()
         poll(a, job_id, encoding, f"attempt {attempt} to render")
+        wait_until(cluster.leftovers, "the render's temp file")
         assert cluster.job(job_id)["attempt"] == attempt
         worker.send_signal(signal.SIGKILL)
         worker.wait()
