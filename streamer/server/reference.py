@@ -58,7 +58,18 @@ SCHEMAS: dict[str, Schema] = {
             "additionalProperties": NUM,
         }
     ),
-    "Health": _obj(status={"const": "ok"}, version=STR, rig=STR, channels=INT, frames=_ref("FrameStats")),
+    "Health": _obj(
+        "status version rig channels frames",
+        status={"const": "ok"},
+        version=STR,
+        rig=STR,
+        channels=INT,
+        frames=_ref("FrameStats"),
+        export_queue={
+            **_obj(queued=INT, running=INT, workers=INT),
+            "description": "with REDIS_URL: export jobs queued and running, and `streamer worker` processes alive",
+        },
+    ),
     "Ready": _obj("status", status={"enum": ["ready", "unavailable"]}, problems={"type": "array", "items": STR}),
     "Metrics": _obj(frames=_ref("FrameStats")),
     "Rig": _obj(

@@ -128,7 +128,7 @@ def test_every_setting_but_the_secrets_is_a_serve_flag(tmp_path: Path) -> None:
     assert (s.frames_dir, s.port, s.prefetch, s.url_mode, s.max_channels) == (tmp_path, 9001, False, "server", 7)
     assert s.cors_origins == ("https://a.example",)
     flags = {a.dest for a in parser._actions}
-    secrets = {"token", "openai_api_key", "elevenlabs_api_key"}
+    secrets = {"token", "openai_api_key", "elevenlabs_api_key", "redis_url"}
     assert {"setting_" + f.name for f in dataclasses.fields(Settings)} - flags == {"setting_" + n for n in secrets}
     with pytest.raises(SystemExit):
         parser.parse_args(["--max-channels", "0"])
