@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
+from redis.exceptions import RedisError
 
 from streamer.core.errors import NotFound
 from streamer.core.schedule import Schedule
@@ -240,12 +241,15 @@ class QueueJobs:
 
     async def health(self) -> dict[str, Any]:
         """The queue as ``GET /health`` shows it: queued and running jobs, and the workers alive."""
-        ids = cast(list[bytes], await self.redis.zrange(ACTIVE_KEY, 0, -1))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hget(JOB_KEY + job_id.decode(), "status")
-            statuses = [s.decode() for s in await pipe.execute() if s is not None]
-        workers = [key async for key in self.redis.scan_iter(match=WORKER_KEY + "*", count=100)]
+        try:
+            ids = cast(list[bytes], await self.redis.zrange(ACTIVE_KEY, 0, -1))
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for job_id in ids:
+                    pipe.hget(JOB_KEY + job_id.decode(), "status")
+                statuses = [s.decode() for s in await pipe.execute() if s is not None]
+            workers = [key async for key in self.redis.scan_iter(match=WORKER_KEY + "*", count=100)]
+        except (RedisError, OSError) as exc:
+            return {"error": f"redis unreachable: {exc}"[:200]}
         return {
             "queued": statuses.count("queued"),
             "running": statuses.count("running"),

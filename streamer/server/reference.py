@@ -66,8 +66,9 @@ SCHEMAS: dict[str, Schema] = {
         channels=INT,
         frames=_ref("FrameStats"),
         export_queue={
-            **_obj(queued=INT, running=INT, workers=INT),
-            "description": "with REDIS_URL: export jobs queued and running, and `streamer worker` processes alive",
+            **_obj("", True, queued=INT, running=INT, workers=INT, error=STR),
+            "description": "with REDIS_URL: export jobs queued and running, and `streamer worker` processes alive "
+            "(or error: Redis does not answer)",
         },
     ),
     "Ready": _obj("status", status={"enum": ["ready", "unavailable"]}, problems={"type": "array", "items": STR}),

@@ -275,6 +275,21 @@ def test_a_worker_killed_mid_job_leaves_no_partial_file_and_the_job_is_retried_o
     assert abs(float(info["format"]["duration"]) - 20.0) < 0.6
 
 
+def test_a_worker_stopped_mid_job_puts_it_back_for_another(cluster):
+    a = cluster.server()
+    first = cluster.worker()
+    job_id = a.post("/exports", json=LONG).json()["id"]
+    poll(a, job_id, encoding, "the render to start")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    assert a.get(f"/exports/{job_id}").json()["status"] == "queued"
+    wait_until(lambda: not cluster.leftovers(), "the stopped render's temp file to go", timeout=10)
+    cluster.worker()
+    done = poll(a, job_id, lambda j: j["status"] in ("done", "failed"), "the job to finish on another worker")
+    assert done["status"] == "done", done
+    assert cluster.job(job_id)["attempt"] == "2"
+
+
 def test_a_job_whose_worker_dies_twice_fails_with_the_reason(cluster):
     a = cluster.server()
     job_id = a.post("/exports", json=LONG).json()["id"]
