@@ -168,13 +168,12 @@ class ExportWorker:
         await asyncio.to_thread(_remove_temps, job.path)  # what a dead attempt left
         if attempt > MAX_ATTEMPTS:
             last = doc.get("worker", "?")
-            await self.finish(
-                job_id, "failed", f"export failed: the worker rendering it died {MAX_ATTEMPTS} times (last: {last})"
-            )
+            reason = f"the worker rendering it stopped before the end, {MAX_ATTEMPTS} times (last: {last})"
+            await self.finish(job_id, "failed", f"export failed: {reason}")
             return
-        status = await self.redis.eval(_START, 1, key, repr(time.time()), str(attempt), self.id)
-        if status != b"running":
-            if status is not None and status.decode() in ("queued", "running"):  # cancelled before it started
+        taken = await self.redis.eval(_START, 1, key, repr(time.time()), str(attempt), self.id)
+        if taken != b"running":
+            if taken in (b"queued", b"running"):  # cancelled before it started
                 await self.finish(job_id, "cancelled", None)
             return
         log.info("export %s: rendering (attempt %d of %d) on %s", job_id, attempt, MAX_ATTEMPTS, self.id)

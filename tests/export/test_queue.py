@@ -303,7 +303,7 @@ def test_a_job_whose_worker_dies_twice_fails_with_the_reason(cluster):
     cluster.worker()
     failed = poll(a, job_id, lambda j: j["status"] != "running", "the job to fail")
     assert failed["status"] == "failed", failed
-    assert "the worker rendering it died 2 times" in failed["error"], failed["error"]
+    assert failed["error"].startswith("export failed: the worker rendering it stopped before the end, 2 times")
     assert cluster.leftovers() == []
     assert not (cluster.exports / f"{job_id}.mp4").exists()
     assert a.get("/health").json()["export_queue"]["running"] == 0
