@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
+from redis.exceptions import RedisError
 
 from streamer.core.errors import StreamerError
 from streamer.core.schedule import Schedule
@@ -238,11 +239,15 @@ class ExportWorker:
                 fields["total"] = str(progress.total)
             if progress.encode_started is not None:
                 fields["encode_started"] = repr(progress.encode_started)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.hset(key, mapping=fields)
-                pipe.pexpire(in_progress_key_prefix + job_id, int(self.lease_s * 1000))
-                pipe.hget(key, "cancel")
-                *_, flag = await pipe.execute()
+            try:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.hset(key, mapping=fields)
+                    pipe.pexpire(in_progress_key_prefix + job_id, int(self.lease_s * 1000))
+                    pipe.hget(key, "cancel")
+                    *_, flag = await pipe.execute()
+            except (RedisError, OSError) as exc:  # keep rendering; the lease is renewed when Redis answers
+                log.warning("export %s: cannot reach Redis: %s", job_id, exc)
+                flag = None
             if flag == b"1":
                 cancel.set()
             if time.monotonic() > deadline:
