@@ -6,12 +6,14 @@ import argparse
 import logging
 from typing import Any
 
+from streamer.core.errors import StreamerError
+from streamer.core.rig import Rig
 from streamer.settings import ConfigError, Settings, add_flags
 
 log = logging.getLogger("streamer")
 
 
-def build_worker(settings: Settings) -> Any:
+def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
     """The arq worker for ``settings`` (``run()`` it): frames as the server would read them, jobs from Redis."""
     from arq import Worker
     from arq.worker import func
@@ -24,7 +26,7 @@ def build_worker(settings: Settings) -> Any:
 
     async def startup(ctx: dict[str, Any]) -> None:
         # A worker serves no viewer: it needs the frames, not URLs for them.
-        frames = ctx["frames"] = await FrameSource(settings.replace(url_mode="server")).open()
+        frames = ctx["frames"] = await FrameSource(settings.replace(url_mode="server"), rig).open()
         ctx["exports"] = worker = ExportWorker(settings, ctx["redis"], frames)
         await worker.start()
 
@@ -50,6 +52,12 @@ def build_worker(settings: Settings) -> Any:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from redis.exceptions import RedisError
+
+    from streamer.rigload import load_rig
+
+    # As `serve` does: rig problems print as one list before anything starts.
+    rig = None if settings.use_s3 else load_rig(settings.frames_dir)
     if settings.redis_url is None:
         raise ConfigError(
             "REDIS_URL is not set: a worker renders the exports servers queue in Redis "
@@ -60,7 +68,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
     print(f"worker: rendering exports into {settings.data_dir / 'exports'} (Ctrl-C stops)", flush=True)
-    build_worker(settings).run()
+    try:
+        build_worker(settings, rig).run()
+    except (RedisError, OSError) as exc:
+        raise StreamerError(f"cannot reach Redis (REDIS_URL): {exc}") from None
     return 0
 
 
