@@ -153,8 +153,8 @@ class Settings:
         env="REDIS_URL",
         secret=True,  # it may carry a password
         parse=_redis_url,
-        help="Redis (redis://, rediss:// or unix://): processes share channels through it; unset, one process "
-        "holds every channel",
+        help="Redis (redis://, rediss:// or unix://): processes share channels and export jobs through it; "
+        "unset, one process holds every channel and export",
     )
     workers: int = setting(
         1, env="STREAMER_WORKERS", lo=1, hi=256, help="server processes on the port (more than 1 needs REDIS_URL)"
@@ -262,7 +262,7 @@ class Settings:
         choices=EMOTION_PROVIDERS,
         help="who plans faces (auto: OpenAI when its key is set)",
     )
-    # Video export jobs (docs/export.md).
+    # Video export jobs (docs/export.md; with REDIS_URL on a queue for `streamer worker`, docs/scaling.md).
     export_workers: int = setting(1, env="STREAMER_EXPORT_WORKERS", lo=1, hi=64, help="exports rendering at once")
     export_max_queued: int = setting(
         4, env="STREAMER_EXPORT_MAX_QUEUED", lo=0, hi=10_000, help="exports waiting; more get 429"
@@ -273,6 +273,20 @@ class Settings:
     )
     export_webhook_hosts: tuple[str, ...] = setting(
         (), env="STREAMER_EXPORT_WEBHOOK_HOSTS", parse=_hosts, help="hosts export webhooks may call (comma-separated)"
+    )
+    export_lease_s: int = setting(
+        10,
+        env="STREAMER_EXPORT_LEASE_S",
+        lo=1,
+        hi=3600,
+        help="with REDIS_URL: a dead `streamer worker`'s export is retried this long after its last sign of life (s)",
+    )
+    export_timeout_s: int = setting(
+        3600,
+        env="STREAMER_EXPORT_TIMEOUT_S",
+        lo=10,
+        hi=86_400,
+        help="with REDIS_URL: an export still rendering after this long is stopped and failed (s)",
     )
 
     def __post_init__(self) -> None:

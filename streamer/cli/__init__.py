@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from streamer.cli import media, record, rig, serve, speech
+from streamer.cli import media, record, rig, serve, speech, worker
 from streamer.cli.flags import from_flags
 from streamer.core.errors import RigError, StreamerError
 
@@ -20,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="streamer", description="Animate an illustrated character from rig frames.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (rig, media, speech, record, serve):
+    for module in (rig, media, speech, record, serve, worker):
         module.add_commands(sub)
     return parser
 

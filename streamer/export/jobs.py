@@ -145,6 +145,19 @@ def check_webhook(url: object, allowed_hosts: Iterable[str]) -> str:
     return url
 
 
+def notify_webhook(job: ExportJob) -> None:
+    """POST ``{"event": "export.STATUS", "export": job}`` to the job's webhook (blocking; failures are logged)."""
+    assert job.webhook_url is not None
+    body = json.dumps({"event": f"export.{job.status}", "export": job.to_json()}).encode()
+    headers = {"Content-Type": "application/json"}
+    req = urllib.request.Request(job.webhook_url, data=body, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT_S) as res:  # noqa: S310 (host checked)
+            res.read(1024)
+    except (OSError, ValueError) as exc:
+        log.warning("export %s: webhook to %s failed: %s", job.id, urllib.parse.urlsplit(job.webhook_url)[1], exc)
+
+
 def _lower_priority() -> None:
     """Nice this worker thread so that live viewers win the CPU over an export (best effort)."""
     try:
@@ -405,16 +418,7 @@ class ExportJobs:
         raise ExportError(f"the export worker died (exit status {code})")
 
     def _notify(self, job: ExportJob) -> None:
-        assert job.webhook_url is not None
-        body = json.dumps({"event": f"export.{job.status}", "export": job.to_json()}).encode()
-        req = urllib.request.Request(
-            job.webhook_url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=WEBHOOK_TIMEOUT_S) as res:  # noqa: S310 (host checked)
-                res.read(1024)
-        except (OSError, ValueError) as exc:
-            log.warning("export %s: webhook to %s failed: %s", job.id, urllib.parse.urlsplit(job.webhook_url)[1], exc)
+        notify_webhook(job)
 
     # -- retention -------------------------------------------------------------------------
 

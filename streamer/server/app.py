@@ -49,6 +49,8 @@ from streamer.speech.errors import ProviderError
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from streamer.export.queue import QueueJobs
+
 log = logging.getLogger("streamer.server")
 
 # Seconds a client should wait before asking again for a frame the store could not give.
@@ -177,14 +179,20 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
     stack.push_async_callback(channels.close)
     heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
     stack.callback(heavy.close)
-    exports = ExportJobs(
-        settings.data_dir / "exports",
-        workers=settings.export_workers,
-        max_queued=settings.export_max_queued,
-        ttl_s=settings.export_ttl_s,
-        max_duration_ms=settings.export_max_s * 1000,
-        webhook_hosts=settings.export_webhook_hosts,
-    )
+    exports: ExportJobs | QueueJobs
+    if settings.redis_url:  # on the Redis queue, for `streamer worker` processes (docs/scaling.md)
+        from streamer.export.queue import QueueJobs
+
+        exports = QueueJobs(settings)
+    else:
+        exports = ExportJobs(
+            settings.data_dir / "exports",
+            workers=settings.export_workers,
+            max_queued=settings.export_max_queued,
+            ttl_s=settings.export_ttl_s,
+            max_duration_ms=settings.export_max_s * 1000,
+            webhook_hosts=settings.export_webhook_hosts,
+        )
     await exports.start()
     stack.push_async_callback(exports.close)
     return ServerState(services, channels, speech, heavy, exports)

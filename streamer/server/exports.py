@@ -2,7 +2,9 @@
 
 ``POST /exports`` takes ``{"timeline_id": ...}`` or ``{"timeline": {...}}``, optional
 ``"options"`` (see :class:`ExportOptions`), ``"webhook_url"`` and ``"rig"`` (a rig id from
-``GET /rigs``; default: the default rig), and answers 202 with the job.
+``GET /rigs``; default: the default rig), and answers 202 with the job. The jobs are the app's
+export service (``app.state.exports``) as an :class:`ExportManager`: in-process, or on the Redis
+queue for ``streamer worker`` processes when ``REDIS_URL`` is set.
 The timeline, options, length cap and audio are all checked before the job is queued, so bad
 input is a 4xx at once; what can only fail while encoding fails the job with a readable error.
 """
@@ -18,10 +20,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from streamer.core.errors import NotFound
 from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
 from streamer.export.formats import FORMATS
-from streamer.export.jobs import ACTIVE, ExportJob
+from streamer.export.jobs import ACTIVE
+from streamer.export.manager import ExportManager, export_manager
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.rigset import pick
@@ -36,12 +40,16 @@ CANCEL_WAIT_S = 1.0
 WATCH_EVERY_S = 0.25
 
 
+def _jobs(request: Request) -> ExportManager:
+    return export_manager(state(request).exports)
+
+
 async def create_export(request: Request) -> Response:
     authorize_write(request)
     body = body_object(await read_json(request), EXPORT_FIELDS, "with timeline_id or timeline")
     options = ExportOptions.parse(body.get("options"))
     server = state(request)
-    jobs, timelines, audio_store = server.exports, server.timelines, server.audio
+    timelines, audio_store = server.timelines, server.audio
     served = pick(server.rigs, body.get("rig"))
     rig = served.rig
     timeline_id = body.get("timeline_id")
@@ -58,7 +66,7 @@ async def create_export(request: Request) -> Response:
             timelines.check_audio(None if timeline.audio is None else timeline.audio.id)
         # Resolving checks the timeline against the rig; the frames are planned once, here,
         # with the length cap and the trim applied before the job is queued.
-        keys = plan_keys(resolve(timeline, rig), options, jobs.max_duration_ms)
+        keys = plan_keys(resolve(timeline, rig), options, server.settings.export_max_s * 1000)
         source = None
         if timeline.audio is not None and options.audio:
             info = audio_store.info(timeline.audio.id)  # 404 if missing, 422 if not decodable
@@ -68,7 +76,9 @@ async def create_export(request: Request) -> Response:
     keys, source, name = await asyncio.to_thread(prepare)
     # Exports read the viewers' cache but fill their own: a long export never evicts live frames.
     frames = served.frames(server.export_store)
-    job = jobs.submit(keys, frames, source, options, name=name, webhook_url=body.get("webhook_url"))
+    job = await _jobs(request).submit(
+        keys, frames, source, options, name=name, webhook_url=body.get("webhook_url"), rig=served.id
+    )
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
 
 
@@ -78,12 +88,12 @@ async def export_formats(request: Request) -> Response:
 
 
 async def get_export(request: Request) -> Response:
-    job = state(request).exports.get(request.path_params["id"])
+    job = await _jobs(request).get(request.path_params["id"])
     return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
 
 
 async def export_file(request: Request) -> Response:
-    job = state(request).exports.file_of(request.path_params["id"])
+    job = await _jobs(request).file_of(request.path_params["id"])
     stat = await asyncio.to_thread(os.stat, job.path)
     disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     return FileResponse(
@@ -99,26 +109,28 @@ async def export_file(request: Request) -> Response:
 async def delete_export(request: Request) -> Response:
     """Cancel a queued or running job (waits up to a second for it to stop); forget a finished one."""
     authorize_write(request)
-    jobs = state(request).exports
+    jobs = _jobs(request)
     job_id = request.path_params["id"]
-    job = jobs.get(job_id)
-    if job.status in ("queued", "running"):
-        jobs.cancel(job_id)
-        await asyncio.to_thread(job.finished_event.wait, CANCEL_WAIT_S)
+    job = await jobs.get(job_id)
+    if job.status in ACTIVE:
+        job = await jobs.cancel(job_id, CANCEL_WAIT_S)
         return JSONResponse(job.to_json())
-    await asyncio.to_thread(jobs.delete, job_id)
+    await jobs.delete(job_id)
     return Response(status_code=204)
 
 
-async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -> None:
+async def watch_export(jobs: ExportManager, job_id: str, send: Callable[[dict[str, Any]], bool]) -> None:
     """Send ``{"type": "export", "export": job}`` whenever the job's progress changes, until it ends.
 
     Used by the live socket for controllers that sent ``watch_export``; stops early when
-    ``send`` returns False (the viewer is gone).
+    ``send`` returns False (the viewer is gone) or the job is deleted.
     """
     last: tuple[Any, ...] | None = None
     while True:
-        doc = job.to_json()
+        try:
+            doc = (await jobs.get(job_id)).to_json()
+        except NotFound:
+            return
         seen = (doc["status"], doc["progress"]["stage"], doc["progress"]["frames"])
         if seen != last:
             if not send({"type": "export", "export": doc}):
@@ -130,7 +142,7 @@ async def watch_export(job: ExportJob, send: Callable[[dict[str, Any]], bool]) -
 
 
 def export_routes() -> list[BaseRoute]:
-    """The export job routes; the app's lifespan starts the :class:`ExportJobs`."""
+    """The export job routes; the app's lifespan puts the export service on ``app.state.exports``."""
     return [
         Route("/exports", create_export, methods=["POST"]),
         Route("/exports/formats", export_formats, methods=["GET"]),

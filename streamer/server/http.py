@@ -25,6 +25,7 @@ from streamer.core.keys import validate_key
 from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
+from streamer.export.jobs import ExportJobs
 from streamer.frames import FRAME_CACHE_CONTROL
 from streamer.rigset import pick
 from streamer.server.errors import BodyError, EmptyBody, UnsupportedMediaType
@@ -166,6 +167,9 @@ async def health(request: Request) -> Response:
     redis_health = getattr(channels, "redis_health", None)  # with REDIS_URL (docs/scaling.md)
     if redis_health is not None:
         body["redis"] = await redis_health()
+    exports = state(request).exports
+    if not isinstance(exports, ExportJobs):  # exports on the Redis queue: its depth and the workers alive
+        body["export_queue"] = await exports.health()
     return JSONResponse(body)
 
 

@@ -26,6 +26,7 @@ from streamer.core.errors import (
 )
 from streamer.core.program import Message
 from streamer.core.timeline import loads
+from streamer.export.manager import export_manager
 from streamer.server.channels import ChannelService, check_channel_name
 from streamer.server.errors import BodyError, ChannelLimit, ws_code
 from streamer.server.exports import watch_export
@@ -186,7 +187,7 @@ async def _handle(text: str, service: ChannelService, viewer: Viewer) -> Message
     if kind == "auth":  # already checked at connect; a page may send it to any server
         return {"type": "ack", "id": msg_id, "ok": True, "result": {"role": viewer.role}}
     if kind == "watch_export":
-        return _watch_export(viewer, message, msg_id)
+        return await _watch_export(viewer, message, msg_id)
     if kind not in COMMANDS:
         return error_message("unknown_type", f"unknown message type {kind[:40]!r}", msg_id)
     if viewer.role != "controller":
@@ -201,21 +202,22 @@ async def _handle(text: str, service: ChannelService, viewer: Viewer) -> Message
     return {"type": "ack", "id": msg_id, "ok": True, "result": result}
 
 
-def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Message:
+async def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) -> Message:
     """Start pushing an export job's progress to this controller (after the ack this returns)."""
     if viewer.role != "controller":
         return error_message("forbidden", "'watch_export' needs role=controller (and the control token)", msg_id)
     export_id = message.get("export_id")
     if not isinstance(export_id, str):
         return error_message("bad_message", "watch_export: export_id must be a string", msg_id)
+    jobs = export_manager(state(viewer.ws).exports)
     try:
-        job = state(viewer.ws).exports.get(export_id)
+        job = await jobs.get(export_id)
     except NotFound as exc:
         return error_message("not_found", str(exc), msg_id)
     if job.id not in viewer.watches:
         if len(viewer.watches) >= MAX_WATCHES:
             return error_message("bad_message", f"watch_export: at most {MAX_WATCHES} exports watched at once", msg_id)
-        task = asyncio.ensure_future(watch_export(job, lambda m: viewer.push(encode(m))))
+        task = asyncio.ensure_future(watch_export(jobs, job.id, lambda m: viewer.push(encode(m))))
         viewer.watches[job.id] = task
         task.add_done_callback(lambda _t: viewer.watches.pop(job.id, None))
     return {"type": "ack", "id": msg_id, "ok": True, "result": {"export": job.to_json()}}

@@ -48,12 +48,13 @@ CASES: list[tuple[list[str], str]] = [
     (["play", "image.png"], "image.png: not a timeline"),
     (["serve", "--frames", "take.ogg", "--port", "0"], "take.ogg: not a folder"),
     (["upload", "take.ogg", "--bucket", "b", "--dry-run"], "take.ogg: not a folder"),
+    (["worker", "--frames", "take.ogg"], "take.ogg: not a folder"),
     (["chat", "--persona", "image.png"], "--persona image.png: cannot read it"),
     (["chat", "--persona", "folder"], "--persona folder: cannot read it"),
     (["record", "--seconds", "0"], "record: --seconds must be in (0, 3600]"),
 ]
 SUBCOMMANDS = {"schedule", "export", "captions", "import", "align", "rig", "say", "play", "serve", "upload"}
-SUBCOMMANDS |= {"voices", "chat", "record"}
+SUBCOMMANDS |= {"voices", "chat", "record", "worker"}
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,11 @@ SCHEMAS: dict[str, Schema] = {
             ),
             "description": "only with REDIS_URL (docs/scaling.md)",
         },
+        export_queue={
+            **obj("", True, queued=INT, running=INT, workers=INT, error=STR),
+            "description": "with REDIS_URL: export jobs queued and running, and `streamer worker` processes alive "
+            "(or error: Redis does not answer)",
+        },
     ),
     "Ready": obj("status", status={"enum": ["ready", "unavailable"]}, problems={"type": "array", "items": STR}),
     "Metrics": obj(frames=ref("FrameStats")),
