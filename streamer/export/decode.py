@@ -202,10 +202,8 @@ def composite_palette(palette: np.ndarray, background: tuple[int, int, int]) -> 
     return out
 
 
-def decode_palette_frame(
-    data: bytes, size: tuple[int, int], options: ExportOptions, pix_fmt: str
-) -> av.VideoFrame | None:
-    """A palette PNG at the output size, converted to ``pix_fmt`` for the encoder without Pillow; else ``None``.
+def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOptions) -> av.VideoFrame | None:
+    """A palette PNG at the output size, converted for the format's encoder without Pillow; else ``None``.
 
     Illustrated frames are often palette PNGs (our demo rig's are). FFmpeg's PNG decoder keeps
     the palette, so flattening onto the background is 256 colour blends instead of a blend per
@@ -232,11 +230,11 @@ def decode_palette_frame(
     frame.pict_type = av.video.frame.PictureType.NONE
     out: av.VideoFrame
     if options.has_alpha:
-        out = frame.reformat(format="rgba").reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
+        out = frame.reformat(format="rgba").reformat(format=options.spec.pixel_format, interpolation=CHROMA_FILTER)
         return out
     palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
     frame.planes[1].update(composite_palette(palette, options.background).tobytes())
-    out = frame.reformat(format="rgb24").reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
+    out = frame.reformat(format="rgb24").reformat(format=options.spec.pixel_format, interpolation=CHROMA_FILTER)
     return out
 
 
@@ -247,15 +245,17 @@ def flatten(im: Image.Image, background: tuple[int, int, int]) -> Image.Image:
     return out
 
 
-def to_video_frame(data: bytes, key: str, size: tuple[int, int], options: ExportOptions, pix_fmt: str) -> av.VideoFrame:
-    """A frame's PNG bytes as an ``av.VideoFrame`` in ``pix_fmt`` at ``size``, ready for the encoder."""
-    fast = decode_palette_frame(data, size, options, pix_fmt)
+def to_video_frame(data: bytes, key: str, size: tuple[int, int], options: ExportOptions) -> av.VideoFrame:
+    """A frame's PNG bytes as an ``av.VideoFrame`` in the format's pixel format at ``size``, ready for the encoder."""
+    fast = decode_palette_frame(data, size, options)
     if fast is not None:
         return fast
     im = fit_rgba(decode_png(data, key), size)
     if options.has_alpha:
         rgba = av.VideoFrame.from_ndarray(np.asarray(im), format="rgba")
-        return rgba.reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
+        return rgba.reformat(format=options.spec.pixel_format, interpolation=CHROMA_FILTER)
     # RGB24 in: swscale has an unscaled RGB24 -> YUV 4:2:0 path, 3x faster than from RGBA here.
     rgb = np.asarray(flatten(im, options.background))
-    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, interpolation=CHROMA_FILTER)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+        format=options.spec.pixel_format, interpolation=CHROMA_FILTER
+    )

@@ -289,7 +289,7 @@ def _encode(
         container.start_encoding()  # opens the codecs here, before the audio thread uses its own
 
         def convert(key: str) -> av.VideoFrame:
-            return to_video_frame(pngs[key], key, size, options, pix_fmt)
+            return to_video_frame(pngs[key], key, size, options)
 
         order = list(dict.fromkeys(keys))
         frame_bytes = int(width * height * spec.bytes_per_pixel)

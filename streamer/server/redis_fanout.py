@@ -265,7 +265,7 @@ class RedisFanout:
                 await asyncio.sleep(delay)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                    await pubsub.aclose()
 
     def _on_broadcast(self, channel: str, payload: str) -> None:
         origin, _, texts = payload.partition("\n")

@@ -407,12 +407,10 @@ def _palette_png(with_alpha: bool = True) -> bytes:
 @pytest.mark.parametrize("fmt", ["mp4", "webm", "mov"])
 def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
     from streamer.export.decode import CHROMA_FILTER, decode_palette_frame, decode_png, flatten
-    from streamer.export.render import CODECS
 
     data = _palette_png()
     options = ExportOptions(format=fmt, background=(30, 200, 90))
-    pix_fmt = CODECS[fmt][1]
-    fast = decode_palette_frame(data, (64, 96), options, pix_fmt)
+    fast = decode_palette_frame(data, (64, 96), options)
     assert fast is not None and fast.pict_type == av.video.frame.PictureType.NONE
     im = decode_png(data, "k")
     if options.has_alpha:
@@ -423,9 +421,9 @@ def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
     for a, b in zip(fast.planes, slow.planes, strict=True):
         assert np.array_equal(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8))
     # Frames that need resizing, RGB PNGs and bytes that are not a PNG take the Pillow path.
-    assert decode_palette_frame(data, (32, 48), options, pix_fmt) is None
-    assert decode_palette_frame(_palette_png(with_alpha=False), (64, 96), options, pix_fmt) is None
-    assert decode_palette_frame(b"not a png", (64, 96), options, pix_fmt) is None
+    assert decode_palette_frame(data, (32, 48), options) is None
+    assert decode_palette_frame(_palette_png(with_alpha=False), (64, 96), options) is None
+    assert decode_palette_frame(b"not a png", (64, 96), options) is None
 
 
 def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
