@@ -135,7 +135,10 @@ def test_script_to_speech_emotions_drag_undo_redo_save_and_export(live_server: L
     old_arrival = first["t_ms"] + first["transition_ms"] + 60
     assert old_arrival < moved
     assert first["expr"] not in schedule["frames"][old_arrival * 24 // 1000]
-    assert page.problems == []
+    # On a busy machine the server may answer 429 (too much heavy or speech work at once); the page
+    # waits as told and asks again (director-api.js), and the flow above completed. The browser
+    # still logs each 429 as a failed load: those are expected, nothing else is.
+    assert [p for p in page.problems if "status of 429 (Too Many Requests)" not in p] == []
 
 
 def test_the_frame_under_the_playhead_is_the_schedules(live_server: LiveServer, page: Any) -> None:

@@ -19,9 +19,9 @@ from tests.server.conftest import REPO, LiveServer
 
 PROTOCOL = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
 # Where protocol messages are built: the sans-I/O channel and the server (and a live/ package, if one appears).
-SOURCES = [REPO / "streamer" / "core" / "channel.py", *sorted((REPO / "streamer" / "server").glob("*.py"))]
+SOURCES = [REPO / "streamer" / "core" / name for name in ("channel.py", "program.py")]
+SOURCES += sorted((REPO / "streamer" / "server").glob("*.py"))  # (not reference/: JSON schemas, not messages)
 SOURCES += sorted((REPO / "streamer" / "live").glob("**/*.py"))
-NOT_PROTOCOL = {REPO / "streamer" / "server" / "reference.py"}  # JSON schemas, not messages
 
 
 def table_types(heading: str) -> set[str]:
@@ -43,7 +43,7 @@ def built_types(path: Path) -> set[str]:
 
 
 def server_types() -> set[str]:
-    return set().union(*(built_types(p) for p in SOURCES if p not in NOT_PROTOCOL))
+    return set().union(*(built_types(p) for p in SOURCES))
 
 
 def client_js() -> str:
