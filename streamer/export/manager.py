@@ -10,7 +10,7 @@ snapshot, so callers that follow a job ask for it again.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 from streamer.export.jobs import ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
@@ -19,9 +19,15 @@ from streamer.frames import FrameStore
 
 
 class ExportManager(Protocol):
-    """Export jobs as the HTTP routes and the live socket use them."""
+    """Export jobs as the HTTP routes and the live socket use them (built once, in the app's lifespan)."""
 
-    max_duration_ms: int
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def health(self) -> dict[str, Any] | None:
+        """What ``GET /health`` reports of the export service (None: nothing beyond the server's own)."""
+        ...
 
     async def submit(
         self,
@@ -53,7 +59,15 @@ class LocalExports:
 
     def __init__(self, jobs: ExportJobs) -> None:
         self.jobs = jobs
-        self.max_duration_ms = jobs.max_duration_ms
+
+    async def start(self) -> None:
+        await self.jobs.start()
+
+    async def close(self) -> None:
+        await self.jobs.close()
+
+    async def health(self) -> None:
+        return None
 
     async def submit(self, *args: Any, rig: str = "default", **kwargs: Any) -> ExportJob:
         return self.jobs.submit(*args, **kwargs)  # ``store`` is already the rig's
@@ -71,10 +85,3 @@ class LocalExports:
 
     async def file_of(self, job_id: str) -> ExportJob:
         return self.jobs.file_of(job_id)
-
-
-def export_manager(service: object) -> ExportManager:
-    """The app's export service (``app.state.exports``) as an :class:`ExportManager`."""
-    if isinstance(service, ExportJobs):
-        return LocalExports(service)
-    return cast(ExportManager, service)  # QueueJobs (imported only with REDIS_URL)

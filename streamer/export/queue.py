@@ -136,7 +136,6 @@ class QueueJobs:
         assert settings.redis_url is not None
         self.settings = settings
         self.root = settings.data_dir / "exports"
-        self.max_duration_ms = settings.export_max_s * 1000
         self.max_active = settings.export_workers + settings.export_max_queued
         self.ttl_s = settings.export_ttl_s
         self._redis: ArqRedis | None = None

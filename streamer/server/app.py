@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket
 from streamer.core.errors import StreamerError
 from streamer.core.rig import Rig
 from streamer.export.jobs import ExportJobs
+from streamer.export.manager import ExportManager, LocalExports
 from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
 from streamer.server.errors import http_status
@@ -48,8 +49,6 @@ from streamer.speech.errors import ProviderError
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-
-    from streamer.export.queue import QueueJobs
 
 log = logging.getLogger("streamer.server")
 
@@ -179,19 +178,21 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
     stack.push_async_callback(channels.close)
     heavy = HeavyWork(settings.heavy_concurrency, {k: r.rig for k, r in frames.rigs.items()})
     stack.callback(heavy.close)
-    exports: ExportJobs | QueueJobs
+    exports: ExportManager
     if settings.redis_url:  # on the Redis queue, for `streamer worker` processes (docs/scaling.md)
         from streamer.export.queue import QueueJobs
 
         exports = QueueJobs(settings)
     else:
-        exports = ExportJobs(
-            settings.data_dir / "exports",
-            workers=settings.export_workers,
-            max_queued=settings.export_max_queued,
-            ttl_s=settings.export_ttl_s,
-            max_duration_ms=settings.export_max_s * 1000,
-            webhook_hosts=settings.export_webhook_hosts,
+        exports = LocalExports(
+            ExportJobs(
+                settings.data_dir / "exports",
+                workers=settings.export_workers,
+                max_queued=settings.export_max_queued,
+                ttl_s=settings.export_ttl_s,
+                max_duration_ms=settings.export_max_s * 1000,
+                webhook_hosts=settings.export_webhook_hosts,
+            )
         )
     await exports.start()
     stack.push_async_callback(exports.close)

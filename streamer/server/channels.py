@@ -389,6 +389,10 @@ class ChannelService:
         log.info("channel %s: playing %s (%d ms)", channel.name, name, schedule.duration_ms)
         return program.to_json()
 
+    async def health(self) -> dict[str, Any] | None:
+        """What ``GET /health`` reports of sharing channels with other processes (None: one process)."""
+        return None
+
     async def describe(self, name: str) -> dict[str, Any]:
         channel = self.channels.get(name)
         if channel is None:

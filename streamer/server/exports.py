@@ -25,7 +25,7 @@ from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
 from streamer.export.formats import FORMATS
 from streamer.export.jobs import ACTIVE
-from streamer.export.manager import ExportManager, export_manager
+from streamer.export.manager import ExportManager
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource, plan_keys
 from streamer.rigset import pick
@@ -38,10 +38,6 @@ EXPORT_FIELDS = ("timeline_id", "timeline", "options", "webhook_url", "rig")
 CANCEL_WAIT_S = 1.0
 # A watched job's state is pushed when it changes, at most this often.
 WATCH_EVERY_S = 0.25
-
-
-def _jobs(request: Request) -> ExportManager:
-    return export_manager(state(request).exports)
 
 
 async def create_export(request: Request) -> Response:
@@ -76,7 +72,7 @@ async def create_export(request: Request) -> Response:
     keys, source, name = await asyncio.to_thread(prepare)
     # Exports read the viewers' cache but fill their own: a long export never evicts live frames.
     frames = served.frames(server.export_store)
-    job = await _jobs(request).submit(
+    job = await state(request).exports.submit(
         keys, frames, source, options, name=name, webhook_url=body.get("webhook_url"), rig=served.id
     )
     return JSONResponse(job.to_json(), status_code=202, headers={"Location": f"/exports/{job.id}"})
@@ -88,12 +84,12 @@ async def export_formats(request: Request) -> Response:
 
 
 async def get_export(request: Request) -> Response:
-    job = await _jobs(request).get(request.path_params["id"])
+    job = await state(request).exports.get(request.path_params["id"])
     return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
 
 
 async def export_file(request: Request) -> Response:
-    job = await _jobs(request).file_of(request.path_params["id"])
+    job = await state(request).exports.file_of(request.path_params["id"])
     stat = await asyncio.to_thread(os.stat, job.path)
     disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     return FileResponse(
@@ -109,7 +105,7 @@ async def export_file(request: Request) -> Response:
 async def delete_export(request: Request) -> Response:
     """Cancel a queued or running job (waits up to a second for it to stop); forget a finished one."""
     authorize_write(request)
-    jobs = _jobs(request)
+    jobs = state(request).exports
     job_id = request.path_params["id"]
     job = await jobs.get(job_id)
     if job.status in ACTIVE:

@@ -25,7 +25,6 @@ from streamer.core.keys import validate_key
 from streamer.core.rig import Rig
 from streamer.core.schedule import as_fps
 from streamer.core.timeline import loads
-from streamer.export.jobs import ExportJobs
 from streamer.frames import FRAME_CACHE_CONTROL
 from streamer.rigset import pick
 from streamer.server.errors import BodyError, EmptyBody, UnsupportedMediaType
@@ -164,12 +163,12 @@ async def health(request: Request) -> Response:
         "channels": len(channels.channels),
         "frames": _store_stats(request),
     }
-    redis_health = getattr(channels, "redis_health", None)  # with REDIS_URL (docs/scaling.md)
-    if redis_health is not None:
-        body["redis"] = await redis_health()
-    exports = state(request).exports
-    if not isinstance(exports, ExportJobs):  # exports on the Redis queue: its depth and the workers alive
-        body["export_queue"] = await exports.health()
+    redis = await channels.health()  # with REDIS_URL (docs/scaling.md)
+    if redis is not None:
+        body["redis"] = redis
+    export_queue = await state(request).exports.health()  # with REDIS_URL: its depth and the workers alive
+    if export_queue is not None:
+        body["export_queue"] = export_queue
     return JSONResponse(body)
 
 

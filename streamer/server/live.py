@@ -26,7 +26,6 @@ from streamer.core.errors import (
 )
 from streamer.core.program import Message
 from streamer.core.timeline import loads
-from streamer.export.manager import export_manager
 from streamer.server.channels import ChannelService, check_channel_name
 from streamer.server.errors import BodyError, ChannelLimit, ws_code
 from streamer.server.exports import watch_export
@@ -209,7 +208,7 @@ async def _watch_export(viewer: Viewer, message: dict[str, Any], msg_id: Any) ->
     export_id = message.get("export_id")
     if not isinstance(export_id, str):
         return error_message("bad_message", "watch_export: export_id must be a string", msg_id)
-    jobs = export_manager(state(viewer.ws).exports)
+    jobs = state(viewer.ws).exports
     try:
         job = await jobs.get(export_id)
     except NotFound as exc:

@@ -130,7 +130,7 @@ class SharedChannelService(ChannelService):
                 break
         await self.shared.close()
 
-    async def redis_health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
         """For ``GET /health``: this process's id, whether Redis answers, the channels it runs, its viewers."""
         try:
             reachable = bool(await asyncio.wait_for(self.redis.ping(), 1.0))

@@ -15,8 +15,7 @@ from starlette.requests import HTTPConnection
 if TYPE_CHECKING:  # the modules below import this one for their handlers
     from streamer.cache import CachedFrameStore
     from streamer.core.rig import Rig
-    from streamer.export.jobs import ExportJobs
-    from streamer.export.queue import QueueJobs
+    from streamer.export.manager import ExportManager
     from streamer.frames import FrameStore
     from streamer.server.channels import ChannelService
     from streamer.server.framesource import ServedRig
@@ -35,7 +34,7 @@ class ServerState:
     channels: ChannelService
     speech: SpeechWorkers
     heavy: HeavyWork
-    exports: ExportJobs | QueueJobs  # QueueJobs with REDIS_URL (export workers)
+    exports: ExportManager  # LocalExports, or QueueJobs with REDIS_URL (export workers)
 
     @property
     def settings(self) -> Settings:

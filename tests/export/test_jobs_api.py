@@ -178,7 +178,7 @@ def test_retention_forgets_finished_jobs_and_their_files(make_server):
     with server.client() as c:
         job = c.post("/exports", json={"timeline_id": "hello", "options": SMALL}).json()
         wait_for(c, job["id"], ("done",))
-        jobs = server.app.state.server.exports
+        jobs = server.app.state.server.exports.jobs
         assert jobs.reap(time.time() + server.settings.export_ttl_s + 1) == 1
         assert c.get(f"/exports/{job['id']}").status_code == 404
     assert list(_exports_dir(server).iterdir()) == []
@@ -210,7 +210,7 @@ def test_kill_9_of_the_worker_process_fails_the_job_and_leaves_no_file(make_serv
             time.sleep(0.02)
         temps = list(_exports_dir(server).glob(f"*{TEMP_SUFFIX}"))
         assert len(temps) == 1  # the worker is writing its temp file
-        pid = server.app.state.server.exports.get(job_id).worker_pid
+        pid = server.app.state.server.exports.jobs.get(job_id).worker_pid
         os.kill(pid, signal.SIGKILL)
         job = wait_for(c, job_id, ("failed",))
         assert "worker died" in job["error"]
