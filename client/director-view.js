@@ -88,8 +88,8 @@ export class TimelineView {
       }
       this.content.append(lane);
     }
-    this.audioEnd = Object.assign(el('div', 'marker audio-end'), { title: 'The audio ends here' });
-    this.tlEnd = Object.assign(el('div', 'marker timeline-end'), { title: 'The timeline ends here' });
+    this.audioEnd = Object.assign(el('div', 'marker audio-end'), { title: 'The audio ends here', hidden: true });
+    this.tlEnd = Object.assign(el('div', 'marker timeline-end'), { title: 'The timeline ends here', hidden: true });
     this.playhead = el('div', 'playhead');
     this.content.append(this.audioEnd, this.tlEnd, this.playhead);
     this.scroll.append(this.content);
