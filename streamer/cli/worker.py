@@ -66,6 +66,7 @@ def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import RedisError
 
+    from streamer.cli.serve import check_data_bucket
     from streamer.rigload import load_rig
 
     # As `serve` does: rig problems print as one list before anything starts.
@@ -75,6 +76,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             "REDIS_URL is not set: a worker renders the exports servers queue in Redis "
             "(REDIS_URL=redis://localhost:6379 streamer worker); without Redis the server renders exports itself"
         )
+    check_data_bucket(settings)  # a bad STREAMER_DATA_URL is one line, before the worker starts
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     logging.getLogger("arq").setLevel(args.log_level.upper())
     if not logging.getLogger().handlers:

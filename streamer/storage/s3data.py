@@ -72,7 +72,7 @@ class S3Data:
         async def start() -> None:
             self._exit = contextlib.AsyncExitStack()
             self._client = await self._exit.enter_async_context(s3_client(self.options))
-            await check_bucket(self._client, self.options)
+            await check_bucket(self._client, self.options, setting="STREAMER_DATA_URL")
 
         try:
             self._run(start)
