@@ -7,6 +7,7 @@ Each server gets its own data folder, so nothing passes through a shared folder.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,8 +18,10 @@ from typing import Any
 import av
 import httpx
 import pytest
+import redis
 
 from streamer.core.errors import NotFound
+from streamer.export.queue import JOB_KEY
 from streamer.rigload import load_rig
 from streamer.s3 import S3Options
 from streamer.server.app import create_app
@@ -26,7 +29,9 @@ from streamer.settings import Settings
 from streamer.storage import AlreadyExists, StaleWrite
 from streamer.storage.s3data import PreconditionFailed, S3Data
 from streamer.storage.s3stores import S3TimelineStore
+from tests.reliability.conftest import ServerProcess
 from tests.s3.conftest import new_bucket, s3_run
+from tests.scale.conftest import RedisServer
 from tests.server.conftest import REPO, LiveServer, ServerThread, serve, wav_bytes
 
 HELLO = {
@@ -214,3 +219,80 @@ def test_a_missing_data_bucket_stops_serve_with_one_error_line(moto_url, tmp_pat
         "check STREAMER_DATA_URL"
     ]
     assert "Traceback" not in proc.stderr.decode()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_worker(env: dict[str, str], redis_url: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """A `streamer worker` process, once it has said it is alive in Redis."""
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamer", "worker"], env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT
+        )
+    client = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 60
+    try:
+        while not client.keys("streamer:export-worker:*"):
+            assert proc.poll() is None, f"worker exited: {log_path.read_text()[-2000:]}"
+            assert time.monotonic() < deadline, "the worker did not start"
+            time.sleep(0.2)
+    finally:
+        client.close()
+    return proc
+
+
+def test_two_servers_and_a_worker_share_one_bucket_and_no_folder(moto_url, bucket, redis_server, tmp_path):
+    """A timeline saved through one server is read and exported through the other; a worker renders it."""
+    shared = {
+        "REDIS_URL": redis_server.url,
+        "STREAMER_DATA_URL": f"s3://{bucket}/shared",
+        "S3_ENDPOINT_URL": moto_url,
+    }
+    a = ServerProcess(tmp_path / "data-a", tmp_path / "a.log", REPO / "frames", **shared)
+    b = ServerProcess(tmp_path / "data-b", tmp_path / "b.log", REPO / "frames", **shared)
+    worker_env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "STREAMER_DATA_DIR": str(tmp_path / "data-w"),
+        "STREAMER_FRAMES_DIR": str(REPO / "frames"),
+        **shared,
+    }
+    worker = None
+    try:
+        a.start()
+        b.start()
+        worker = start_worker(worker_env, redis_server.url, tmp_path / "worker.log")
+        with a.client() as ca, b.client() as cb:
+            audio_id = ca.post("/audio", content=wav_bytes(1000), headers={"Content-Type": "audio/wav"}).json()["id"]
+            timeline = dict(HELLO, audio={"id": audio_id, "offset_ms": 0})
+            saved = ca.put("/timelines/shared-one", json=timeline)
+            assert saved.status_code == 200 and saved.json()["created"], saved.text
+            got = cb.get("/timelines/shared-one")
+            assert got.json() == timeline and got.headers["etag"] == saved.headers["etag"]
+            stale = cb.put("/timelines/shared-one", json=timeline, headers={"If-Match": '"0000"'})
+            assert stale.status_code == 412
+            res = cb.post("/exports", json={"timeline_id": "shared-one", "options": SMALL})
+            assert res.status_code == 202, res.text
+            job = poll_done(ca, res.json()["id"])
+            assert job["status"] == "done", job
+            assert redis.Redis.from_url(redis_server.url).hget(JOB_KEY + job["id"], "worker") is not None
+            frames, audio_streams, duration = decode(cb.get(job["file"]).headers["location"], tmp_path)
+            assert (frames, audio_streams) == (job["progress"]["total"], 1)
+            assert abs(duration - job["progress"]["total"] / 24) < 0.1
+        assert (tmp_path / "data-w" / "audio" / audio_id).is_file()  # the worker fetched it from the bucket
+        for folder in ("data-a", "data-b", "data-w"):
+            assert not list((tmp_path / folder).glob("timelines/*.json"))
+            assert not list((tmp_path / folder).glob("exports/*.mp4"))
+        assert f"shared/exports/{job['id']}.mp4" in objects(moto_url, bucket)
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(15)
+        a.stop()
+        b.stop()
