@@ -48,6 +48,13 @@ class S3ExportFiles:
     def remove(self, job: ExportJob) -> None:
         self.data.delete(self.key(job))
 
-    def url(self, job: ExportJob) -> str:
-        """A presigned download URL of the job's file (saved under its file name), valid ``expires_s``."""
-        return self.data.presign(self.key(job), self.expires_s, job.filename)
+    def names(self) -> list[str]:
+        """The file names (``{id}.{ext}``) stored below ``prefix/exports/``."""
+        return [obj.key[len(EXPORTS) :] for obj in self.data.list(EXPORTS)]
+
+    def remove_name(self, name: str) -> None:
+        self.data.delete(EXPORTS + name)
+
+    def url(self, job: ExportJob, disposition: str = "attachment") -> str:
+        """A presigned download URL of the job's file (named after the job), valid ``expires_s``."""
+        return self.data.presign(self.key(job), self.expires_s, f'{disposition}; filename="{job.filename}"')

@@ -158,7 +158,7 @@ class ExportWorker:
         await self.redis.set(WORKER_KEY + self.id, doc, px=int(self.lease_s * 1000))
 
     async def sweep(self) -> None:
-        """Remove temp files of jobs not running, and files of jobs Redis no longer knows."""
+        """Remove temp files of jobs not running, and files (local or on S3) of jobs Redis no longer knows."""
         for path in await asyncio.to_thread(lambda: list(self.root.iterdir())):
             job_id = _job_id_of(path.name)
             if job_id is None:
@@ -169,6 +169,12 @@ class ExportWorker:
                 log.info("export worker %s: removing leftover %s", self.id, path.name)
                 with contextlib.suppress(FileNotFoundError):
                     await asyncio.to_thread(path.unlink)
+        if self.files is not None:  # finished files on S3 of jobs Redis has forgotten (expired, deleted)
+            for name in await asyncio.to_thread(self.files.names):
+                job_id = _job_id_of(name)
+                if job_id is not None and not await self.redis.exists(JOB_KEY + job_id):
+                    log.info("export worker %s: removing expired %s from S3", self.id, name)
+                    await asyncio.to_thread(self.files.remove_name, name)
 
     # -- one job ---------------------------------------------------------------------------
 

@@ -95,12 +95,12 @@ async def get_export(request: Request) -> Response:
 
 async def export_file(request: Request) -> Response:
     job = await state(request).exports.file_of(request.path_params["id"])
+    disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     files = state(request).services.export_files
     if files is not None:  # the file is on S3: the client fetches it from there
-        url = await asyncio.to_thread(files.url, job)
+        url = await asyncio.to_thread(files.url, job, disposition)
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
     stat = await asyncio.to_thread(os.stat, job.path)
-    disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
     return FileResponse(
         job.path,
         media_type=job.options.media_type,

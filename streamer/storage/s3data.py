@@ -209,11 +209,11 @@ class S3Data:
 
         return self._call(folder, go)
 
-    def presign(self, key: str, expires_s: int, filename: str | None = None) -> str:
-        """A presigned GET URL of the object, valid ``expires_s`` seconds (a download name if given)."""
+    def presign(self, key: str, expires_s: int, disposition: str | None = None) -> str:
+        """A presigned GET URL of the object, valid ``expires_s`` seconds (with ``Content-Disposition`` if given)."""
         params = {"Bucket": self.options.bucket, "Key": self._key(key)}
-        if filename is not None:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        if disposition is not None:
+            params["ResponseContentDisposition"] = disposition
 
         async def go() -> str:
             url: str = await self._client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)

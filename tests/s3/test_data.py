@@ -188,6 +188,8 @@ def test_a_said_line_exports_to_s3_and_downloads_through_a_presigned_url(data_se
         assert job["url_expires_s"] == 3600
         redirect = c.get(job["file"])
         assert redirect.status_code == 307 and redirect.headers["location"].startswith(moto_url)
+        inline = httpx.URL(c.get(job["file"] + "?inline=1").headers["location"])  # S3 answers with this header
+        assert inline.params["response-content-disposition"] == f'inline; filename="{job["filename"]}"'
         assert f"data/exports/{job['id']}.mp4" in objects(moto_url, bucket)
         assert not list((tmp_path / "a" / "exports").glob("*.mp4"))  # the local copy is gone
         frames, audio_streams, duration = decode(redirect.headers["location"], tmp_path)
@@ -267,7 +269,10 @@ def test_two_servers_and_a_worker_share_one_bucket_and_no_folder(moto_url, bucke
     try:
         a.start()
         b.start()
+        stray = "shared/exports/0123456789abcdef.mp4"  # the file of a job whose hash expired
+        s3_run(moto_url, bucket, lambda client: client.put_object(Bucket=bucket, Key=stray, Body=b"old"))
         worker = start_worker(worker_env, redis_server.url, tmp_path / "worker.log")
+        assert stray not in objects(moto_url, bucket)  # the starting worker's sweep removed it
         with a.client() as ca, b.client() as cb:
             audio_id = ca.post("/audio", content=wav_bytes(1000), headers={"Content-Type": "audio/wav"}).json()["id"]
             timeline = dict(HELLO, audio={"id": audio_id, "offset_ms": 0})
