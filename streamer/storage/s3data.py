@@ -92,21 +92,27 @@ class S3Data:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
-    def _run(self, action: Callable[[], Awaitable[T]]) -> T:
-        async def bounded() -> T:
-            async with asyncio.timeout(self.options.deadline_s):
+    def _run(self, action: Callable[[], Awaitable[T]], bounded: bool = True) -> T:
+        """Run ``action`` on the client's loop and wait for it; ``bounded``: within the options' deadline.
+
+        File transfers are not bounded as a whole (their size varies): botocore's connect and read
+        timeouts still end a stalled one.
+        """
+
+        async def run() -> T:
+            async with asyncio.timeout(self.options.deadline_s if bounded else None):
                 return await action()
 
-        future = asyncio.run_coroutine_threadsafe(bounded(), self._loop)
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop)
         try:
             return future.result()
         except concurrent.futures.CancelledError:
             raise StoreUnavailable(f"s3: {self.url} is closed") from None
 
-    def _call(self, what: str, action: Callable[[], Awaitable[T]]) -> T:
+    def _call(self, what: str, action: Callable[[], Awaitable[T]], bounded: bool = True) -> T:
         """Run ``action`` on the client's loop; S3's refusals and transport errors become ours."""
         try:
-            return self._run(action)
+            return self._run(action, bounded)
         except ClientError as exc:
             code, status = error_code(exc)
             if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
@@ -122,16 +128,18 @@ class S3Data:
 
     # -- objects ---------------------------------------------------------------------------
 
-    def get(self, key: str) -> tuple[bytes, str]:
+    def get(self, key: str, bounded: bool = True) -> tuple[bytes, str]:
         """The object's bytes and S3 ETag; raises :class:`NotFound`."""
 
         async def go() -> tuple[bytes, str]:
             response = await self._client.get_object(Bucket=self.options.bucket, Key=self._key(key))
             async with response["Body"] as body:
                 data: bytes = await body.read()
+            if len(data) != response.get("ContentLength", len(data)):  # a cut body is never taken for the object
+                raise StoreUnavailable(f"s3: body of {key!r} cut short")
             return data, str(response["ETag"])
 
-        return self._call(key, go)
+        return self._call(key, go, bounded)
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's info, or None when there is none."""
@@ -164,18 +172,18 @@ class S3Data:
         return self._call(key, go)
 
     def put_file(self, key: str, path: Path, content_type: str | None = None) -> None:
-        """Upload the file at ``path`` as one object (blocking; read whole: exports are bounded)."""
-        data = path.read_bytes()
+        """Upload the file at ``path`` as one object, streamed from the file (S3 takes up to 5 GB in one PUT)."""
         extra = {"ContentType": content_type} if content_type else {}
 
         async def go() -> None:
-            await self._client.put_object(Bucket=self.options.bucket, Key=self._key(key), Body=data, **extra)
+            with path.open("rb") as body:
+                await self._client.put_object(Bucket=self.options.bucket, Key=self._key(key), Body=body, **extra)
 
-        self._call(key, go)
+        self._call(key, go, bounded=False)
 
     def download(self, key: str, dest: Path) -> None:
         """Copy the object to ``dest`` atomically (a temp file renamed into place); raises :class:`NotFound`."""
-        data, _ = self.get(key)
+        data, _ = self.get(key, bounded=False)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
         try:

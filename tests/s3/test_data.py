@@ -175,6 +175,25 @@ def test_audio_uploaded_to_one_server_plays_from_another(data_server, moto_url, 
         assert cb.get("/audio/nope.wav").status_code == 404
 
 
+def test_a_recording_is_stored_in_the_bucket_and_read_through_another_server(data_server, moto_url, bucket):
+    a, b = data_server("a"), data_server("b")
+    with a.client() as ca, b.client() as cb:
+        audio_id = ca.post("/audio", content=wav_bytes(1500), headers={"Content-Type": "audio/wav"}).json()["id"]
+        assert ca.post("/channels/rec/record", json={"action": "start"}).status_code == 200
+        timeline = dict(HELLO, audio={"id": audio_id, "offset_ms": 0})
+        assert ca.post("/channels/rec/play", json={"timeline": timeline}).status_code == 200
+        time.sleep(1.0)
+        stopped = ca.post("/channels/rec/record", json={"action": "stop", "timeline_id": "take-1"})
+        assert stopped.status_code == 200, stopped.text
+        mixed = stopped.json()["audio_id"]
+        assert mixed is not None and mixed != audio_id  # what aired, mixed into one file
+        stored = objects(moto_url, bucket)
+        assert "data/timelines/take-1.json" in stored and f"data/audio/{mixed}" in stored
+        recorded = cb.get("/timelines/take-1").json()
+        assert recorded["audio"]["id"] == mixed and recorded["duration_ms"] >= 900
+        assert cb.get(f"/audio/{mixed}").status_code == 200
+
+
 def test_a_said_line_exports_to_s3_and_downloads_through_a_presigned_url(data_server, moto_url, bucket, tmp_path):
     a = data_server("a")
     with a.client(timeout=60) as c:
