@@ -58,7 +58,7 @@ def open_data(settings: Settings) -> S3Data | None:
     return S3Data(data_options(settings)).open()
 
 
-def build_stores(settings: Settings, rig: Rig | None, data: S3Data | None = None) -> tuple[TimelineStore, AudioStore]:
+def build_stores(settings: Settings, rig: Rig, data: S3Data | None = None) -> tuple[TimelineStore, AudioStore]:
     """The timeline and audio stores of ``settings.data_dir`` (or of ``data``), swept and seeded (blocking)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     audio: AudioStore
