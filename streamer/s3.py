@@ -187,8 +187,8 @@ class S3FrameStore:
         return data
 
 
-async def check_bucket(client: Any, options: S3Options) -> None:
-    """Fail fast, with one readable line, when the bucket cannot be read."""
+async def check_bucket(client: Any, options: S3Options, setting: str = "S3_BUCKET") -> None:
+    """Fail fast, with one readable line, when the bucket cannot be read (``setting`` names where it was set)."""
     where = f"s3://{options.bucket}" + (f" at {options.endpoint_url}" if options.endpoint_url else "")
     try:
         async with asyncio.timeout(options.deadline_s):
@@ -196,7 +196,7 @@ async def check_bucket(client: Any, options: S3Options) -> None:
     except ClientError as exc:
         code, status = error_code(exc)
         if code in ("404", "NoSuchBucket", "NotFound") or status == 404:
-            raise S3SetupError(f"s3: bucket {options.bucket!r} does not exist ({where}); check S3_BUCKET") from None
+            raise S3SetupError(f"s3: bucket {options.bucket!r} does not exist ({where}); check {setting}") from None
         if code in DENIED_CODES or status in (400, 403):
             raise S3SetupError(
                 f"s3: access to {where} denied ({code or status}); check AWS_ACCESS_KEY_ID, "

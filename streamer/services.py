@@ -2,7 +2,8 @@
 
 :func:`open_services` is what the server's lifespan opens: the frame source (local folder or
 S3, behind the viewers' cache and the exports' own), and the timeline and audio stores (seeded
-from ``examples/``). :func:`open_frames` is what a command that reads frames opens: the default
+from ``examples/``): in the data folder, or on S3 with ``STREAMER_DATA_URL``.
+:func:`open_frames` is what a command that reads frames opens: the default
 rig's frames only, from the folder it is given, else from S3 with ``USE_S3``, as the server
 reads them.
 """
@@ -15,11 +16,17 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from streamer.core.rig import Rig
 from streamer.server.framesource import FrameSource
 from streamer.settings import Settings
 from streamer.storage import AudioStore, TimelineStore, seed_examples
+from streamer.storage.s3data import S3Data, data_options
+from streamer.storage.s3stores import S3AudioStore, S3TimelineStore
+
+if TYPE_CHECKING:
+    from streamer.export.files import S3ExportFiles
 
 SHARED_LEFTOVER_AGE_S = 3600
 
@@ -32,13 +39,36 @@ class Services:
     frames: FrameSource
     timelines: TimelineStore
     audio: AudioStore
+    data: S3Data | None = None  # STREAMER_DATA_URL: the stores' and export files' bucket
+
+    @property
+    def export_files(self) -> S3ExportFiles | None:
+        """Where finished export files go when the data is on S3 (None: the exports folder)."""
+        if self.data is None:
+            return None
+        from streamer.export.files import S3ExportFiles
+
+        return S3ExportFiles(self.data, self.settings.presign_expires_s)
 
 
-def build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStore]:
-    """The timeline and audio stores of ``settings.data_dir``, swept and seeded (blocking)."""
+def open_data(settings: Settings) -> S3Data | None:
+    """The bucket of ``STREAMER_DATA_URL``, checked (blocking; :class:`S3SetupError`), or None when unset."""
+    if settings.data_s3 is None:
+        return None
+    return S3Data(data_options(settings)).open()
+
+
+def build_stores(settings: Settings, rig: Rig, data: S3Data | None = None) -> tuple[TimelineStore, AudioStore]:
+    """The timeline and audio stores of ``settings.data_dir`` (or of ``data``), swept and seeded (blocking)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
-    timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
+    audio: AudioStore
+    timelines: TimelineStore
+    if data is None:
+        audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+        timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
+    else:  # the data folder only caches audio files (same layout: export specs name "audio/{id}")
+        audio = S3AudioStore(data, settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+        timelines = S3TimelineStore(data, rig=rig, audio=audio)
     # Processes sharing the folder (REDIS_URL) may be writing: only leftovers older than any write.
     older_than_s = SHARED_LEFTOVER_AGE_S if settings.redis_url else 0
     timelines.sweep_leftovers(older_than_s)
@@ -51,10 +81,14 @@ def build_stores(settings: Settings, rig: Rig) -> tuple[TimelineStore, AudioStor
 async def open_services(settings: Settings, rig: Rig | None = None) -> AsyncIterator[Services]:
     """The services for ``settings`` (pass an already loaded ``rig`` to skip loading it again)."""
     frames = await FrameSource(settings, rig).open()
+    data = None
     try:
-        timelines, audio = await asyncio.to_thread(build_stores, settings, frames.rig)
-        yield Services(settings, frames, timelines, audio)
+        data = await asyncio.to_thread(open_data, settings)
+        timelines, audio = await asyncio.to_thread(build_stores, settings, frames.rig, data)
+        yield Services(settings, frames, timelines, audio, data)
     finally:
+        if data is not None:
+            await asyncio.to_thread(data.close)
         await frames.close()
 
 

@@ -101,6 +101,13 @@ def _redis_url(raw: str) -> str:
     return raw
 
 
+def _s3_url(raw: str) -> str:
+    bucket = raw.removeprefix("s3://").partition("/")[0] if raw.startswith("s3://") else ""
+    if not bucket:
+        raise ConfigError(f"must be s3://BUCKET or s3://BUCKET/PREFIX, got {raw[:80]!r}")
+    return raw
+
+
 def _url_mode_default(env: Mapping[str, str]) -> str:
     return "public" if env.get("S3_BASE_URL", "").strip() else "server"
 
@@ -123,6 +130,13 @@ class Settings:
         fallback=lambda env: Path.cwd() / "data",
         shown_default="./data",
         flags=("--data",),
+    )
+    data_url: str | None = setting(
+        None,
+        env="STREAMER_DATA_URL",
+        parse=_s3_url,
+        help="s3://BUCKET/PREFIX: stored timelines, audio, recordings and finished exports live there "
+        "(the data folder then only caches files); unset, in the data folder (docs/scaling.md)",
     )
     rigs_dir: str | None = setting(
         None,
@@ -320,6 +334,15 @@ class Settings:
                 raise ConfigError(
                     f"STREAMER_RIGS_DIR: rigs on S3 must be in S3_BUCKET {self.s3_bucket!r}, got {self.rigs_s3[0]!r}"
                 )
+
+    @property
+    def data_s3(self) -> tuple[str, str] | None:
+        """``(bucket, prefix)`` of ``data_url`` (prefix ``""`` or ending in ``/``), None when unset."""
+        if self.data_url is None:
+            return None
+        bucket, _, prefix = self.data_url.removeprefix("s3://").partition("/")
+        prefix = prefix.strip("/")
+        return bucket, prefix + "/" if prefix else ""
 
     @property
     def rigs_folder(self) -> Path | None:

@@ -72,6 +72,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if settings.rigs_folder is not None and not settings.rigs_folder.is_dir():
             raise ConfigError(f"STREAMER_RIGS_DIR: {str(settings.rigs_folder)!r} is not a folder")
         rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
+        check_data_bucket(settings)
     except BaseException:
         sock.close()
         raise
@@ -94,6 +95,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     uvicorn.Server(uvicorn_config(create_app(settings, rig=rig), settings, **options)).run(sockets=[sock])
     return 0
+
+
+def check_data_bucket(settings: Settings) -> None:
+    """With ``STREAMER_DATA_URL``: raise :class:`~streamer.s3.S3SetupError` (one line) if its bucket is unusable."""
+    from streamer.services import open_data
+
+    data = open_data(settings)
+    if data is not None:
+        data.close()
 
 
 def _load_s3_rig(settings: Settings) -> Rig:

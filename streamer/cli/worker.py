@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 from typing import Any
 
@@ -19,21 +20,31 @@ def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
     from arq import Worker
     from arq.worker import func
 
+    from streamer.export.files import S3ExportFiles
     from streamer.export.queue import QUEUE, RENDER_FUNCTION, redis_settings
     from streamer.export.queue_worker import ARQ_MAX_TRIES, ExportWorker, render_export
     from streamer.server.framesource import FrameSource
+    from streamer.services import open_data
+    from streamer.storage.s3stores import S3AudioStore
 
     assert settings.redis_url is not None
 
     async def startup(ctx: dict[str, Any]) -> None:
         # A worker serves no viewer: it needs the frames, not URLs for them.
         frames = ctx["frames"] = await FrameSource(settings.replace(url_mode="server"), rig).open()
-        ctx["exports"] = worker = ExportWorker(settings, ctx["redis"], frames)
+        audio, files = None, None
+        data = ctx["data"] = await asyncio.to_thread(open_data, settings)
+        if data is not None:  # STREAMER_DATA_URL: audio fetched from S3, finished files put there
+            audio = S3AudioStore(data, settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+            files = S3ExportFiles(data, settings.presign_expires_s)
+        ctx["exports"] = worker = ExportWorker(settings, ctx["redis"], frames, audio, files)
         await worker.start()
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         if "exports" in ctx:
             await ctx["exports"].close()
+        if ctx.get("data") is not None:
+            await asyncio.to_thread(ctx["data"].close)
         if "frames" in ctx:
             await ctx["frames"].close()
 
@@ -55,6 +66,7 @@ def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from redis.exceptions import RedisError
 
+    from streamer.cli.serve import check_data_bucket
     from streamer.rigload import load_rig
 
     # As `serve` does: rig problems print as one list before anything starts.
@@ -64,11 +76,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             "REDIS_URL is not set: a worker renders the exports servers queue in Redis "
             "(REDIS_URL=redis://localhost:6379 streamer worker); without Redis the server renders exports itself"
         )
+    check_data_bucket(settings)  # a bad STREAMER_DATA_URL is one line, before the worker starts
     logging.getLogger("streamer").setLevel(args.log_level.upper())
     logging.getLogger("arq").setLevel(args.log_level.upper())
     if not logging.getLogger().handlers:
         logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
-    print(f"worker: rendering exports into {settings.data_dir / 'exports'} (Ctrl-C stops)", flush=True)
+    where = settings.data_dir / "exports" if settings.data_url is None else f"{settings.data_url} (exports/)"
+    print(f"worker: rendering exports into {where} (Ctrl-C stops)", flush=True)
     try:
         build_worker(settings, rig).run()
     except (RedisError, OSError) as exc:

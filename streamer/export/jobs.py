@@ -32,7 +32,7 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streamer.core.errors import NotFound, StreamerError
 from streamer.export.errors import Cancelled, DiskFull, ExportBusy, ExportError, ExportNotReady
@@ -48,6 +48,9 @@ from streamer.export.render import (
 )
 from streamer.export.worker import WorkerTask, error_from_json, result_from_json
 from streamer.frames import FrameStore
+
+if TYPE_CHECKING:
+    from streamer.export.files import S3ExportFiles
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +186,10 @@ class ExportJobs:
         webhook_hosts: Iterable[str] = (),
         use_processes: bool = True,
         render_kwargs: dict[str, Any] | None = None,
+        files: S3ExportFiles | None = None,
     ) -> None:
         self.root = Path(root)
+        self.files = files  # finished files on S3 (STREAMER_DATA_URL), else in ``root``
         self.workers = workers
         self.max_queued = max_queued
         self.ttl_s = ttl_s
@@ -299,13 +304,22 @@ class ExportJobs:
         job = self.get(job_id)
         with self._lock:
             self.jobs.pop(job_id, None)
+        self._remove_file(job)
+
+    def _remove_file(self, job: ExportJob) -> None:
         with contextlib.suppress(FileNotFoundError):
             job.path.unlink()
+        if self.files is not None:
+            self.files.remove(job)
+
+    def has_file(self, job: ExportJob) -> bool:
+        """Whether the finished file of ``job`` is stored (blocking with S3)."""
+        return self.files.exists(job) if self.files is not None else job.path.is_file()
 
     def file_of(self, job_id: str) -> ExportJob:
         """The job if its file is ready to download; raises :class:`ExportNotReady` otherwise."""
         job = self.get(job_id)
-        if job.status != "done" or not job.path.is_file():
+        if job.status != "done" or not self.has_file(job):
             raise ExportNotReady(f"export {job_id!r} has no file (status {job.status})")
         return job
 
@@ -338,6 +352,8 @@ class ExportJobs:
                     keys, pngs, audio, job.options, job.update, job.cancel_event, output=job.path, **self.render_kwargs
                 )
             job.result, job.size_bytes = result, job.path.stat().st_size
+            if self.files is not None:
+                self.files.publish(job)
             status = "done"
         except Cancelled:
             status = "cancelled"
@@ -431,8 +447,10 @@ class ExportJobs:
                 if job.status not in ACTIVE and job.finished is not None and now >= job.finished + self.ttl_s:
                     expired.append(self.jobs.pop(job.id))
         for job in expired:
-            with contextlib.suppress(FileNotFoundError):
-                job.path.unlink()
+            try:
+                self._remove_file(job)
+            except StreamerError as exc:
+                log.warning("export %s: cannot remove its file: %s", job.id, exc)
         return len(expired)
 
     async def _reap_forever(self) -> None:

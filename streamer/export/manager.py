@@ -84,4 +84,4 @@ class LocalExports:
         await asyncio.to_thread(self.jobs.delete, job_id)
 
     async def file_of(self, job_id: str) -> ExportJob:
-        return self.jobs.file_of(job_id)
+        return await asyncio.to_thread(self.jobs.file_of, job_id)

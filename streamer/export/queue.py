@@ -5,7 +5,8 @@ With ``REDIS_URL`` the app's export service is a :class:`QueueJobs` instead of t
 status, progress, error, the render spec), so any server process answers for any job, and a
 server restart loses nothing. ``submit`` writes the hash and enqueues an arq job that a worker
 (:mod:`streamer.export.queue_worker`) picks up; the worker renders to the shared exports folder
-(``STREAMER_DATA_DIR/exports``, which every process must see) and writes progress back. Cancel
+(``STREAMER_DATA_DIR/exports``, which every process must see), or uploads the finished file to
+S3 with ``STREAMER_DATA_URL`` (:mod:`streamer.export.files`), and writes progress back. Cancel
 sets a flag the worker polls. The spec carries the schedule the server resolved and checked, so
 the worker renders exactly what the request was validated against.
 """
@@ -20,7 +21,7 @@ import secrets
 import shutil
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
@@ -32,6 +33,9 @@ from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource
 from streamer.frames import FrameStore
 from streamer.settings import Settings
+
+if TYPE_CHECKING:
+    from streamer.export.files import S3ExportFiles
 
 log = logging.getLogger(__name__)
 
@@ -132,9 +136,10 @@ def portable_audio(audio: AudioSource | None, data_dir: Path) -> dict[str, Any] 
 class QueueJobs:
     """Export jobs kept in Redis and rendered by ``streamer worker`` processes (an ``ExportManager``)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, files: S3ExportFiles | None = None) -> None:
         assert settings.redis_url is not None
         self.settings = settings
+        self.files = files  # finished files on S3 (STREAMER_DATA_URL), else in the shared exports folder
         self.root = settings.data_dir / "exports"
         self.max_active = settings.export_workers + settings.export_max_queued
         self.ttl_s = settings.export_ttl_s
@@ -243,11 +248,14 @@ class QueueJobs:
             pipe.zrem(ACTIVE_KEY, job_id)
             await pipe.execute()
         await asyncio.to_thread(job.path.unlink, missing_ok=True)
+        if self.files is not None:
+            await asyncio.to_thread(self.files.remove, job)
 
     async def file_of(self, job_id: str) -> ExportJob:
         """The job if its file is ready to download; raises :class:`ExportNotReady` otherwise."""
         job = await self.get(job_id)
-        if job.status != "done" or not await asyncio.to_thread(job.path.is_file):
+        stored = self.files.exists if self.files is not None else lambda job: job.path.is_file()
+        if job.status != "done" or not await asyncio.to_thread(stored, job):
             raise ExportNotReady(f"export {job_id!r} has no file (status {job.status})")
         return job
 

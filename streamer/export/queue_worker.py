@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from arq.connections import ArqRedis
 from arq.constants import in_progress_key_prefix
@@ -51,6 +51,10 @@ from streamer.export.render import TEMP_SUFFIX, AudioSource, RenderResult, rende
 from streamer.frames import FrameStore
 from streamer.rigset import pick
 from streamer.settings import Settings
+
+if TYPE_CHECKING:
+    from streamer.export.files import S3ExportFiles
+    from streamer.storage import AudioStore
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +105,19 @@ class _Progress:
 class ExportWorker:
     """One worker process's state: settings, the frame source, Redis, and the jobs it renders."""
 
-    def __init__(self, settings: Settings, redis: ArqRedis, frames: RigFrames) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        redis: ArqRedis,
+        frames: RigFrames,
+        audio: AudioStore | None = None,
+        files: S3ExportFiles | None = None,
+    ) -> None:
         self.settings = settings
         self.redis = redis
         self.frames = frames
+        self.audio = audio  # with STREAMER_DATA_URL: where the jobs' audio is fetched from
+        self.files = files  # with STREAMER_DATA_URL: where finished files go
         self.root = settings.data_dir / "exports"
         self.id = f"{socket.gethostname()}:{os.getpid()}"
         self._tasks: list[asyncio.Task[None]] = []
@@ -145,7 +158,7 @@ class ExportWorker:
         await self.redis.set(WORKER_KEY + self.id, doc, px=int(self.lease_s * 1000))
 
     async def sweep(self) -> None:
-        """Remove temp files of jobs not running, and files of jobs Redis no longer knows."""
+        """Remove temp files of jobs not running, and files (local or on S3) of jobs Redis no longer knows."""
         for path in await asyncio.to_thread(lambda: list(self.root.iterdir())):
             job_id = _job_id_of(path.name)
             if job_id is None:
@@ -156,6 +169,12 @@ class ExportWorker:
                 log.info("export worker %s: removing leftover %s", self.id, path.name)
                 with contextlib.suppress(FileNotFoundError):
                     await asyncio.to_thread(path.unlink)
+        if self.files is not None:  # finished files on S3 of jobs Redis has forgotten (expired, deleted)
+            for name in await asyncio.to_thread(self.files.names):
+                job_id = _job_id_of(name)
+                if job_id is not None and not await self.redis.exists(JOB_KEY + job_id):
+                    log.info("export worker %s: removing expired %s from S3", self.id, name)
+                    await asyncio.to_thread(self.files.remove_name, name)
 
     # -- one job ---------------------------------------------------------------------------
 
@@ -187,7 +206,10 @@ class ExportWorker:
         status, error, size = "failed", None, None
         try:
             result = await self._render(job.path, json.loads(doc["spec"]), job.options, progress, cancel)
-            status, size = "done", (await asyncio.to_thread(os.stat, result.path)).st_size
+            size = (await asyncio.to_thread(os.stat, result.path)).st_size
+            if self.files is not None:
+                await asyncio.to_thread(self.files.publish, job)
+            status = "done"
         except Cancelled:
             status = "failed" if progress.timed_out else "cancelled"
             if progress.timed_out:
@@ -213,20 +235,24 @@ class ExportWorker:
     ) -> RenderResult:
         served = pick(self.frames.rigs, spec["rig"])
         keys, store = unpack_keys(spec["keys"]), served.frames(self.frames.cache)
-        audio = None
-        if spec.get("audio"):
-            path = Path(spec["audio"]["path"])
-            audio = AudioSource(
-                path if path.is_absolute() else self.settings.data_dir / path, spec["audio"]["offset_ms"]
-            )
         loop = asyncio.get_running_loop()
 
         def run() -> RenderResult:
             progress(0, len(keys), "fetching")
+            audio = self._audio(spec.get("audio"))
             pngs = fetch_frames(store, keys, loop, cancel)
             return render_frames(keys, pngs, audio, options, progress, cancel, output=output)
 
         return await asyncio.to_thread(run)
+
+    def _audio(self, spec: dict[str, Any] | None) -> AudioSource | None:
+        """The job's audio: from the data folder, or fetched from S3 into this machine's cache (blocking)."""
+        if not spec:
+            return None
+        path = Path(spec["path"])
+        if self.audio is not None:  # "audio/{id}" in the data folder's layout
+            return AudioSource(self.audio.path(path.name), spec["offset_ms"])
+        return AudioSource(path if path.is_absolute() else self.settings.data_dir / path, spec["offset_ms"])
 
     async def _tick(self, job_id: str, cancel: threading.Event, progress: _Progress) -> None:
         """Write progress, renew the in-progress lease, and pass on a cancel, until the render ends."""

@@ -182,7 +182,7 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
     if settings.redis_url:  # on the Redis queue, for `streamer worker` processes (docs/scaling.md)
         from streamer.export.queue import QueueJobs
 
-        exports = QueueJobs(settings)
+        exports = QueueJobs(settings, services.export_files)
     else:
         exports = LocalExports(
             ExportJobs(
@@ -192,6 +192,7 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
                 ttl_s=settings.export_ttl_s,
                 max_duration_ms=settings.export_max_s * 1000,
                 webhook_hosts=settings.export_webhook_hosts,
+                files=services.export_files,
             )
         )
     await exports.start()
@@ -201,12 +202,13 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
 
 def _log_serving(server: ServerState) -> None:
     frames, rig = server.services.frames, server.rig
+    data = server.services.data
     log.info(
         "serving rig %r from %s (%d frames); data in %s",
         rig.config.name,
         frames.location,
         len(rig.file_sizes),
-        server.settings.data_dir,
+        server.settings.data_dir if data is None else f"{data.url} (cached in {server.settings.data_dir})",
     )
     for served in list(server.rigs.values())[1:]:
         log.info("also serving rig %r (%s) from %s", served.id, served.rig.config.name, served.location)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from streamer.core.errors import NotFound
@@ -85,13 +85,22 @@ async def export_formats(request: Request) -> Response:
 
 async def get_export(request: Request) -> Response:
     job = await state(request).exports.get(request.path_params["id"])
-    return JSONResponse(job.to_json(), headers={"Cache-Control": "no-store"})
+    doc = job.to_json()
+    files = state(request).services.export_files
+    if files is not None and job.status == "done":  # the presigned download URL (STREAMER_DATA_URL)
+        doc["url"] = await asyncio.to_thread(files.url, job)
+        doc["url_expires_s"] = files.expires_s
+    return JSONResponse(doc, headers={"Cache-Control": "no-store"})
 
 
 async def export_file(request: Request) -> Response:
     job = await state(request).exports.file_of(request.path_params["id"])
-    stat = await asyncio.to_thread(os.stat, job.path)
     disposition = "inline" if request.query_params.get("inline") in ("1", "true") else "attachment"
+    files = state(request).services.export_files
+    if files is not None:  # the file is on S3: the client fetches it from there
+        url = await asyncio.to_thread(files.url, job, disposition)
+        return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+    stat = await asyncio.to_thread(os.stat, job.path)
     return FileResponse(
         job.path,
         media_type=job.options.media_type,

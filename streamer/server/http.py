@@ -274,7 +274,7 @@ async def validate_timeline(request: Request) -> Response:
     async with work.slot("timeline validation"):  # before reading: a refused body is never read
         raw = await read_json_bytes(request)
         source, duration_ms, audio_id = await work.run(validate_timeline_bytes, raw)
-    state(request).timelines.check_audio(audio_id)
+    await asyncio.to_thread(state(request).timelines.check_audio, audio_id)  # a request to S3 with STREAMER_DATA_URL
     return JSONResponse({"ok": True, "source": source, "duration_ms": duration_ms})
 
 

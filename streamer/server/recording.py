@@ -69,7 +69,8 @@ async def store_recording(
 ) -> dict[str, Any]:
     """Mix and store the audio, store the timeline; returns ``{timeline_id, audio_id, ...}``."""
     ids = [audio_id_of(a.url) for a in recording.audio]
-    files = [None if i is None or not audio.exists(i) else audio.path(i) for i in ids]
+    # Blocking (with STREAMER_DATA_URL, a download from S3 on a cache miss): off the event loop.
+    files = await asyncio.to_thread(lambda: [None if i is None or not audio.exists(i) else audio.path(i) for i in ids])
     speech = await asyncio.to_thread(mix_aired, recording, files)
     audio_id = None
     if speech is not None:

@@ -6,6 +6,10 @@
     data_dir/timelines/{id}.meta.json   {"name"}: the timeline's human name (Say text, file name)
     data_dir/audio/{id}             audio files; uploads are named {content hash}.{ext}
 
+With ``STREAMER_DATA_URL=s3://bucket/prefix`` the same layout lives in the bucket
+(:mod:`streamer.storage.s3stores`, over :mod:`streamer.storage.s3data`); the folder then only
+caches audio files.
+
 Errors (all :class:`StreamerError`): :class:`InvalidKey` for a bad id, :class:`NotFound`,
 :class:`TimelineError` for a document that does not validate, :class:`AlreadyExists`,
 :class:`AudioError` for an upload that is not usable audio, :class:`PayloadTooLarge`,

@@ -268,6 +268,11 @@ SCHEMAS: dict[str, Schema] = {
         created=NUM,
         finished=nullable(NUM),
         file={"type": "string", "description": "when done: the file's URL"},
+        url={
+            "type": "string",
+            "description": "when done and the data is on S3 (STREAMER_DATA_URL): a presigned download URL",
+        },
+        url_expires_s={"type": "integer", "description": "how long `url` is valid from this answer (s)"},
         filename=STR,
         size_bytes=INT,
         expires=NUM,

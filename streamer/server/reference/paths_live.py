@@ -124,7 +124,10 @@ LIVE_PATHS: dict[str, Schema] = {
         "get": op(
             "The rendered video",
             SEC_EXPORTS,
-            {"200": {"description": "the file (attachment; `?inline=1` to play it in the page)"}},
+            {
+                "200": {"description": "the file (attachment; `?inline=1` to play it in the page)"},
+                "307": {"description": "with STREAMER_DATA_URL: to a presigned S3 URL of the file"},
+            },
             params=(EXPORT_ID, param("inline", "query", "1 or true: show rather than download", required=False)),
             errors="404 409",
         ),
