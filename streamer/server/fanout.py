@@ -126,7 +126,7 @@ class Viewer:
         self.rtt_ms = 0  # its round trip to us, as its pings report it
         self.waiting_for: str | None = None  # the channel it waits for, until a controller creates it
         self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
-        self._direct = direct_connection(ws)
+        self.direct = direct_connection(ws)  # the uvicorn connection broadcasts are written to, if any
 
     def push(self, text: str, frame: bytes | None = None) -> bool:
         """Send or queue ``text``; False (and start closing) when the viewer has fallen behind.
@@ -136,7 +136,7 @@ class Viewer:
         """
         if self.closing:
             return False
-        direct = self._direct
+        direct = self.direct
         if (
             direct is not None
             and self.writer is None
