@@ -265,7 +265,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             max_age=600,
         ),
         Middleware(SecurityHeadersMiddleware),
-        Middleware(RawSocketMiddleware),
+        Middleware(RawSocketMiddleware),  # after those above, which pass a WebSocket's send on untouched
     ]
     handlers: dict[Any, Any] = {StreamerError: handle_streamer_error}
     handlers[HTTPException] = handle_http_exception

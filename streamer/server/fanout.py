@@ -2,9 +2,9 @@
 
 :class:`Fanout` is the seam between a channel (which decides what to say) and the connections
 that hear it. :class:`LocalFanout` delivers to this process's viewers: every message is encoded
-once per channel and the same string is written to every viewer; a viewer whose transport
-pushes back gets a bounded queue and a writer task, and a viewer that cannot keep up is closed
-(4008) without delaying anyone else. Another implementation (several processes sharing
+and framed once per channel and the same bytes are written to every viewer; a viewer whose
+transport pushes back gets a bounded queue and a writer task, and a viewer that cannot keep up
+is closed (4008) without delaying anyone else. Another implementation (several processes sharing
 channels through a broker) publishes the text once and delivers it in each process.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class RawSocketMiddleware:
         await self.app(scope, receive, send)
 
 
-def direct_connection(ws: WebSocket) -> Any:
+def direct_connection(ws: WebSocket) -> WebSocketsSansIOProtocol | None:
     """uvicorn's connection behind ``ws`` when broadcasts may be written to its transport, else None.
 
     A broadcast is the same text for every viewer: framed once (:func:`ws_frame`), it is the
@@ -79,7 +80,7 @@ def direct_connection(ws: WebSocket) -> Any:
     test client) every message takes the ASGI path.
     """
     conn = ws.scope.get(RAW_CONNECTION)
-    if conn is None or type(conn).__name__ != "WebSocketsSansIOProtocol":
+    if not isinstance(conn, WebSocketsSansIOProtocol):
         return None
     if not all(hasattr(conn, name) for name in ("transport", "writable", "close_sent", "disconnected", "conn")):
         return None
@@ -108,9 +109,10 @@ class _Continue:
 class Viewer:
     """One connection's outgoing messages.
 
-    The common case writes at once: the send coroutine is stepped by hand and, while the
-    transport has room, finishes without suspending, so a broadcast costs no task switch per
-    viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
+    The common case writes at once: under uvicorn, the frame's bytes go straight to the
+    transport (:func:`direct_connection`); otherwise the send coroutine is stepped by hand and,
+    while the transport has room, finishes without suspending, so a broadcast costs no task
+    switch per viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
     rest of that send and the messages after it go to a writer task through a bounded queue;
     a viewer whose queue overflows is closed with 4008 and never delays the others.
     """
