@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -24,6 +25,9 @@ from benchmarks.loadgen import ROOT, post, proc_usage, start_server
 from benchmarks.workloads import lipsync_timeline
 
 PROGRAM_MS = 12_000
+# Viewers per load-generator process at most: each must read and answer pings in time (the
+# server drops a viewer whose pong is over a second late, with 1011).
+PER_PROCESS = 2500
 
 
 def distinct_changes(changes: list[list[Any]]) -> list[tuple[int, str]]:
@@ -44,6 +48,7 @@ def run_step(
     channel = f"bench{count}"
     url = base.replace("http", "ws") + f"/ws?channel={channel}"
     post(base, f"/channels/{channel}/stop", {})  # created first: viewers join it as they connect
+    processes = max(processes, -(-count // PER_PROCESS))
     per = [count // processes + (1 if i < count % processes else 0) for i in range(processes)]
     gens = [
         subprocess.Popen(
@@ -65,6 +70,7 @@ def run_step(
     connect_s = time.monotonic() - t_connect
     time.sleep(1.0)
     cpu1, rss1 = proc_usage(server_pid)
+    gen_cpu1 = sum(proc_usage(gen.pid)[0] for gen in gens)
     t_cpu = time.monotonic()
     program = post(base, f"/channels/{channel}/play", {"timeline_id": "bench"})
     for gen in gens:
@@ -74,13 +80,16 @@ def run_step(
         gen.stdin.flush()
     time.sleep(PROGRAM_MS / 1000)
     cpu_end = proc_usage(server_pid)[0]
+    gen_cpu = sum(proc_usage(gen.pid)[0] for gen in gens) - gen_cpu1
     wall = time.monotonic() - t_cpu
+    load = os.getloadavg()[0]
     results = []
     for gen in gens:
         assert gen.stdout is not None
         results.append(json.loads(gen.stdout.readline()))
         gen.wait(30)
     closed = sum(r["closed"] for r in results)
+    close_codes = sorted({c for r in results for c in r["close_codes"]})
     late = sum(r["late_frames"] for r in results)
     counts = sorted({c for r in results for c in r["frame_counts"]})
     wrong = sum(r["wrong_viewers"] for r in results)
@@ -90,6 +99,7 @@ def run_step(
         "viewers": count,
         "on_time": on_time,
         "closed": closed,
+        "close_codes": close_codes,
         "late_frames": late,
         "wrong_viewers": wrong,
         "first_difference": next((r["first_difference"] for r in results if r.get("first_difference")), None),
@@ -103,6 +113,9 @@ def run_step(
         # connections are included and this is an upper bound.
         "server_kb_per_viewer": round((rss1 - rss_base) / 1e3 / count, 1),
         "server_cpu_us_per_viewer_s": round(1e6 * (cpu_end - cpu1) / wall / count, 2),
+        "load_generators": len(gens),
+        "loadgen_cpu_cores": round(gen_cpu / wall, 2),
+        "load_average": round(load, 1),
     }
 
 
@@ -136,14 +149,17 @@ def run(workers: int, steps: list[int], processes: int) -> dict[str, Any]:
         "min_margin_ms_at_max": last_ok["min_margin_ms"],
         "program_ms": PROGRAM_MS,
         "frames_per_viewer": len(expected),
-        "load_generators": processes,
+        "load_generators": last_ok["load_generators"],
+        "load_average_at_max": last_ok["load_average"],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", default="500,1000,2000,3000,4000,5000,6000,7000,8000")
-    parser.add_argument("--processes", type=int, default=2, help="load-generator processes")
+    parser.add_argument("--steps", default="500,1000,2000,4000,6000,8000,10000")
+    parser.add_argument(
+        "--processes", type=int, default=2, help=f"load-generator processes (at least one per {PER_PROCESS} viewers)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="also run on `serve --workers N` (with Redis)")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]

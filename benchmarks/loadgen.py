@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from bisect import bisect_left
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,8 @@ def start_server(workers: int = 1, **env: str) -> Iterator[tuple[str, subprocess
             yield started
         return
     port = free_port()
-    with tempfile.TemporaryDirectory() as data:
+    # The server's log goes to a file: a pipe nobody reads would stall the server once it filled.
+    with tempfile.TemporaryDirectory() as data, tempfile.TemporaryFile() as errors:
         environ = {**os.environ, "STREAMER_DATA_DIR": data, "STREAMER_FRAMES_DIR": str(ROOT / "frames"), **env}
         proc = subprocess.Popen(
             [
@@ -89,7 +91,7 @@ def start_server(workers: int = 1, **env: str) -> Iterator[tuple[str, subprocess
             ],
             env=environ,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=errors,
         )
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -100,12 +102,16 @@ def start_server(workers: int = 1, **env: str) -> Iterator[tuple[str, subprocess
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    err = proc.stderr.read().decode() if proc.stderr else ""
+                    errors.seek(0)
+                    err = errors.read().decode(errors="replace")
                     raise RuntimeError("server did not start: " + err[-2000:]) from None
                 time.sleep(0.1)
         try:
             yield base, proc
         finally:
+            if os.environ.get("LOADGEN_DEBUG"):
+                errors.seek(0)
+                sys.stderr.write(errors.read()[-4000:].decode(errors="replace"))
             proc.terminate()
             try:
                 proc.wait(10)
@@ -177,21 +183,39 @@ async def clock_offset(ws: Any, samples: int = 8) -> float:
     return best[1]
 
 
+class _Parsed:
+    """What the analysis needs of one distinct message text, parsed once per load generator.
+
+    Every viewer of a channel receives the same texts, so a process parses each distinct text
+    once and each viewer's check is a walk over its own sequence of them.
+    """
+
+    __slots__ = ("kind", "from_ms", "frames", "times", "window")
+
+    def __init__(self, raw: bytes) -> None:
+        msg = json.loads(raw)
+        self.kind: str = msg["type"]
+        self.from_ms: int | None = msg.get("from_ms")
+        self.frames: list[tuple[int, str]] = [(int(t), str(u)) for t, u in msg.get("frames", ())]
+        self.times = sorted(t for t, _ in self.frames)
+        program = msg.get("program") if self.kind == "program_start" else None
+        self.window: tuple[int, int] | None = (program["start_ms"], program["end_ms"]) if program else None
+
+
 class _Viewer:
-    """One connection's received messages (arrival time on the server clock, raw text)."""
+    """One connection's received messages: (arrival time on the server clock, raw text), in order."""
 
-    __slots__ = ("ws", "log", "closed", "frames", "late", "min_margin", "first_frames_at")
+    __slots__ = ("log", "closed", "frames", "late", "min_margin", "first_frames_at")
 
-    def __init__(self, ws: Any) -> None:
-        self.ws = ws
-        self.log: list[tuple[float, str]] = []
+    def __init__(self) -> None:
+        self.log: list[tuple[float, bytes]] = []
         self.closed: int | None = None
         self.frames: dict[int, str] = {}
         self.late = 0
         self.min_margin = float("inf")
         self.first_frames_at: dict[int, float] = {}
 
-    def analyse(self) -> None:
+    def analyse(self, parsed: dict[bytes, _Parsed]) -> None:
         """Replay the log: frames of the program, their margins, first arrival per re-plan.
 
         Parsing happens here, after the run, so the timed part only stamps arrivals. The
@@ -200,74 +224,164 @@ class _Viewer:
         the past by definition.
         """
         window: tuple[int, int] | None = None
-        replan: tuple[float, dict[str, Any]] | None = None
+        replan: tuple[float, _Parsed] | None = None
         after_hello = False
         for now, raw in self.log:
-            msg = json.loads(raw)
-            kind = msg["type"]
+            msg = parsed.get(raw)
+            if msg is None:
+                msg = parsed[raw] = _Parsed(raw)
+            kind = msg.kind
             if kind == "hello":
                 after_hello = True
                 continue
             if kind == "program_start":
-                window = (msg["program"]["start_ms"], msg["program"]["end_ms"])
+                window = msg.window
                 if replan is None:
                     continue
                 now, msg = replan
             elif kind != "frames":
                 continue
             else:
-                self.first_frames_at.setdefault(msg["from_ms"], now)
+                assert msg.from_ms is not None
+                self.first_frames_at.setdefault(msg.from_ms, now)
                 if after_hello:  # the join message
                     after_hello = False
                     continue
                 if window is None:  # idle before the program; the last one is the re-plan
                     replan = (now, msg)
                     continue
-            for t, frame_url in msg["frames"]:
-                margin = t - now
-                self.min_margin = min(self.min_margin, margin)
-                if margin < 0:
-                    self.late += 1
-                    if os.environ.get("LOADGEN_DEBUG"):
-                        print("late", t, round(now), msg["from_ms"], len(msg["frames"]), file=sys.stderr)
-                if window is not None and window[0] <= t < window[1]:
-                    self.frames[t] = frame_url
+            if msg.times:
+                self.min_margin = min(self.min_margin, msg.times[0] - now)
+                late = bisect_left(msg.times, now)
+                self.late += late
+                if late and os.environ.get("LOADGEN_DEBUG"):
+                    print("late", late, round(now), msg.from_ms, len(msg.frames), file=sys.stderr)
+            if window is not None:
+                start, end = window
+                self.frames.update((t, u) for t, u in msg.frames if start <= t < end)
+
+
+class _Client(asyncio.Protocol):
+    """A WebSocket viewer with the least work per message: handshake, frame headers, pongs.
+
+    Each text message is kept as its raw bytes with the arrival time of the read that brought
+    it (identical texts share one bytes object), for :meth:`_Viewer.analyse` after the run;
+    ``record=False`` keeps nothing (a byte-draining viewer). Pings are answered at once, as
+    a browser does (the server drops a viewer whose pong is late, with 1011). Server frames are
+    unmasked and unfragmented (uvicorn does not fragment); client frames are masked with a zero key.
+    """
+
+    def __init__(
+        self,
+        request: bytes,
+        ready: asyncio.Future[None],
+        viewer: _Viewer,
+        record: bool,
+        texts: dict[bytes, bytes],
+        offset: float,
+    ) -> None:
+        self.request, self.ready, self.viewer, self.record, self.texts = request, ready, viewer, record, texts
+        self.offset = offset  # server clock minus monotonic ms
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.viewer.closed is None:
+            self.viewer.closed = 1006
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf + data if self.buf else data
+        if not self.ready.done():
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.ready.set_exception(ConnectionError(buf[:80].decode("latin-1")))
+                return
+            self.ready.set_result(None)
+            buf = buf[end + 4 :]
+        now = time.monotonic() * 1000 + self.offset
+        pos, size = 0, len(buf)
+        while size - pos >= 2:
+            opcode, length = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
+            head = 2
+            if length == 126:
+                head, length = 4, int.from_bytes(buf[pos + 2 : pos + 4], "big")
+            elif length == 127:
+                head, length = 10, int.from_bytes(buf[pos + 2 : pos + 10], "big")
+            if size - pos < head + length:
+                break
+            payload = buf[pos + head : pos + head + length]
+            pos += head + length
+            if opcode == 1:
+                if self.record:
+                    self.viewer.log.append((now, self.texts.setdefault(payload, payload)))
+            elif opcode == 9:  # ping: a masked pong with the same payload
+                assert self.transport is not None and length < 126
+                self.transport.write(bytes((0x8A, 0x80 | length)) + b"\0\0\0\0" + payload)
+            elif opcode == 8:
+                self.viewer.closed = int.from_bytes(payload[:2], "big") if length >= 2 else 1005
+                assert self.transport is not None
+                self.transport.close()
+                return
+        self.buf = buf[pos:]
+
+
+async def connect_clients(url: str, count: int, *, record: bool, offset: float = 0.0) -> list[tuple[_Viewer, _Client]]:
+    """``count`` viewers of ``url``, connected 100 at a time; recording ones once their ``hello`` came.
+
+    ``offset`` (server clock minus this process's monotonic ms) puts the arrival stamps on the
+    server clock.
+    """
+    host_port, _, path = url.removeprefix("ws://").partition("/")
+    host, _, port = host_port.partition(":")
+    request = (
+        f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    sem = asyncio.Semaphore(100)
+    texts: dict[bytes, bytes] = {}
+
+    async def one() -> tuple[_Viewer, _Client]:
+        async with sem:
+            for attempt in range(6):
+                viewer = _Viewer()
+                ready: asyncio.Future[None] = loop.create_future()
+                client = _Client(request, ready, viewer, record, texts, offset)
+                try:
+                    await loop.create_connection(lambda: client, host, int(port))  # noqa: B023 - called at once
+                    await asyncio.wait_for(ready, 60)
+                    return viewer, client
+                except OSError:
+                    if attempt == 5:
+                        raise
+                    await asyncio.sleep(0.2 * (attempt + 1))
+            raise AssertionError("unreachable")
+
+    clients = list(await asyncio.gather(*(one() for _ in range(count))))
+    if record:  # ready once every viewer has joined: through another process, that takes a round trip
+        while any(not viewer.log and viewer.closed is None for viewer, _ in clients):
+            await asyncio.sleep(0.05)
+    return clients
 
 
 async def _viewers(url: str, count: int) -> None:
     raise_fd_limit()
     loop = asyncio.get_running_loop()
-    sem = asyncio.Semaphore(100)
-
-    async def connect() -> Any:
-        async with sem:
-            for attempt in range(5):
-                try:
-                    return await websockets.connect(
-                        url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None
-                    )
-                except OSError:
-                    await asyncio.sleep(0.2 * (attempt + 1))
-            return await websockets.connect(url, max_size=2**20, open_timeout=60, ping_interval=None, compression=None)
-
-    sockets = await asyncio.gather(*(connect() for _ in range(count)))
-    # Ready once every viewer has joined (its hello arrived): in another process than the channel's
-    # (serve --workers), joining takes a round trip to the process running it.
-    firsts = await asyncio.gather(*(ws.recv() for ws in sockets))
-    offset = await clock_offset(sockets[0])
-    viewers = [_Viewer(ws) for ws in sockets]
-    for viewer, first in zip(viewers, firsts, strict=True):
-        viewer.log.append((time.monotonic() * 1000 + offset, first))
-
-    async def read(v: _Viewer) -> None:
-        log, clock = v.log, time.monotonic
-        try:
-            async for raw in v.ws:
-                log.append((clock() * 1000 + offset, raw))
-        except websockets.ConnectionClosed as exc:
-            v.closed = exc.rcvd.code if exc.rcvd else 1006
-
-    readers = [asyncio.create_task(read(v)) for v in viewers]
+    # Stamps are on the server clock: measured on a connection of its own, before the viewers.
+    async with websockets.connect(url, compression=None, ping_interval=None) as ws:
+        offset = await clock_offset(ws)
+    clients = await connect_clients(url, count, record=True, offset=offset)
+    viewers = [viewer for viewer, _ in clients]
     print(json.dumps({"ready": True, "offset": offset}), flush=True)
     line = await loop.run_in_executor(None, sys.stdin.readline)
     cmd = json.loads(line)
@@ -276,16 +390,21 @@ async def _viewers(url: str, count: int) -> None:
     else:
         end_local = cmd["end_ms"] - offset
         await asyncio.sleep(max(0.0, (end_local - time.monotonic() * 1000) / 1000) + 1.0)
-    for task in readers:
-        task.cancel()
+    for viewer, client in clients:
+        client.record = False
+        if viewer.closed is None:
+            viewer.closed = 0  # still open: 0 until the end (counted below as not closed)
+    parsed: dict[bytes, _Parsed] = {}
     for v in viewers:
-        v.analyse()
+        v.analyse(parsed)
     result: dict[str, Any] = {
         "viewers": count,
-        "closed": sum(v.closed is not None for v in viewers),
+        "closed": sum(bool(v.closed) for v in viewers),
+        "close_codes": sorted({v.closed for v in viewers if v.closed}),
         "late_frames": sum(v.late for v in viewers),
         "min_margin_ms": min(v.min_margin for v in viewers),
         "frame_counts": sorted({len(v.frames) for v in viewers}),
+        "distinct_texts": len(parsed),
     }
     if "expect" in cmd:  # [[t_ms from the program start, url], ...]: compare every viewer's frames
         expected = [(int(t), str(u)) for t, u in cmd["expect"]]
@@ -302,17 +421,23 @@ async def _viewers(url: str, count: int) -> None:
             for from_ms, at in v.first_frames_at.items():
                 first.setdefault(from_ms, []).append(at)
         result["first_frames"] = first
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    for _, client in clients:
+        if client.transport is not None:
+            client.transport.close()
     print(json.dumps(result), flush=True)
 
 
 async def _drain(url: str, count: int) -> None:
     raise_fd_limit()
-    transports = await drain_viewers(url, count)
+    clients = await drain_viewers(url, count)
     print(json.dumps({"ready": True}), flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    for transport in transports:
-        transport.close()
+    closed = sum(bool(viewer.closed) for viewer, _ in clients)
+    if closed:
+        print(f"loadgen drain: {closed} of {count} viewers were closed by the server", file=sys.stderr)
+    for _, client in clients:
+        if client.transport is not None:
+            client.transport.close()
 
 
 def main() -> None:
@@ -322,42 +447,9 @@ def main() -> None:
         asyncio.run(_viewers(sys.argv[1], int(sys.argv[2])))
 
 
-class _Drain(asyncio.Protocol):
-    """A WebSocket viewer that completes the handshake, then reads and discards everything."""
-
-    def __init__(self, request: bytes, ready: asyncio.Future[None]) -> None:
-        self.request, self.ready, self.head = request, ready, b""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(self.request)
-
-    def data_received(self, data: bytes) -> None:
-        if not self.ready.done():
-            self.head += data
-            if b"\r\n\r\n" in self.head:
-                self.ready.set_result(None)
-
-
-async def drain_viewers(url: str, count: int) -> list[asyncio.BaseTransport]:
-    """``count`` cheap viewers: real TCP consumers of every message, with no parsing cost."""
-    host_port, _, path = url.removeprefix("ws://").partition("/")
-    host, _, port = host_port.partition(":")
-    request = (
-        f"GET /{path} HTTP/1.1\r\nHost: {host_port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    ).encode()
-    loop = asyncio.get_running_loop()
-    sem = asyncio.Semaphore(100)
-
-    async def one() -> asyncio.BaseTransport:
-        async with sem:
-            ready: asyncio.Future[None] = loop.create_future()
-            transport, _ = await loop.create_connection(lambda: _Drain(request, ready), host, int(port))
-            await ready
-            return transport
-
-    return list(await asyncio.gather(*(one() for _ in range(count))))
+async def drain_viewers(url: str, count: int) -> list[tuple[_Viewer, _Client]]:
+    """``count`` cheap viewers: real TCP consumers of every message (answering pings), keeping nothing."""
+    return await connect_clients(url, count, record=False)
 
 
 if __name__ == "__main__":

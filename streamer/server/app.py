@@ -35,6 +35,7 @@ from streamer.server.captions import caption_routes
 from streamer.server.channels import ChannelService
 from streamer.server.errors import http_status
 from streamer.server.exports import export_routes
+from streamer.server.fanout import RawSocketMiddleware
 from streamer.server.http import http_routes
 from streamer.server.limits import HeavyWork
 from streamer.server.live import live_routes
@@ -266,6 +267,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
             max_age=600,
         ),
         Middleware(SecurityHeadersMiddleware),
+        Middleware(RawSocketMiddleware),  # after those above, which pass a WebSocket's send on untouched
     ]
     handlers: dict[Any, Any] = {StreamerError: handle_streamer_error}
     handlers[HTTPException] = handle_http_exception

@@ -2,9 +2,9 @@
 
 :class:`Fanout` is the seam between a channel (which decides what to say) and the connections
 that hear it. :class:`LocalFanout` delivers to this process's viewers: every message is encoded
-once per channel and the same string is written to every viewer; a viewer whose transport
-pushes back gets a bounded queue and a writer task, and a viewer that cannot keep up is closed
-(4008) without delaying anyone else. Another implementation (several processes sharing
+and framed once per channel and the same bytes are written to every viewer; a viewer whose
+transport pushes back gets a bounded queue and a writer task, and a viewer that cannot keep up
+is closed (4008) without delaying anyone else. Another implementation (several processes sharing
 channels through a broker) publishes the text once and delivers it in each process.
 """
 
@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,59 @@ CLOSE_UNAUTHORIZED, CLOSE_BAD_CHANNEL, CLOSE_TOO_SLOW, CLOSE_FLOOD = 4001, 4002,
 def encode(message: dict[str, Any]) -> str:
     """A message as it goes on the wire (compact JSON)."""
     return json.dumps(message, separators=(",", ":"))
+
+
+def ws_frame(text: str) -> bytes:
+    """``text`` as one WebSocket text frame from a server (RFC 6455: final, unmasked, uncompressed)."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        head = bytes((0x81, size))
+    elif size < 65536:
+        head = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return head + payload
+
+
+# Where RawSocketMiddleware leaves the server's connection object in a WebSocket's scope.
+RAW_CONNECTION = "streamer.ws_connection"
+
+
+class RawSocketMiddleware:
+    """Notes, in each WebSocket's scope, the server connection behind its ASGI ``send``.
+
+    uvicorn's ``send`` is a bound method of its connection (``WebSocketsSansIOProtocol``);
+    :class:`Viewer` writes broadcasts straight to that connection's transport when it can
+    (see :func:`direct_connection`). Must sit outside any middleware that wraps ``send``.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_CONNECTION] = getattr(send, "__self__", None)
+        await self.app(scope, receive, send)
+
+
+def direct_connection(ws: WebSocket) -> WebSocketsSansIOProtocol | None:
+    """uvicorn's connection behind ``ws`` when broadcasts may be written to its transport, else None.
+
+    A broadcast is the same text for every viewer: framed once (:func:`ws_frame`), it is the
+    same bytes for all of them, and writing those bytes to the transport skips Starlette's,
+    uvicorn's and websockets' per-message work (framing, state checks, a coroutine), which was
+    a third of a broadcast's CPU, the rest being the ``send`` system call. This relies on
+    uvicorn's ``websockets-sansio`` protocol (which ``server/run.py`` selects) and its
+    attributes, checked here once per connection; with anything else (another server, a
+    test client) every message takes the ASGI path.
+    """
+    conn = ws.scope.get(RAW_CONNECTION)
+    if not isinstance(conn, WebSocketsSansIOProtocol):
+        return None
+    if not all(hasattr(conn, name) for name in ("transport", "writable", "close_sent", "disconnected", "conn")):
+        return None
+    return conn
 
 
 class _Continue:
@@ -54,9 +109,10 @@ class _Continue:
 class Viewer:
     """One connection's outgoing messages.
 
-    The common case writes at once: the send coroutine is stepped by hand and, while the
-    transport has room, finishes without suspending, so a broadcast costs no task switch per
-    viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
+    The common case writes at once: under uvicorn, the frame's bytes go straight to the
+    transport (:func:`direct_connection`); otherwise the send coroutine is stepped by hand and,
+    while the transport has room, finishes without suspending, so a broadcast costs no task
+    switch per viewer (the way websockets' ``broadcast()`` writes). When the transport pushes back, the
     rest of that send and the messages after it go to a writer task through a bounded queue;
     a viewer whose queue overflows is closed with 4008 and never delays the others.
     """
@@ -72,11 +128,27 @@ class Viewer:
         self.rtt_ms = 0  # its round trip to us, as its pings report it
         self.waiting_for: str | None = None  # the channel it waits for, until a controller creates it
         self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
+        self.direct = direct_connection(ws)  # the uvicorn connection broadcasts are written to, if any
 
-    def push(self, text: str) -> bool:
-        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind."""
+    def push(self, text: str, frame: bytes | None = None) -> bool:
+        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind.
+
+        ``frame`` is ``text`` already framed (:func:`ws_frame`), when the caller sends the same
+        text to many viewers.
+        """
         if self.closing:
             return False
+        direct = self.direct
+        if (
+            direct is not None
+            and self.writer is None
+            and direct.writable.is_set()
+            and not direct.close_sent
+            and not direct.disconnected
+            and direct.conn.state is State.OPEN
+        ):
+            direct.transport.write(ws_frame(text) if frame is None else frame)
+            return True
         if self.writer is not None:
             if len(self.queue) >= self.max_queue:
                 self.close(CLOSE_TOO_SLOW)
@@ -182,10 +254,11 @@ class LocalFanout:
         viewers = self._viewers.get(channel)
         if not viewers:
             return
+        frame = ws_frame(text)
         for viewer in list(viewers):
             if viewer in skip:
                 continue
-            if not viewer.push(text):
+            if not viewer.push(text, frame):
                 viewers.discard(viewer)
                 if viewer.close_code == CLOSE_TOO_SLOW:
                     log.warning("channel %s: viewer fell behind, closing it (4008)", channel)

@@ -40,6 +40,9 @@ def uvicorn_config(app: Starlette | Callable[[], Starlette], settings: Settings,
         # Compression would be per connection: it defeats encoding each message once per
         # channel and costs more CPU than the bandwidth it saves on small JSON batches.
         "ws_per_message_deflate": False,
+        # Named rather than "auto": broadcasts are written straight to this protocol's transport
+        # (server/fanout.py, direct_connection).
+        "ws": "websockets-sansio",
         "ws_ping_interval": half_s,
         "ws_ping_timeout": half_s,
         "timeout_graceful_shutdown": 10,

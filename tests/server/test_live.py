@@ -201,7 +201,7 @@ async def test_play_with_audio_then_late_joiner_gets_the_cue(server: LiveServer,
             assert messages[3]["start_ms"] == program["start_ms"], "the late joiner seeks by the same clock"
             joined_at = messages[1]["from_ms"]
             assert joined_at > program["start_ms"]
-            schedule = httpx.get(f"{server.base_url}/timelines/talk/schedule").json()
+            schedule = (await asyncio.to_thread(httpx.get, f"{server.base_url}/timelines/talk/schedule")).json()
             on_screen = [k for t, k in schedule["changes"] if t <= joined_at - program["start_ms"]][-1]
             assert messages[1]["frames"][0] == [joined_at, "/frames/" + on_screen]
             end = await recv(late, "program_end", timeout=5)
