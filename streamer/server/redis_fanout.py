@@ -91,9 +91,10 @@ class RedisFanout:
         on_request: Callable[[dict[str, Any]], None],
         on_reconnect: Callable[[], None],
         on_channel: Callable[[str], None],
+        now_ms: Callable[[], int] | None = None,
     ) -> None:
         self.redis, self.process_id = redis, process_id
-        self.local = LocalFanout()
+        self.local = LocalFanout(now_ms)  # with the server clock: counts late frames
         self._snapshot, self._on_request, self._on_reconnect = snapshot, on_request, on_reconnect
         self._on_channel = on_channel
         self._queue: list[tuple[str, str, bool]] = []  # (topic, text, is a channel broadcast), in order
