@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,3 +79,27 @@ async def test_one_scrape_shows_both_processes_and_their_own_traffic(cluster: Cl
 
     b.kill()  # one that dies drops out when its last snapshot expires (10 s)
     await scrape_until(a, lambda s: s.processes() == {pa})
+
+
+def parent_pid(pid: int) -> int:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+async def test_serve_with_workers_any_worker_scraped_shows_both(
+    cluster: Cluster, rig_dir: Path, tmp_path: Path
+) -> None:
+    server = ServerProcess(tmp_path / "data", tmp_path / "workers.log", rig_dir, REDIS_URL=cluster.redis.url)
+    server.env["STREAMER_WORKERS"] = "2"
+    cluster.servers.append(server)
+    server.start()
+    scrape = await scrape_until(server, lambda s: len(s.processes()) == 2)
+    assert server.proc is not None
+    pids = {int(process.rpartition(":")[2]) for process in scrape.processes()}
+    assert {parent_pid(pid) for pid in pids} == {server.proc.pid}  # the two workers uvicorn started
+    answered = set()
+    for _ in range(8):  # a new connection each time: SO_REUSEPORT hands it to either worker
+        doc = httpx.get(server.base_url + "/metrics.json", timeout=TIMEOUT).json()
+        answered.add(doc["process"])
+        assert {doc["process"], *(other["process"] for other in doc["others"])} == scrape.processes()
+    assert answered <= scrape.processes()
