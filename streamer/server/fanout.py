@@ -170,13 +170,14 @@ FRAMES_PREFIX = '{"type":"frames",'  # how a frames message starts on the wire (
 
 
 class LocalFanout:
-    """The viewers connected to this process, by channel.
+    """The viewers connected to this process, by channel, and what was written to them (:attr:`sent`).
 
-    ``now_ms`` is the server clock: with it, frames written after their presentation time are
-    counted as late in :attr:`sent`.
+    ``now_ms`` is the server clock. A frame counts as late when its time has passed once its
+    message is written to every viewer here (so in a big audience, a frame that fell due during
+    the writing counts late for all of them).
     """
 
-    def __init__(self, now_ms: Callable[[], int] | None = None) -> None:
+    def __init__(self, now_ms: Callable[[], int]) -> None:
         self._viewers: dict[str, set[Viewer]] = {}
         self._now_ms = now_ms
         self.sent = Deliveries()
@@ -224,9 +225,8 @@ class LocalFanout:
             return
         frames = json.loads(text)["frames"]  # once per message, not per viewer
         sent.frames += len(frames) * written
-        if self._now_ms is not None and frames:
-            now = self._now_ms()
-            sent.late_frames += sum(1 for t_ms, _ in frames if t_ms < now) * written
+        now = self._now_ms()
+        sent.late_frames += sum(1 for t_ms, _ in frames if t_ms < now) * written
 
     def audience(self, channel: str) -> Audience:
         viewers = self._viewers.get(channel, ())
