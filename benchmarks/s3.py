@@ -142,7 +142,7 @@ def wait_for_port(port: int, timeout_s: float = 30) -> None:
 
 
 def metrics(base: str) -> dict[str, Any]:
-    with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+    with urllib.request.urlopen(base + "/metrics.json", timeout=10) as r:
         return dict(json.loads(r.read())["frames"])
 
 

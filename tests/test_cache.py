@@ -27,7 +27,7 @@ MakeS3Server = Callable[..., LiveServer]
 
 
 def metrics(server: LiveServer) -> dict[str, float]:
-    return dict(httpx.get(server.base_url + "/metrics", timeout=10).json()["frames"])
+    return dict(httpx.get(server.base_url + "/metrics.json", timeout=10).json()["frames"])
 
 
 def test_200_concurrent_requests_for_one_uncached_frame_make_one_get_object(

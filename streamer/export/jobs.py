@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
+STATES = (*ACTIVE, "done", "failed", "cancelled")  # every status a job can have
 WEBHOOK_TIMEOUT_S = 5.0
 # Refuse new jobs (507) when the exports folder's disk has less than this free.
 MIN_FREE_BYTES = 64 * 1024 * 1024

@@ -10,9 +10,10 @@ snapshot, so callers that follow a job ask for it again.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any, Protocol
 
-from streamer.export.jobs import ExportJob, ExportJobs
+from streamer.export.jobs import STATES, ExportJob, ExportJobs
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource
 from streamer.frames import FrameStore
@@ -27,6 +28,10 @@ class ExportManager(Protocol):
 
     async def health(self) -> dict[str, Any] | None:
         """What ``GET /health`` reports of the export service (None: nothing beyond the server's own)."""
+        ...
+
+    async def stats(self) -> dict[str, Any]:
+        """For ``GET /metrics``: ``{"jobs": {status: count, every status}, "workers": live workers or None}``."""
         ...
 
     async def submit(
@@ -68,6 +73,10 @@ class LocalExports:
 
     async def health(self) -> None:
         return None
+
+    async def stats(self) -> dict[str, Any]:
+        statuses = Counter(job.status for job in list(self.jobs.jobs.values()))
+        return {"jobs": {state: statuses[state] for state in STATES}, "workers": None}  # renders on its own threads
 
     async def submit(self, *args: Any, rig: str = "default", **kwargs: Any) -> ExportJob:
         return self.jobs.submit(*args, **kwargs)  # ``store`` is already the rig's

@@ -20,15 +20,16 @@ import logging
 import secrets
 import shutil
 import time
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.exceptions import RedisError
 
-from streamer.core.errors import NotFound
+from streamer.core.errors import NotFound, StoreUnavailable
 from streamer.export.errors import DiskFull, ExportBusy, ExportError, ExportNotReady
-from streamer.export.jobs import ACTIVE, MIN_FREE_BYTES, ExportJob, check_webhook
+from streamer.export.jobs import ACTIVE, MIN_FREE_BYTES, STATES, ExportJob, check_webhook
 from streamer.export.options import ExportOptions
 from streamer.export.render import AudioSource
 from streamer.frames import FrameStore
@@ -260,6 +261,22 @@ class QueueJobs:
         return job
 
     # -- health ----------------------------------------------------------------------------
+
+    async def stats(self) -> dict[str, Any]:
+        """Every job Redis keeps (finished ones until they expire) by status, and the workers alive.
+
+        Raises :class:`StoreUnavailable` when Redis does not answer.
+        """
+        try:
+            keys = [key async for key in self.redis.scan_iter(match=JOB_KEY + "*", count=500)]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hget(key, "status")
+                statuses = Counter(s.decode() for s in await pipe.execute() if s is not None)
+            workers = [key async for key in self.redis.scan_iter(match=WORKER_KEY + "*", count=100)]
+        except (RedisError, OSError) as exc:
+            raise StoreUnavailable(f"redis unreachable: {exc}"[:200]) from exc
+        return {"jobs": {state: statuses[state] for state in STATES}, "workers": len(workers)}
 
     async def health(self) -> dict[str, Any]:
         """The queue as ``GET /health`` shows it: queued and running jobs, and the workers alive."""

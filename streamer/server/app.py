@@ -39,6 +39,7 @@ from streamer.server.fanout import RawSocketMiddleware
 from streamer.server.http import http_routes
 from streamer.server.limits import HeavyWork
 from streamer.server.live import live_routes
+from streamer.server.metrics import LocalBoard, MetricsBoard, ProcessFigures, RedisBoard, metrics_routes
 from streamer.server.reference import allowed_methods, reference_routes
 from streamer.server.rigs import rig_routes
 from streamer.server.security import install_log_redaction
@@ -198,7 +199,11 @@ async def _start_server(services: Services, stack: contextlib.AsyncExitStack) ->
         )
     await exports.start()
     stack.push_async_callback(exports.close)
-    return ServerState(services, channels, speech, heavy, exports)
+    figures = ProcessFigures(channels, frames.cache)
+    metrics: MetricsBoard = LocalBoard(figures) if redis is None else RedisBoard(redis, figures)
+    await metrics.start()
+    stack.push_async_callback(metrics.close)
+    return ServerState(services, channels, speech, heavy, exports, metrics)
 
 
 def _log_serving(server: ServerState) -> None:
@@ -249,6 +254,7 @@ def create_app(settings: Settings, rig: Rig | None = None) -> Starlette:
         log.warning("no client folder at %s: /client will answer 404", settings.client_dir)
     routes = [
         *http_routes(),
+        *metrics_routes(),
         *live_routes(),
         *export_routes(),
         *speech_routes(),

@@ -17,6 +17,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -109,8 +110,8 @@ class ChannelService:
         self.rigs, self.settings = rigs, settings
         self.timelines, self.audio = timelines, audio
         self.audio_url, self.prefetch = audio_url, prefetch
-        self.fanout: Fanout = fanout or LocalFanout()
         self.clock: Clock = clock or MonotonicClock()
+        self.fanout: Fanout = fanout or LocalFanout(self.clock.now_ms)
         self.speech = speech or SpeechWorkers()
         self.channels: dict[str, LiveChannel] = {}
         # Viewers of channels that no controller has created yet: they wait here, cheaply.
@@ -392,6 +393,23 @@ class ChannelService:
     async def health(self) -> dict[str, Any] | None:
         """What ``GET /health`` reports of sharing channels with other processes (None: one process)."""
         return None
+
+    @property
+    def here(self) -> LocalFanout:
+        """The viewers connected to this process."""
+        assert isinstance(self.fanout, LocalFanout)
+        return self.fanout
+
+    def figures(self) -> dict[str, Any]:
+        """This process's share for ``GET /metrics``: channels it runs, its viewers, what it wrote to them."""
+        here = self.here
+        roles = Counter(viewer.role for name in here.channels() for viewer in here.viewers(name))
+        return {
+            "channels": len(self.channels),
+            "viewers": {"viewer": roles["viewer"], "controller": roles["controller"]},
+            "waiting": sum(len(viewers) for viewers in self.waiting.values()),
+            "sent": here.sent.to_json(),
+        }
 
     async def describe(self, name: str) -> dict[str, Any]:
         channel = self.channels.get(name)

@@ -15,8 +15,8 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Collection, Coroutine, Generator, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Coroutine, Generator, Iterable
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from starlette.websockets import WebSocket
@@ -225,11 +225,34 @@ class Fanout(Protocol):
         """Close every viewer of ``channel`` with ``code`` (the channel is going away)."""
 
 
-class LocalFanout:
-    """The viewers connected to this process, by channel."""
+@dataclass
+class Deliveries:
+    """What this process wrote to its viewers since it started (``GET /metrics``), one count per viewer."""
 
-    def __init__(self) -> None:
+    messages: int = 0  # channel messages (broadcasts)
+    frames: int = 0  # frame changes in those messages
+    late_frames: int = 0  # ... written after their presentation time (a stalled process, a slow hop)
+    slow_viewers: int = 0  # viewers closed for falling behind (4008)
+
+    def to_json(self) -> dict[str, int]:
+        return asdict(self)
+
+
+FRAMES_PREFIX = '{"type":"frames",'  # how a frames message starts on the wire (encode keeps the core's order)
+
+
+class LocalFanout:
+    """The viewers connected to this process, by channel, and what was written to them (:attr:`sent`).
+
+    ``now_ms`` is the server clock. A frame counts as late when its time has passed once its
+    message is written to every viewer here (so in a big audience, a frame that fell due during
+    the writing counts late for all of them).
+    """
+
+    def __init__(self, now_ms: Callable[[], int]) -> None:
         self._viewers: dict[str, set[Viewer]] = {}
+        self._now_ms = now_ms
+        self.sent = Deliveries()
 
     def join(self, channel: str, viewer: Viewer) -> None:
         self._viewers.setdefault(channel, set()).add(viewer)
@@ -255,13 +278,28 @@ class LocalFanout:
         if not viewers:
             return
         frame = ws_frame(text)
+        written = 0
         for viewer in list(viewers):
             if viewer in skip:
                 continue
-            if not viewer.push(text, frame):
-                viewers.discard(viewer)
-                if viewer.close_code == CLOSE_TOO_SLOW:
-                    log.warning("channel %s: viewer fell behind, closing it (4008)", channel)
+            if viewer.push(text, frame):
+                written += 1
+                continue
+            viewers.discard(viewer)
+            if viewer.close_code == CLOSE_TOO_SLOW:
+                self.sent.slow_viewers += 1
+                log.warning("channel %s: viewer fell behind, closing it (4008)", channel)
+        self._count(text, written)
+
+    def _count(self, text: str, written: int) -> None:
+        sent = self.sent
+        sent.messages += written
+        if not written or not text.startswith(FRAMES_PREFIX):
+            return
+        frames = json.loads(text)["frames"]  # once per message, not per viewer
+        sent.frames += len(frames) * written
+        now = self._now_ms()
+        sent.late_frames += sum(1 for t_ms, _ in frames if t_ms < now) * written
 
     def audience(self, channel: str) -> Audience:
         viewers = self._viewers.get(channel, ())

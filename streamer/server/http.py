@@ -150,10 +150,6 @@ def _store_stats(request: Request) -> Any:
     return state(request).store.stats()
 
 
-async def metrics(request: Request) -> Response:
-    return JSONResponse({"frames": _store_stats(request)})
-
-
 async def health(request: Request) -> Response:
     channels = state(request).channels
     body = {
@@ -386,7 +382,6 @@ def http_routes() -> list[BaseRoute]:
         Route("/director", director, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
         Route("/rig", rig_info, methods=["GET"]),
         Route("/frames/{key:path}", frame, methods=["GET"]),
         Route("/timelines", list_timelines, methods=["GET"]),

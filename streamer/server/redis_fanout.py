@@ -80,6 +80,7 @@ class RedisFanout:
     objects other processes address to this one. ``on_reconnect()`` runs after the pub/sub
     connection came back (messages may have been missed meanwhile). ``on_channel(name)`` runs
     when another process broadcasts on ``name`` (it exists: viewers waiting for it can join).
+    ``now_ms`` is the server clock.
     """
 
     def __init__(
@@ -91,9 +92,10 @@ class RedisFanout:
         on_request: Callable[[dict[str, Any]], None],
         on_reconnect: Callable[[], None],
         on_channel: Callable[[str], None],
+        now_ms: Callable[[], int],
     ) -> None:
         self.redis, self.process_id = redis, process_id
-        self.local = LocalFanout()
+        self.local = LocalFanout(now_ms)  # the server clock: late frames are counted
         self._snapshot, self._on_request, self._on_reconnect = snapshot, on_request, on_reconnect
         self._on_channel = on_channel
         self._queue: list[tuple[str, str, bool]] = []  # (topic, text, is a channel broadcast), in order

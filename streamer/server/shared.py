@@ -35,7 +35,7 @@ from streamer.core.commands import parse_command
 from streamer.core.errors import CommandError, StoreUnavailable, StreamerError
 from streamer.server.channels import ChannelService, WallClock, check_channel_name
 from streamer.server.errors import ChannelLimit
-from streamer.server.fanout import CLOSE_BAD_CHANNEL, CLOSE_RESTART, Viewer, encode
+from streamer.server.fanout import CLOSE_BAD_CHANNEL, CLOSE_RESTART, LocalFanout, Viewer, encode
 from streamer.server.livechannel import LiveChannel, error_message
 from streamer.server.ownership import RENEW_MS, WATCH_MS, Leases
 from streamer.server.redis_fanout import Backoff, RedisFanout, state_key
@@ -81,6 +81,7 @@ class SharedChannelService(ChannelService):
     def __init__(self, *, redis: Redis, **kwargs: Any) -> None:
         self.process_id = secrets.token_hex(8)
         self.redis = redis
+        clock = WallClock()
         self.shared = RedisFanout(
             redis,
             self.process_id,
@@ -88,8 +89,9 @@ class SharedChannelService(ChannelService):
             on_request=self._on_request,
             on_reconnect=self._resync,
             on_channel=self._channel_seen,
+            now_ms=clock.now_ms,
         )
-        super().__init__(fanout=self.shared, clock=WallClock(), **kwargs)
+        super().__init__(fanout=self.shared, clock=clock, **kwargs)
         self.leases = Leases(redis, self.process_id)
         self._calls: dict[int, tuple[asyncio.Future[dict[str, Any]], Callable[[dict[str, Any]], None] | None]] = {}
         self._ids = itertools.count(1)
@@ -139,6 +141,10 @@ class SharedChannelService(ChannelService):
         local = self.shared.local
         viewers = {name: local.audience(name).viewers for name in local.channels()}
         return {"process": self.process_id, "reachable": reachable, "runs": sorted(self.channels), "viewers": viewers}
+
+    @property
+    def here(self) -> LocalFanout:
+        return self.shared.local
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)

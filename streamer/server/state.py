@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the modules below import this one for their handlers
     from streamer.server.channels import ChannelService
     from streamer.server.framesource import ServedRig
     from streamer.server.limits import HeavyWork
+    from streamer.server.metrics import MetricsBoard
     from streamer.server.speech import SpeechWorkers
     from streamer.services import Services
     from streamer.settings import Settings
@@ -28,13 +29,14 @@ if TYPE_CHECKING:  # the modules below import this one for their handlers
 
 @dataclass(frozen=True)
 class ServerState:
-    """The shared services and what only the server runs: channels, speech and heavy-work pools, exports."""
+    """The shared services and what only the server runs: channels, speech and heavy-work pools, exports, metrics."""
 
     services: Services
     channels: ChannelService
     speech: SpeechWorkers
     heavy: HeavyWork
     exports: ExportManager  # LocalExports, or QueueJobs with REDIS_URL (export workers)
+    metrics: MetricsBoard  # this process's figures, and (REDIS_URL) the other processes'
 
     @property
     def settings(self) -> Settings:

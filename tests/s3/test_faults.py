@@ -68,7 +68,7 @@ def test_store_faults_give_a_bounded_503_while_cached_frames_keep_serving_then_r
     proxy.fault("pass")
     r, _ = get(server, UNCACHED)
     assert r.status_code == 200 and r.content == (small_rig / UNCACHED).read_bytes()
-    frames = httpx.get(server.base_url + "/metrics", timeout=10).json()["frames"]
+    frames = httpx.get(server.base_url + "/metrics.json", timeout=10).json()["frames"]
     assert frames["errors"] >= 1
 
 

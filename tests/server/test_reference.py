@@ -112,6 +112,7 @@ def test_answers_match_the_documented_schemas(server: LiveServer) -> None:
         call("GET", "/health", 200)
         call("GET", "/ready", 200)
         call("GET", "/metrics", 200)
+        call("GET", "/metrics.json", 200)
         call("GET", "/rig", 200)
         call("GET", "/rigs", 200)
         call("GET", "/rigs/{id}", 200, "/rigs/default")

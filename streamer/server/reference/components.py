@@ -53,7 +53,33 @@ SCHEMAS: dict[str, Schema] = {
         },
     ),
     "Ready": obj("status", status={"enum": ["ready", "unavailable"]}, problems={"type": "array", "items": STR}),
-    "Metrics": obj(frames=ref("FrameStats")),
+    "Metrics": obj(
+        "process channels viewers waiting sent frames os exports others",
+        process={"type": "string", "description": "this process, as `host:pid` (the `process` label of GET /metrics)"},
+        channels={**INT, "description": "channels this process runs"},
+        viewers={**obj(viewer=INT, controller=INT), "description": "connections here watching a channel, by role"},
+        waiting={**INT, "description": "connections here waiting for a channel to be created"},
+        sent={
+            **obj(messages=INT, frames=INT, late_frames=INT, slow_viewers=INT),
+            "description": "written to viewers here since the process started, one count per viewer",
+        },
+        frames=ref("FrameStats"),
+        os={"type": "object", "additionalProperties": NUM, "description": "CPU seconds, memory, open files (Linux)"},
+        exports={
+            **nullable(
+                obj(
+                    jobs={"type": "object", "additionalProperties": INT, "description": "jobs by status"},
+                    workers={**nullable(INT), "description": "`streamer worker` processes alive (REDIS_URL only)"},
+                )
+            ),
+            "description": "the export jobs of every process (null: Redis did not answer)",
+        },
+        others={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "with REDIS_URL: the other live processes' figures, as above without `exports` and `others`",
+        },
+    ),
     "Rig": obj(
         name=STR,
         size=nullable({"type": "array", "items": INT, "minItems": 2, "maxItems": 2}),

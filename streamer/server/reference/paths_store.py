@@ -60,7 +60,33 @@ STORE_PATHS: dict[str, Schema] = {
             },
         )
     },
-    "/metrics": {"get": op("Frame cache counters", SEC_SERVICE, {"200": content(ref("Metrics"), "the counters")})},
+    "/metrics": {
+        "get": op(
+            "Every process's figures for Prometheus",
+            SEC_SERVICE,
+            {
+                "200": {
+                    "description": "Prometheus's text format 0.0.4, or OpenMetrics 1.0 when `Accept` asks for "
+                    "`application/openmetrics-text`",
+                    "content": {
+                        "text/plain": {"schema": TEXT},
+                        "application/openmetrics-text": {"schema": TEXT},
+                    },
+                }
+            },
+            description="Viewers, channels, messages and frames sent, late frames, the frame cache and the "
+            "process's CPU and memory, one series per server process (`process` label): with REDIS_URL, every "
+            "live process's, whichever one is scraped. The export jobs by status, once. Names and meanings: "
+            "docs/scaling.md, 'Metrics'.",
+        )
+    },
+    "/metrics.json": {
+        "get": op(
+            "The same figures as JSON",
+            SEC_SERVICE,
+            {"200": content(ref("Metrics"), "this process's figures, the export jobs and the other processes'")},
+        )
+    },
     "/rig": {"get": op("The default rig", SEC_FRAMES, {"200": content(ref("Rig"), "names, axes and sequences")})},
     "/rigs": {
         "get": op(
