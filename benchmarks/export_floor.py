@@ -23,6 +23,7 @@ last line is one JSON object; ``budget_20x_cpu_s`` is the old method's CPU time 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -53,7 +54,7 @@ def cpu_times() -> tuple[float, float]:
     return usage.ru_utime, usage.ru_stime
 
 
-def best(runs: int, work: Callable[[], Any]) -> dict[str, float]:
+def best(runs: int, work: Callable[[], Any]) -> dict[str, Any]:
     """The least CPU (user + system) of ``runs`` calls of ``work``, with that run's system share."""
     results = []
     for _ in range(runs):
@@ -82,25 +83,26 @@ def x264(frames: dict[str, av.VideoFrame], keys: list[str], out: Path, options: 
         container.mux(stream.encode(None))
 
 
-def cold_render(seconds: int, rig: Path) -> dict[str, float]:
+def cold_render(seconds: int, rig: Path) -> dict[str, Any]:
     """The renderer once, in a fresh process (memory touched for the first time, as a worker does)."""
-    code = (
-        "import json, resource, sys; from pathlib import Path; from benchmarks.export_floor import setup;"
-        "from streamer.export.render import render; from streamer.export import ExportOptions;"
-        "from streamer.frames import LocalFrameStore; from streamer.export.render import AudioSource;"
-        f"schedule, audio = setup({seconds}, Path({str(rig)!r}), Path(sys.argv[1]));"
-        "u0 = resource.getrusage(resource.RUSAGE_SELF);"
-        f"render(schedule, LocalFrameStore(Path({str(rig)!r})), AudioSource(audio), ExportOptions(fps={FPS}),"
-        " output=Path(sys.argv[1]) / 'cold.mp4');"
-        "u1 = resource.getrusage(resource.RUSAGE_SELF);"
-        "print(json.dumps({'cpu_s': round(u1.ru_utime - u0.ru_utime + u1.ru_stime - u0.ru_stime, 2),"
-        " 'sys_s': round(u1.ru_stime - u0.ru_stime, 2), 'peak_rss_mb': u1.ru_maxrss // 1024}))"
-    )
-    with tempfile.TemporaryDirectory(prefix="streamer-floor-") as tmp:
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        out = subprocess.run([sys.executable, "-c", code, tmp], check=True, capture_output=True, text=True, env=env)
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    cmd = [sys.executable, "-m", "benchmarks.export_floor", "--seconds", str(seconds), "--rig", str(rig), "--cold"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def render_once(seconds: int, rig: Path) -> dict[str, Any]:
+    """``--cold``: set up, then render once and report this process's CPU for the render."""
+    with tempfile.TemporaryDirectory(prefix="streamer-floor-") as tmp:
+        schedule, audio = setup(seconds, rig, Path(tmp))
+        user0, sys0 = cpu_times()
+        render(
+            schedule, LocalFrameStore(rig), AudioSource(audio), ExportOptions(fps=FPS), output=Path(tmp) / "cold.mp4"
+        )
+        user1, sys1 = cpu_times()
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    return {"cpu_s": round(user1 - user0 + sys1 - sys0, 2), "sys_s": round(sys1 - sys0, 2), "peak_rss_mb": peak_mb}
 
 
 def setup(seconds: int, rig: Path, work: Path) -> tuple[Any, Path]:
@@ -116,8 +118,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rig", type=Path, default=RIG_CACHE)
     parser.add_argument("--old-cpu-s", type=float, help="the old method's CPU seconds, from benchmarks.export")
+    parser.add_argument("--cold", action="store_true", help="only render once (what cold_render runs)")
     args = parser.parse_args()
     rig = ensure_rig(args.rig)
+    if args.cold:
+        print(json.dumps(render_once(args.seconds, rig)))
+        return
     figures: dict[str, Any] = {"timeline_s": args.seconds, "runs": args.runs, "load": os.getloadavg()}
     figures["cold_render"] = cold_render(args.seconds, rig)
     np.ones(1 << 27).sum()  # touch 1 GB once: from here on, the figures are the work, not the VM's paging
@@ -144,15 +150,13 @@ def main() -> None:
         }
         for name, (opts, threads) in stages.items():
             out = work / f"{name}.mp4"
-            figures[name] = best(args.runs, lambda o=opts, t=threads, p=out: x264(frames, keys, p, o, t))
+            figures[name] = best(args.runs, functools.partial(x264, frames, keys, out, opts, threads))
             figures[name]["video_bytes"] = video_bytes(out)
         for name, audio_on in (("render", True), ("render_no_audio", False)):
             export = ExportOptions(fps=FPS, audio=audio_on)
             out = work / f"{name}.mp4"
-            figures[name] = best(
-                args.runs,
-                lambda e=export, p=out: render(schedule, LocalFrameStore(rig), AudioSource(audio), e, output=p),
-            )
+            job = functools.partial(render, schedule, LocalFrameStore(rig), AudioSource(audio), export, output=out)
+            figures[name] = best(args.runs, job)
         figures["load_after"] = os.getloadavg()
     if args.old_cpu_s:
         figures["budget_20x_cpu_s"] = round(args.old_cpu_s / 20, 2)
