@@ -44,7 +44,7 @@ from streamer.core.resolve import resolve
 from streamer.core.timeline import parse_timeline
 from streamer.export import ExportOptions
 from streamer.export.decode import to_video_frame
-from streamer.export.render import AudioSource, encoder_thread_count, render
+from streamer.export.render import GOP_SECONDS, AudioSource, encoder_thread_count, render
 from streamer.frames import LocalFrameStore
 from streamer.rigload import load_rig
 
@@ -72,7 +72,7 @@ def x264(frames: dict[str, av.VideoFrame], keys: list[str], out: Path, options: 
         stream: Any = container.add_stream("libx264", rate=FPS, options=options)
         ctx = stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = *RIG_SIZE, "yuv420p"
-        ctx.time_base, ctx.framerate, ctx.gop_size = Fraction(1, FPS), Fraction(FPS), FPS * 10
+        ctx.time_base, ctx.framerate, ctx.gop_size = Fraction(1, FPS), Fraction(FPS), FPS * GOP_SECONDS
         ctx.thread_type, ctx.thread_count = "FRAME", threads
         for i, key in enumerate(keys):
             if 0 < i < len(keys) - 1 and key == keys[i - 1]:
