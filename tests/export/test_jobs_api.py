@@ -107,7 +107,7 @@ def test_limit_answers_429_and_cancel_stops_the_render_leaving_nothing(make_serv
         assert third.status_code == 429, third.text
         assert "too many" in third.json()["error"]
         running = wait_for(c, first["id"], ("running",))
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 120  # a bound for a stuck render, not a speed check
         frames_seen = []
         while (progress := c.get(f"/exports/{first['id']}").json()["progress"])["frames"] < 30:
             assert time.monotonic() < deadline
