@@ -232,7 +232,11 @@ def main() -> None:
                 "late_frames": figures["late"][0],
                 "audio_late": sum(1 for slack in figures["audio_slack"] if slack < 0),
                 "audio_slack_ms_p5": pct("audio_slack", 0.05),
-                **{f"{part}_ms_p{q}": pct(part, q / 100) for part in ("cut", "synth", "lead", "mouth") for q in (50, 95)},
+                **{
+                    f"{part}_ms_p{q}": pct(part, q / 100)
+                    for part in ("cut", "synth", "lead", "mouth")
+                    for q in (50, 95)
+                },
                 "lead_in": sum(figures["lead_in"]),
                 "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             }

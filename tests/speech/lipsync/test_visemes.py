@@ -154,7 +154,11 @@ def test_an_onset_keeps_its_closed_lips_its_long_clusters_and_its_inner_consonan
     assert shapes(sync(strong, onset_ms=200)) == [(0, 400, "speaking_ah")]
     # Only where speech starts: the "t" between vowels keeps its relaxed mouth.
     inner = [ph(0, 150, "AA1"), ph(150, 250, "T"), ph(250, 400, "IY1")]
-    assert shapes(sync(inner, onset_ms=150)) == [(0, 150, "speaking_ah"), (150, 250, "neutral"), (250, 400, "speaking_ee")]
+    assert shapes(sync(inner, onset_ms=150)) == [
+        (0, 150, "speaking_ah"),
+        (150, 250, "neutral"),
+        (250, 400, "speaking_ee"),
+    ]
     # Word mode: each word's shape covers it whole already.
     assert shapes(sync(strong, mode="word", onset_ms=150)) == shapes(sync(strong, mode="word"))
 
