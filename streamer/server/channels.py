@@ -38,6 +38,7 @@ from streamer.server.recording import store_recording
 from streamer.server.speaking import Speaker
 from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
+from streamer.speech.formats.audio import LIVE_OPUS_COMPLEXITY
 from streamer.storage import AlreadyExists, AudioInfo
 
 log = logging.getLogger("streamer.server.live")
@@ -331,7 +332,7 @@ class ChannelService:
         """
         try:
             rig = channel.served.rig
-            said = await options.speak(self.speech, text, rig, self.settings)
+            said = await options.speak(self.speech, text, rig, self.settings, LIVE_OPUS_COMPLEXITY)
             audio_id = await store_said(self.audio, said, self.settings)
             doc = said.timeline(audio_id, options.lipsync)
             expr = None if tag is None else expression_for_tag(tag, rig.expressions)
@@ -345,11 +346,12 @@ class ChannelService:
             channel.broadcast([error_message("speech_failed", f"stream {stream}: {exc}")])
             return
         async with channel.lock:
-            channel.fit_lead(SPEECH_LEAD_MS)
+            channel.fit_lead(SPEECH_LEAD_MS, measured=True)
             url = self.audio_url(audio_id)
+            planned = time.perf_counter()
             program, messages = channel.core.speak(self.now_ms(), schedule, url, said.speech.duration_ms, stream=stream)
             channel.program_started(program.id, program.start_ms + program.segments[-1].offset_ms, schedule)
-            channel.broadcast(messages)
+            channel.broadcast(messages, since=planned)
             if channel.core.recorder is not None:
                 said_fields = {"stream": stream, "text": text, "audio": audio_id}
                 channel.core.recorder.event(self.now_ms(), "segment", said_fields)
