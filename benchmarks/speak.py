@@ -136,7 +136,7 @@ async def run(
         watching = asyncio.create_task(observer.run())
         acks = asyncio.create_task(drain_acks(ctl, segments))
         for n in range(utterances):
-            since = len(observer.messages)
+            since, fetched = len(observer.messages), len(observer.audio_slack)
             stream = f"u{n}"
             started = observer.now()
             for i, token in enumerate(tokens := utterance(rng)):
@@ -177,7 +177,8 @@ async def run(
                 figures["interrupt"].append(end["t_ms"] + INTERRUPT_MS - sent)
             if details:
                 parts = {k: round(v[-1]) for k, v in figures.items() if k != "gap" and v}
-                print(f"{n:3d} {tokens[0].strip():7s} {parts}", file=sys.stderr)
+                slack = [round(x) for x in observer.audio_slack[fetched:]]
+                print(f"{n:3d} {tokens[0].strip():7s} {parts} audio slack {slack}", file=sys.stderr)
             await asyncio.sleep(0.3)
         await asyncio.gather(*observer.fetches)
         await observer.http.aclose()

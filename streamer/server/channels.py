@@ -318,17 +318,19 @@ class ChannelService:
             channel.hush()
             stream = command.stream or secrets.token_hex(6)
             say = functools.partial(self._say_segment, channel, stream)
-            speaker = channel.speaker = Speaker(stream, options, say, self.now_ms)
+            speaker = channel.speaker = Speaker(stream, options, say, self.now_ms, channel.place_ms)
         speaker.feed(command.text, command.final)
         channel.commanded()
         return {"stream": speaker.stream, "segments": speaker.segments, "final": speaker.final}
 
     async def _say_segment(
         self, channel: LiveChannel, stream: str, text: str, options: SayOptions, tag: str | None
-    ) -> None:
+    ) -> int | None:
         """Speak one segment and place it on the channel after the stream's previous one.
 
         An emotion ``tag`` the rig can show replaces the planned face for the whole segment.
+        Returns the latest server time the next segment can be placed to follow it without a
+        gap (its audio's end less the lead), or None when it could not be said.
         """
         try:
             rig = channel.served.rig
@@ -344,7 +346,7 @@ class ChannelService:
         except StreamerError as exc:
             log.warning("channel %s: cannot say %r: %s", channel.name, text[:40], exc)
             channel.broadcast([error_message("speech_failed", f"stream {stream}: {exc}")])
-            return
+            return None
         async with channel.lock:
             channel.fit_lead(SPEECH_LEAD_MS, measured=True)
             url = self.audio_url(audio_id)
@@ -355,7 +357,9 @@ class ChannelService:
             if channel.core.recorder is not None:
                 said_fields = {"stream": stream, "text": text, "audio": audio_id}
                 channel.core.recorder.event(self.now_ms(), "segment", said_fields)
+            deadline = program.speech_end_ms - channel.core.lead_ms
         log.info("channel %s: said %r (%d ms) in stream %s", channel.name, text[:40], said.speech.duration_ms, stream)
+        return deadline
 
     def _prepare(self, command: Play, rig: Rig) -> tuple[Timeline, Schedule, AudioInfo | None]:
         """The played timeline, parsed and checked once, its schedule on ``rig`` and its audio (blocking)."""

@@ -18,7 +18,7 @@ from streamer.core.schedule import Schedule
 from streamer.rigset import DEFAULT_RIG_ID
 from streamer.server.fanout import Viewer, encode
 from streamer.server.framesource import ServedRig
-from streamer.server.speaking import Speaker
+from streamer.server.speaking import PLACE_KEPT, Speaker
 
 if TYPE_CHECKING:
     from streamer.server.channels import ChannelService
@@ -71,6 +71,7 @@ class LiveChannel:
         self.last_used_ms = service.now_ms()  # the last command, join or leave: idle channels are reaped
         self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
         self.speaker: Speaker | None = None  # the stream of text being said, if any
+        self.place_ms: deque[int] = deque(maxlen=PLACE_KEPT)  # how long placing recent segments took
         self.broadcast_ms: deque[float] = deque(maxlen=BROADCASTS_KEPT)  # how long recent broadcasts took
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
