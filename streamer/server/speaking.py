@@ -53,6 +53,7 @@ class Speaker:
         self._segmenter = Segmenter(lone_first_clause=self.place_estimate() <= LONE_CLAUSE_PLACE_MS)
         self._runway_timer: asyncio.TimerHandle | None = None
         self._placing = False
+        self._overdue = False  # the runway found no complete word: cut the next ones as they come
         self._queue: asyncio.Queue[tuple[str, str | None] | None] = asyncio.Queue()
         self.emotion: str | None = None  # the last inline tag
         self._timer: asyncio.TimerHandle | None = None
@@ -71,6 +72,9 @@ class Speaker:
         now = self._now_ms()
         for segment in self._segmenter.feed(text, now):
             self._put(segment)
+        if self._overdue and self._queue.empty() and not self._placing:
+            for segment in self._segmenter.runway():
+                self._put(segment)
         if final:
             self.final = True
             for segment in self._segmenter.finish():
@@ -97,6 +101,7 @@ class Speaker:
         text = " ".join(text.split())
         if any(ch.isalnum() for ch in text):  # punctuation, Markdown or a tag alone says nothing
             self.segments += 1
+            self._overdue = False
             self._queue.put_nowait((text, self.emotion))
 
     def _arm(self) -> None:
@@ -127,6 +132,7 @@ class Speaker:
     def _on_runway(self) -> None:
         self._runway_timer = None
         if self._queue.empty() and not self._placing and not self.final:
+            self._overdue = True
             for segment in self._segmenter.runway():
                 self._put(segment)
             self._arm()

@@ -20,8 +20,8 @@ whole paragraph. The rules, in order:
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
    spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest;
 5. when the caller's audio is about to run out (its clock), :meth:`Segmenter.runway` cuts the
-   complete words so far, up to the last that does not lean on the next one if there is one:
-   a break inside a clause is better than a silence in it.
+   complete words so far, up to the last that does not lean on the next one: a break inside a
+   clause is better than a silence in it.
 
 Times are whatever clock the caller uses, in milliseconds; nothing here reads one.
 """
@@ -82,15 +82,13 @@ class Segmenter:
         return self._take(end)
 
     def runway(self) -> list[str]:
-        """The complete words so far, now (rule 5): up to the last one that does not lean on the
-        next, if one does not; nothing without a complete word."""
+        """The complete words so far, now (rule 5), up to the last one that does not lean on the
+        next; nothing while every complete word leans ("and the" waits for its noun)."""
         end = _last_space(self._buffer)
-        if end <= 0:
-            return []
-        for word in reversed(list(_WORD.finditer(self._buffer[:end]))):
+        for word in reversed(list(_WORD.finditer(self._buffer[: max(end, 0)]))):
             if _bare(word.group()) not in LEANING_WORDS:
                 return self._take(word.end())
-        return self._take(end)
+        return []
 
     def finish(self) -> list[str]:
         """Everything left, at the end of the utterance; the segmenter is then ready for the next."""
