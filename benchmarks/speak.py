@@ -15,7 +15,9 @@ Figures, on the server clock (the last line is one JSON object):
   time by construction), so their offset is not measured here; ``tests/browser/test_say.py``
   checks the pages keep them together across segment boundaries;
 - ``gap_ms_max``: the largest gap between one segment's audio end and the next one's start
-  within an utterance (text pauses are inside the audio, so 0 is no added gap);
+  within an utterance (text pauses are inside the audio, so 0 is no added gap), and
+  ``split_utterances``: utterances whose next segment came even after the previous one's
+  closing hold (500 ms), so a new program began (a longer gap, not in ``gap_ms_max``);
 - ``interrupt_ms`` p95: from sending ``interrupt`` to the display time of the closed mouth;
 - ``late_frames``: frames that reached the observer after their display time;
 - ``audio_late``: segments whose audio the observer had not fetched in full by their start time
@@ -127,7 +129,7 @@ async def run(
 ) -> dict[str, Any]:
     rng = random.Random(7)
     figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "gap": [], "interrupt": []}
-    figures |= {"cut": [], "synth": [], "lead": [], "mouth": [], "lead_in": []}
+    figures |= {"cut": [], "synth": [], "lead": [], "mouth": [], "lead_in": [], "split": []}
     sent_at: dict[str, float] = {}  # say id -> when it was sent
     segments: dict[str, int] = {}  # say id -> segments cut so far, from its ack
     async with websockets.connect(url, compression=None) as viewer, websockets.connect(url + "&role=controller") as ctl:
@@ -170,15 +172,23 @@ async def run(
                     figures["synth"].append(announced - sent_at[cut_id])
                 figures["lead"].append(audio[0]["start_ms"] - announced)
                 figures["mouth"].append(mouth - audio[0]["start_ms"])
-            for before, after in zip(audio, audio[1:], strict=False):
-                if after["program_id"] == before["program_id"]:
-                    figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
+            gaps = [
+                after["start_ms"] - (before["start_ms"] + before["duration_ms"])
+                for before, after in zip(audio, audio[1:], strict=False)
+                if after["program_id"] == before["program_id"]
+            ]
+            figures["gap"] += gaps
+            programs = len({m["program_id"] for m in audio})
+            figures["split"].append(int(programs > 1))  # a segment came after the closing hold: a new program
             if interrupted and end["reason"] == "interrupted":
                 figures["interrupt"].append(end["t_ms"] + INTERRUPT_MS - sent)
             if details:
-                parts = {k: round(v[-1]) for k, v in figures.items() if k != "gap" and v}
+                parts = {k: round(v[-1]) for k, v in figures.items() if k not in ("gap", "split") and v}
                 slack = [round(x) for x in observer.audio_slack[fetched:]]
-                print(f"{n:3d} {tokens[0].strip():7s} {parts} audio slack {slack}", file=sys.stderr)
+                print(
+                    f"{n:3d} {tokens[0].strip():7s} {parts} audio slack {slack} gaps {gaps} programs {programs}",
+                    file=sys.stderr,
+                )
             await asyncio.sleep(0.3)
         await asyncio.gather(*observer.fetches)
         await observer.http.aclose()
@@ -228,6 +238,7 @@ def main() -> None:
                 "first_audio_ms_p50": pct("first_audio", 0.5),
                 "first_audio_ms_p95": pct("first_audio", 0.95),
                 "gap_ms_max": max(figures["gap"], default=None),
+                "split_utterances": sum(figures["split"]),
                 "interrupts": len(figures["interrupt"]),
                 "interrupt_ms_p95": pct("interrupt", 0.95),
                 "late_frames": figures["late"][0],

@@ -31,6 +31,10 @@ from streamer.speech.synthesis.segmenter import EMOTION_TAG, Segmenter, speakabl
 SaySegment = Callable[[str, SayOptions, str | None], Awaitable[int | None]]
 # Placing a segment is assumed to take this long (ms) until measured; measurements kept.
 PLACE_GUESS_MS, PLACE_KEPT = 400, 8
+# The runway cut comes this long before the deadline, or twice the estimate if longer: a placing
+# can take several times the recent ones on a busy machine (measured: 25 ms typical, 600 ms spikes
+# at load 12), and a shorter segment is a smaller cost than a silence.
+RUNWAY_MARGIN_MS = 250
 # A one-word first clause lasts 300-450 ms: cut alone while the slowest recent placing is under
 # this, it leaves the next words time to arrive (20 tokens/s: 3-6 words) before the runway cut.
 LONE_CLAUSE_PLACE_MS = 150
@@ -126,7 +130,8 @@ class Speaker:
             self._runway_timer.cancel()
             self._runway_timer = None
         if deadline is not None and not self.final:
-            delay = max(deadline - self.place_estimate() - self._now_ms(), 0) / 1000
+            margin = max(2 * self.place_estimate(), RUNWAY_MARGIN_MS)
+            delay = max(deadline - margin - self._now_ms(), 0) / 1000
             self._runway_timer = asyncio.get_running_loop().call_later(delay, self._on_runway)
 
     def _on_runway(self) -> None:
