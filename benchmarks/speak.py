@@ -230,6 +230,9 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "covers": "one server process, offline espeak-ng en-us, loopback; times on the server clock from "
+                "the first text byte to the display time planned for viewers; one viewer fetches the audio; "
+                "a page's decode and output latency are not covered",
                 "viewers": args.viewers,
                 "utterances": args.utterances,
                 "tokens_per_s": args.tokens_per_s,

@@ -30,14 +30,17 @@ from streamer.speech.synthesis.segmenter import EMOTION_TAG, Segmenter, speakabl
 # Errors are the callback's.
 SaySegment = Callable[[str, SayOptions, str | None], Awaitable[int | None]]
 # Placing a segment is assumed to take this long (ms) until measured; measurements kept.
-PLACE_GUESS_MS, PLACE_KEPT = 400, 8
+PLACE_GUESS_MS, PLACE_KEPT = 400, 16
 # The runway cut comes this long before the deadline, or twice the estimate if longer: a placing
 # can take several times the recent ones on a busy machine (measured: 25 ms typical, 600 ms spikes
 # at load 12), and a shorter segment is a smaller cost than a silence.
 RUNWAY_MARGIN_MS = 250
-# A one-word first clause lasts 300-450 ms: cut alone while the slowest recent placing is under
-# this, it leaves the next words time to arrive (20 tokens/s: 3-6 words) before the runway cut.
-LONE_CLAUSE_PLACE_MS = 150
+# A one-word first clause lasts 300-450 ms: cut alone while the slowest of the last PLACE_KEPT
+# placings is under this, it leaves the next words time to arrive (20 tokens/s: 3-6 words) and
+# be placed after the runway cut. A spike after a calm stretch still makes a gap (seen once in 13
+# lone clauses at load 10-12 with 8 kept and 150 ms: a 480 ms placing); a busy machine, whose
+# spikes recur, keeps the longer first segment.
+LONE_CLAUSE_PLACE_MS = 120
 
 
 class Speaker:
