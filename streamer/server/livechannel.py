@@ -9,6 +9,7 @@ import math
 import time
 from bisect import bisect_left
 from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from streamer.core.channel import Channel
@@ -40,6 +41,14 @@ MAX_NETWORK_LEAD_MS = 1000
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
 PREFETCH_AHEAD_MS, PREFETCH_STEP_MS = 2000, 10
+
+
+def measured_base_ms(broadcast_ms: Iterable[float]) -> int:
+    """A re-plan's base lead from how long recent broadcasts took (BASE_LEAD_MS before any)."""
+    slowest = max(broadcast_ms, default=None)
+    if slowest is None:
+        return BASE_LEAD_MS
+    return max(MIN_MEASURED_LEAD_MS, math.ceil(BROADCAST_MARGIN * slowest))
 
 
 def error_message(code: str, message: str, msg_id: Any = None) -> Message:
@@ -191,9 +200,7 @@ class LiveChannel:
         """
         audience = self.service.fanout.audience(self.name)
         network = min(audience.max_rtt_ms, MAX_NETWORK_LEAD_MS)
-        base = BASE_LEAD_MS
-        if measured and self.broadcast_ms:
-            base = max(MIN_MEASURED_LEAD_MS, math.ceil(BROADCAST_MARGIN * max(self.broadcast_ms)))
+        base = measured_base_ms(self.broadcast_ms) if measured else BASE_LEAD_MS
         lead = base + audience.viewers * LEAD_US_PER_VIEWER // 1000 + network
         self.core.lead_ms = lead + audio_ms
 

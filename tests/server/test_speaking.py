@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections import deque
 
+from streamer.server.livechannel import BASE_LEAD_MS, MIN_MEASURED_LEAD_MS, measured_base_ms
 from streamer.server.speaking import PLACE_GUESS_MS, Speaker
 from streamer.server.speech import SayOptions
 
@@ -60,3 +61,9 @@ async def test_a_lone_first_clause_waits_for_more_while_placing_is_slow() -> Non
         await asyncio.wait_for(speaker.task, timeout=10)
         assert channel.said[0] == first, measured
     assert PLACE_GUESS_MS > 150, "nothing measured yet: the safe choice"
+
+
+def test_a_spoken_segments_lead_is_three_times_the_slowest_recent_broadcast_at_least_25_ms() -> None:
+    assert measured_base_ms([]) == BASE_LEAD_MS, "nothing measured yet: the fixed base"
+    assert measured_base_ms([0.3, 3.5, 0.4]) == MIN_MEASURED_LEAD_MS == 25
+    assert measured_base_ms([0.3, 40.2, 1.0]) == 121, "a slow broadcast lengthens it"
