@@ -9,8 +9,8 @@ plays and the channel appends it where that one's audio ends. Cancelling drops t
 and the synthesis in flight.
 
 The speaker keeps the clock: placing a segment tells it the latest time the next one can be
-placed without a gap (the *deadline*), and it measures how long placing a segment takes (the
-channel keeps the last few, across streams). When nothing is queued that long before the
+placed without a gap (the *deadline*), and it measures how long placing a short segment takes
+(the channel keeps the last few, across streams). When nothing is queued that long before the
 deadline, the complete words so far are cut (the segmenter's *runway*), so the voice runs on
 rather than fall silent mid-sentence; and a one-word first clause ("Well,") is cut alone, the
 quickest start, only while segments are placed fast enough for the next to follow it in time.
@@ -29,8 +29,10 @@ from streamer.speech.synthesis.segmenter import EMOTION_TAG, Segmenter, speakabl
 # server time the next segment can be placed to follow it without a gap (None: not placed).
 # Errors are the callback's.
 SaySegment = Callable[[str, SayOptions, str | None], Awaitable[int | None]]
-# Placing a segment is assumed to take this long (ms) until measured; measurements kept.
-PLACE_GUESS_MS, PLACE_KEPT = 400, 16
+# Placing a short segment (at most SHORT_WORDS words: a first one, a runway cut) is assumed to take
+# this long (ms) until measured; measurements kept. Longer ones take longer (encoding grows with
+# the audio) and say nothing about the next short one, so they are not counted.
+PLACE_GUESS_MS, PLACE_KEPT, SHORT_WORDS = 400, 16, 6
 # The runway cut comes this long before the deadline, or twice the estimate if longer: a placing
 # can take several times the recent ones on a busy machine (measured: 25 ms typical, 600 ms spikes
 # at load 12), and a shorter segment is a smaller cost than a silence.
@@ -97,7 +99,7 @@ class Speaker:
         self.task.cancel()
 
     def place_estimate(self) -> int:
-        """How long placing the next segment may take: the slowest of the recent ones."""
+        """How long placing a short segment may take: the slowest of the recent ones."""
         return max(self.place_ms, default=PLACE_GUESS_MS)
 
     def _put(self, segment: str) -> None:
@@ -153,5 +155,6 @@ class Speaker:
                 deadline = await self._say(item[0], self.options, item[1])
             finally:
                 self._placing = False
-            self.place_ms.append(self._now_ms() - started)
+            if len(item[0].split()) <= SHORT_WORDS:
+                self.place_ms.append(self._now_ms() - started)
             self._watch(deadline)

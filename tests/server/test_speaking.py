@@ -50,7 +50,11 @@ async def test_when_the_audio_is_about_to_run_out_the_words_so_far_are_cut_not_t
     speaker.feed("stream.", final=True)
     await asyncio.wait_for(speaker.task, timeout=10)
     assert channel.said == ["Well,", "that is a really good", "and fun", "stream."]
-    assert len(speaker.place_ms) == 1 + 4, "each placing is measured, after those the channel kept"
+    assert len(speaker.place_ms) == 1 + 4, "each short placing is measured, after those the channel kept"
+    speaker = Speaker("t", SayOptions(), channel.say, now_ms, deque([5]))
+    speaker.feed("One two three four five six seven, eight nine ten.", final=True)
+    await asyncio.wait_for(speaker.task, timeout=10)
+    assert list(speaker.place_ms)[:1] == [5] and len(speaker.place_ms) == 2, "'One two' is counted, the eight words after it are not"
 
 
 async def test_a_lone_first_clause_waits_for_more_while_placing_is_slow() -> None:
