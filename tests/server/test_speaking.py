@@ -54,7 +54,8 @@ async def test_when_the_audio_is_about_to_run_out_the_words_so_far_are_cut_not_t
     speaker = Speaker("t", SayOptions(), channel.say, now_ms, deque([5]))
     speaker.feed("One two three four five six seven, eight nine ten.", final=True)
     await asyncio.wait_for(speaker.task, timeout=10)
-    assert list(speaker.place_ms)[:1] == [5] and len(speaker.place_ms) == 2, "'One two' is counted, the eight words after it are not"
+    # "One two" is counted, the eight words after it are not.
+    assert list(speaker.place_ms)[:1] == [5] and len(speaker.place_ms) == 2
 
 
 async def test_a_lone_first_clause_waits_for_more_while_placing_is_slow() -> None:
