@@ -151,16 +151,14 @@ def _open_onsets(shapes: list[_Shape], onset_ms: int) -> list[_Shape]:
     k = 0
     while k < len(shapes):
         s = shapes[k]
-        j = k
         if s.free and (k == 0 or shapes[k - 1].end_ms < s.t_ms):
+            j = k
             while j + 1 < len(shapes) and shapes[j].free and shapes[j].end_ms == shapes[j + 1].t_ms:
                 j += 1
-            vowel = shapes[j]
-            if not vowel.free and not vowel.closed and vowel.viseme != NEUTRAL and vowel.t_ms - s.t_ms <= onset_ms:
+            vowel = shapes[j]  # free shapes are neutral: a vowel's shape is not
+            if not vowel.closed and vowel.viseme != NEUTRAL and vowel.t_ms - s.t_ms <= onset_ms:
                 vowel.t_ms = s.t_ms  # the onset consonants are dropped: the vowel's shape starts with them
                 k = j
-            else:
-                j = k
         out.append(shapes[k])
         k += 1
     return out

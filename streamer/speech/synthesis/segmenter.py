@@ -15,7 +15,7 @@ whole paragraph. The rules, in order:
    the phrase where no speaker pauses). A one-word first clause ("Well,") is not cut: it would play
    out (in about 400 ms) before the next segment could be synthesized on a busy machine; unless
    the caller's clock says the next one will be ready in time (``lone_first_clause``, set by the
-   speaker from measured synthesis times), when it is cut alone, the quickest start of all;
+   speaker from measured placing times), when it is cut alone, the quickest start of all;
 3. a segment never grows past ``max_chars``: it is cut at its last space;
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
    spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest;
