@@ -15,15 +15,27 @@ Figures, on the server clock (the last line is one JSON object):
   time by construction), so their offset is not measured here; ``tests/browser/test_say.py``
   checks the pages keep them together across segment boundaries;
 - ``gap_ms_max``: the largest gap between one segment's audio end and the next one's start
-  within an utterance (text pauses are inside the audio, so 0 is no added gap);
+  within an utterance (text pauses are inside the audio, so 0 is no added gap), and
+  ``split_utterances``: utterances whose next segment came even after the previous one's
+  closing hold (500 ms), so a new program began (a longer gap, not in ``gap_ms_max``);
 - ``interrupt_ms`` p95: from sending ``interrupt`` to the display time of the closed mouth;
-- ``late_frames``: frames that reached the observer after their display time.
+- ``late_frames``: frames that reached the observer after their display time;
+- ``audio_late``: segments whose audio the observer had not fetched in full by their start time
+  (it fetches every announced segment over HTTP as the pages do; the other viewers do not), and
+  ``audio_slack_ms_p5``: how early the 5 % latest fetches were done. A page's decode and output
+  latency are not covered (``tests/browser/test_say.py`` plays segments in Chromium).
+
+What it covers: one server process, offline espeak-ng voice (``en-us``), the observer and the
+controller on loopback; ``load_avg`` is the machine's 1-minute load average at the start and the
+end of the run (other work on a shared machine moves every figure).
 
 Where the first-mouth time goes, p50 of each part (they add up to ``first_mouth_ms``):
 ``cut_ms`` (first text byte to the text that completes the first segment: waiting for words),
 ``synth_ms`` (from there until the observer hears the segment announced: synthesis, encoding,
 storing, resolving and sending), ``lead_ms`` (announced to the audio's start: the re-plan lead)
-and ``mouth_ms`` (the audio's start to the first mouth-open frame: the first sound's shape).
+and ``mouth_ms`` (the audio's start to the first mouth-open frame: the first sound's shape),
+p50 and p95 of each; ``lead_in``: utterances whose audio waited for a route from the frame on
+screen to the segment's first frame. ``--details`` prints one line per utterance to stderr.
 """
 
 from __future__ import annotations
@@ -31,10 +43,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
+import sys
 import time
 from typing import Any
 
+import httpx
 import websockets
 
 from benchmarks.latency import percentile
@@ -62,10 +77,13 @@ def utterance(rng: random.Random) -> list[str]:
 class Observer:
     """A viewer stamping each message's arrival on the server clock."""
 
-    def __init__(self, ws: Any, offset: float) -> None:
+    def __init__(self, ws: Any, offset: float, base: str) -> None:
         self.ws, self.offset = ws, offset
         self.messages: list[tuple[float, dict[str, Any]]] = []
         self.late = 0
+        self.http = httpx.AsyncClient(base_url=base)
+        self.fetches: list[asyncio.Task[None]] = []
+        self.audio_slack: list[float] = []  # start_ms minus when the segment's bytes were here
 
     def now(self) -> float:
         return time.monotonic() * 1000 + self.offset
@@ -77,6 +95,14 @@ class Observer:
             self.messages.append((at, message))
             if message["type"] == "frames":
                 self.late += sum(1 for t, _ in message["frames"] if message["from_ms"] < t < at)
+            elif message["type"] == "audio":
+                self.fetches.append(asyncio.create_task(self.fetch(message)))
+
+    async def fetch(self, message: dict[str, Any]) -> None:
+        """Fetch a segment's audio as a page does, noting how long before its start it was here."""
+        answer = await self.http.get(message["url"])
+        answer.raise_for_status()
+        self.audio_slack.append(message["start_ms"] - self.now())
 
     async def wait_for(self, since: int, check: Any, timeout: float = 30) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
@@ -98,18 +124,21 @@ def first_open(messages: list[dict[str, Any]], from_ms: int) -> int | None:
     return times[0] if times else None
 
 
-async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: int) -> dict[str, Any]:
+async def run(
+    url: str, base: str, utterances: int, tokens_per_s: float, interrupt_every: int, details: bool
+) -> dict[str, Any]:
     rng = random.Random(7)
     figures: dict[str, list[float]] = {"first_mouth": [], "first_audio": [], "gap": [], "interrupt": []}
-    figures |= {"cut": [], "synth": [], "lead": [], "mouth": []}
+    figures |= {"cut": [], "synth": [], "lead": [], "mouth": [], "lead_in": [], "split": []}
     sent_at: dict[str, float] = {}  # say id -> when it was sent
     segments: dict[str, int] = {}  # say id -> segments cut so far, from its ack
     async with websockets.connect(url, compression=None) as viewer, websockets.connect(url + "&role=controller") as ctl:
-        observer = Observer(viewer, await clock_offset(viewer))
+        observer = Observer(viewer, await clock_offset(viewer), base)
+        (await observer.http.get("/health")).raise_for_status()  # a page's connection is open before it speaks
         watching = asyncio.create_task(observer.run())
         acks = asyncio.create_task(drain_acks(ctl, segments))
         for n in range(utterances):
-            since = len(observer.messages)
+            since, fetched = len(observer.messages), len(observer.audio_slack)
             stream = f"u{n}"
             started = observer.now()
             for i, token in enumerate(tokens := utterance(rng)):
@@ -130,6 +159,9 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
             if not audio:
                 raise RuntimeError(f"utterance {n}: no audio was announced")
             figures["first_audio"].append(audio[0]["start_ms"] - started)
+            begun = next(k for k, m in enumerate(ours) if m["type"] == "program_start")
+            replan = next(m for m in reversed(ours[:begun]) if m["type"] == "frames")  # sent with it
+            figures["lead_in"].append(int(audio[0]["start_ms"] > replan["from_ms"]))
             mouth = first_open(ours, audio[0]["start_ms"])
             if mouth is not None:
                 figures["first_mouth"].append(mouth - started)
@@ -140,15 +172,29 @@ async def run(url: str, utterances: int, tokens_per_s: float, interrupt_every: i
                     figures["synth"].append(announced - sent_at[cut_id])
                 figures["lead"].append(audio[0]["start_ms"] - announced)
                 figures["mouth"].append(mouth - audio[0]["start_ms"])
-            for before, after in zip(audio, audio[1:], strict=False):
-                if after["program_id"] == before["program_id"]:
-                    figures["gap"].append(after["start_ms"] - (before["start_ms"] + before["duration_ms"]))
+            gaps = [
+                after["start_ms"] - (before["start_ms"] + before["duration_ms"])
+                for before, after in zip(audio, audio[1:], strict=False)
+                if after["program_id"] == before["program_id"]
+            ]
+            figures["gap"] += gaps
+            programs = len({m["program_id"] for m in audio})
+            figures["split"].append(int(programs > 1))  # a segment came after the closing hold: a new program
             if interrupted and end["reason"] == "interrupted":
                 figures["interrupt"].append(end["t_ms"] + INTERRUPT_MS - sent)
+            if details:
+                parts = {k: round(v[-1]) for k, v in figures.items() if k not in ("gap", "split") and v}
+                slack = [round(x) for x in observer.audio_slack[fetched:]]
+                print(
+                    f"{n:3d} {tokens[0].strip():7s} {parts} audio slack {slack} gaps {gaps} programs {programs}",
+                    file=sys.stderr,
+                )
             await asyncio.sleep(0.3)
+        await asyncio.gather(*observer.fetches)
+        await observer.http.aclose()
         watching.cancel()
         acks.cancel()
-    return {**figures, "late": [observer.late]}
+    return {**figures, "late": [observer.late], "audio_slack": observer.audio_slack}
 
 
 async def drain_acks(ws: Any, segments: dict[str, int]) -> None:
@@ -166,12 +212,16 @@ def main() -> None:
     parser.add_argument("--utterances", type=int, default=50)
     parser.add_argument("--tokens-per-s", type=float, default=20.0)
     parser.add_argument("--interrupt-every", type=int, default=5)
+    parser.add_argument("--details", action="store_true", help="one line per utterance on stderr")
     args = parser.parse_args()
+    load_before = os.getloadavg()[0]
     with start_server() as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=speak"
         post(base, "/channels/speak/stop", {})  # a command creates the channel before the viewers join
         with draining_viewers(url, args.viewers - 1):
-            figures = asyncio.run(run(url, args.utterances, args.tokens_per_s, args.interrupt_every))
+            figures = asyncio.run(
+                run(url, base, args.utterances, args.tokens_per_s, args.interrupt_every, args.details)
+            )
 
     def pct(name: str, q: float) -> float | None:
         values = figures[name]
@@ -180,6 +230,9 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "covers": "one server process, offline espeak-ng en-us, loopback; times on the server clock from "
+                "the first text byte to the display time planned for viewers; one viewer fetches the audio; "
+                "a page's decode and output latency are not covered",
                 "viewers": args.viewers,
                 "utterances": args.utterances,
                 "tokens_per_s": args.tokens_per_s,
@@ -188,10 +241,19 @@ def main() -> None:
                 "first_audio_ms_p50": pct("first_audio", 0.5),
                 "first_audio_ms_p95": pct("first_audio", 0.95),
                 "gap_ms_max": max(figures["gap"], default=None),
+                "split_utterances": sum(figures["split"]),
                 "interrupts": len(figures["interrupt"]),
                 "interrupt_ms_p95": pct("interrupt", 0.95),
                 "late_frames": figures["late"][0],
-                **{f"{part}_ms_p50": pct(part, 0.5) for part in ("cut", "synth", "lead", "mouth")},
+                "audio_late": sum(1 for slack in figures["audio_slack"] if slack < 0),
+                "audio_slack_ms_p5": pct("audio_slack", 0.05),
+                **{
+                    f"{part}_ms_p{q}": pct(part, q / 100)
+                    for part in ("cut", "synth", "lead", "mouth")
+                    for q in (50, 95)
+                },
+                "lead_in": sum(figures["lead_in"]),
+                "load_avg": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             }
         )
     )

@@ -39,6 +39,7 @@ from streamer.server.recording import store_recording
 from streamer.server.speaking import Speaker
 from streamer.server.speech import SayOptions, SpeechWorkers, store_said
 from streamer.settings import Settings
+from streamer.speech.formats.audio import LIVE_OPUS_COMPLEXITY
 from streamer.storage import AlreadyExists, AudioInfo
 
 log = logging.getLogger("streamer.server.live")
@@ -318,21 +319,23 @@ class ChannelService:
             channel.hush()
             stream = command.stream or secrets.token_hex(6)
             say = functools.partial(self._say_segment, channel, stream)
-            speaker = channel.speaker = Speaker(stream, options, say, self.now_ms)
+            speaker = channel.speaker = Speaker(stream, options, say, self.now_ms, channel.place_ms)
         speaker.feed(command.text, command.final)
         channel.commanded()
         return {"stream": speaker.stream, "segments": speaker.segments, "final": speaker.final}
 
     async def _say_segment(
         self, channel: LiveChannel, stream: str, text: str, options: SayOptions, tag: str | None
-    ) -> None:
+    ) -> int | None:
         """Speak one segment and place it on the channel after the stream's previous one.
 
         An emotion ``tag`` the rig can show replaces the planned face for the whole segment.
+        Returns the latest server time the next segment can be placed to follow it without a
+        gap (its audio's end less the lead), or None when it could not be said.
         """
         try:
             rig = channel.served.rig
-            said = await options.speak(self.speech, text, rig, self.settings)
+            said = await options.speak(self.speech, text, rig, self.settings, LIVE_OPUS_COMPLEXITY)
             audio_id = await store_said(self.audio, said, self.settings)
             doc = said.timeline(audio_id, options.lipsync)
             expr = None if tag is None else expression_for_tag(tag, rig.expressions)
@@ -344,17 +347,20 @@ class ChannelService:
         except StreamerError as exc:
             log.warning("channel %s: cannot say %r: %s", channel.name, text[:40], exc)
             channel.broadcast([error_message("speech_failed", f"stream {stream}: {exc}")])
-            return
+            return None
         async with channel.lock:
-            channel.fit_lead(SPEECH_LEAD_MS)
+            channel.fit_lead(SPEECH_LEAD_MS, measured=True)
             url = self.audio_url(audio_id)
+            planned = time.perf_counter()
             program, messages = channel.core.speak(self.now_ms(), schedule, url, said.speech.duration_ms, stream=stream)
             channel.program_started(program.id, program.start_ms + program.segments[-1].offset_ms, schedule)
-            channel.broadcast(messages)
+            channel.broadcast(messages, since=planned)
             if channel.core.recorder is not None:
                 said_fields = {"stream": stream, "text": text, "audio": audio_id}
                 channel.core.recorder.event(self.now_ms(), "segment", said_fields)
+            deadline = program.speech_end_ms - channel.core.lead_ms
         log.info("channel %s: said %r (%d ms) in stream %s", channel.name, text[:40], said.speech.duration_ms, stream)
+        return deadline
 
     def _prepare(self, command: Play, rig: Rig) -> tuple[Timeline, Schedule, AudioInfo | None]:
         """The played timeline, parsed and checked once, its schedule on ``rig`` and its audio (blocking)."""

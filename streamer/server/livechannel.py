@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from bisect import bisect_left
+from collections import deque
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from streamer.core.channel import Channel
@@ -15,7 +19,7 @@ from streamer.core.schedule import Schedule
 from streamer.rigset import DEFAULT_RIG_ID
 from streamer.server.fanout import Viewer, encode
 from streamer.server.framesource import ServedRig
-from streamer.server.speaking import Speaker
+from streamer.server.speaking import PLACE_KEPT, Speaker
 
 if TYPE_CHECKING:
     from streamer.server.channels import ChannelService
@@ -25,6 +29,11 @@ log = logging.getLogger("streamer.server.live")
 # A re-plan starts "now + lead"; encoding and queueing cost roughly 80 us per viewer here
 # (benchmarks/fanout.py), so the lead grows with the audience to keep every frame on time.
 BASE_LEAD_MS, LEAD_US_PER_VIEWER = 100, 120
+# A spoken segment's re-plan sizes that base from how long this channel's broadcasts take here
+# (planning, encoding, writing to every viewer: the slowest of the last BROADCASTS_KEPT, times
+# BROADCAST_MARGIN), at least MIN_MEASURED_LEAD_MS for the viewers' own reading; the per-viewer
+# term stays, for viewers of other processes. Measured on loopback with 100 viewers: ~2-8 ms.
+MIN_MEASURED_LEAD_MS, BROADCAST_MARGIN, BROADCASTS_KEPT = 25, 3, 32
 # ... plus the slowest viewer's round trip (reported in its pings), so a re-plan reaches a far
 # viewer before its first frame; capped so one very far viewer cannot delay every command by more.
 MAX_NETWORK_LEAD_MS = 1000
@@ -32,6 +41,14 @@ MAX_NETWORK_LEAD_MS = 1000
 STORE_ERROR_EVERY_MS = 2000
 # The cache is warmed this far past the viewers' lookahead window, sampling the plan this often.
 PREFETCH_AHEAD_MS, PREFETCH_STEP_MS = 2000, 10
+
+
+def measured_base_ms(broadcast_ms: Iterable[float]) -> int:
+    """A re-plan's base lead from how long recent broadcasts took (BASE_LEAD_MS before any)."""
+    slowest = max(broadcast_ms, default=None)
+    if slowest is None:
+        return BASE_LEAD_MS
+    return max(MIN_MEASURED_LEAD_MS, math.ceil(BROADCAST_MARGIN * slowest))
 
 
 def error_message(code: str, message: str, msg_id: Any = None) -> Message:
@@ -63,6 +80,8 @@ class LiveChannel:
         self.last_used_ms = service.now_ms()  # the last command, join or leave: idle channels are reaped
         self.commands = 0  # accepted play/stop/set: the OBS page names a channel nobody has driven yet
         self.speaker: Speaker | None = None  # the stream of text being said, if any
+        self.place_ms: deque[int] = deque(maxlen=PLACE_KEPT)  # how long placing recent segments took
+        self.broadcast_ms: deque[float] = deque(maxlen=BROADCASTS_KEPT)  # how long recent broadcasts took
         self.task = asyncio.create_task(self._run(), name=f"channel-{name}")
         self.lock = asyncio.Lock()
 
@@ -149,11 +168,16 @@ class LiveChannel:
         log.warning("channel %s: frame store unavailable: %s", self.name, exc)
         self.broadcast([error_message("store_unavailable", f"frames may be late: {exc}")])
 
-    def broadcast(self, messages: list[Message]) -> None:
+    def broadcast(self, messages: list[Message], since: float | None = None) -> None:
+        """Deliver ``messages`` to every viewer, noting how long it took (from ``since``, a
+        ``time.perf_counter()`` taken when they were planned, else from now)."""
+        started = time.perf_counter() if since is None else since
         texts = [self._encode(message) for message in messages]
         self._prefetch_planned(ahead=False)
         for text in texts:
             self.service.fanout.deliver(self.name, text)
+        if texts:
+            self.broadcast_ms.append((time.perf_counter() - started) * 1000)
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:
         """Messages for one viewer (a join): the ticks look ahead."""
@@ -166,16 +190,18 @@ class LiveChannel:
         self._prefetch_planned(ahead=False)
         return texts
 
-    def fit_lead(self, audio_ms: int = 0) -> None:
+    def fit_lead(self, audio_ms: int = 0, *, measured: bool = False) -> None:
         """Re-plans start far enough ahead that the broadcast reaches every viewer in time.
 
         The lead covers the encoding and queueing cost of the audience, the slowest viewer's
         round trip (at most MAX_NETWORK_LEAD_MS) and ``audio_ms`` for viewers to fetch a
-        program's audio (AUDIO_LEAD_MS, or SPEECH_LEAD_MS for spoken segments).
+        program's audio (AUDIO_LEAD_MS, or SPEECH_LEAD_MS for spoken segments). With
+        ``measured`` (spoken segments), the base comes from this channel's recent broadcasts.
         """
         audience = self.service.fanout.audience(self.name)
         network = min(audience.max_rtt_ms, MAX_NETWORK_LEAD_MS)
-        lead = BASE_LEAD_MS + audience.viewers * LEAD_US_PER_VIEWER // 1000 + network
+        base = measured_base_ms(self.broadcast_ms) if measured else BASE_LEAD_MS
+        lead = base + audience.viewers * LEAD_US_PER_VIEWER // 1000 + network
         self.core.lead_ms = lead + audio_ms
 
     def commanded(self) -> None:

@@ -39,6 +39,7 @@ from streamer.server.http import authorize_write, body_object, read_json
 from streamer.server.state import state
 from streamer.settings import Settings
 from streamer.speech.errors import SpeechInputError
+from streamer.speech.formats.audio import OPUS_COMPLEXITY
 from streamer.speech.lipsync.visemes import MODES
 from streamer.speech.say import MAX_SAY_CHARS, Said, say
 from streamer.speech.services.openai_planner import choose_emotions
@@ -149,7 +150,9 @@ class SayOptions:
             lipsync=_lipsync(_optional(body, "lipsync", str, MODES[0])),
         )
 
-    async def speak(self, workers: SpeechWorkers, text: str, rig: Rig, settings: Settings) -> Said:
+    async def speak(
+        self, workers: SpeechWorkers, text: str, rig: Rig, settings: Settings, opus_complexity: int = OPUS_COMPLEXITY
+    ) -> Said:
         """``text`` spoken with these options on the speech threads, its face planned for ``rig``."""
         return await workers.run(
             say,
@@ -163,6 +166,7 @@ class SayOptions:
             emotions=self.emotions,
             settings=settings,
             blink_eyes=rig.config.blink.eyes,
+            opus_complexity=opus_complexity,
         )
 
 

@@ -23,7 +23,7 @@ from streamer.core.rig import DEFAULT_BLINK_EYES, DEFAULT_VISEMES, not_emotions
 from streamer.core.timeline import WordSpan
 from streamer.settings import Settings
 from streamer.speech.errors import SpeechInputError
-from streamer.speech.formats.audio import to_ogg_bytes
+from streamer.speech.formats.audio import OPUS_COMPLEXITY, to_ogg_bytes
 from streamer.speech.lipsync.timelines import SPEECH_TAIL_MS, timeline_for
 from streamer.speech.model import Speech
 from streamer.speech.services.openai_planner import EmotionPlan, choose_emotions
@@ -82,6 +82,7 @@ def say(
     emotions: str = "auto",
     settings: Settings | None = None,
     blink_eyes: str = DEFAULT_BLINK_EYES,
+    opus_complexity: int = OPUS_COMPLEXITY,
 ) -> Said:
     """Speak ``text`` and plan its face, using only the rig's ``expressions``.
 
@@ -94,7 +95,8 @@ def say(
     ``rules``, ``openai`` or ``auto`` (OpenAI when ``settings`` has its key); a failed OpenAI
     plan falls back to the rules and ``Said.plan.fallback`` says why. The rules read the text
     in the espeak voice's language (word lists for en, es, fr, de; punctuation and emoji for
-    any other); with ElevenLabs they guess the language from the words.
+    any other); with ElevenLabs they guess the language from the words. ``opus_complexity``
+    is the Opus encoder's (live segments trade file size for time with a lower one).
 
     Raises :class:`SpeechInputError` (a ``ValueError``) naming the field for empty or oversized
     text, an unknown or unconfigured provider, a bad voice, or a rate or pitch out of range;
@@ -123,7 +125,7 @@ def say(
     )
     return Said(
         speech=speech,
-        audio=to_ogg_bytes(speech),
+        audio=to_ogg_bytes(speech, complexity=opus_complexity),
         emotion=plan.emotion,
         visemes_map=dict(visemes_map),
         provider=provider,

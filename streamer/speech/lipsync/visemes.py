@@ -6,11 +6,15 @@ A chain of small passes over integer milliseconds:
    rig's viseme map by symbol or ARPAbet, else the phoneme's articulation; bilabials close the
    lips, other consonants relax to ``neutral``, pauses leave a gap); in ``"word"`` mode (like
    face_rig) each word holds the shape of its first vowel, then relaxes;
-2. anticipation: every onset moves ``anticipation_ms`` earlier (default 50), so the mouth is
+2. onsets: where speech starts (at 0 or after a pause), the first vowel's shape takes over the
+   consonants before it that leave the lips free (``h``, ``s``, ``r``, ``w``, ``k``...; not a
+   bilabial or labiodental), when that vowel comes within ``onset_ms`` (default 150): the lips
+   move to the vowel during them, and the mouth moves when the sound starts;
+3. anticipation: every onset moves ``anticipation_ms`` earlier (default 50), so the mouth is
    formed when the sound starts; never before 0 and never into the previous shape;
-3. silences shorter than ``min_hold_ms`` are bridged; longer ones stay gaps, where the speech
+4. silences shorter than ``min_hold_ms`` are bridged; longer ones stay gaps, where the speech
    layer lets go and the mouth relaxes to the emotion's own (closed) mouth;
-4. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
+5. equal neighbours merge, and shapes shorter than ``min_hold_ms`` are merged into a neighbour
    (a short vowel may instead borrow time from a long consonant) so the face never flickers;
    a bilabial's closed mouth is never merged away (it borrows time from a neighbour instead).
 
@@ -40,6 +44,11 @@ MODES = ("phoneme", "word")
 # one that lags it (~45 ms).
 ANTICIPATION_MS = 50
 MAX_ANTICIPATION_MS = 1000
+# Why 150 ms: in speech the lips take the vowel's posture during the consonants before it (lip
+# rounding starts 100-200 ms ahead); a phrase's first sound (the "W" of "Well", 133 ms; "R" of
+# "Right", 116 ms) would otherwise hold the mouth shut while the voice is already heard. A longer
+# onset cluster ("str") keeps its relaxed mouth: the shape would then lead its vowel by too much.
+ONSET_MS = 150
 _MAX_PHONEME_LABEL = 16
 _MAX_WORD = 200
 
@@ -52,6 +61,7 @@ class _Shape:
     phoneme: str
     word: str | None
     closed: bool = False  # a bilabial: its closed mouth must show, never merged into a vowel
+    free: bool = False  # a consonant that leaves the lips free (mouth class "rest")
     version: int = 0
     alive: bool = True
 
@@ -128,7 +138,29 @@ def _shapes(phonemes: Sequence[Phoneme], visemes_map: Mapping[str, str]) -> list
         t_ms = max(p.t_ms, out[-1].end_ms) if out else p.t_ms
         if viseme is None or p.end_ms <= t_ms:
             continue
-        out.append(_Shape(t_ms, p.end_ms, viseme, _label(p), _word(p.word), _mouth_class(p) == "closed"))
+        cls = _mouth_class(p)
+        free = cls == "rest" and viseme == NEUTRAL
+        out.append(_Shape(t_ms, p.end_ms, viseme, _label(p), _word(p.word), cls == "closed", free))
+    return out
+
+
+def _open_onsets(shapes: list[_Shape], onset_ms: int) -> list[_Shape]:
+    """Where speech starts (at 0 or after a pause), the first vowel's shape takes over the
+    lip-free consonants before it, if it comes within ``onset_ms`` of the start."""
+    out: list[_Shape] = []
+    k = 0
+    while k < len(shapes):
+        s = shapes[k]
+        if s.free and (k == 0 or shapes[k - 1].end_ms < s.t_ms):
+            j = k
+            while j + 1 < len(shapes) and shapes[j].free and shapes[j].end_ms == shapes[j + 1].t_ms:
+                j += 1
+            vowel = shapes[j]  # free shapes are neutral: a vowel's shape is not
+            if not vowel.closed and vowel.viseme != NEUTRAL and vowel.t_ms - s.t_ms <= onset_ms:
+                vowel.t_ms = s.t_ms  # the onset consonants are dropped: the vowel's shape starts with them
+                k = j
+        out.append(shapes[k])
+        k += 1
     return out
 
 
@@ -361,13 +393,16 @@ def speech_track(
     anticipation_ms: int = ANTICIPATION_MS,
     mode: str = "phoneme",
     words: Sequence[WordSpan] | None = None,
+    onset_ms: int = ONSET_MS,
 ) -> list[dict[str, Any]]:
     """The v1 ``speech`` track for ``phonemes`` (ARPAbet in ``Phoneme.arpabet``).
 
     Vowels take their shape from ``visemes_map`` (the rig's ``rig.config.visemes``: ARPAbet
     without stress digits -> rig expression); other sounds become ``neutral``; pauses leave a
     gap. ``mode="word"`` holds one shape per word (``words`` gives the word spans, else
-    ``Phoneme.word`` groups them). Onsets come ``anticipation_ms`` early. Returns dicts
+    ``Phoneme.word`` groups them). Where speech starts, the first vowel's shape covers the
+    lip-free consonants before it when it comes within ``onset_ms`` (0: never; phoneme mode;
+    a word's shape covers its whole word anyway). Onsets come ``anticipation_ms`` early. Returns dicts
     ``{t_ms, end_ms, viseme, phoneme, word}`` (``word`` left out when unknown), sorted, not
     overlapping, each ``end_ms > t_ms``; ``phoneme`` is the sound that chose the shape.
     Raises :class:`~streamer.core.errors.TimelineError` (a ``ValueError``) naming the argument
@@ -380,10 +415,12 @@ def speech_track(
         raise TimelineError(f"anticipation_ms: must be in [0, {MAX_ANTICIPATION_MS}], got {anticipation_ms}")
     if mode not in MODES:
         raise TimelineError(f"mode: must be one of {', '.join(MODES)}, got {str(mode)[:40]!r}")
+    if not 0 <= onset_ms <= MAX_ANTICIPATION_MS:
+        raise TimelineError(f"onset_ms: must be in [0, {MAX_ANTICIPATION_MS}], got {onset_ms}")
     if mode == "word":
         shapes = _word_shapes(phonemes, visemes_map, words, min_hold_ms)
     else:
-        shapes = _shapes(phonemes, visemes_map)
+        shapes = _open_onsets(_shapes(phonemes, visemes_map), onset_ms)
     shapes = _merge_equal(_bridge_gaps(_anticipate(shapes, anticipation_ms), min_hold_ms))
     shapes = _absorb_short(shapes, min_hold_ms)
     # A stretched shape may come to touch the next one while still short: absorb once more.

@@ -13,10 +13,15 @@ whole paragraph. The rules, in order:
    the phrasing), later (up to ``first_lean_words`` more) while its last word leans on the next (an
    article, preposition, conjunction, auxiliary or subject pronoun: "So, the | answer" would break
    the phrase where no speaker pauses). A one-word first clause ("Well,") is not cut: it would play
-   out (in about 400 ms) before the next segment could be synthesized on a busy machine;
+   out (in about 400 ms) before the next segment could be synthesized on a busy machine; unless
+   the caller's clock says the next one will be ready in time (``lone_first_clause``, set by the
+   speaker from measured placing times), when it is cut alone, the quickest start of all;
 3. a segment never grows past ``max_chars``: it is cut at its last space;
 4. when the text stops arriving for ``wait_ms`` (the LLM stalled), the complete words so far are
-   spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest.
+   spoken (:meth:`Segmenter.due`); the unfinished last word waits for the rest;
+5. when the caller's audio is about to run out (its clock), :meth:`Segmenter.runway` cuts the
+   complete words so far, up to the last that does not lean on the next one: a break inside a
+   clause is better than a silence in it.
 
 Times are whatever clock the caller uses, in milliseconds; nothing here reads one.
 """
@@ -55,6 +60,7 @@ class Segmenter:
     clause_words: int = 8
     max_chars: int = 200
     wait_ms: int = 350
+    lone_first_clause: bool = False
     _buffer: str = ""
     _last_ms: int | None = None
     _emitted: int = 0
@@ -74,6 +80,15 @@ class Segmenter:
         if end <= 0:
             return []
         return self._take(end)
+
+    def runway(self) -> list[str]:
+        """The complete words so far, now (rule 5), up to the last one that does not lean on the
+        next; nothing while every complete word leans ("and the" waits for its noun)."""
+        end = _last_space(self._buffer)
+        for word in reversed(list(_WORD.finditer(self._buffer[: max(end, 0)]))):
+            if _bare(word.group()) not in LEANING_WORDS:
+                return self._take(word.end())
+        return []
 
     def finish(self) -> list[str]:
         """Everything left, at the end of the utterance; the segmenter is then ready for the next."""
@@ -132,14 +147,17 @@ class Segmenter:
                     # A one-word first sentence ("Wow!") joins what follows: alone it would play
                     # out before the next segment could be synthesized.
                     alone = self._emitted == 0 and len(_WORD.findall(text[:i])) < 2 and ch not in CJK_ENDS
+                    alone = alone and not self.lone_first_clause
                     if not alone and (ch != "." or not _abbreviation(text[: i + 1])):
                         return j
                 elif at_end or j == len(text):
                     if final:
                         return j
                     return None  # "3." may be "3.14": wait for the next character
-            elif ch in CLAUSE_ENDS and (ch in CJK_ENDS or after.isspace()) and len(_WORD.findall(text[:i])) >= need:
-                return i + 1
+            elif ch in CLAUSE_ENDS and (ch in CJK_ENDS or after.isspace()):
+                words = len(_WORD.findall(text[:i]))
+                if words >= need or (self._emitted == 0 and self.lone_first_clause and words >= 1):
+                    return i + 1
         return None
 
     def _first_segment_ends(self, text: str) -> bool:
@@ -147,7 +165,12 @@ class Segmenter:
         words = _spoken_words(text)
         if len(words) >= self.first_words + self.first_lean_words:
             return True
-        return len(words) >= self.first_words and words[-1].strip("\"'“”‘’«»()").lower() not in LEANING_WORDS
+        return len(words) >= self.first_words and _bare(words[-1]) not in LEANING_WORDS
+
+
+def _bare(word: str) -> str:
+    """``word`` as the leaning list has it: lower case, without quotes or brackets ("the," does not lean)."""
+    return word.strip("\"'“”‘’«»()").lower()
 
 
 def _spoken_words(text: str) -> list[str]:

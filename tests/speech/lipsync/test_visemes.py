@@ -14,7 +14,7 @@ from streamer.core.resolve import resolve
 from streamer.core.rig import DEFAULT_VISEMES
 from streamer.core.timeline import WordSpan, check_against_rig, parse_timeline
 from streamer.speech import Phoneme, Speech, Word, speech_track, synthesize, timeline_for
-from streamer.speech.lipsync.visemes import ANTICIPATION_MS
+from streamer.speech.lipsync.visemes import ANTICIPATION_MS, ONSET_MS
 from tests.rigs import make_rig
 
 
@@ -39,8 +39,9 @@ def shapes(track: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
 
 
 def sync(phonemes: list[Phoneme], visemes_map: Any = DEFAULT_VISEMES, **kwargs: Any) -> list[dict[str, Any]]:
-    """The speech track without anticipation, to check the other passes on exact times."""
+    """The speech track without anticipation or open onsets, to check the other passes on exact times."""
     kwargs.setdefault("anticipation_ms", 0)
+    kwargs.setdefault("onset_ms", 0)
     return speech_track(phonemes, visemes_map, **kwargs)
 
 
@@ -121,13 +122,52 @@ def test_zero_min_hold_keeps_every_sound() -> None:
 
 def test_anticipation_brings_every_onset_forward_and_keeps_the_ends_at_pauses() -> None:
     phonemes = [ph(100, 200, "HH"), ph(200, 400, "AA1"), ph(400, 700, None), ph(700, 800, "M"), ph(800, 1000, "IY1")]
-    track = speech_track(phonemes, DEFAULT_VISEMES, anticipation_ms=50)
+    track = speech_track(phonemes, DEFAULT_VISEMES, anticipation_ms=50, onset_ms=0)
     assert shapes(track) == [
         (50, 150, "neutral"),
         (150, 400, "speaking_ah"),
         (650, 750, "neutral"),
         (750, 1000, "speaking_ee"),
     ]
+
+
+def test_where_speech_starts_the_first_vowel_shape_covers_the_lip_free_consonants_before_it() -> None:
+    # "Right, | so": R at the start and S after the pause leave the lips free; the vowels' shapes
+    # start with them (then anticipation moves the second into the pause, as any onset).
+    phonemes = [ph(0, 116, "R"), ph(116, 300, "AY1"), ph(300, 480, None), ph(480, 560, "S"), ph(560, 800, "OW1")]
+    track = speech_track(phonemes, DEFAULT_VISEMES)
+    assert ONSET_MS == 150
+    assert shapes(track) == [(0, 300, "speaking_ee"), (430, 800, "oh_round")]
+    assert [c["phoneme"] for c in track] == ["AY1", "OW1"]
+    # Off, the consonants relax as elsewhere.
+    off = shapes(speech_track(phonemes, DEFAULT_VISEMES, onset_ms=0))
+    assert off == [(0, 66, "neutral"), (66, 300, "speaking_ee"), (430, 510, "neutral"), (510, 800, "oh_round")]
+
+
+def test_an_onset_keeps_its_closed_lips_its_long_clusters_and_its_inner_consonants() -> None:
+    # A bilabial or labiodental start shows: "mama", "five" (a short one is still absorbed by the passes after).
+    assert sync([ph(0, 100, "M"), ph(100, 300, "AA1")], onset_ms=150)[0]["viseme"] == "neutral"
+    assert sync([ph(0, 100, "F"), ph(100, 300, "AY1")], onset_ms=150)[0]["viseme"] == "neutral"
+    # "str": the vowel comes 200 ms after the start, past onset_ms: the cluster relaxes.
+    strong = [ph(0, 70, "S"), ph(70, 130, "T"), ph(130, 200, "R"), ph(200, 400, "AO1")]
+    assert shapes(sync(strong, onset_ms=150)) == [(0, 200, "neutral"), (200, 400, "speaking_ah")]
+    assert shapes(sync(strong, onset_ms=200)) == [(0, 400, "speaking_ah")]
+    # Only where speech starts: the "t" between vowels keeps its relaxed mouth.
+    inner = [ph(0, 150, "AA1"), ph(150, 250, "T"), ph(250, 400, "IY1")]
+    assert shapes(sync(inner, onset_ms=150)) == [
+        (0, 150, "speaking_ah"),
+        (150, 250, "neutral"),
+        (250, 400, "speaking_ee"),
+    ]
+    # Word mode: each word's shape covers it whole already.
+    assert shapes(sync(strong, mode="word", onset_ms=150)) == shapes(sync(strong, mode="word"))
+
+
+def test_a_real_voice_opens_the_mouth_as_its_first_word_starts() -> None:
+    for text in ("Well, that is it.", "Right, the answer.", "So, the answer."):
+        speech = synthesize(text)
+        track = speech_track(speech.phonemes, DEFAULT_VISEMES)
+        assert track[0]["t_ms"] == 0 and track[0]["viseme"] != "neutral", text
 
 
 def test_anticipation_is_on_by_default_and_never_goes_before_zero() -> None:
@@ -182,7 +222,12 @@ def test_a_rig_override_is_used_in_both_modes_and_may_name_a_stressed_vowel() ->
 
 @pytest.mark.parametrize(
     ("kwargs", "field"),
-    [({"mode": "syllable"}, "mode"), ({"anticipation_ms": -1}, "anticipation_ms"), ({"min_hold_ms": -5}, "min_hold")],
+    [
+        ({"mode": "syllable"}, "mode"),
+        ({"anticipation_ms": -1}, "anticipation_ms"),
+        ({"min_hold_ms": -5}, "min_hold"),
+        ({"onset_ms": -1}, "onset_ms"),
+    ],
 )
 def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], field: str) -> None:
     with pytest.raises(TimelineError, match=f"^{field}") as caught:  # a StreamerError: the CLI shows one line

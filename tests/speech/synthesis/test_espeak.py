@@ -13,6 +13,7 @@ import pytest
 
 from streamer.core.errors import StreamerError
 from streamer.speech import Speech, SpeechInputError, synthesize, to_ogg_bytes, to_wav_bytes
+from streamer.speech.formats.audio import LIVE_OPUS_COMPLEXITY, OPUS_COMPLEXITY
 from streamer.speech.lipsync.arpabet import VOWELS
 
 PHRASE = "Hello there. Nice to meet you!"
@@ -146,6 +147,25 @@ def test_ogg_opus_is_small_reproducible_and_as_long_as_the_speech(speech: Speech
     # Opus is lossy but the speech must still be there, in the same places.
     loud = np.sqrt(np.mean(decoded.astype(np.float64) ** 2))
     assert loud > 0.02 if decoded.dtype.kind == "f" else loud > 1000
+
+
+def test_live_segments_faster_opus_keeps_the_quality(speech: Speech) -> None:
+    av = pytest.importorskip("av")
+
+    def decoded(data: bytes) -> np.ndarray:
+        with av.open(io.BytesIO(data)) as container:
+            return np.concatenate([f.to_ndarray().reshape(-1) for f in container.decode(audio=0)]).astype(np.float64)
+
+    reference = decoded(to_ogg_bytes(speech, bit_rate=128_000))
+
+    def snr_db(complexity: int) -> float:
+        x = decoded(to_ogg_bytes(speech, complexity=complexity))
+        n = min(len(x), len(reference))
+        return float(10 * np.log10(np.sum(reference[:n] ** 2) / np.sum((x[:n] - reference[:n]) ** 2)))
+
+    assert snr_db(LIVE_OPUS_COMPLEXITY) >= snr_db(OPUS_COMPLEXITY) - 1.0, "no worse than the default"
+    with pytest.raises(SpeechInputError, match="^complexity"):
+        to_ogg_bytes(speech, complexity=11)
 
 
 def test_words_espeak_speaks_as_one_keep_every_word_of_the_text() -> None:

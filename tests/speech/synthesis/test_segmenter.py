@@ -133,3 +133,22 @@ def test_a_one_word_first_sentence_joins_what_follows() -> None:
     assert seg.feed("I am so happy. ", 10) == ["Wow! I am so", "happy."]
     assert seg.finish() == []
     assert seg.feed("Hello there. Bye", 20) == ["Hello there."], "two words are a sentence of their own"
+
+
+def test_a_one_word_first_clause_is_cut_alone_only_when_the_caller_allows_it() -> None:
+    assert Segmenter().feed("Well, that is a really", 0) == ["Well, that is a"], "joined by default"
+    quick = Segmenter(lone_first_clause=True)
+    assert quick.feed("Well, that", 0) == ["Well,"]
+    assert quick.feed(" is nice, and then we go on", 50) == [], "later clauses keep their length"
+    assert Segmenter(lone_first_clause=True).feed("Wow! That", 0) == ["Wow!"]
+    assert Segmenter(lone_first_clause=True).feed("So nobody knew", 0) == ["So nobody"], "no clause: the usual rule"
+
+
+def test_the_runway_cuts_the_complete_words_so_far_after_the_last_that_does_not_lean() -> None:
+    seg = Segmenter(first_words=100)
+    assert seg.feed("that is a really interesting question and the", 0) == []
+    assert seg.runway() == ["that is a really interesting question"], "'and the' lean on what follows"
+    assert seg.pending.strip() == "and the"
+    assert seg.feed(" ans", 10) == [] and seg.runway() == [], "only leaning words: they wait for more"
+    assert seg.feed("wer is", 20) == [] and seg.runway() == ["and the answer"], "'is' is not complete yet"
+    assert seg.finish() == ["is"]
