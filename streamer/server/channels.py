@@ -247,7 +247,8 @@ class ChannelService:
         if isinstance(command, Set):
             return await self._set(channel, command)
         async with channel.lock:
-            channel.fit_lead()
+            # An interrupt sends frames only (no audio to fetch): its lead is this channel's measured one.
+            channel.fit_lead(measured=isinstance(command, Interrupt))
             if isinstance(command, React):  # layered over the program: the voice goes on
                 reaction = make_reaction(
                     command.reaction,

@@ -196,7 +196,7 @@ class LiveChannel:
         The lead covers the encoding and queueing cost of the audience, the slowest viewer's
         round trip (at most MAX_NETWORK_LEAD_MS) and ``audio_ms`` for viewers to fetch a
         program's audio (AUDIO_LEAD_MS, or SPEECH_LEAD_MS for spoken segments). With
-        ``measured`` (spoken segments), the base comes from this channel's recent broadcasts.
+        ``measured`` (spoken segments, interrupts), the base comes from this channel's recent broadcasts.
         """
         audience = self.service.fanout.audience(self.name)
         network = min(audience.max_rtt_ms, MAX_NETWORK_LEAD_MS)
