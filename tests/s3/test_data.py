@@ -20,6 +20,7 @@ import httpx
 import pytest
 import redis
 
+import tests.scale.conftest as scale_fixtures
 from streamer.core.errors import NotFound
 from streamer.export.queue import JOB_KEY
 from streamer.rigload import load_rig
@@ -31,7 +32,6 @@ from streamer.storage.s3data import PreconditionFailed, S3Data
 from streamer.storage.s3stores import S3TimelineStore
 from tests.reliability.conftest import ServerProcess
 from tests.s3.conftest import new_bucket, s3_run
-from tests.scale.conftest import RedisServer
 from tests.server.conftest import REPO, LiveServer, ServerThread, serve, wav_bytes
 
 HELLO = {
@@ -42,6 +42,8 @@ HELLO = {
     "duration_ms": 1200,
 }
 SMALL = {"format": "mp4", "scale": 0.25, "constant_rate": True}
+
+redis_server = scale_fixtures.redis_server  # a redis-server of its own per test
 
 
 def objects(moto_url: str, bucket: str) -> list[str]:
@@ -240,14 +242,6 @@ def test_a_missing_data_bucket_stops_serve_with_one_error_line(moto_url, tmp_pat
         "check STREAMER_DATA_URL"
     ]
     assert "Traceback" not in proc.stderr.decode()
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def start_worker(env: dict[str, str], redis_url: str, log_path: Path) -> subprocess.Popen[bytes]:
