@@ -85,14 +85,21 @@ class Cluster:
     def process_id(self, server: ServerProcess) -> str:
         return str(httpx.get(server.base_url + "/health", timeout=10).json()["redis"]["process"])
 
+    def runners_of(self, channel: str) -> list[ServerProcess]:
+        """The processes that say they run ``channel`` now (two for a moment while one hands over)."""
+        return [
+            server
+            for server in self.servers
+            if server.proc is not None
+            and channel in httpx.get(server.base_url + "/health", timeout=10).json()["redis"]["runs"]
+        ]
+
     def runner_of(self, channel: str) -> ServerProcess:
         """The process running ``channel`` now."""
-        for server in self.servers:
-            if server.proc is not None:
-                health = httpx.get(server.base_url + "/health", timeout=10).json()
-                if channel in health["redis"]["runs"]:
-                    return server
-        raise AssertionError(f"no process runs {channel!r}")
+        runners = self.runners_of(channel)
+        if not runners:
+            raise AssertionError(f"no process runs {channel!r}")
+        return runners[0]
 
     def stop(self) -> None:
         for server in self.servers:
