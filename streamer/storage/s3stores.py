@@ -31,17 +31,15 @@ from streamer.core.errors import NotFound, StreamerError
 from streamer.core.rig import Rig
 from streamer.core.timeline import Timeline, loads, parse_timeline
 from streamer.storage.audio import AUDIO_ID, AudioInfo, AudioStore, _Probe, probe_audio, validate_audio_id
-from streamer.storage.errors import AlreadyExists, StaleWrite
+from streamer.storage.errors import AlreadyExists
 from streamer.storage.files import is_regular_file, remove_leftovers
 from streamer.storage.s3data import PreconditionFailed, S3Data
 from streamer.storage.timelines import (
     TIMELINE_ID,
     TimelineStore,
-    _document_name,
     _iso,
     _matches,
     _slug,
-    clean_name,
     validate_timeline_id,
     version_of,
 )
@@ -105,9 +103,7 @@ class S3TimelineStore(TimelineStore):
         if_match: str | None = None,
     ) -> tuple[Timeline, bool, str]:
         key = self._key(timeline_id)
-        timeline = self.validate(document, rig)
-        name = clean_name(name) if name is not None else _document_name(document)
-        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        timeline, name, data = self._prepared(document, name, rig)
         if if_match is None:
             created = self.data.head(key) is None
             self.data.put(key, data)
@@ -117,18 +113,13 @@ class S3TimelineStore(TimelineStore):
                 current: str | None = version_of(stored)
             except NotFound:
                 current, s3_etag = None, None
-            stale = StaleWrite(
-                f"timeline {timeline_id!r} changed since it was read "
-                f"(If-Match {if_match[:80]!r}, stored {current or 'nothing'}): "
-                "reload it, or save without If-Match to overwrite"
-            )
             if not _matches(if_match, current):
-                raise stale
+                raise self._stale(timeline_id, if_match, current)
             created = False
             try:  # S3 checks that nobody wrote since we read
                 self.data.put(key, data, if_match=s3_etag)
             except PreconditionFailed:
-                raise stale from None
+                raise self._stale(timeline_id, if_match, current) from None
         self._write_name(timeline_id, name)
         log.info("stored timeline %s (%d bytes) in %s", timeline_id, len(data), self.data.url)
         return timeline, created, version_of(data)
@@ -138,9 +129,7 @@ class S3TimelineStore(TimelineStore):
     ) -> str:
         if timeline_id is not None:
             validate_timeline_id(timeline_id)
-        self.validate(document, rig)
-        name = clean_name(name) if name is not None else _document_name(document)
-        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        _, name, data = self._prepared(document, name, rig)
         chosen = timeline_id
         while True:
             candidate = chosen or f"{_slug(name)}-{secrets.token_hex(2)}"

@@ -169,6 +169,21 @@ class TimelineStore:
             write_atomic(self._meta_path(timeline_id), json.dumps({"name": name}, ensure_ascii=False).encode())
         write_atomic(path, data)
 
+    def _prepared(self, document: object, name: str | None, rig: Rig | None) -> tuple[Timeline, str | None, bytes]:
+        """``document`` validated, its name (``name``, else the document's) and the bytes to store."""
+        timeline = self.validate(document, rig)
+        name = clean_name(name) if name is not None else _document_name(document)
+        return timeline, name, json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+
+    @staticmethod
+    def _stale(timeline_id: str, if_match: str, current: str | None) -> StaleWrite:
+        """The error for a write whose ``if_match`` does not list the stored version ``current`` (None: nothing)."""
+        return StaleWrite(
+            f"timeline {timeline_id!r} changed since it was read "
+            f"(If-Match {if_match[:80]!r}, stored {current or 'nothing'}): "
+            "reload it, or save without If-Match to overwrite"
+        )
+
     def put(
         self,
         timeline_id: str,
@@ -187,19 +202,13 @@ class TimelineStore:
         the store's) or a refused write leaves the stored files untouched.
         """
         path = self._path(timeline_id)
-        timeline = self.validate(document, rig)
-        name = clean_name(name) if name is not None else _document_name(document)
-        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        timeline, name, data = self._prepared(document, name, rig)
         with self._lock:
             created = not path.exists()
             if if_match is not None:
                 current = None if created else version_of(read_regular(path))
                 if not _matches(if_match, current):
-                    raise StaleWrite(
-                        f"timeline {timeline_id!r} changed since it was read "
-                        f"(If-Match {if_match[:80]!r}, stored {current or 'nothing'}): "
-                        "reload it, or save without If-Match to overwrite"
-                    )
+                    raise self._stale(timeline_id, if_match, current)
             self._write(path, timeline_id, data, name)
         log.info("stored timeline %s (%d bytes)", timeline_id, len(data))
         return timeline, created, version_of(data)
@@ -215,9 +224,7 @@ class TimelineStore:
         """
         if timeline_id is not None:
             validate_timeline_id(timeline_id)
-        timeline = self.validate(document, rig)
-        name = clean_name(name) if name is not None else _document_name(document)
-        data = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+        timeline, name, data = self._prepared(document, name, rig)
         with self._lock:
             while timeline_id is None:
                 candidate = f"{_slug(name)}-{secrets.token_hex(2)}"
