@@ -131,7 +131,9 @@ def install_log_redaction(token: str | None) -> None:
 
     A record factory (not a filter) so that it covers every logger and handler at every
     level, uvicorn's own included (which logs WebSocket paths with their query strings).
-    The message is formatted once here; records keep no arguments that could carry a token.
+    Each string argument is redacted in place, so formatters that read the arguments
+    (uvicorn's access log) still work; a token the arguments only make together is
+    redacted in the formatted message, which then replaces them.
     """
     global _redacted_secrets, _base_factory
     _redacted_secrets = (token,) if token else ()
@@ -146,8 +148,13 @@ def install_log_redaction(token: str | None) -> None:
         except Exception:  # noqa: BLE001 - a broken format string is logging's own error to report
             return record
         redacted = redact_token(message, _redacted_secrets)
-        if redacted != message or record.args:
-            record.msg, record.args = redacted, None
+        if redacted == message:
+            return record
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_token(a, _redacted_secrets) if isinstance(a, str) else a for a in record.args)
+            if record.getMessage() == redacted:
+                return record
+        record.msg, record.args = redacted, None
         return record
 
     logging.setLogRecordFactory(factory)

@@ -94,6 +94,23 @@ def test_log_records_of_any_logger_lose_query_tokens_and_the_configured_token() 
         install_log_redaction(None)
 
 
+def test_uvicorn_access_lines_are_still_formatted_with_the_token_redacted() -> None:
+    from uvicorn.logging import AccessFormatter
+
+    install_log_redaction("p@ss-w0rd")
+    try:
+        formatter = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False)
+        logged = {"/health": "/health", "/timelines/a?token=p@ss-w0rd&x=1": "/timelines/a?token=***&x=1"}
+        for path, shown in logged.items():
+            args = ("127.0.0.1:5", "PUT", path, "1.1", 200)
+            record = logging.getLogger("uvicorn.access").makeRecord(
+                "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d', args, None
+            )
+            assert formatter.format(record) == f'127.0.0.1:5 - "PUT {shown} HTTP/1.1" 200 OK'
+    finally:
+        install_log_redaction(None)
+
+
 def test_writes_from_a_disallowed_origin_are_403(make_server: Callable[..., LiveServer]) -> None:
     server = make_server(cors_origins=("https://studio.example",))
     with server.client() as c:
