@@ -157,14 +157,17 @@ class SharedChannelService(ChannelService):
         """The process running ``name`` (this one, having taken it if free), or "" for none.
 
         With ``fresh`` a free channel is created here if it has no snapshot; without, it is taken
-        only to continue it from its snapshot (viewers never create a channel).
+        only to continue it from its snapshot (viewers never create a channel). While Redis
+        settles after a reconnection a free channel is never taken: the process running it takes
+        its lease again within a renewal, and taking it meanwhile would run it twice for a moment,
+        the new runner's viewers never told what they missed.
         """
         async with self._taking:
             if name in self.channels:
                 return self.process_id
             owner = await self.leases.owner(name)
-            if owner is None and fresh and self._settling():
-                return ""
+            if owner is None and self._settling():
+                return ""  # its runner may not have taken its lease again yet: never start or continue it here
             if owner is None and await self.leases.acquire(name, only_if_state=not fresh):
                 owner = self.process_id
             elif owner is None:
@@ -230,15 +233,25 @@ class SharedChannelService(ChannelService):
             watched = {*self.shared.channels_watched(), *self.waiting} - set(self.channels)
             try:
                 for name in watched:
+                    if self._settling():
+                        break
                     async with self._taking:
                         if name not in self.channels and await self.leases.acquire(name, only_if_state=True):
                             await self._adopt(name)
+                    await self._join_waiting(name)
                 if round_no % every == 0:
                     await self._report_audiences()
             except (RedisError, OSError):
                 continue
             except ChannelLimit as exc:
                 log.warning("cannot take over a channel: %s", exc)
+
+    async def _join_waiting(self, name: str) -> None:
+        """Viewers here waiting for ``name`` join it once another process runs it (even before it broadcasts)."""
+        if self.waiting.get(name) and name not in self.channels:
+            owner = await self.leases.owner(name)
+            if owner is not None and owner != self.process_id:
+                self._channel_seen(name)
 
     async def _report_audiences(self) -> None:
         for name in set(self.shared.channels_watched()) - set(self.channels):
@@ -272,6 +285,8 @@ class SharedChannelService(ChannelService):
                     await super().connect(name, viewer)
                     return
                 owner, known = known or await self._owner_or_take(name, fresh=create), None
+                if owner == "" and self._settling():
+                    raise _Gone("Redis is settling after a reconnection")
                 if owner == "":  # no such channel yet: wait for a controller (_channel_seen)
                     if viewer not in self.waiting.get(name, ()):
                         self.wait_for(name, viewer)

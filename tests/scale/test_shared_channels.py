@@ -198,6 +198,8 @@ async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_r
         with httpx.Client(base_url=second.base_url, timeout=TIMEOUT) as http:
             assert http.post("/channels/main/play", json={"timeline": lipsync_timeline(8000, seed=6)}).is_success
         await asyncio.sleep(0.5)
+        (runner,) = cluster.runners_of("main")
+        elsewhere = b if runner is first else a
         cluster.redis.stop()
         await asyncio.gather(a.follow(1.5), b.follow(1.5))
         cluster.redis.start()  # empty: it kept nothing
@@ -211,10 +213,11 @@ async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_r
             assert time.monotonic() < deadline, "a process did not reconnect to Redis"
             await asyncio.sleep(0.1)
         # The viewer of the process not running the channel missed messages: it is brought up to
-        # date again (a fresh hello), and both viewers get frames again.
-        # Both viewers get frames again. (The fresh hello that should bring the viewer of the process
-        # not running the channel up to date is not always sent: a known bug, docs/scaling.md.)
+        # date again (a fresh hello), and both viewers get frames again. The channel was not moved:
+        # Redis came back empty, and its runner took its lease again before anyone else could.
+        await elsewhere.until(since_restart("hello"))
         await asyncio.gather(a.until(since_restart("frames")), b.until(since_restart("frames")))
+        assert cluster.runners_of("main") == [runner]
         # A command through either process works again, and both viewers get what it planned.
         deadline = time.monotonic() + 20
         for server, expr in ((first, "concerned"), (second, "happy_big")):
