@@ -24,6 +24,7 @@ import random
 import time
 from typing import Any
 
+import uvloop
 import websockets
 
 from benchmarks.loadgen import clock_offset, draining_viewers, start_server
@@ -85,7 +86,7 @@ def run(workers: int, viewers: int, observers: int, commands: int) -> dict[str, 
     with start_server(workers) as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=latency"
         with draining_viewers(url, viewers - observers):
-            per_command = asyncio.run(measure(url, observers, commands, 0.25))
+            per_command = uvloop.run(measure(url, observers, commands, 0.25))
     latencies = [ms for values in per_command.values() for ms in values]
     return {
         "workers": workers,
