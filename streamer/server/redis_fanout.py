@@ -38,6 +38,11 @@ BROKER_LEAD_MS = 50
 STATE_TTL_MS = 3_600_000
 BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.1, 1.0
 READ_TIMEOUT_S = 1.0
+# The owner waits up to this long for Redis to take a batch before writing to its own viewers, so the
+# other processes write to theirs at the same time (one event-loop turn is not enough for redis-py
+# to send it: measured, the others then got it only after a 5 ms local fan-out). A slow Redis holds
+# local viewers no longer than this.
+HANDOFF_S = 0.003
 
 
 def channel_topic(name: str) -> str:
@@ -216,7 +221,7 @@ class RedisFanout:
                         if state is not None:
                             pipe.set(state_key(topic[prefix:]), state, px=STATE_TTL_MS)
                     sending = asyncio.ensure_future(pipe.execute())
-                    await asyncio.sleep(0)  # it writes the batch: other processes deliver while we do
+                    await asyncio.wait((sending,), timeout=HANDOFF_S)
                     self._deliver_unsent()
                     await sending
             except (RedisError, OSError) as exc:
