@@ -27,7 +27,7 @@ from typing import Any
 import uvloop
 import websockets
 
-from benchmarks.loadgen import clock_offset, draining_viewers, start_server
+from benchmarks.loadgen import clock_offset, connect_clients, draining_viewers, start_server
 
 EXPRESSIONS = ["happy_soft", "neutral", "concerned", "happy_big", "surprised_ah", "neutral"]
 
@@ -38,19 +38,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(url: str, observers: int, commands: int, interval_s: float) -> dict[int, list[float]]:
-    """Send ``set`` commands; return each command's latencies (ms) at the observers."""
+    """Send ``set`` commands; return each command's latencies (ms) at the observers.
+
+    Observers stamp each read as it arrives and parse nothing until the run is over (the load
+    generator's recording viewers): a WebSocket library's per-message work would queue the
+    observers behind one another and add its time to what is measured.
+    """
     rng = random.Random(5)
-    arrivals: list[dict[int, float]] = [{} for _ in range(observers)]
-    clients = [await websockets.connect(url, compression=None) for _ in range(observers)]
-    offset = await clock_offset(clients[0])
-
-    async def observe(ws: websockets.ClientConnection, seen: dict[int, float]) -> None:
-        async for raw in ws:
-            at = time.monotonic() * 1000 + offset
-            if isinstance(raw, str) and raw.startswith('{"type":"frames"'):
-                seen.setdefault(json.loads(raw)["from_ms"], at)
-
-    tasks = [asyncio.create_task(observe(ws, seen)) for ws, seen in zip(clients, arrivals, strict=True)]
+    async with websockets.connect(url, compression=None) as ws:
+        offset = await clock_offset(ws)
+    clients = await connect_clients(url, observers, record=True, offset=offset)
     sent_at: dict[int, float] = {}
     async with websockets.connect(url + "&role=controller", compression=None) as ctl:
         await asyncio.sleep(2.0)  # viewers waiting for the channel (in any process) join it first
@@ -66,13 +63,14 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
             sent_at[msg["result"]["t_ms"] - 200] = sent  # t_ms = from_ms + transition
             await asyncio.sleep(interval_s * rng.uniform(0.5, 1.5))
     await asyncio.sleep(0.5)
-    for task in tasks:
-        task.cancel()
-    for ws in clients:
-        await ws.close()
+    parsed: dict[bytes, Any] = {}
+    for viewer, client in clients:
+        viewer.analyse(parsed)
+        assert client.transport is not None
+        client.transport.close()
     # An observer that never saw a command's frames counts as infinitely late.
     return {
-        i: [seen[f] - sent if f in seen else math.inf for seen in arrivals]
+        i: [viewer.first_frames_at[f] - sent if f in viewer.first_frames_at else math.inf for viewer, _ in clients]
         for i, (f, sent) in enumerate(sent_at.items())
     }
 

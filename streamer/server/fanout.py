@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Collection, Coroutine, Generator, Iterable
+from collections.abc import Callable, Collection, Coroutine, Generator, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -45,6 +45,11 @@ def ws_frame(text: str) -> bytes:
     else:
         head = bytes((0x81, 127)) + size.to_bytes(8, "big")
     return head + payload
+
+
+def ws_frames(texts: Iterable[str]) -> bytes:
+    """``texts`` as WebSocket text frames back to back (:func:`ws_frame`), to be written at once."""
+    return b"".join(ws_frame(text) for text in texts)
 
 
 # Where RawSocketMiddleware leaves the server's connection object in a WebSocket's scope.
@@ -130,11 +135,16 @@ class Viewer:
         self.watches: dict[str, asyncio.Task[None]] = {}  # export id -> task pushing its progress
         self.direct = direct_connection(ws)  # the uvicorn connection broadcasts are written to, if any
 
-    def push(self, text: str, frame: bytes | None = None) -> bool:
-        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind.
+    def push(self, text: str) -> bool:
+        """Send or queue ``text``; False (and start closing) when the viewer has fallen behind."""
+        return self.push_all((text,))
 
-        ``frame`` is ``text`` already framed (:func:`ws_frame`), when the caller sends the same
-        text to many viewers.
+    def push_all(self, texts: Sequence[str], framed: bytes | None = None) -> bool:
+        """Send or queue ``texts`` in order, like :meth:`push`; written to the transport at once when it can be.
+
+        ``framed`` is ``texts`` already framed back to back (:func:`ws_frames`), when the caller
+        sends the same texts to many viewers. One write for them all: the ``send`` system call
+        is most of a broadcast's cost, and a re-plan says two things (frames, then state).
         """
         if self.closing:
             return False
@@ -147,8 +157,11 @@ class Viewer:
             and not direct.disconnected
             and direct.conn.state is State.OPEN
         ):
-            direct.transport.write(ws_frame(text) if frame is None else frame)
+            direct.transport.write(ws_frames(texts) if framed is None else framed)
             return True
+        return all(self._push_one(text) for text in texts)
+
+    def _push_one(self, text: str) -> bool:
         if self.writer is not None:
             if len(self.queue) >= self.max_queue:
                 self.close(CLOSE_TOO_SLOW)
@@ -215,8 +228,8 @@ class Fanout(Protocol):
     def leave(self, channel: str, viewer: Viewer) -> bool:
         """Stop delivering to ``viewer``; False when it was not a viewer of ``channel``."""
 
-    def deliver(self, channel: str, text: str) -> None:
-        """Write one encoded message to every viewer of ``channel``."""
+    def deliver(self, channel: str, texts: Sequence[str]) -> None:
+        """Write encoded messages, in order, to every viewer of ``channel``."""
 
     def audience(self, channel: str) -> Audience:
         """The channel's audience, for sizing how far ahead re-plans start."""
@@ -273,23 +286,24 @@ class LocalFanout:
     def viewers(self, channel: str) -> Iterable[Viewer]:
         return self._viewers.get(channel, ())
 
-    def deliver(self, channel: str, text: str, skip: Collection[Viewer] = ()) -> None:
+    def deliver(self, channel: str, texts: Sequence[str], skip: Collection[Viewer] = ()) -> None:
         viewers = self._viewers.get(channel)
-        if not viewers:
+        if not viewers or not texts:
             return
-        frame = ws_frame(text)
+        framed = ws_frames(texts)
         written = 0
         for viewer in list(viewers):
             if viewer in skip:
                 continue
-            if viewer.push(text, frame):
+            if viewer.push_all(texts, framed):
                 written += 1
                 continue
             viewers.discard(viewer)
             if viewer.close_code == CLOSE_TOO_SLOW:
                 self.sent.slow_viewers += 1
                 log.warning("channel %s: viewer fell behind, closing it (4008)", channel)
-        self._count(text, written)
+        for text in texts:
+            self._count(text, written)
 
     def _count(self, text: str, written: int) -> None:
         sent = self.sent

@@ -174,9 +174,8 @@ class LiveChannel:
         started = time.perf_counter() if since is None else since
         texts = [self._encode(message) for message in messages]
         self._prefetch_planned(ahead=False)
-        for text in texts:
-            self.service.fanout.deliver(self.name, text)
         if texts:
+            self.service.fanout.deliver(self.name, texts)
             self.broadcast_ms.append((time.perf_counter() - started) * 1000)
 
     def send(self, viewer: Viewer, messages: list[Message]) -> None:

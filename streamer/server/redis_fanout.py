@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -139,20 +140,25 @@ class RedisFanout:
     def leave(self, channel: str, viewer: Viewer) -> bool:
         return self.local.leave(channel, viewer)
 
-    def deliver(self, channel: str, text: str) -> None:
-        self._enqueue(channel_topic(channel), text, broadcast=True)
-        if self._publishing:
+    def deliver(self, channel: str, texts: Sequence[str]) -> None:
+        for text in texts:
+            self._enqueue(channel_topic(channel), text, broadcast=True)
+        if not self._publishing:
+            self.local.deliver(channel, texts)
+            return
+        for text in texts:
             self._made += 1
             self._unsent.append((channel, text, self._made))
-        else:
-            self.local.deliver(channel, text)
 
     def _deliver_unsent(self) -> None:
         unsent, joined_after = self._unsent, self._joined_after
         self._unsent, self._joined_after = [], {}
+        if not joined_after:  # a channel's consecutive texts in one write per viewer
+            for channel, run in itertools.groupby(unsent, key=lambda item: item[0]):
+                self.local.deliver(channel, [text for _, text, _ in run])
+            return
         for channel, text, number in unsent:
-            skip = [viewer for viewer, made in joined_after.items() if made >= number] if joined_after else ()
-            self.local.deliver(channel, text, skip)
+            self.local.deliver(channel, [text], [viewer for viewer, made in joined_after.items() if made >= number])
 
     def audience(self, channel: str) -> Audience:
         """Every process's viewers of ``channel`` (others' as they last reported them, one hop further)."""
@@ -280,5 +286,4 @@ class RedisFanout:
             return  # delivered here when it was sent
         self.senders[channel] = origin
         self._on_channel(channel)
-        for text in texts.split("\n"):  # compact JSON never holds a raw newline
-            self.local.deliver(channel, text)
+        self.local.deliver(channel, texts.split("\n"))  # compact JSON never holds a raw newline

@@ -33,7 +33,8 @@ async def test_viewers_under_uvicorn_get_broadcasts_written_to_their_transport(m
         assert all(v.direct is not None for v in viewers), "uvicorn's connection was found for each viewer"
         with server.client() as c:
             result = c.post("/channels/wire/set", json={"expr": "happy_soft", "transition_ms": 200}).json()
-        # Both viewers parse the same re-plan, written as bytes by the direct path.
+        # Both viewers parse the same re-plan, written as bytes by the direct path: its frames
+        # and then its state, in one write (two WebSocket frames back to back).
         got = []
         for ws in (a, b):
             while True:
@@ -41,6 +42,8 @@ async def test_viewers_under_uvicorn_get_broadcasts_written_to_their_transport(m
                 if message["from_ms"] == result["t_ms"] - 200:
                     got.append(message)
                     break
+            state = json.loads(await ws.recv())
+            assert state["type"] == "state" and state["expr"] == "happy_soft"
         assert got[0] == got[1] and got[0]["frames"]
         # A reply to one viewer (a pong) is framed on its own, the same way.
         await a.send(json.dumps({"type": "ping", "id": "p", "client_time": 1}))
