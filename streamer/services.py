@@ -58,6 +58,12 @@ def open_data(settings: Settings) -> S3Data | None:
     return S3Data(data_options(settings)).open()
 
 
+def s3_audio_store(data: S3Data, settings: Settings) -> S3AudioStore:
+    """The audio store on ``data``, cached in the data folder (the layout export specs name: ``audio/{id}``)."""
+    folder, cache_bytes = settings.data_dir / "audio", settings.audio_cache_mb * 1024 * 1024
+    return S3AudioStore(data, folder, max_duration_ms=settings.max_audio_ms, cache_bytes=cache_bytes)
+
+
 def build_stores(settings: Settings, rig: Rig, data: S3Data | None = None) -> tuple[TimelineStore, AudioStore]:
     """The timeline and audio stores of ``settings.data_dir`` (or of ``data``), swept and seeded (blocking)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -67,7 +73,7 @@ def build_stores(settings: Settings, rig: Rig, data: S3Data | None = None) -> tu
         audio = AudioStore(settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
         timelines = TimelineStore(settings.data_dir / "timelines", rig=rig, audio=audio)
     else:  # the data folder only caches audio files (same layout: export specs name "audio/{id}")
-        audio = S3AudioStore(data, settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+        audio = s3_audio_store(data, settings)
         timelines = S3TimelineStore(data, rig=rig, audio=audio)
     # Processes sharing the folder (REDIS_URL) may be writing: only leftovers older than any write.
     older_than_s = SHARED_LEFTOVER_AGE_S if settings.redis_url else 0

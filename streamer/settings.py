@@ -138,6 +138,13 @@ class Settings:
         help="s3://BUCKET/PREFIX: stored timelines, audio, recordings and finished exports live there "
         "(the data folder then only caches files); unset, in the data folder (docs/scaling.md)",
     )
+    audio_cache_mb: int = setting(
+        1024,
+        env="STREAMER_AUDIO_CACHE_MB",
+        lo=1,
+        hi=1_048_576,
+        help="with STREAMER_DATA_URL: this machine's copies of audio files (MB); those used longest ago go first",
+    )
     rigs_dir: str | None = setting(
         None,
         env="STREAMER_RIGS_DIR",

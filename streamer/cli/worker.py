@@ -24,8 +24,7 @@ def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
     from streamer.export.queue import QUEUE, RENDER_FUNCTION, redis_settings
     from streamer.export.queue_worker import ARQ_MAX_TRIES, ExportWorker, render_export
     from streamer.server.framesource import FrameSource
-    from streamer.services import open_data
-    from streamer.storage.s3stores import S3AudioStore
+    from streamer.services import open_data, s3_audio_store
 
     assert settings.redis_url is not None
 
@@ -35,7 +34,7 @@ def build_worker(settings: Settings, rig: Rig | None = None) -> Any:
         audio, files = None, None
         data = ctx["data"] = await asyncio.to_thread(open_data, settings)
         if data is not None:  # STREAMER_DATA_URL: audio fetched from S3, finished files put there
-            audio = S3AudioStore(data, settings.data_dir / "audio", max_duration_ms=settings.max_audio_ms)
+            audio = s3_audio_store(data, settings)
             files = S3ExportFiles(data, settings.presign_expires_s)
         ctx["exports"] = worker = ExportWorker(settings, ctx["redis"], frames, audio, files)
         await worker.start()

@@ -5,6 +5,7 @@
     prefix/timelines/{id}.json        the document as sent; written whole (S3 shows no partial object)
     prefix/timelines/{id}.meta.json   {"name"}
     prefix/audio/{id}                 audio; also kept in the local cache folder, where PyAV reads it
+                                      (the least recently used copies go past the cache's size)
 
 Validation, ids, names and versions (ETags of the bytes) are the folder stores'. Conditional
 writes are S3's own: a replace with ``If-Match`` reads the stored object, compares our version,
@@ -17,6 +18,7 @@ refused write never changes the stored name.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,29 +194,76 @@ class S3TimelineStore(TimelineStore):
         return name
 
 
+# A cached audio file used this recently is never removed: a reader may be about to open it.
+AUDIO_CACHE_KEEP_RECENT_S = 60.0
+
+
 class S3AudioStore(AudioStore):
     """Audio by id under ``prefix/audio/``, each file also in the local cache folder ``cache``.
 
     Uploads are probed in the cache folder and then stored whole on S3 (content-addressed ids,
     so another process storing the same bytes writes the same object). A file another process
-    stored is downloaded into the cache the first time it is needed (PyAV reads files).
+    stored is downloaded into the cache the first time it is needed (PyAV reads files). The
+    cache keeps to ``cache_bytes``: when a file comes in, the copies used longest ago are
+    removed (each use touches its copy), except those used in the last minute; they are still
+    on S3 and come back on their next use.
     """
 
-    def __init__(self, data: S3Data, cache: Path | str, max_duration_ms: int = 600_000) -> None:
+    def __init__(
+        self, data: S3Data, cache: Path | str, max_duration_ms: int = 600_000, cache_bytes: int = 1024**3
+    ) -> None:
         super().__init__(cache, max_duration_ms)
         self.data = data
+        self.cache_bytes = cache_bytes
 
     def __repr__(self) -> str:
         return f"S3AudioStore({self.data.url + AUDIO!r}, cache={str(self.root)!r})"
 
     def path(self, audio_id: str) -> Path:
         local = self.root / validate_audio_id(audio_id)
-        if not is_regular_file(local):
-            try:
-                self.data.download(AUDIO + audio_id, local)
-            except NotFound:
-                raise NotFound(f"no audio {audio_id!r}") from None
+        if is_regular_file(local):
+            with contextlib.suppress(OSError):
+                os.utime(local)  # used now: the last to be trimmed
+            return local
+        try:
+            self.data.download(AUDIO + audio_id, local)
+        except NotFound:
+            raise NotFound(f"no audio {audio_id!r}") from None
+        self._trim(keep=local.name)
         return local
+
+    def _trim(self, keep: str) -> None:
+        """Remove the copies used longest ago until the cache fits ``cache_bytes`` (never ``keep``)."""
+        copies: list[tuple[float, int, str]] = []
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):  # uploads and downloads in progress
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.is_file(follow_symlinks=False):
+                        info = entry.stat(follow_symlinks=False)
+                        copies.append((info.st_mtime, info.st_size, entry.name))
+        total = sum(size for _, size, _ in copies)
+        recent = time.time() - AUDIO_CACHE_KEEP_RECENT_S
+        removed, freed = 0, 0
+        for used, size, name in sorted(copies):
+            if total - freed <= self.cache_bytes or used > recent:
+                break
+            if name == keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / name).unlink()
+            self._info.pop(name, None)
+            removed, freed = removed + 1, freed + size
+        if removed:
+            log.info(
+                "audio cache %s: removed %d copies used longest ago (%.1f MB; %.1f MB left, limit %.1f MB)",
+                self.root,
+                removed,
+                freed / 2**20,
+                (total - freed) / 2**20,
+                self.cache_bytes / 2**20,
+            )
 
     def exists(self, audio_id: str) -> bool:
         if AUDIO_ID.fullmatch(audio_id) is None:
@@ -234,6 +284,7 @@ class S3AudioStore(AudioStore):
         tmp.replace(final)
         info = AudioInfo(audio_id, final, probe.duration_ms, probe.content_type)
         self._info[audio_id] = info
+        self._trim(keep=audio_id)
         log.info("stored audio %s (%d ms, from %r) in %s", audio_id, probe.duration_ms, filename, self.data.url)
         return info
 

@@ -29,7 +29,7 @@ from streamer.server.app import create_app
 from streamer.settings import Settings
 from streamer.storage import AlreadyExists, StaleWrite
 from streamer.storage.s3data import PreconditionFailed, S3Data
-from streamer.storage.s3stores import S3TimelineStore
+from streamer.storage.s3stores import S3AudioStore, S3TimelineStore
 from tests.reliability.conftest import ServerProcess
 from tests.s3.conftest import new_bucket, s3_run
 from tests.server.conftest import REPO, LiveServer, ServerThread, serve, wav_bytes
@@ -175,6 +175,40 @@ def test_audio_uploaded_to_one_server_plays_from_another(data_server, moto_url, 
         play = cb.post("/channels/main/play", json={"timeline": timeline})
         assert play.status_code == 200, play.text
         assert cb.get("/audio/nope.wav").status_code == 404
+
+
+def test_the_local_audio_cache_keeps_to_its_size_and_fetches_again_what_it_removed(moto_url, bucket, tmp_path):
+    data = S3Data(S3Options(bucket=bucket, prefix="cached", endpoint_url=moto_url)).open()
+    try:
+        clips = {f"clip{i}.wav": wav_bytes(700, freq=300.0 + 100 * i) for i in range(3)}
+        size = max(len(clip) for clip in clips.values())
+        store = S3AudioStore(data, tmp_path / "audio", cache_bytes=2 * size + size // 2)  # room for two
+
+        def cached() -> list[str]:
+            return sorted(path.name for path in (tmp_path / "audio").iterdir())
+
+        hours_ago = time.time() - 7200
+        for i, (audio_id, clip) in enumerate(clips.items()):
+            src = tmp_path / audio_id
+            src.write_bytes(clip)
+            store.register_file(src, audio_id)
+            os.utime(tmp_path / "audio" / audio_id, (hours_ago + i, hours_ago + i))  # used long ago, in order
+        # The third copy pushed out the one used longest ago; the bucket still has all three.
+        assert cached() == ["clip1.wav", "clip2.wav"]
+        assert [k for k in objects(moto_url, bucket) if k.startswith("cached/")] == [
+            f"cached/audio/{audio_id}" for audio_id in clips
+        ]
+        # Used again: fetched from the bucket, and the oldest of the others goes.
+        assert store.path("clip0.wav").read_bytes() == clips["clip0.wav"]
+        assert store.info("clip0.wav").duration_ms == 700
+        assert cached() == ["clip0.wav", "clip2.wav"]
+        # A copy used in the last minute stays, whatever the size: a reader may be about to open it.
+        store.path("clip2.wav")  # used now
+        small = S3AudioStore(data, tmp_path / "audio", cache_bytes=1)
+        assert small.path("clip1.wav").read_bytes() == clips["clip1.wav"]
+        assert cached() == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    finally:
+        data.close()
 
 
 def test_a_recording_is_stored_in_the_bucket_and_read_through_another_server(data_server, moto_url, bucket):
