@@ -232,6 +232,10 @@ class S3AudioStore(AudioStore):
         self._trim(keep=local.name)
         return local
 
+    def info(self, audio_id: str) -> AudioInfo:
+        self.path(audio_id)  # fetched if the cache lost it, and touched: its reader comes next
+        return super().info(audio_id)
+
     def _trim(self, keep: str) -> None:
         """Remove the copies used longest ago until the cache fits ``cache_bytes`` (never ``keep``)."""
         copies: list[tuple[float, int, str]] = []

@@ -203,7 +203,7 @@ def test_the_local_audio_cache_keeps_to_its_size_and_fetches_again_what_it_remov
         assert store.info("clip0.wav").duration_ms == 700
         assert cached() == ["clip0.wav", "clip2.wav"]
         # A copy used in the last minute stays, whatever the size: a reader may be about to open it.
-        store.path("clip2.wav")  # used now
+        assert store.info("clip2.wav").duration_ms == 700  # used now (its info is what a play reads)
         small = S3AudioStore(data, tmp_path / "audio", cache_bytes=1)
         assert small.path("clip1.wav").read_bytes() == clips["clip1.wav"]
         assert cached() == ["clip0.wav", "clip1.wav", "clip2.wav"]
