@@ -14,6 +14,8 @@ import contextlib
 import json
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from fractions import Fraction
@@ -92,6 +94,7 @@ def encode_json(value: Any) -> bytes:
 # -- in the worker processes ----------------------------------------------------------------
 
 _rigs: dict[str, Rig] = {}
+PARENT_CHECK_S = 0.5
 
 
 def _init_worker(rigs: Mapping[str, Rig]) -> None:
@@ -100,6 +103,18 @@ def _init_worker(rigs: Mapping[str, Rig]) -> None:
     # Below the server in the CPU scheduler: on a small machine the live loop must win the cores.
     with contextlib.suppress(OSError, AttributeError):
         os.nice(10)
+    threading.Thread(target=_exit_with, args=(os.getppid(),), name="exit-with-server", daemon=True).start()
+
+
+def _exit_with(server_pid: int) -> None:
+    """End this worker once the server that started it is gone.
+
+    A server killed outright (SIGKILL, the OOM killer) never tells its pool to stop, and the
+    pool's workers would wait for work forever, each holding its copy of the rigs.
+    """
+    while os.getppid() == server_pid:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
 
 
 def _worker_rig(rig_id: str | None = None) -> Rig:

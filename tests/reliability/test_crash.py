@@ -32,6 +32,20 @@ def _leftovers(data_dir: Path) -> list[str]:
     return sorted(str(p.relative_to(data_dir)) for p in data_dir.rglob("*") if p.name.startswith((".upload-", ".tmp-")))
 
 
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(child) for child in f.read().split()]
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` still runs (an exited process nobody reaped yet is a zombie, "Z")."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def _stored(http: httpx.Client, timeline_ids: list[str], audio_ids: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for timeline_id in timeline_ids:
@@ -64,6 +78,9 @@ def test_a_server_killed_mid_write_restarts_with_every_stored_file_intact_and_no
                 assert r.status_code == 201, r.text
                 audio_ids.append(r.json()["id"])
             before = _stored(http, timeline_ids, audio_ids)
+            # Validation runs in the heavy-work process pool: it is started before the kill.
+            r = http.post("/timelines/validate", json=lipsync_timeline(5_000, seed=1), headers=JSON)
+            assert r.status_code == 200, r.text
 
         def upload() -> None:
             # The server dies under it.
@@ -88,11 +105,18 @@ def test_a_server_killed_mid_write_restarts_with_every_stored_file_intact_and_no
             worker.start()
         time.sleep(1.5)
         uploading = _leftovers(data_dir)
+        pool = _children(server.proc.pid)
+        assert pool, "no heavy-work process was started"
         server.kill()
         stop.set()
         for worker in workers:
             worker.join(30)
         assert any(".upload-" in name for name in uploading), f"no upload was in flight at the kill: {uploading}"
+        # The pool's processes do not outlive the server killed under them.
+        deadline = time.monotonic() + 10
+        while (alive := [pid for pid in pool if _running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"worker processes {alive} outlived the server"
         # A timeline write cut short leaves its temp file: put one there, as the crash may have.
         (data_dir / "timelines" / ".tmp-crashed.json").write_bytes(b'{"version": 1, "tracks": {')
         assert _leftovers(data_dir), "nothing for the start-up sweep to clean"
