@@ -10,6 +10,24 @@ received the re-planned frames; observers sit at random places in the broadcast 
 observer that never received a command's frames counts as infinitely late (``missing``), so
 it pushes the percentiles up instead of leaving them; ``null`` in the figures is infinity.
 
+"Received" is stamped two ways, from the same reads:
+
+- ``p50_ms`` ... ``max_ms``: when the message reached the observer's socket, stamped by the
+  kernel (``SO_TIMESTAMPNS``; on loopback, the moment the server's ``send`` queued it; the
+  stamp of a read's last segment, so never early). What a viewer on another machine sees,
+  less the network: the server's latency.
+- ``read_p50_ms`` ...: when the observer's process read it. On this machine the observers
+  share the two cores with the server processes, the other viewers' reader and Redis, so this
+  adds the time the observer waited for a core, which a viewer elsewhere does not.
+
+``--load`` sets the load generators' priority (the draining viewers' process, the observers and
+the controller): ``normal``, the same as the server's, so the viewers' reading takes its share
+of the two cores and, woken by each write, preempts the server mid-broadcast; ``idle``
+(``SCHED_IDLE``), where they run only on CPU time the server and Redis leave, nearer to
+viewers on other machines (which take none of the server's cores), though a loopback write
+still does the receiving side's TCP work in the writer's time. ``both`` (the default) runs
+each, in that order; the last line has every figure, by load.
+
 ``--workers N`` runs it twice in the same run, on one process and on ``serve --workers N``
 sharing the channel through a redis-server of its own (docs/scaling.md), and gives the ratio.
 """
@@ -27,7 +45,14 @@ from typing import Any
 import uvloop
 import websockets
 
-from benchmarks.loadgen import clock_offset, connect_clients, draining_viewers, start_server
+from benchmarks.loadgen import (
+    clock_offset,
+    connect_clients,
+    draining_viewers,
+    idle_priority,
+    normal_priority,
+    start_server,
+)
 
 EXPRESSIONS = ["happy_soft", "neutral", "concerned", "happy_big", "surprised_ah", "neutral"]
 
@@ -37,8 +62,8 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(url: str, observers: int, commands: int, interval_s: float) -> dict[int, list[float]]:
-    """Send ``set`` commands; return each command's latencies (ms) at the observers.
+async def measure(url: str, observers: int, commands: int, interval_s: float) -> dict[str, list[float]]:
+    """Send ``set`` commands; return their latencies (ms) at the observers, ``arrival`` and ``read``.
 
     Observers stamp each read as it arrives and parse nothing until the run is over (the load
     generator's recording viewers): a WebSocket library's per-message work would queue the
@@ -47,7 +72,7 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
     rng = random.Random(5)
     async with websockets.connect(url, compression=None) as ws:
         offset = await clock_offset(ws)
-    clients = await connect_clients(url, observers, record=True, offset=offset)
+    clients = await connect_clients(url, observers, record=True, offset=offset, kernel_stamps=True)
     sent_at: dict[int, float] = {}
     async with websockets.connect(url + "&role=controller", compression=None) as ctl:
         await asyncio.sleep(2.0)  # viewers waiting for the channel (in any process) join it first
@@ -69,9 +94,14 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
         assert client.transport is not None
         client.transport.close()
     # An observer that never saw a command's frames counts as infinitely late.
+    viewers = [viewer for viewer, _ in clients]
+    # The two clocks agree: no message is read before it arrived.
+    assert all(v.read_at[i] >= at - 0.1 for v in viewers for i, (at, _) in enumerate(v.log)), (
+        "a kernel arrival stamp is later than the read: the clocks disagree"
+    )
     return {
-        i: [viewer.first_frames_at[f] - sent if f in viewer.first_frames_at else math.inf for viewer, _ in clients]
-        for i, (f, sent) in enumerate(sent_at.items())
+        "arrival": [v.first_frames_at.get(f, math.inf) - sent for f, sent in sent_at.items() for v in viewers],
+        "read": [v.first_read_at.get(f, math.inf) - sent for f, sent in sent_at.items() for v in viewers],
     }
 
 
@@ -80,23 +110,36 @@ def figure(ms: float) -> float | None:
     return None if math.isinf(ms) else round(ms, 2)
 
 
-def run(workers: int, viewers: int, observers: int, commands: int) -> dict[str, Any]:
+def figures(latencies: list[float], prefix: str = "") -> dict[str, Any]:
+    return {
+        f"{prefix}p50_ms": figure(percentile(latencies, 0.50)),
+        f"{prefix}p90_ms": figure(percentile(latencies, 0.90)),
+        f"{prefix}p99_ms": figure(percentile(latencies, 0.99)),
+        f"{prefix}max_ms": figure(max(latencies)),
+    }
+
+
+def run(workers: int, viewers: int, observers: int, commands: int, load: str) -> dict[str, Any]:
     with start_server(workers) as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=latency"
-        with draining_viewers(url, viewers - observers):
-            per_command = uvloop.run(measure(url, observers, commands, 0.25))
-    latencies = [ms for values in per_command.values() for ms in values]
+        with draining_viewers(url, viewers - observers, idle=load == "idle"):
+            if load == "idle":
+                idle_priority()  # the observers and the controller too
+            try:
+                latencies = uvloop.run(measure(url, observers, commands, 0.25))
+            finally:
+                normal_priority()  # before the next run starts its servers from this process
+    arrival = latencies["arrival"]
     return {
         "workers": workers,
+        "load": load,
         "viewers": viewers,
         "observers": observers,
-        "commands": len(per_command),
-        "samples": len(latencies),
-        "missing": sum(math.isinf(ms) for ms in latencies),
-        "p50_ms": figure(percentile(latencies, 0.50)),
-        "p90_ms": figure(percentile(latencies, 0.90)),
-        "p99_ms": figure(percentile(latencies, 0.99)),
-        "max_ms": figure(max(latencies)),
+        "commands": len(arrival) // observers,
+        "samples": len(arrival),
+        "missing": sum(math.isinf(ms) for ms in arrival),
+        **figures(arrival),
+        **figures(latencies["read"], "read_"),
     }
 
 
@@ -106,17 +149,29 @@ def main() -> None:
     parser.add_argument("--observers", type=int, default=20)
     parser.add_argument("--commands", type=int, default=200)
     parser.add_argument("--workers", type=int, default=1, help="also run on `serve --workers N` (with Redis)")
+    parser.add_argument(
+        "--load",
+        choices=("idle", "normal", "both"),
+        default="both",
+        help="the load generators' CPU priority (see the docstring); both: each, in the same run",
+    )
     args = parser.parse_args()
-    one = run(1, args.viewers, args.observers, args.commands)
-    if args.workers == 1:
-        print(json.dumps(one))
-        return
-    print(json.dumps(one), flush=True)
-    several = run(args.workers, args.viewers, args.observers, args.commands)
-    print(json.dumps(several), flush=True)
-    p99_one, p99_several = one["p99_ms"], several["p99_ms"]
-    ratio = p99_several / p99_one if p99_one and p99_several else None
-    print(json.dumps({"one_worker": one, f"{args.workers}_workers": several, "p99_ratio": ratio}))
+    loads = ("idle", "normal") if args.load == "both" else (args.load,)
+    figures_by_load: dict[str, Any] = {}
+    for load in loads:
+        one = run(1, args.viewers, args.observers, args.commands, load)
+        print(json.dumps(one), flush=True)
+        if args.workers == 1:
+            figures_by_load[load] = one
+            continue
+        several = run(args.workers, args.viewers, args.observers, args.commands, load)
+        print(json.dumps(several), flush=True)
+        ratios = {
+            f"{name}_ratio": round(several[name] / one[name], 2) if one[name] and several[name] else None
+            for name in ("p99_ms", "read_p99_ms")
+        }
+        figures_by_load[load] = {"one_worker": one, f"{args.workers}_workers": several, **ratios}
+    print(json.dumps(figures_by_load))
 
 
 if __name__ == "__main__":

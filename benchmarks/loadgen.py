@@ -14,6 +14,7 @@ import json
 import os
 import resource
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -120,15 +121,28 @@ def start_server(workers: int = 1, **env: str) -> Iterator[tuple[str, subprocess
                 proc.kill()
 
 
+def idle_priority() -> None:
+    """Run this process (its calling thread) only on CPU time nothing else wants (``SCHED_IDLE``)."""
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+
+
+def normal_priority() -> None:
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
 @contextlib.contextmanager
-def draining_viewers(url: str, count: int) -> Iterator[None]:
-    """``count`` viewers of ``url`` in a separate process that only consume bytes, until the block ends."""
+def draining_viewers(url: str, count: int, *, idle: bool = False) -> Iterator[None]:
+    """``count`` viewers of ``url`` in a separate process that only consume bytes, until the block ends.
+
+    With ``idle`` the process runs at idle priority (:func:`idle_priority`).
+    """
     drain = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(count)],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=idle_priority if idle else None,
     )
     assert drain.stdout is not None and drain.stdin is not None
     try:
@@ -204,17 +218,23 @@ class _Parsed:
 
 
 class _Viewer:
-    """One connection's received messages: (arrival time on the server clock, raw text), in order."""
+    """One connection's received messages: (arrival time on the server clock, raw text), in order.
 
-    __slots__ = ("log", "closed", "frames", "late", "min_margin", "first_frames_at")
+    A viewer reading with kernel stamps (:func:`connect_clients` ``kernel_stamps``) also keeps
+    ``read_at``: when this process read each message, beside when it reached the socket.
+    """
+
+    __slots__ = ("log", "read_at", "closed", "frames", "late", "min_margin", "first_frames_at", "first_read_at")
 
     def __init__(self) -> None:
         self.log: list[tuple[float, bytes]] = []
+        self.read_at: list[float] = []
         self.closed: int | None = None
         self.frames: dict[int, str] = {}
         self.late = 0
         self.min_margin = float("inf")
         self.first_frames_at: dict[int, float] = {}
+        self.first_read_at: dict[int, float] = {}
 
     def analyse(self, parsed: dict[bytes, _Parsed]) -> None:
         """Replay the log: frames of the program, their margins, first arrival per re-plan.
@@ -227,7 +247,7 @@ class _Viewer:
         window: tuple[int, int] | None = None
         replan: tuple[float, _Parsed] | None = None
         after_hello = False
-        for now, raw in self.log:
+        for i, (now, raw) in enumerate(self.log):
             msg = parsed.get(raw)
             if msg is None:
                 msg = parsed[raw] = _Parsed(raw)
@@ -245,6 +265,7 @@ class _Viewer:
             else:
                 assert msg.from_ms is not None
                 self.first_frames_at.setdefault(msg.from_ms, now)
+                self.first_read_at.setdefault(msg.from_ms, self.read_at[i] if self.read_at else now)
                 if after_hello:  # the join message
                     after_hello = False
                     continue
@@ -297,6 +318,10 @@ class _Client(asyncio.Protocol):
             self.ready.set_exception(ConnectionError("closed during the handshake"))
 
     def data_received(self, data: bytes) -> None:
+        self.received(data, time.monotonic() * 1000 + self.offset, None)
+
+    def received(self, data: bytes, now: float, read_at: float | None) -> None:
+        """Parse ``data``, stamping its messages ``now`` (and ``read_at``, when the two differ)."""
         buf = self.buf + data if self.buf else data
         if not self.ready.done():
             end = buf.find(b"\r\n\r\n")
@@ -308,7 +333,6 @@ class _Client(asyncio.Protocol):
                 return
             self.ready.set_result(None)
             buf = buf[end + 4 :]
-        now = time.monotonic() * 1000 + self.offset
         pos, size = 0, len(buf)
         while size - pos >= 2:
             opcode, length = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
@@ -324,6 +348,8 @@ class _Client(asyncio.Protocol):
             if opcode == 1:
                 if self.record:
                     self.viewer.log.append((now, self.texts.setdefault(payload, payload)))
+                    if read_at is not None:
+                        self.viewer.read_at.append(read_at)
             elif opcode == 9:  # ping: a masked pong with the same payload
                 assert self.transport is not None and length < 126
                 self.transport.write(bytes((0x8A, 0x80 | length)) + b"\0\0\0\0" + payload)
@@ -335,11 +361,63 @@ class _Client(asyncio.Protocol):
         self.buf = buf[pos:]
 
 
-async def connect_clients(url: str, count: int, *, record: bool, offset: float = 0.0) -> list[tuple[_Viewer, _Client]]:
+# Linux's SO_TIMESTAMPNS (Python's socket module does not name it): each read carries the time
+# its data reached the socket (on loopback, the moment the sender's send call queued it).
+SO_TIMESTAMPNS = 35
+_STAMP_SPACE = socket.CMSG_SPACE(16)
+
+
+class _StampedTransport:
+    """A raw socket read with ``recvmsg`` for a :class:`_Client`: the kernel's arrival stamps.
+
+    The client's messages are stamped with the time their bytes reached the socket (the last
+    segment of the read: never earlier than the truth) and, apart, with when this process read them.
+    """
+
+    def __init__(self, sock: socket.socket, client: _Client, loop: asyncio.AbstractEventLoop) -> None:
+        self.sock, self.client, self.loop = sock, client, loop
+        # The kernel's stamps are wall-clock time; the client's are on the server clock.
+        self.wall_to_server = time.monotonic() * 1000 + client.offset - time.time() * 1000
+        loop.add_reader(sock.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data, ancillary, _, _ = self.sock.recvmsg(1 << 18, _STAMP_SPACE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self.close()
+            self.client.connection_lost(exc)
+            return
+        if not data:
+            self.close()
+            self.client.connection_lost(None)
+            return
+        read_at = time.monotonic() * 1000 + self.client.offset
+        arrived = read_at
+        for level, kind, stamp in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", stamp[:16])
+                arrived = sec * 1000 + nsec / 1e6 + self.wall_to_server
+        self.client.received(data, arrived, read_at)
+
+    def write(self, data: bytes) -> None:
+        self.sock.send(data)  # a handshake or a pong: small enough for any socket buffer
+
+    def close(self) -> None:
+        if self.sock.fileno() >= 0:
+            self.loop.remove_reader(self.sock.fileno())
+            self.sock.close()
+
+
+async def connect_clients(
+    url: str, count: int, *, record: bool, offset: float = 0.0, kernel_stamps: bool = False
+) -> list[tuple[_Viewer, _Client]]:
     """``count`` viewers of ``url``, connected 100 at a time; recording ones once their ``hello`` came.
 
     ``offset`` (server clock minus this process's monotonic ms) puts the arrival stamps on the
-    server clock.
+    server clock. With ``kernel_stamps`` each message is stamped with the time it reached the
+    socket (``SO_TIMESTAMPNS``), and when it was read in ``read_at``; without, when it was read.
     """
     host_port, _, path = url.removeprefix("ws://").partition("/")
     host, _, port = host_port.partition(":")
@@ -358,7 +436,10 @@ async def connect_clients(url: str, count: int, *, record: bool, offset: float =
                 ready: asyncio.Future[None] = loop.create_future()
                 client = _Client(request, ready, viewer, record, texts, offset)
                 try:
-                    await loop.create_connection(lambda: client, host, int(port))  # noqa: B023 - called at once
+                    if kernel_stamps:
+                        await _connect_stamped(loop, client, host, int(port))
+                    else:
+                        await loop.create_connection(lambda: client, host, int(port))  # noqa: B023 - called at once
                     await asyncio.wait_for(ready, 60)
                     return viewer, client
                 except OSError:
@@ -372,6 +453,19 @@ async def connect_clients(url: str, count: int, *, record: bool, offset: float =
         while any(not viewer.log and viewer.closed is None for viewer, _ in clients):
             await asyncio.sleep(0.05)
     return clients
+
+
+async def _connect_stamped(loop: asyncio.AbstractEventLoop, client: _Client, host: str, port: int) -> None:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await loop.sock_connect(sock, (host, port))
+    except OSError:
+        sock.close()
+        raise
+    client.connection_made(_StampedTransport(sock, client, loop))  # type: ignore[arg-type]
 
 
 async def _viewers(url: str, count: int) -> None:

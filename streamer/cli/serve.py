@@ -25,25 +25,48 @@ def _browse_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _listen(host: str, port: int) -> Any:
-    """A socket bound to ``host:port`` for uvicorn, or one readable error (the port is taken, ...)."""
+def _listen(host: str, port: int, count: int = 1) -> list[Any]:
+    """Sockets bound to ``host:port`` for uvicorn, or one readable error (the port is taken, ...).
+
+    One socket, or with ``count`` > 1 one per worker process, all bound with ``SO_REUSEPORT``
+    (:class:`~streamer.server.run.ReusePortSupervisor`). A plain bind first checks that nobody
+    listens on the port already: another server with ``SO_REUSEPORT`` would otherwise share it
+    without a word.
+    """
     import errno
     import socket
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+
+    def bind(port: int, *, reuse_port: bool) -> socket.socket:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            if exc.errno == errno.EADDRINUSE:
+                raise StreamerError(
+                    f"port {port} on {host} is already in use (another `streamer serve`?); choose one with --port"
+                ) from None
+            raise StreamerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        sock.set_inheritable(True)
+        return sock
+
+    if count == 1:
+        return [bind(port, reuse_port=False)]
+    bind(port, reuse_port=False).close()
+    sockets: list[socket.socket] = []
     try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise StreamerError(
-                f"port {port} on {host} is already in use (another `streamer serve`?); choose one with --port"
-            ) from None
-        raise StreamerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sock.set_inheritable(True)
-    return sock
+        for _ in range(count):
+            sockets.append(bind(sockets[0].getsockname()[1] if sockets else port, reuse_port=True))
+    except StreamerError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,10 +74,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from streamer.rigload import load_rig
     from streamer.server.app import create_app
-    from streamer.server.run import uvicorn_config, worker_app
+    from streamer.server.run import ReusePortSupervisor, uvicorn_config, worker_app
 
     logging.getLogger("streamer").setLevel(args.log_level.upper())
-    sock = _listen(settings.host, settings.port)  # before anything is printed: a taken port is one error line
+    # Before anything is printed: a taken port is one error line.
+    sockets = _listen(settings.host, settings.port, settings.workers)
     if settings.token is None:
         if settings.host in LOOPBACK_HOSTS:
             log.warning(
@@ -74,7 +98,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         rig = _load_s3_rig(settings) if settings.use_s3 else load_rig(settings.frames_dir)
         check_data_bucket(settings)
     except BaseException:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         raise
     base = f"http://{_browse_host(settings.host)}:{settings.port}"
     print(f"preview:  {base}/")
@@ -85,15 +110,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "forwarded_allow_ips": "*" if args.proxy_headers else None,
     }
     if settings.workers > 1:
-        # uvicorn's worker model: N processes accept on the one socket, each building its own app
+        # uvicorn's worker model, a socket per worker: N processes, each building its own app
         # (and Redis pool) from the factory; the parent restarts a worker that dies.
-        from uvicorn.supervisors import Multiprocess
-
         factory = functools.partial(worker_app, settings, args.log_level)
         config = uvicorn_config(factory, settings, factory=True, workers=settings.workers, **options)
-        Multiprocess(config, sockets=[sock]).run()
+        ReusePortSupervisor(config, sockets).run()
         return 0
-    uvicorn.Server(uvicorn_config(create_app(settings, rig=rig), settings, **options)).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(create_app(settings, rig=rig), settings, **options)).run(sockets=sockets)
     return 0
 
 

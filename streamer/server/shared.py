@@ -343,11 +343,13 @@ class SharedChannelService(ChannelService):
         parse_command(kind, body, self.now_ms())  # a bad command is refused here, before any forwarding
         loop = asyncio.get_running_loop()
         deadline = loop.time() + FORWARD_TIMEOUT_S
+        known = self.shared.senders.get(name)  # the owner, as its broadcasts say: no Redis round trip
         while True:
             if name in self.channels:
                 return await super().command(name, kind, body)
+            guessed = known is not None
             try:
-                owner = await self._owner_or_take(name, fresh=True)
+                owner, known = known or await self._owner_or_take(name, fresh=True), None
                 if owner == "":
                     raise _Gone("Redis is settling after a reconnection")
                 if owner != self.process_id:
@@ -358,7 +360,8 @@ class SharedChannelService(ChannelService):
                 if loop.time() >= deadline:
                     reason = f"channel {name!r} is not answering (its process or Redis is down)"
                     raise ChannelUnavailable(reason) from exc
-                await asyncio.sleep(0.1)
+                if not guessed:  # a stale guess is retried at once, through the lease
+                    await asyncio.sleep(0.1)
 
     async def describe(self, name: str) -> dict[str, Any]:
         if name not in self.channels:

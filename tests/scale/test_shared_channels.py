@@ -190,6 +190,27 @@ async def test_killing_the_owner_mid_program_another_process_continues_the_same_
         print(f"longest silence after the kill: {gap:.2f} s")  # takeover time: benchmarks/fanout.py reports it
 
 
+async def test_a_command_sent_as_the_owner_dies_lands_on_the_process_that_takes_over(cluster: Cluster) -> None:
+    first, second = cluster.start(2)
+    with httpx.Client(base_url=first.base_url, timeout=TIMEOUT) as http:
+        assert http.post("/channels/main/set", json={"expr": "concerned"}).is_success  # first runs "main"
+    async with connect(ws_url(second)) as ws:
+        viewer = Viewer(ws)
+        await viewer.until(sent("frames"))  # second has heard first broadcast: it forwards to first from now on
+        with httpx.Client(base_url=second.base_url, timeout=TIMEOUT) as http:
+            t = http.post("/channels/main/set", json={"expr": "happy_big", "transition_ms": 200}).json()["t_ms"]
+            await viewer.until(replanned_from(t - 200))
+            first.kill()
+            # Sent before anyone knows: forwarded to the dead process, then through the lease, and
+            # run by whichever process holds it next, within the forwarding timeout.
+            response = http.post("/channels/main/set", json={"expr": "surprised_ah", "transition_ms": 200})
+        assert response.status_code == 200, response.text
+        t = response.json()["t_ms"]
+        await viewer.until(replanned_from(t - 200))
+        assert "surprised_ah" in str(viewer.shown_at(t + 500))
+    assert cluster.runner_of("main") is second
+
+
 async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_resumes(cluster: Cluster) -> None:
     first, second = cluster.start(2)
     async with connect(ws_url(first)) as ws_a, connect(ws_url(second)) as ws_b:
