@@ -20,13 +20,17 @@ it pushes the percentiles up instead of leaving them; ``null`` in the figures is
   share the two cores with the server processes, the other viewers' reader and Redis, so this
   adds the time the observer waited for a core, which a viewer elsewhere does not.
 
-``--load`` sets the load generators' priority (the draining viewers' process, the observers and
-the controller): ``normal``, the same as the server's, so the viewers' reading takes its share
-of the two cores and, woken by each write, preempts the server mid-broadcast; ``idle``
-(``SCHED_IDLE``), where they run only on CPU time the server and Redis leave, nearer to
-viewers on other machines (which take none of the server's cores), though a loopback write
-still does the receiving side's TCP work in the writer's time. ``both`` (the default) runs
-each, in that order; the last line has every figure, by load.
+``--load`` says how the viewers share this machine with the server:
+
+- ``remote`` stands in for viewers on other machines, which take none of the server's CPU:
+  the draining viewers read each socket every 100 ms without waiting on it (a write to them
+  wakes no reader), and they, the observers and the controller run at idle priority
+  (``SCHED_IDLE``: only on CPU time the server processes and Redis leave). Still more than a
+  remote viewer costs: a loopback write does the receiving side's TCP work in the writer's time.
+- ``local``: every viewer reads as data arrives, at the server's priority, so each write wakes
+  a reader that then competes for the two cores with the server.
+
+``both`` (the default) runs each, ``remote`` first; the last line has every figure, by load.
 
 ``--workers N`` runs it twice in the same run, on one process and on ``serve --workers N``
 sharing the channel through a redis-server of its own (docs/scaling.md), and gives the ratio.
@@ -72,7 +76,7 @@ async def measure(url: str, observers: int, commands: int, interval_s: float) ->
     rng = random.Random(5)
     async with websockets.connect(url, compression=None) as ws:
         offset = await clock_offset(ws)
-    clients = await connect_clients(url, observers, record=True, offset=offset, kernel_stamps=True)
+    clients = await connect_clients(url, observers, record=True, offset=offset, raw=True)
     sent_at: dict[int, float] = {}
     async with websockets.connect(url + "&role=controller", compression=None) as ctl:
         await asyncio.sleep(2.0)  # viewers waiting for the channel (in any process) join it first
@@ -122,8 +126,8 @@ def figures(latencies: list[float], prefix: str = "") -> dict[str, Any]:
 def run(workers: int, viewers: int, observers: int, commands: int, load: str) -> dict[str, Any]:
     with start_server(workers) as (base, _proc):
         url = base.replace("http", "ws") + "/ws?channel=latency"
-        with draining_viewers(url, viewers - observers, idle=load == "idle"):
-            if load == "idle":
+        with draining_viewers(url, viewers - observers, remote=load == "remote"):
+            if load == "remote":
                 idle_priority()  # the observers and the controller too
             try:
                 latencies = uvloop.run(measure(url, observers, commands, 0.25))
@@ -151,12 +155,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="also run on `serve --workers N` (with Redis)")
     parser.add_argument(
         "--load",
-        choices=("idle", "normal", "both"),
+        choices=("remote", "local", "both"),
         default="both",
-        help="the load generators' CPU priority (see the docstring); both: each, in the same run",
+        help="viewers standing in for remote ones, or reading on the same cores (see above); both: each",
     )
     args = parser.parse_args()
-    loads = ("idle", "normal") if args.load == "both" else (args.load,)
+    loads = ("remote", "local") if args.load == "both" else (args.load,)
     figures_by_load: dict[str, Any] = {}
     for load in loads:
         one = run(1, args.viewers, args.observers, args.commands, load)

@@ -130,19 +130,27 @@ def normal_priority() -> None:
     os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
+# How often viewers standing in for remote ones read (draining_viewers' ``remote``).
+REMOTE_POLL_MS = 100
+
+
 @contextlib.contextmanager
-def draining_viewers(url: str, count: int, *, idle: bool = False) -> Iterator[None]:
+def draining_viewers(url: str, count: int, *, remote: bool = False) -> Iterator[None]:
     """``count`` viewers of ``url`` in a separate process that only consume bytes, until the block ends.
 
-    With ``idle`` the process runs at idle priority (:func:`idle_priority`).
+    They read as data arrives, or with ``remote`` they stand in for viewers on other machines:
+    at idle priority (:func:`idle_priority`), each socket read every ``REMOTE_POLL_MS`` without
+    waiting on it, so a write to them wakes no reader and they take only the CPU the server
+    leaves. (A loopback write still does the receiving side's TCP work in the writer's time.)
     """
+    argv = ["drain", url, str(count)] + ([str(REMOTE_POLL_MS)] if remote else [])
     drain = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.loadgen", "drain", url, str(count)],
+        [sys.executable, "-m", "benchmarks.loadgen", *argv],
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=idle_priority if idle else None,
+        preexec_fn=idle_priority if remote else None,
     )
     assert drain.stdout is not None and drain.stdin is not None
     try:
@@ -220,7 +228,7 @@ class _Parsed:
 class _Viewer:
     """One connection's received messages: (arrival time on the server clock, raw text), in order.
 
-    A viewer reading with kernel stamps (:func:`connect_clients` ``kernel_stamps``) also keeps
+    A viewer on a raw socket (:func:`connect_clients` ``raw``) also keeps
     ``read_at``: when this process read each message, beside when it reached the socket.
     """
 
@@ -367,11 +375,12 @@ SO_TIMESTAMPNS = 35
 _STAMP_SPACE = socket.CMSG_SPACE(16)
 
 
-class _StampedTransport:
+class _RawTransport:
     """A raw socket read with ``recvmsg`` for a :class:`_Client`: the kernel's arrival stamps.
 
     The client's messages are stamped with the time their bytes reached the socket (the last
     segment of the read: never earlier than the truth) and, apart, with when this process read them.
+    Read by the event loop as data arrives, or after :meth:`unwatch`, only on :meth:`poll`.
     """
 
     def __init__(self, sock: socket.socket, client: _Client, loop: asyncio.AbstractEventLoop) -> None:
@@ -380,19 +389,28 @@ class _StampedTransport:
         self.wall_to_server = time.monotonic() * 1000 + client.offset - time.time() * 1000
         loop.add_reader(sock.fileno(), self._readable)
 
-    def _readable(self) -> None:
+    def unwatch(self) -> None:
+        """Read only when :meth:`poll` is called (no wake-up when data arrives)."""
+        self.loop.remove_reader(self.sock.fileno())
+
+    def poll(self) -> None:
+        """Read everything the socket holds."""
+        while self.sock.fileno() >= 0 and self._readable():
+            pass
+
+    def _readable(self) -> bool:
         try:
             data, ancillary, _, _ = self.sock.recvmsg(1 << 18, _STAMP_SPACE)
         except BlockingIOError:
-            return
+            return False
         except OSError as exc:
             self.close()
             self.client.connection_lost(exc)
-            return
+            return False
         if not data:
             self.close()
             self.client.connection_lost(None)
-            return
+            return False
         read_at = time.monotonic() * 1000 + self.client.offset
         arrived = read_at
         for level, kind, stamp in ancillary:
@@ -400,6 +418,7 @@ class _StampedTransport:
                 sec, nsec = struct.unpack("qq", stamp[:16])
                 arrived = sec * 1000 + nsec / 1e6 + self.wall_to_server
         self.client.received(data, arrived, read_at)
+        return True
 
     def write(self, data: bytes) -> None:
         self.sock.send(data)  # a handshake or a pong: small enough for any socket buffer
@@ -411,13 +430,14 @@ class _StampedTransport:
 
 
 async def connect_clients(
-    url: str, count: int, *, record: bool, offset: float = 0.0, kernel_stamps: bool = False
+    url: str, count: int, *, record: bool, offset: float = 0.0, raw: bool = False
 ) -> list[tuple[_Viewer, _Client]]:
     """``count`` viewers of ``url``, connected 100 at a time; recording ones once their ``hello`` came.
 
     ``offset`` (server clock minus this process's monotonic ms) puts the arrival stamps on the
-    server clock. With ``kernel_stamps`` each message is stamped with the time it reached the
-    socket (``SO_TIMESTAMPNS``), and when it was read in ``read_at``; without, when it was read.
+    server clock. With ``raw`` (a :class:`_RawTransport` each) messages are stamped with the time
+    they reached the socket (``SO_TIMESTAMPNS``), and when they were read in ``read_at``; without,
+    when they were read.
     """
     host_port, _, path = url.removeprefix("ws://").partition("/")
     host, _, port = host_port.partition(":")
@@ -436,8 +456,8 @@ async def connect_clients(
                 ready: asyncio.Future[None] = loop.create_future()
                 client = _Client(request, ready, viewer, record, texts, offset)
                 try:
-                    if kernel_stamps:
-                        await _connect_stamped(loop, client, host, int(port))
+                    if raw:
+                        await _connect_raw(loop, client, host, int(port))
                     else:
                         await loop.create_connection(lambda: client, host, int(port))  # noqa: B023 - called at once
                     await asyncio.wait_for(ready, 60)
@@ -455,7 +475,7 @@ async def connect_clients(
     return clients
 
 
-async def _connect_stamped(loop: asyncio.AbstractEventLoop, client: _Client, host: str, port: int) -> None:
+async def _connect_raw(loop: asyncio.AbstractEventLoop, client: _Client, host: str, port: int) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         sock.setblocking(False)
@@ -465,7 +485,7 @@ async def _connect_stamped(loop: asyncio.AbstractEventLoop, client: _Client, hos
     except OSError:
         sock.close()
         raise
-    client.connection_made(_StampedTransport(sock, client, loop))  # type: ignore[arg-type]
+    client.connection_made(_RawTransport(sock, client, loop))  # type: ignore[arg-type]
 
 
 async def _viewers(url: str, count: int) -> None:
@@ -521,11 +541,21 @@ async def _viewers(url: str, count: int) -> None:
     print(json.dumps(result), flush=True)
 
 
-async def _drain(url: str, count: int) -> None:
+async def _drain(url: str, count: int, poll_ms: int | None) -> None:
+    """Viewers that consume bytes: read as data arrives, or every ``poll_ms`` (draining_viewers' ``remote``)."""
     raise_fd_limit()
-    clients = await drain_viewers(url, count)
+    clients = await connect_clients(url, count, record=False, raw=poll_ms is not None)
     print(json.dumps({"ready": True}), flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    stop = asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    if poll_ms is not None:
+        transports = [client.transport for _, client in clients]
+        for transport in transports:
+            transport.unwatch()  # type: ignore[attr-defined]
+        while not stop.done():
+            await asyncio.sleep(poll_ms / 1000)
+            for transport in transports:
+                transport.poll()  # type: ignore[attr-defined]
+    await stop
     closed = sum(bool(viewer.closed) for viewer, _ in clients)
     if closed:
         print(f"loadgen drain: {closed} of {count} viewers were closed by the server", file=sys.stderr)
@@ -537,8 +567,8 @@ async def _drain(url: str, count: int) -> None:
 def main() -> None:
     # uvloop, as the server runs: a load generator on the same cores should take as little of them
     # as it can (its per-read cost is about half the default loop's).
-    if sys.argv[1] == "drain":  # python -m benchmarks.loadgen drain URL COUNT
-        uvloop.run(_drain(sys.argv[2], int(sys.argv[3])))
+    if sys.argv[1] == "drain":  # python -m benchmarks.loadgen drain URL COUNT [POLL_MS]
+        uvloop.run(_drain(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else None))
     else:  # python -m benchmarks.loadgen URL COUNT
         uvloop.run(_viewers(sys.argv[1], int(sys.argv[2])))
 
