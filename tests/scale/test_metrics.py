@@ -86,13 +86,8 @@ def parent_pid(pid: int) -> int:
     return int(stat.rpartition(")")[2].split()[1])
 
 
-async def test_serve_with_workers_any_worker_scraped_shows_both(
-    cluster: Cluster, rig_dir: Path, tmp_path: Path
-) -> None:
-    server = ServerProcess(tmp_path / "data", tmp_path / "workers.log", rig_dir, REDIS_URL=cluster.redis.url)
-    server.env["STREAMER_WORKERS"] = "2"
-    cluster.servers.append(server)
-    server.start()
+async def test_serve_with_workers_any_worker_scraped_shows_both(cluster: Cluster) -> None:
+    (server,) = cluster.start(1, STREAMER_WORKERS="2")
     scrape = await scrape_until(server, lambda s: len(s.processes()) == 2)
     assert server.proc is not None
     pids = {int(process.rpartition(":")[2]) for process in scrape.processes()}

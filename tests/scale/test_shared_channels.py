@@ -256,14 +256,9 @@ async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_r
         assert "reconnecting" in "".join(s.log() for s in (first, second))
 
 
-async def test_serve_with_workers_starts_processes_that_share_a_channel(
-    cluster: Cluster, rig_dir: Any, tmp_path: Any
-) -> None:
+async def test_serve_with_workers_starts_processes_that_share_a_channel(cluster: Cluster) -> None:
     workers = 2
-    server = ServerProcess(tmp_path / "data", tmp_path / "workers.log", rig_dir, REDIS_URL=cluster.redis.url)
-    server.env["STREAMER_WORKERS"] = str(workers)
-    cluster.servers.append(server)
-    server.start()
+    (server,) = cluster.start(1, STREAMER_WORKERS=str(workers))
     seen: set[str] = set()
     deadline = time.monotonic() + 30
     while len(seen) < workers and time.monotonic() < deadline:  # a fresh connection each time: any worker answers

@@ -56,12 +56,9 @@ def test_listen_binds_a_socket_per_worker_and_refuses_a_port_already_shared() ->
 
 
 async def test_connections_are_spread_over_the_workers_and_a_dead_workers_share_waits_for_its_replacement(
-    cluster: Cluster, rig_dir: Path, tmp_path: Path
+    cluster: Cluster,
 ) -> None:
-    server = ServerProcess(tmp_path / "data", tmp_path / "workers.log", rig_dir, REDIS_URL=cluster.redis.url)
-    server.env["STREAMER_WORKERS"] = "2"
-    cluster.servers.append(server)
-    server.start()
+    (server,) = cluster.start(1, STREAMER_WORKERS="2")
     # The kernel hashes each new connection to one worker's socket: an even spread, whichever is busier.
     counts = Counter(answering_process(server) for _ in range(200))
     assert len(counts) == 2 and min(counts.values()) >= 60, counts
