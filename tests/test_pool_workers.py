@@ -57,7 +57,7 @@ def test_pool_workers_end_when_their_parent_is_killed(job: str, tmp_path: Path) 
             assert parent.poll() is None, f"the {job} job ended before its workers were seen"
             assert time.monotonic() < deadline, f"the {job} job started no pool workers"
             time.sleep(0.1)
-        time.sleep(1.0)  # the workers are drawing
+        time.sleep(0.5)  # the workers are drawing
         assert parent.poll() is None
         assert all(running(pid) for pid in workers)
     finally:
