@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 
 from streamer.server.fanout import Audience, LocalFanout, Viewer
@@ -219,48 +220,72 @@ class RedisFanout:
     async def _publish_loop(self) -> None:
         """Publish the queue in MULTI/EXEC batches on a connection of its own.
 
-        Each batch is handed to the kernel before this process writes the same texts to its own
-        viewers, so Redis (and through it the other processes) gets it while that fan-out runs;
-        Redis's answers are read afterwards. Waiting for the answers first let the owner's
-        viewers wait for a Redis that had lost its core to the process it had just woken (measured:
-        2-4 ms in one batch out of ten, with two workers on two cores).
+        Each batch is handed to the kernel, then this process writes the same texts to its own
+        viewers, so Redis (and through it the other processes) gets it while that fan-out runs.
+        Redis's answers are read by another task (:meth:`_read_answers`): neither a batch nor
+        this process's viewers wait for the previous batch's answer. Waiting for answers let the
+        owner's viewers wait for a Redis that had lost its core to the process it had just woken
+        (measured: 2-4 ms in one batch out of ten, with two workers on two cores), or for as long
+        as Redis stalled.
         """
         backoff = Backoff()
         pool = self.redis.connection_pool
-        # No socket timeout on this connection: redis-py would then send through a task, a loop
-        # turn later. The whole batch is bounded by PUBLISH_TIMEOUT_S instead.
-        conn = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
-        try:
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                commands = self._batch()
-                try:
+        while True:
+            # No socket timeout on this connection: redis-py would then send through a task, a
+            # loop turn later. Sends and answers are bounded by PUBLISH_TIMEOUT_S instead.
+            conn = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+            answers: asyncio.Queue[int] = asyncio.Queue()  # replies owed by each batch sent
+            reader = asyncio.create_task(self._read_answers(conn, answers, backoff), name="redis-answers")
+            commands: list[tuple[str, ...]] = []
+            try:
+                while True:
+                    await self._next_batch(reader)
+                    commands = self._batch()
                     async with asyncio.timeout(PUBLISH_TIMEOUT_S):
                         if not conn.is_connected:
                             await conn.connect()
                         await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
-                        self._deliver_unsent()
-                        for _ in commands[:-1]:  # OK, then QUEUED for each
-                            await conn.read_response()
-                        for result in await conn.read_response():  # EXEC: one result per command
-                            if isinstance(result, Exception):
-                                raise result
-                except (RedisError, OSError) as exc:
-                    await conn.disconnect(nowait=True)  # answers may be left unread
-                    # Live messages are not worth keeping: viewers elsewhere resynchronize on reconnection.
-                    self._publishing = False
                     self._deliver_unsent()
-                    delay = backoff.next()
-                    dropped = sum(command[0] == "PUBLISH" for command in commands)
-                    log.warning("redis: cannot publish (%s); %d dropped, retrying in %.1f s", exc, dropped, delay)
-                    await asyncio.sleep(delay)
-                else:
-                    self._publishing = True
-                    if backoff.reset():
-                        log.warning("redis: publishing again")
-        finally:
-            await conn.disconnect(nowait=True)
+                    answers.put_nowait(len(commands))
+            except (RedisError, OSError) as exc:
+                # Live messages are not worth keeping: viewers elsewhere resynchronize on reconnection.
+                self._publishing = False
+                self._deliver_unsent()
+                delay = backoff.next()
+                dropped = sum(command[0] == "PUBLISH" for command in commands)
+                log.warning("redis: cannot publish (%s); %d dropped, retrying in %.1f s", exc, dropped, delay)
+                await asyncio.sleep(delay)
+            finally:
+                reader.cancel()
+                await asyncio.gather(reader, return_exceptions=True)
+                await conn.disconnect(nowait=True)
+
+    async def _next_batch(self, reader: asyncio.Task[None]) -> None:
+        """Wait for something to publish; raises what ended ``reader`` (a lost connection) first."""
+        if not self._wake.is_set() and not reader.done():
+            woken = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait((woken, reader), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                woken.cancel()
+        if reader.done():
+            reader.result()  # raises the connection's error
+            raise ConnectionError("redis: the answers' reader ended")
+        self._wake.clear()
+
+    async def _read_answers(self, conn: AbstractConnection, answers: asyncio.Queue[int], backoff: Backoff) -> None:
+        """Read each batch's answers in order (MULTI's OK, a QUEUED per command, EXEC's results)."""
+        while True:
+            owed = await answers.get()
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                for _ in range(owed - 1):
+                    await conn.read_response()
+                for result in await conn.read_response():
+                    if isinstance(result, Exception):
+                        raise result
+            self._publishing = True
+            if backoff.reset():
+                log.warning("redis: publishing again")
 
     async def _read_loop(self) -> None:
         backoff, subscribed = Backoff(), False

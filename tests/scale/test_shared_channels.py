@@ -256,6 +256,39 @@ async def test_redis_restarted_mid_program_processes_reconnect_and_the_channel_r
         assert "reconnecting" in "".join(s.log() for s in (first, second))
 
 
+async def test_a_stalled_redis_does_not_hold_back_the_owners_own_viewers(cluster: Cluster, rig: Rig) -> None:
+    pause_s = 0.8  # shorter than the lease's expiry after its last renewal (1.5 s - 0.5 s)
+    first, second = cluster.start(2)
+    doc = lipsync_timeline(6000, seed=7)
+    async with connect(ws_url(first)) as ws_a, connect(ws_url(second)) as ws_b:
+        viewers = [Viewer(ws_a), Viewer(ws_b)]
+        await asyncio.gather(*(v.until(sent("hello")) for v in viewers))
+        with httpx.Client(base_url=first.base_url, timeout=TIMEOUT) as http:
+            program = http.post("/channels/main/play", json={"timeline": doc}).json()
+        await asyncio.gather(*(v.until(lambda v: v.until_ms >= program["start_ms"] + 1000) for v in viewers))
+        (runner,) = cluster.runners_of("main")
+        own = viewers[0] if runner is first else viewers[1]
+        # Stall it just after a top-up (the next ones come every 250 ms while the mouth moves).
+        seen = len(own.arrivals)
+        await own.until(lambda v: any(m["until_ms"] - m["from_ms"] <= 300 for _, m in v.arrivals[seen:]))
+        cluster.redis.pause()
+        paused_at = time.monotonic()
+        try:
+            await asyncio.gather(*(v.follow(pause_s) for v in viewers))
+        finally:
+            cluster.redis.resume()
+        # The owner published a batch every 250 ms into the stalled connection and wrote each to
+        # its own viewers at once (waiting for Redis's answer, they got one, then nothing).
+        during = [at for at, _ in own.arrivals if paused_at < at < paused_at + pause_s]
+        assert len(during) >= 2, f"{len(during)} frames messages while Redis stalled"
+        # Once Redis runs again, the other process gets what was published meanwhile: both
+        # viewers end with the whole program, every frame the schedule's, on the same owner.
+        await asyncio.gather(*(v.until(sent("program_end"), timeout=20) for v in viewers))
+        for viewer in viewers:
+            assert off_schedule(viewer, rig, doc, program) == []
+    assert cluster.runners_of("main") == [runner]
+
+
 async def test_serve_with_workers_starts_processes_that_share_a_channel(cluster: Cluster) -> None:
     workers = 2
     (server,) = cluster.start(1, STREAMER_WORKERS=str(workers))
