@@ -12,7 +12,7 @@ import asyncio
 import concurrent.futures
 import io
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -102,10 +102,12 @@ class Fetcher:
 
 
 class FrameCache:
-    """Converted frames by key, least recently used dropped first beyond ``max_bytes``.
+    """Converted frames by key, for an encoder that asks for them in a known order (``uses``).
 
-    Frames are converted ahead of the encoder on ``pool`` in order of first use (``order``),
-    so decoding overlaps encoding; a frame dropped by the LRU is converted again on demand.
+    Frames are converted ahead of the encoder on ``pool`` in order of use, so decoding overlaps
+    encoding. A frame is kept only while a later use is coming, least recently used dropped
+    first beyond ``max_bytes`` (then converted again when it comes back): a frame that is never
+    asked for again costs no memory.
     """
 
     def __init__(
@@ -113,7 +115,7 @@ class FrameCache:
         convert: Callable[[str], av.VideoFrame],
         frame_bytes: int,
         max_bytes: int,
-        order: list[str],
+        uses: list[str],
         pool: concurrent.futures.Executor | None = None,
     ) -> None:
         self.convert = convert
@@ -121,19 +123,20 @@ class FrameCache:
         self.lookahead = min(CONVERT_AHEAD, self.capacity // 2)
         self.frames: OrderedDict[str, av.VideoFrame] = OrderedDict()
         self.pending: dict[str, concurrent.futures.Future[av.VideoFrame]] = {}
-        self.order = order
+        self.uses = uses
+        self.remaining = Counter(uses)
         self.next = 0
         self.pool = pool
         self.conversions = 0
 
     def get(self, key: str) -> av.VideoFrame:
-        frame = self.frames.get(key)
-        if frame is not None:
-            self.frames.move_to_end(key)
-        else:
+        frame = self.frames.pop(key, None)
+        if frame is None:
             future = self.pending.pop(key, None)
             frame = future.result() if future is not None else self.convert(key)
             self.conversions += 1
+        self.remaining[key] -= 1
+        if self.remaining[key] > 0:
             self.frames[key] = frame
             if len(self.frames) > self.capacity:
                 self.frames.popitem(last=False)
@@ -143,8 +146,8 @@ class FrameCache:
     def _ahead(self, current: str) -> None:
         if self.pool is None:
             return
-        while self.next < len(self.order) and len(self.pending) < self.lookahead:
-            key = self.order[self.next]
+        while self.next < len(self.uses) and len(self.pending) < self.lookahead:
+            key = self.uses[self.next]
             self.next += 1
             if key != current and key not in self.frames and key not in self.pending:
                 self.pending[key] = self.pool.submit(self.convert, key)

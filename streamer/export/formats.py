@@ -41,6 +41,9 @@ class ExportFormat:
     encoder_options: Mapping[str, Mapping[str, str]]
     container_options: Mapping[str, str] = field(default_factory=dict)
     thread_type: str = "FRAME"
+    # Qualities whose repeats of a picture the decoder still holds are written as a few bytes
+    # (H.264 only: streamer.export.h264), so the encoder gets only new pictures.
+    repeats: frozenset[str] = frozenset()
     audio_bit_rate: int | None = 64_000  # per channel; None for uncompressed audio
 
     @property
@@ -64,7 +67,12 @@ class ExportFormat:
 X264_PARAMS = ":".join(
     (
         "rc-lookahead=20:mbtree=1:qcomp=0.3",
-        "ref=16:bframes=5:subme=2",
+        "ref=16:subme=1",
+        # Frame types come from the renderer (streamer.export.h264): every frame a reference P,
+        # keyframes where it puts them. B-frames allowed but never used: slice headers then carry
+        # picture order counts, which repeats need, in 7 bits with 16 of them (up to 16 repeats in
+        # a row; with 1, 4 bits and 2 repeats).
+        "bframes=16:b-pyramid=none:keyint=infinite:scenecut=0",
         "cabac=1:deblock=1,1:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
         # No threaded lookahead's frame buffer: the same file with 36 MB less memory at 1024x1536
         # (memory touched afresh costs CPU on a VM; docs/export.md).
@@ -98,11 +106,12 @@ MP4 = ExportFormat(
     # quality in a smaller file on the benchmark's timeline (24.75 before the lip-sync onsets
     # changed that timeline: it then fell short on SSIM). "high" is medium at CRF 18.
     encoder_options={
-        "draft": {"preset": "ultrafast", "crf": "28", "x264-params": X264_PARAMS},
-        "standard": {"preset": "ultrafast", "crf": "24", "x264-params": X264_PARAMS},
+        "draft": {"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x264-params": X264_PARAMS},
+        "standard": {"preset": "ultrafast", "crf": "29", "forced-idr": "1", "x264-params": X264_PARAMS},
         "high": {"preset": "medium", "crf": "18"},
     },
     container_options={"movflags": "+faststart"},
+    repeats=frozenset({"draft", "standard"}),
 )
 WEBM = ExportFormat(
     name="webm",

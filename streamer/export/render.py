@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import av
 import numpy as np
 
 from streamer.core.errors import StreamerError
 from streamer.core.schedule import Schedule
+from streamer.export import h264
 from streamer.export.audio import AUDIO_RATE, LAYOUTS, AudioSource, AudioTrack, load_audio
 from streamer.export.decode import CancelCheck, FrameCache, cancel_check, fetch_frames, png_size, to_video_frame
 from streamer.export.errors import Cancelled, DiskFull, ExportError, ExportTooLong
@@ -200,35 +201,157 @@ def render_frames(
     )
 
 
+class _Send(NamedTuple):
+    """A frame sent to the encoder at output index ``i``: its key, the pts the encoder sees, its type."""
+
+    key: str
+    pts: int
+    duration: int
+    pict_type: Any = None  # None: the encoder's choice
+
+
+def _pictures(keys: list[str], variable_rate: bool) -> list[tuple[int, str, int]]:
+    """(output index, key, frame times on screen) of each picture the file shows.
+
+    Every frame at a constant rate. At a variable rate a held frame is left out: the one before
+    stays on screen until the next pts. The last frame is always sent, so that the video lasts
+    as long as the timeline.
+    """
+    if not variable_rate:
+        return [(i, key, 1) for i, key in enumerate(keys)]
+    last = len(keys) - 1
+    return [(i, key, _held(keys, i)) for i, key in enumerate(keys) if not (0 < i < last and key == keys[i - 1])]
+
+
 def _encode_frames(
     container: Any,
     video: Any,
     track: AudioTrack | None,
-    keys: list[str],
+    total: int,
+    sends: dict[int, _Send],
     cache: FrameCache,
     rate: int,
     report: ProgressSink,
     cancelled: Callable[[], bool],
-    variable_rate: bool,
+    repeats: _Repeats | None,
 ) -> None:
-    total = len(keys)
     time_base = Fraction(1, rate)
-    for i, key in enumerate(keys):
+    for i in range(total):
         if cancelled():
             raise Cancelled("export cancelled")
-        # A held frame is not sent: the one before stays on screen until the next pts. The last
-        # frame is always sent, so that the video lasts as long as the timeline.
-        held = variable_rate and 0 < i < total - 1 and key == keys[i - 1]
-        if not held:
-            frame = cache.get(key)
+        send = sends.get(i)
+        if send is not None:
+            frame = cache.get(send.key)
             # The encoder takes its own reference with the pts it had when sent, so reusing the frame is safe.
-            frame.pts = i
-            frame.time_base = time_base
-            frame.duration = _held(keys, i) if variable_rate else 1
-            container.mux(video.encode(frame))
+            frame.pts, frame.time_base, frame.duration = send.pts, time_base, send.duration
+            if send.pict_type is not None:
+                frame.pict_type = send.pict_type
+            packets = video.encode(frame)
+            container.mux(repeats.splice(packets) if repeats is not None else packets)
         if track is not None:
             container.mux(track.packets_until((i + 1) * AUDIO_RATE // rate))
         report(i + 1, total, "encoding")
+
+
+_KEYFRAME, _PREDICTED = av.video.frame.PictureType.I, av.video.frame.PictureType.P
+
+
+class _Repeats:
+    """Splices repeats (:mod:`streamer.export.h264`) into x264's packets as they come out.
+
+    Open the stream's encoder with :meth:`open` before the container starts: it adds the
+    repeats' PPS to the encoder's headers, which the muxer then writes into the file's header.
+    """
+
+    def __init__(self, video: Any, steps: list[h264.Step], sps: h264.SPS, pps: h264.PPS, rate: int) -> None:
+        self.video = video
+        self.steps = {step.index: step for step in steps}
+        self.numbers = {step.index: n for n, step in enumerate(steps)}
+        self.following = {current.index: repeats for current, repeats in h264.encoded_runs(steps)}
+        self.sps, self.pps = sps, {pps.pps_id: pps}
+        self.frame_nums: dict[int, int] = {}  # step number -> frame_num of the picture x264 encoded there
+        self.time_base = Fraction(1, rate)
+        # x264 is told how long each picture it encodes stays on screen, its repeats included,
+        # through the timestamps it sees: its rate control gives a picture seen longer more bits.
+        screen = {step.index: step.duration for step in steps if step.encode}
+        for step in steps:
+            if step.source is not None:
+                screen[steps[step.source].index] += step.duration
+        self.encoder_pts: dict[int, int] = {}
+        total = 0
+        for index in sorted(screen):
+            self.encoder_pts[index] = total
+            total += screen[index]
+        self.by_encoder_pts = {pts: self.steps[index] for index, pts in self.encoder_pts.items()}
+
+    def sends(self) -> dict[int, _Send]:
+        """What the encoder is sent: the pictures it encodes, typed, with their screen-time pts."""
+        return {
+            step.index: _Send(
+                step.key, self.encoder_pts[step.index], step.duration, _KEYFRAME if step.keyframe else _PREDICTED
+            )
+            for step in self.steps.values()
+            if step.encode
+        }
+
+    @classmethod
+    def open(cls, video: Any, pictures: list[tuple[int, str, int]], rate: int, gop: int) -> _Repeats:
+        ctx = video.codec_context
+        ctx.open()
+        units = h264.nal_units(ctx.extradata or b"")
+        sps_units = [u for u in units if u[0] & 0x1F == h264.NAL_SPS]
+        pps_units = [u for u in units if u[0] & 0x1F == h264.NAL_PPS]
+        if len(sps_units) != 1 or len(pps_units) != 1:
+            raise h264.StreamError("the encoder's headers are not one SPS and one PPS")
+        sps, pps = h264.parse_sps(sps_units[0]), h264.parse_pps(pps_units[0])
+        if pps.pps_id == h264.REPEAT_PPS_ID:
+            raise h264.StreamError("the encoder's PPS uses the repeats' id")
+        ctx.extradata = h264.annex_b([*units, h264.repeat_pps(sps)])
+        # Picture order counts within a quarter of their range of the last reference's (8.2.1.1).
+        max_run = (1 << sps.log2_max_poc_lsb) // 8
+        steps = h264.plan(pictures, sps.max_num_ref_frames, gop, max_run)
+        return cls(video, steps, sps, pps, rate)
+
+    def splice(self, packets: list[Any]) -> list[Any]:
+        """x264's ``packets`` with their picture order counts set, each followed by its repeats."""
+        out = []
+        for packet in packets:
+            step = self.by_encoder_pts[packet.pts]
+            out.append(self._packet(self._rewrite(packet, step), step, step.keyframe))
+            frame_num = self.frame_nums[self.numbers[step.index]]
+            for repeat in self.following[step.index]:
+                assert repeat.source is not None
+                source = self.frame_nums[repeat.source]
+                data = h264.annex_b([h264.repeat_slice(self.sps, frame_num + 1, source, repeat.poc)])
+                out.append(self._packet(data, repeat, False))
+        return out
+
+    def _rewrite(self, packet: Any, step: h264.Step) -> bytes:
+        units = []
+        slices = 0
+        for unit in h264.nal_units(bytes(packet)):
+            if unit[0] & 0x1F in (h264.NAL_SLICE, h264.NAL_IDR):
+                header = h264.parse_slice(unit, self.sps, self.pps)
+                if header.first_mb != 0 or slices:
+                    raise h264.StreamError("x264 wrote more than one slice per picture")
+                if header.idr != step.keyframe or not header.reference:
+                    raise h264.StreamError("x264 did not keep the frame types it was given")
+                self.frame_nums[self.numbers[step.index]] = header.frame_num
+                unit = h264.set_poc(unit, header, self.sps, step.poc)
+                slices += 1
+            units.append(unit)
+        if slices != 1:
+            raise h264.StreamError("a packet from x264 holds no picture")
+        return h264.annex_b(units)
+
+    def _packet(self, data: bytes, step: h264.Step, keyframe: bool) -> Any:
+        packet = av.Packet(data)
+        packet.stream = self.video
+        packet.time_base = self.time_base
+        packet.pts = packet.dts = step.index
+        packet.duration = step.duration
+        packet.is_keyframe = keyframe
+        return packet
 
 
 def _held(keys: list[str], i: int) -> int:
@@ -289,21 +412,28 @@ def _encode(
             if spec.audio_bit_rate is not None:
                 astream.codec_context.bit_rate = spec.audio_bit_rate * channels
             astream.codec_context.time_base = Fraction(1, AUDIO_RATE)
+        pictures = _pictures(keys, options.variable_rate)
+        repeats = None
+        if options.quality in spec.repeats:
+            repeats = _Repeats.open(video, pictures, rate, rate * GOP_SECONDS)
+            sends = repeats.sends()
+        else:
+            sends = {i: _Send(key, i, duration) for i, key, duration in pictures}
         container.start_encoding()  # opens the codecs here, before the audio thread uses its own
 
         def convert(key: str) -> av.VideoFrame:
             return to_video_frame(pngs[key], key, size, options)
 
-        order = list(dict.fromkeys(keys))
         frame_bytes = int(width * height * spec.bytes_per_pixel)
         track = AudioTrack(astream, samples, sample_format) if samples is not None else None
         with concurrent.futures.ThreadPoolExecutor(CONVERT_THREADS, thread_name_prefix="export-convert") as pool:
-            cache = FrameCache(convert, frame_bytes, cache_bytes, order, pool)
+            cache = FrameCache(convert, frame_bytes, cache_bytes, [send.key for send in sends.values()], pool)
             try:
                 if track is not None:
                     track.start()
-                _encode_frames(container, video, track, keys, cache, rate, report, cancelled, options.variable_rate)
-                container.mux(video.encode(None))
+                _encode_frames(container, video, track, len(keys), sends, cache, rate, report, cancelled, repeats)
+                flushed = video.encode(None)
+                container.mux(repeats.splice(flushed) if repeats is not None else flushed)
                 if track is not None:
                     container.mux(track.rest())
             finally:
