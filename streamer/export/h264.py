@@ -228,6 +228,7 @@ class SliceHeader:
     first_mb: int
     slice_type: int
     frame_num: int
+    poc_lsb: int
     poc_bit: int  # where pic_order_cnt_lsb starts in the RBSP (the NAL header byte left out)
 
 
@@ -245,7 +246,7 @@ def parse_slice(nal: bytes, sps: SPS, pps_by_id: dict[int, PPS]) -> SliceHeader:
     if sps.poc_type != 0:
         raise StreamError("slice headers carry no picture order count (set B-frames on)")
     poc_bit = r.pos
-    r.u(sps.log2_max_poc_lsb)
+    poc_lsb = r.u(sps.log2_max_poc_lsb)
     if pps.bottom_field_poc:
         r.se()
     if pps.redundant_pic_cnt:
@@ -269,7 +270,7 @@ def parse_slice(nal: bytes, sps: SPS, pps_by_id: dict[int, PPS]) -> SliceHeader:
                 raise StreamError("an IDR marked long-term")
         elif r.u(1):
             raise StreamError("a slice marks references itself (adaptive marking)")
-    return SliceHeader(nal_type == NAL_IDR, reference, first_mb, slice_type, frame_num, poc_bit)
+    return SliceHeader(nal_type == NAL_IDR, reference, first_mb, slice_type, frame_num, poc_lsb, poc_bit)
 
 
 def set_poc(nal: bytes, header: SliceHeader, sps: SPS, poc: int) -> bytes:
@@ -344,20 +345,22 @@ def plan(
     A picture is a repeat when an earlier encoded picture with the same key is still among the
     last ``references`` encoded since the keyframe. The first picture is a keyframe, and so is
     every ``keyframe_interval``-th encoded picture after it (as an encoder counts: seeking
-    decodes at most that many encoded pictures, plus repeats, which cost nothing to decode).
-    At most ``max_run`` repeats follow an encoded picture (picture order counts must stay
-    within half their range of the last reference picture's, 8.2.1.1).
+    decodes at most that many encoded pictures, plus repeats, which cost nothing to decode; a
+    picture that can be a repeat stays one when a keyframe is due, the next encoded one is the
+    keyframe). At most ``max_run`` repeats follow an encoded picture (picture order counts must
+    stay within half their range of the last reference picture's, 8.2.1.1; the caller leaves
+    a margin).
     """
     steps: list[Step] = []
     window: list[tuple[str, int]] = []  # (key, step number) of the references, oldest first
     encoded = run = place = 0
     for index, key, duration in pictures:
-        keyframe = encoded % keyframe_interval == 0
         held = next((number for k, number in reversed(window) if k == key), None)
-        if held is not None and run < max_run and not keyframe:
+        if held is not None and run < max_run:
             steps.append(Step(index, key, duration, False, False, held, 2 * place))
             run += 1
         else:
+            keyframe = encoded % keyframe_interval == 0
             if keyframe:
                 window.clear()
                 place = 0

@@ -17,7 +17,7 @@ from PIL import Image
 from streamer.core.errors import NotFound
 from streamer.core.schedule import Schedule
 from streamer.core.timeline import Timeline
-from streamer.export import Cancelled, ExportError, ExportOptions, ExportTooLong
+from streamer.export import Cancelled, ExportError, ExportOptions, ExportTooLong, h264
 from streamer.export.render import TEMP_SUFFIX, AudioSource, FrameStore, plan_keys, render
 from streamer.frames import FrameData, LocalFrameStore
 from tests.export.conftest import HELLO, HELLO_AUDIO, RIG_DIR, ffprobe
@@ -445,3 +445,54 @@ def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
     (audio,) = _streams(ffprobe(out_path), "audio")
     assert audio["channels"] == 2 and audio["codec_name"] == "aac"
     assert abs(_audio_seconds(out_path) - schedule.frame_count(24) / 24) < 0.05
+
+
+def _repeat_packet(data: bytes) -> bool:
+    """Whether an MP4 sample (length-prefixed NAL units) is one repeat: a lone non-reference P slice
+    of the repeats' PPS (B-frames are non-reference slices too)."""
+    length = int.from_bytes(data[:4], "big")
+    if len(data) != 4 + length or data[4] != 0x01:
+        return False
+    header = h264._Reader(data[5:])
+    header.ue()  # first_mb_in_slice
+    return header.ue() % 5 == 0 and header.ue() == h264.REPEAT_PPS_ID
+
+
+@pytest.mark.parametrize("constant_rate", [False, True])
+def test_repeats_show_exactly_the_picture_x264_made_for_their_frame(tmp_path, hello, constant_rate):
+    _, schedule = hello
+    keys = schedule.sample(24)
+    out = _render(tmp_path, hello, "mp4", constant_rate=constant_rate)
+    errors = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(out), "-f", "null", "-"], capture_output=True, text=True
+    )
+    assert errors.returncode == 0 and errors.stderr == ""
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        tiny = [
+            (round(p.pts * p.time_base * 24), p.size)
+            for p in container.demux(stream)
+            if p.size and _repeat_packet(bytes(p))
+        ]
+    repeats = {i for i, _ in tiny}
+    with av.open(str(out)) as container:
+        frames = [(round(f.time * 24), f.to_ndarray(format="yuv420p")) for f in container.decode(video=0)]
+    sent = list(range(len(keys))) if constant_rate else _sent(keys)
+    assert [pts for pts, _ in frames] == sent
+    # Most changes go back to a picture shown a moment ago; held frames at a constant rate are repeats too.
+    assert len(repeats) >= len(sent) // (2 if constant_rate else 4)
+    assert max(size for _, size in tiny) <= 40
+    encoded: dict[str, np.ndarray] = {}  # key -> the newest picture x264 encoded for it
+    for pts, picture in frames:
+        key = keys[pts]
+        if pts in repeats:
+            assert key in encoded, f"frame {pts} repeats {key}, never encoded"
+            assert np.array_equal(picture, encoded[key]), f"frame {pts} is not the picture x264 made for {key}"
+        else:
+            encoded[key] = picture
+
+
+def test_high_quality_encodes_every_frame_it_sends(tmp_path, hello):
+    out = _render(tmp_path, hello, "mp4", quality="high")
+    with av.open(str(out)) as container:
+        assert not any(_repeat_packet(bytes(p)) for p in container.demux(video=0) if p.size)
