@@ -66,13 +66,15 @@ class ExportFormat:
 
 X264_PARAMS = ":".join(
     (
-        "rc-lookahead=20:mbtree=1:qcomp=0.3",
-        "ref=16:subme=1",
+        "rc-lookahead=10:mbtree=1:qcomp=0.3",
+        # Whole-pixel motion (subme 0): a drawn character moves in steps, and x264 then keeps no
+        # half-pixel planes per reference (100 MB less at 1024x1536; docs/export.md).
+        "ref=16:subme=0",
         # Frame types come from the renderer (streamer.export.h264): every frame a reference P,
-        # keyframes where it puts them. B-frames allowed but never used: slice headers then carry
-        # picture order counts, which repeats need, in 7 bits with 16 of them (up to 16 repeats in
-        # a row; with 1, 4 bits and 2 repeats).
-        "bframes=16:b-pyramid=none:keyint=infinite:scenecut=0",
+        # keyframes where it puts them. B-frames allowed (3, pyramid) but never used: slice headers
+        # then carry picture order counts, which repeats need, in 6 bits (up to 16 repeats in a
+        # row), with a 3-frame delay (16 B-frames: 7 bits, and 70 MB more for their delay).
+        "bframes=3:b-pyramid=normal:keyint=infinite:scenecut=0",
         "cabac=1:deblock=1,1:partitions=i8x8,i4x4:8x8dct=1:aq-mode=1",
         # No threaded lookahead's frame buffer: the same file with 36 MB less memory at 1024x1536
         # (memory touched afresh costs CPU on a VM; docs/export.md).
@@ -96,18 +98,19 @@ MP4 = ExportFormat(
     alpha=False,
     variable_rate=True,
     # Measured with benchmarks/export.py (1024x1536 talking character, SSIM against the source;
-    # docs/export.md). x264 ultrafast's fast analysis (diamond search, little sub-pixel work)
-    # with the tools that pay on a character who holds most of the picture and cycles through
-    # a few mouth shapes: macroblock-tree rate control over a 20-frame lookahead, made stronger
-    # (qcomp 0.3), spends the bits on what stays on screen and few on a mouth shown for 80 ms;
-    # 16 reference frames and 5 B-frames (a mouth shape seen a moment ago is referenced, not
-    # coded again); CABAC, deblocking, 8x8 transforms and adaptive quantisation. With held
-    # frames left out, CRF 24 is where the file matches the old method's (x264 medium, CRF 23)
-    # quality in a smaller file on the benchmark's timeline (24.75 before the lip-sync onsets
-    # changed that timeline: it then fell short on SSIM). "high" is medium at CRF 18.
+    # docs/export.md). A talking character cycles through a few pictures, so draft and standard
+    # encode a picture once and show it again as a repeat (a few bytes; streamer.export.h264)
+    # while the decoder holds it among its 16 references. x264 ultrafast's fast analysis with
+    # the tools that pay on a character who holds most of the picture: macroblock-tree rate
+    # control over a 10-frame lookahead, made stronger (qcomp 0.3), with each picture's screen
+    # time (its repeats included) as its duration, spends the bits on what stays on screen;
+    # CABAC, deblocking, 8x8 transforms and adaptive quantisation. Standard's CRF 27 is the old
+    # method's (x264 medium, CRF 23) quality or better in a smaller video stream on the
+    # benchmark's timeline; draft trades quality for size. "high" is medium at CRF 18, every
+    # frame encoded by x264 (its B-frames and analysis, no repeats).
     encoder_options={
-        "draft": {"preset": "ultrafast", "crf": "28", "forced-idr": "1", "x264-params": X264_PARAMS},
-        "standard": {"preset": "ultrafast", "crf": "29", "forced-idr": "1", "x264-params": X264_PARAMS},
+        "draft": {"preset": "ultrafast", "crf": "30", "forced-idr": "1", "x264-params": X264_PARAMS},
+        "standard": {"preset": "ultrafast", "crf": "27", "forced-idr": "1", "x264-params": X264_PARAMS},
         "high": {"preset": "medium", "crf": "18"},
     },
     container_options={"movflags": "+faststart"},

@@ -16,7 +16,8 @@ How the stream is put together (ITU-T H.264 sections named where they apply):
   x264 is set up with B-frames allowed, never used, so that its SPS carries picture order
   counts in slice headers (``pic_order_cnt_type`` 0), which a repeat needs: repeats sit between
   x264's frames in output order, so every slice's ``pic_order_cnt_lsb`` is rewritten in place to
-  twice the picture's place since the IDR.
+  the picture's place since the IDR (steps of one: a frame's picture order count need not be
+  even, 8.2.1.1, and one bit more of range allows twice as many repeats in a row).
 - Repeats are non-reference pictures (``nal_ref_idc`` 0): they leave the reference buffer and
   ``frame_num`` as x264 knows them. They use a PPS of their own (:func:`repeat_pps`, CAVLC:
   the skip run is one Exp-Golomb number, where CABAC would need an arithmetic coder).
@@ -331,7 +332,7 @@ class Step:
     encode: bool
     keyframe: bool
     source: int | None  # for a repeat: the index of the Step that encoded its picture
-    poc: int  # picture order count: twice the picture's place since the last keyframe
+    poc: int  # picture order count: the picture's place since the last keyframe
 
 
 def plan(
@@ -357,7 +358,7 @@ def plan(
     for index, key, duration in pictures:
         held = next((number for k, number in reversed(window) if k == key), None)
         if held is not None and run < max_run:
-            steps.append(Step(index, key, duration, False, False, held, 2 * place))
+            steps.append(Step(index, key, duration, False, False, held, place))
             run += 1
         else:
             keyframe = encoded % keyframe_interval == 0
@@ -366,7 +367,7 @@ def plan(
                 place = 0
             window.append((key, len(steps)))
             del window[:-references]
-            steps.append(Step(index, key, duration, True, keyframe, None, 2 * place))
+            steps.append(Step(index, key, duration, True, keyframe, None, place))
             encoded += 1
             run = 0
         place += 1

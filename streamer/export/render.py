@@ -307,8 +307,9 @@ class _Repeats:
         if pps.pps_id == h264.REPEAT_PPS_ID:
             raise h264.StreamError("the encoder's PPS uses the repeats' id")
         ctx.extradata = h264.annex_b([*units, h264.repeat_pps(sps)])
-        # Picture order counts within a quarter of their range of the last reference's (8.2.1.1).
-        max_run = (1 << sps.log2_max_poc_lsb) // 8
+        # Every picture order count within half its range of the last reference's (8.2.1.1):
+        # within a quarter, to leave a margin.
+        max_run = (1 << sps.log2_max_poc_lsb) // 4
         steps = h264.plan(pictures, sps.max_num_ref_frames, gop, max_run)
         return cls(video, steps, sps, pps, rate)
 
