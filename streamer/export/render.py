@@ -55,7 +55,8 @@ ProgressSink = Callable[[int, int, str], None]
 # A keyframe every 10 s of frames (x264's own default is 250 frames): at 2 s, keyframes were a fifth
 # of a still character's file. Encoders count the frames they are sent, so with held frames left
 # out a keyframe comes every 240 changes (16 s on the benchmark's timeline); seeking decodes at
-# most that many frames, well under a second.
+# most that many frames, well under a second. With repeats (MP4 draft and standard) the renderer
+# places the keyframes by the same rule: every 240 pictures x264 encodes (h264.plan).
 GOP_SECONDS = 10
 
 
