@@ -216,7 +216,9 @@ class LiveChannel:
             now = now_ms()
             self.broadcast(self.core.tick(now))
             self._prefetch_planned(ahead=True)  # ticks look past the window; re-plans warm the window first
-            deadline = max(deadline + batch, now)
+            # The next tick a batch after this one: a late tick moves the grid, else the next one,
+            # on time, would find less than a batch to send and skip (a top-up every 500 ms).
+            deadline = max(deadline, now) + batch
             program = self.core.program
             wake = min(deadline, program.end_ms) if program and program.end_ms > now else deadline
             await asyncio.sleep(max(0, wake - now_ms()) / 1000)
