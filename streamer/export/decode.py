@@ -231,13 +231,14 @@ def decode_palette_frame(data: bytes, size: tuple[int, int], options: ExportOpti
     # I-frame, and encoders take a frame's type as an order: every frame a keyframe).
     frame.color_range, frame.colorspace = 0, 2
     frame.pict_type = av.video.frame.PictureType.NONE
-    out: av.VideoFrame
-    if options.has_alpha:
-        out = frame.reformat(format="rgba").reformat(format=options.spec.pixel_format, interpolation=CHROMA_FILTER)
-        return out
-    palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
-    frame.planes[1].update(composite_palette(palette, options.background).tobytes())
-    out = frame.reformat(format="rgb24").reformat(format=options.spec.pixel_format, interpolation=CHROMA_FILTER)
+    if not options.has_alpha:
+        palette = np.frombuffer(frame.planes[1], dtype=np.uint8).reshape(-1, 4)
+        frame.planes[1].update(composite_palette(palette, options.background).tobytes())
+    # Through RGBA, opaque once flattened: the same pixels as through RGB24 (whose unscaled path
+    # the Pillow path takes), and 0.8 ms a 1024x1536 frame less (swscale 9.5; 4.6 -> 3.8 ms).
+    out: av.VideoFrame = frame.reformat(format="rgba").reformat(
+        format=options.spec.pixel_format, interpolation=CHROMA_FILTER
+    )
     return out
 
 

@@ -33,12 +33,21 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "NAL_IDR",
+    "NAL_PPS",
+    "NAL_SLICE",
+    "NAL_SPS",
     "PPS",
+    "REPEAT_PPS_ID",
     "SPS",
+    "SliceHeader",
     "Step",
     "StreamError",
+    "annex_b",
+    "encoded_runs",
     "nal_units",
     "parse_pps",
+    "parse_slice",
     "parse_sps",
     "plan",
     "repeat_pps",
