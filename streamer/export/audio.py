@@ -14,7 +14,7 @@ import numpy as np
 
 from streamer.export.errors import ExportError
 
-AUDIO_RATE = 48_000
+AUDIO_RATE = 48_000  # the export's sample rate, unless the format keeps the file's own (ExportFormat.audio_rates)
 LAYOUTS = {1: "mono", 2: "stereo"}
 
 
@@ -26,19 +26,25 @@ class AudioSource:
     offset_ms: int = 0
 
 
-def load_audio(source: AudioSource, start_ms: int, total_samples: int) -> np.ndarray:
-    """Float32 samples at 48 kHz covering the export (channels x samples): placed at the offset,
-    trimmed or padded. Mono stays mono (speech usually is: half the encoding work); anything
-    else becomes stereo."""
-    shift = (source.offset_ms - start_ms) * AUDIO_RATE // 1000  # where the file's first sample lands
+def load_audio(
+    source: AudioSource, start_ms: int, frames: int, fps: int, keep_rates: frozenset[int] = frozenset()
+) -> tuple[np.ndarray, int]:
+    """Float32 samples covering the export's ``frames`` video frames (channels x samples) and
+    their rate: placed at the offset, trimmed or padded. The file's own rate when ``keep_rates``
+    holds it (22.05 kHz speech is not made 48 kHz for the encoder to spend twice the work on),
+    else 48 kHz. Mono stays mono (speech usually is: half the encoding work); anything else
+    becomes stereo."""
     try:
         with av.open(str(source.path)) as container:
             if not container.streams.audio:
                 raise ExportError(f"audio {source.path.name!r} has no audio stream")
             stream = container.streams.audio[0]
+            rate = stream.codec_context.sample_rate if stream.codec_context.sample_rate in keep_rates else AUDIO_RATE
+            shift = (source.offset_ms - start_ms) * rate // 1000  # where the file's first sample lands
+            total_samples = frames * rate // fps
             layout = "mono" if stream.codec_context.layout.nb_channels == 1 else "stereo"
             out = np.zeros((1 if layout == "mono" else 2, total_samples), dtype=np.float32)
-            resampler = av.AudioResampler(format="fltp", layout=layout, rate=AUDIO_RATE)
+            resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
             pos = shift
             for frame in container.decode(stream):
                 for chunk in resampler.resample(frame):
@@ -52,7 +58,7 @@ def load_audio(source: AudioSource, start_ms: int, total_samples: int) -> np.nda
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
         raise ExportError(f"audio {source.path.name!r} cannot be decoded: {exc}") from exc
-    return out
+    return out, rate
 
 
 def _place(out: np.ndarray, samples: np.ndarray, pos: int) -> int:
@@ -74,10 +80,11 @@ class AudioTrack:
     stops the thread early (cancel, error).
     """
 
-    def __init__(self, stream: Any, samples: np.ndarray, sample_format: str) -> None:
+    def __init__(self, stream: Any, samples: np.ndarray, rate: int, sample_format: str) -> None:
         self.stream = stream
         self.samples = samples
         self.format = sample_format
+        self.rate = rate
         self.chunk = stream.codec_context.frame_size or 1024
         # (first sample of the chunk, its packets); the flush's packets come as chunk "total";
         # then None, or the exception that stopped the encoder.
@@ -139,7 +146,7 @@ class AudioTrack:
         else:  # s16, interleaved
             array = (np.clip(block.T, -1.0, 1.0) * 32767).astype(np.int16).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(array, format=self.format, layout=LAYOUTS[self.samples.shape[0]])
-        frame.sample_rate = AUDIO_RATE
+        frame.sample_rate = self.rate
         frame.pts = pos
-        frame.time_base = Fraction(1, AUDIO_RATE)
+        frame.time_base = Fraction(1, self.rate)
         return frame

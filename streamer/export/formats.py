@@ -45,6 +45,9 @@ class ExportFormat:
     # (H.264 only: streamer.export.h264), so the encoder gets only new pictures.
     repeats: frozenset[str] = frozenset()
     audio_bit_rate: int | None = 64_000  # per channel; None for uncompressed audio
+    # Sample rates an audio file keeps (no resampling, and no encoding work spent on a band the
+    # file does not have); any other rate, and every rate when empty, becomes 48 kHz.
+    audio_rates: frozenset[int] = frozenset()
 
     @property
     def extension(self) -> str:
@@ -115,6 +118,9 @@ MP4 = ExportFormat(
     },
     container_options={"movflags": "+faststart"},
     repeats=frozenset({"draft", "standard"}),
+    # AAC-LC's sampling rates up to 48 kHz: speech at 22.05 or 24 kHz is encoded at its own
+    # rate, in 60 % of the AAC time at 48 kHz. (Opus works at 48 kHz; editors expect 48 kHz PCM.)
+    audio_rates=frozenset({8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000}),
 )
 WEBM = ExportFormat(
     name="webm",

@@ -30,7 +30,7 @@ import numpy as np
 from streamer.core.errors import StreamerError
 from streamer.core.schedule import Schedule
 from streamer.export import h264
-from streamer.export.audio import AUDIO_RATE, LAYOUTS, AudioSource, AudioTrack, load_audio
+from streamer.export.audio import LAYOUTS, AudioSource, AudioTrack, load_audio
 from streamer.export.decode import CancelCheck, FrameCache, cancel_check, fetch_frames, png_size, to_video_frame
 from streamer.export.errors import Cancelled, DiskFull, ExportError, ExportTooLong
 from streamer.export.options import ExportOptions
@@ -173,12 +173,12 @@ def render_frames(
             raise Cancelled("export cancelled")
         width, height = options.output_size(png_size(pngs[distinct[0]], distinct[0]))
         has_audio = audio is not None and options.audio
-        samples = None
+        sound = None  # (samples, their rate)
         if has_audio:
             assert audio is not None
             report(0, total, "audio")
-            samples = load_audio(audio, options.start_ms, total * AUDIO_RATE // options.fps)
-        _encode(tmp, keys, pngs, (width, height), options, samples, report, cancelled, cache_bytes, encoder_threads)
+            sound = load_audio(audio, options.start_ms, total, options.fps, options.spec.audio_rates)
+        _encode(tmp, keys, pngs, (width, height), options, sound, report, cancelled, cache_bytes, encoder_threads)
         report(total, total, "finishing")
         fsync_path(tmp)
         os.replace(tmp, output)
@@ -250,7 +250,7 @@ def _encode_frames(
             packets = video.encode(frame)
             container.mux(repeats.splice(packets) if repeats is not None else packets)
         if track is not None:
-            container.mux(track.packets_until((i + 1) * AUDIO_RATE // rate))
+            container.mux(track.packets_until((i + 1) * track.rate // rate))
         report(i + 1, total, "encoding")
 
 
@@ -382,7 +382,7 @@ def _encode(
     pngs: dict[str, bytes],
     size: tuple[int, int],
     options: ExportOptions,
-    samples: np.ndarray | None,
+    sound: tuple[np.ndarray, int] | None,
     report: ProgressSink,
     cancelled: Callable[[], bool],
     cache_bytes: int,
@@ -407,13 +407,14 @@ def _encode(
         if options.has_alpha:
             video.metadata["alpha_mode"] = "1"  # browsers only composite VP9 alpha with this tag
         astream: Any = None
-        if samples is not None:
+        if sound is not None:
+            samples, sample_rate = sound
             channels = samples.shape[0]
-            astream = container.add_stream(spec.audio_codec, rate=AUDIO_RATE, layout=LAYOUTS[channels])
+            astream = container.add_stream(spec.audio_codec, rate=sample_rate, layout=LAYOUTS[channels])
             astream.codec_context.format = sample_format
             if spec.audio_bit_rate is not None:
                 astream.codec_context.bit_rate = spec.audio_bit_rate * channels
-            astream.codec_context.time_base = Fraction(1, AUDIO_RATE)
+            astream.codec_context.time_base = Fraction(1, sample_rate)
         pictures = _pictures(keys, options.variable_rate)
         repeats = None
         if options.quality in spec.repeats:
@@ -427,7 +428,7 @@ def _encode(
             return to_video_frame(pngs[key], key, size, options)
 
         frame_bytes = int(width * height * spec.bytes_per_pixel)
-        track = AudioTrack(astream, samples, sample_format) if samples is not None else None
+        track = AudioTrack(astream, *sound, sample_format) if sound is not None else None
         with concurrent.futures.ThreadPoolExecutor(CONVERT_THREADS, thread_name_prefix="export-convert") as pool:
             cache = FrameCache(convert, frame_bytes, cache_bytes, [send.key for send in sends.values()], pool)
             try:

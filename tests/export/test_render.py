@@ -447,6 +447,41 @@ def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
     assert abs(_audio_seconds(out_path) - schedule.frame_count(24) / 24) < 0.05
 
 
+@pytest.mark.parametrize(("fmt", "rate"), [("mp4", 22_050), ("webm", 48_000), ("mov", 48_000)])
+def test_audio_keeps_its_own_rate_where_the_codec_has_it_and_lands_on_time(tmp_path, hello, fmt, rate):
+    import wave
+
+    _, schedule = hello
+    assert schedule.frame_count(24) / 24 > 1.5
+    source_rate = 22_050  # espeak's rate: AAC has it, Opus and editors' PCM get 48 kHz
+    t = np.arange(source_rate * 3 // 2) / source_rate
+    burst = (t >= 1.0) & (t < 1.1)  # a 1 kHz burst 1 s into the file, placed 200 ms into the timeline
+    pcm = (np.sin(2 * np.pi * 1000 * t) * burst * 20000).astype("<i2")
+    wav = tmp_path / "burst.wav"
+    with wave.open(str(wav), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(source_rate)
+        out.writeframes(pcm.tobytes())
+    out_path = tmp_path / f"burst.{fmt}"
+    options = ExportOptions(format=fmt, scale=SCALE)
+    render(schedule, LocalFrameStore(RIG_DIR), AudioSource(wav, offset_ms=200), options, output=out_path)
+    with av.open(str(out_path)) as container:
+        stream = container.streams.audio[0]
+        assert stream.codec_context.sample_rate == rate
+        onset = None
+        for frame in container.decode(stream):
+            samples = frame.to_ndarray()[0].astype(np.float64)
+            if frame.format.name.startswith("s16"):
+                samples /= 32768
+            loud = np.flatnonzero(np.abs(samples) > 0.3 * 20000 / 32768)
+            if loud.size and frame.time is not None and frame.time >= 0:
+                onset = frame.time + loud[0] / rate
+                break
+    assert onset is not None and abs(onset - 1.2) < 0.01, onset
+    assert abs(_audio_seconds(out_path) - schedule.frame_count(24) / 24) < 0.05
+
+
 def _repeat_packet(data: bytes) -> bool:
     """Whether an MP4 sample (length-prefixed NAL units) is one repeat: a lone non-reference P slice
     of the repeats' PPS (B-frames are non-reference slices too)."""
