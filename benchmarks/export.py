@@ -95,9 +95,16 @@ def write_speechy_wav(path: Path, duration_ms: int, rate: int = 22_050) -> None:
 
 
 def ffmpeg_codec_args(fmt: str, quality: str = "standard") -> list[str]:
-    """Our encoder settings for ``fmt`` as ffmpeg command-line options (the same table the renderer uses)."""
+    """Our encoder settings for ``fmt`` as ffmpeg command-line options (the same table the renderer uses).
+
+    Where the renderer gives x264 each frame's type (a P-frame, an IDR every 240 encoded
+    pictures: ``streamer.export.h264``), which the command line cannot, x264 is told the same
+    structure: no B-frames and a keyframe every 240 frames (else it would use the B-frames the
+    settings allow only for their picture order counts, and make one keyframe in all)."""
     args = []
     for key, value in FORMAT_SPECS[fmt].encoder_options[quality].items():
+        if key == "x264-params" and quality in FORMAT_SPECS[fmt].repeats:
+            value += f":bframes=0:keyint={FPS * GOP_SECONDS}"  # later options override earlier ones
         args += ["-b:v" if key == "b" else f"-{key}", value]
     return [*args, "-g", str(FPS * GOP_SECONDS)]
 
