@@ -426,20 +426,24 @@ def test_palette_pngs_take_a_fast_path_with_the_same_pixels(fmt):
     assert decode_palette_frame(b"not a png", (64, 96), options) is None
 
 
-def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
+def _write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """``samples`` (frames x channels, in 16-bit range) as a 16-bit WAV file."""
     import wave
 
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(samples.shape[1])
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+    return path
+
+
+def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
     timeline, schedule = hello
     rate, n = 22_050, 22_050 * 2
     t = np.arange(n) / rate
     left, right = np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 660 * t)
-    pcm = (np.stack([left, right], axis=1) * 12000).astype("<i2")
-    wav = tmp_path / "stereo.wav"
-    with wave.open(str(wav), "wb") as out:
-        out.setnchannels(2)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
+    wav = _write_wav(tmp_path / "stereo.wav", np.stack([left, right], axis=1) * 12000, rate)
     out_path = tmp_path / "stereo.mp4"
     render(schedule, LocalFrameStore(RIG_DIR), AudioSource(wav), ExportOptions(scale=SCALE), output=out_path)
     (audio,) = _streams(ffprobe(out_path), "audio")
@@ -449,20 +453,12 @@ def test_stereo_audio_stays_stereo_and_lines_up(tmp_path, hello):
 
 @pytest.mark.parametrize(("fmt", "rate"), [("mp4", 22_050), ("webm", 48_000), ("mov", 48_000)])
 def test_audio_keeps_its_own_rate_where_the_codec_has_it_and_lands_on_time(tmp_path, hello, fmt, rate):
-    import wave
-
     _, schedule = hello
     assert schedule.frame_count(24) / 24 > 1.5
     source_rate = 22_050  # espeak's rate: AAC has it, Opus and editors' PCM get 48 kHz
     t = np.arange(source_rate * 3 // 2) / source_rate
     burst = (t >= 1.0) & (t < 1.1)  # a 1 kHz burst 1 s into the file, placed 200 ms into the timeline
-    pcm = (np.sin(2 * np.pi * 1000 * t) * burst * 20000).astype("<i2")
-    wav = tmp_path / "burst.wav"
-    with wave.open(str(wav), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(source_rate)
-        out.writeframes(pcm.tobytes())
+    wav = _write_wav(tmp_path / "burst.wav", (np.sin(2 * np.pi * 1000 * t) * burst * 20000)[:, None], source_rate)
     out_path = tmp_path / f"burst.{fmt}"
     options = ExportOptions(format=fmt, scale=SCALE)
     render(schedule, LocalFrameStore(RIG_DIR), AudioSource(wav, offset_ms=200), options, output=out_path)
