@@ -39,7 +39,8 @@ def load_audio(
             if not container.streams.audio:
                 raise ExportError(f"audio {source.path.name!r} has no audio stream")
             stream = container.streams.audio[0]
-            rate = stream.codec_context.sample_rate if stream.codec_context.sample_rate in keep_rates else AUDIO_RATE
+            own_rate = stream.codec_context.sample_rate
+            rate = own_rate if own_rate in keep_rates else AUDIO_RATE
             shift = (source.offset_ms - start_ms) * rate // 1000  # where the file's first sample lands
             total_samples = frames * rate // fps
             layout = "mono" if stream.codec_context.layout.nb_channels == 1 else "stereo"
